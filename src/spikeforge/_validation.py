@@ -1,0 +1,214 @@
+"""Input validation shared by every estimator and encoder.
+
+The goal is a clear ``ValueError`` / ``TypeError`` that names the problem at the public
+boundary, never a deep traceback from inside a kernel.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import DataConversionWarning
+
+__all__ = [
+    "check_features",
+    "check_random_state",
+    "check_targets",
+    "rng_from_seed",
+]
+
+
+def check_features(
+    X: Any,
+    *,
+    name: str = "X",
+    n_features: int | None = None,
+    allow_negative: bool = True,
+    dtype: type = np.float64,
+    estimator: str = "this estimator",
+) -> np.ndarray:
+    """Validate a feature matrix and return it as a C-contiguous float array.
+
+    Parameters
+    ----------
+    X : array-like of shape [n_samples, n_features]
+        Numeric features. Lists, NumPy arrays, pandas frames and torch tensors are accepted.
+    name : str
+        Name used in error messages.
+    n_features : int, optional
+        Expected number of columns (checked at predict time against the fitted value).
+    estimator : str
+        Name of the estimator, for the feature-count message.
+    allow_negative : bool
+        If False, negative entries raise ``ValueError``.
+    dtype : type
+        Output dtype.
+
+    Returns
+    -------
+    numpy.ndarray of shape [n_samples, n_features]
+
+    Raises
+    ------
+    TypeError
+        For non-numeric input (strings, objects) or sparse matrices.
+    ValueError
+        For 1-D or >2-D input, an empty matrix, NaN or infinite entries, or a wrong number
+        of features.
+    """
+    if X is None:
+        raise TypeError(f"{name} is None; expected a 2-D array of shape [n_samples, n_features]")
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        raise TypeError(
+            f"{name} is a sparse matrix; spikeforge encoders need dense input, call .toarray() first"
+        )
+    if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch tensor
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # pragma: no cover - exotic containers
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        try:
+            arr = arr.astype(dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be numeric; got dtype {arr.dtype} ({exc})") from exc
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        raise ValueError(
+            f"{name} is 1-D (shape {arr.shape}); expected a 2-D array [n_samples, n_features]. "
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+            "feature or array.reshape(1, -1) if it contains a single sample."
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D [n_samples, n_features]; got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(
+            f"{name} is empty: found array with 0 sample(s) (shape={arr.shape}) while a "
+            "minimum of 1 is required."
+        )
+    if arr.shape[1] == 0:
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        kind = "NaN" if np.isnan(arr[tuple(bad)]) else "infinity"
+        raise ValueError(
+            f"{name} contains {kind} (first at row {bad[0]}, column {bad[1]}); "
+            "impute or drop non-finite values before fitting"
+        )
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features, but {estimator} is expecting "
+            f"{n_features} features as input."
+        )
+    if not allow_negative and np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative; found minimum {arr.min()}")
+    return arr
+
+
+def check_targets(y: Any, n_samples: int, *, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Validate class labels and encode them as integers.
+
+    Parameters
+    ----------
+    y : array-like of shape [n_samples]
+        Class labels of any hashable type (ints, strings, ...). A column vector
+        ``[n_samples, 1]`` is accepted and flattened.
+    n_samples : int
+        Number of rows of the feature matrix, for the length check.
+
+    Returns
+    -------
+    classes : numpy.ndarray of shape [n_classes]
+        Sorted unique labels.
+    y_encoded : numpy.ndarray of shape [n_samples], int64
+        Index of each label in ``classes``.
+
+    Raises
+    ------
+    ValueError
+        Wrong length, NaN labels, continuous (regression) targets, or fewer than two classes.
+    """
+    if y is None:
+        raise ValueError(
+            "this classifier requires y to be passed, but the target y is None"
+        )
+    if hasattr(y, "detach") and hasattr(y, "cpu"):
+        y = y.detach().cpu().numpy()
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            "shape of y to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D [n_samples]; got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} labels but X has {n_samples} samples; they must match"
+        )
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"Input {name} contains NaN or infinity.")
+        if np.any(arr != np.round(arr)):
+            raise ValueError(
+                f"Unknown label type: {name} looks continuous (non-integer floats); "
+                "CorrelationClassifier is a classifier and needs discrete class labels"
+            )
+    classes, y_enc = np.unique(arr, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"{name} contains only one class ({classes[0]!r}); "
+            "a classifier needs samples of at least 2 classes"
+        )
+    return classes, y_enc.astype(np.int64)
+
+
+def check_random_state(seed: Any) -> np.random.Generator:
+    """Turn ``None``, an int, a ``SeedSequence`` or a ``Generator`` into a ``numpy.random.Generator``."""
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.random.RandomState):
+        return np.random.default_rng(seed.randint(0, 2**31 - 1))
+    if isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    raise TypeError(
+        f"random_state must be None, an int, a SeedSequence or a numpy Generator; got {type(seed)}"
+    )
+
+
+def rng_from_seed(seed: Any, *stream: int) -> np.random.Generator:
+    """A generator for a named sub-stream of ``seed``.
+
+    Parameters
+    ----------
+    seed : None | int | Generator
+        Root seed. ``None`` draws fresh entropy; a ``Generator`` is used to draw a root.
+    *stream : int
+        Integers naming the sub-stream (e.g. ``(1,)`` for prediction noise).
+    """
+    if seed is None:
+        root = int(np.random.SeedSequence().entropy % (2**63))
+    elif isinstance(seed, np.random.Generator):
+        root = int(seed.integers(0, 2**63 - 1))
+    elif isinstance(seed, np.random.RandomState):
+        root = int(seed.randint(0, 2**31 - 1))
+    elif isinstance(seed, numbers.Integral):
+        root = int(seed)
+    else:
+        raise TypeError(f"random_state must be None, an int or a numpy Generator; got {type(seed)}")
+    return np.random.default_rng(np.random.SeedSequence([root, *stream]))

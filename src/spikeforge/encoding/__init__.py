@@ -1,0 +1,27 @@
+"""Encoders: Gaussian receptive fields, L1 normalisation, rate (Bernoulli/Poisson) trains,
+and the reference-train coding of seed 000. Outputs are time-first ``[T, B, ...]`` where a
+time axis exists; every random function takes an explicit generator."""
+
+from .grf import GaussianReceptiveFields, L1Normalizer, grf_sigma, l1_normalize
+from .rate import bernoulli_spikes, poisson_spikes
+from .reference import (
+    ReferenceTrain,
+    allocate_reference_spikes,
+    allocation_counts,
+    draw_reference_train,
+    reference_train_length,
+)
+
+__all__ = [
+    "GaussianReceptiveFields",
+    "L1Normalizer",
+    "ReferenceTrain",
+    "allocate_reference_spikes",
+    "allocation_counts",
+    "bernoulli_spikes",
+    "draw_reference_train",
+    "grf_sigma",
+    "l1_normalize",
+    "poisson_spikes",
+    "reference_train_length",
+]

@@ -1,0 +1,218 @@
+"""Restricted symmetric nearest-neighbour STDP (NEST ``stdp_nn_restr_synapse``; spec §A.5).
+
+Semantics, for one synapse with dendritic delay ``d`` (all times in integer steps of
+``dt_ms``; ``ŵ = w / w_max``). On each presynaptic spike at ``t`` with predecessor
+``t_prev`` (initially 0, as in NEST), collect the postsynaptic spikes ``q`` with
+``t_prev − d < q ≤ t − d``. If there are none, nothing changes. Otherwise:
+
+* LTP, pairing the *previous* pre spike with the earliest such post spike ``q0``::
+
+      Δt = q0 + d − t_prev > 0,    ŵ ← min(1, ŵ + λ·(1 − ŵ)^μ+ · exp(−Δt/τ+))
+
+* LTD, pairing this pre spike with the latest post spike strictly before ``t − d``::
+
+      K = exp(−(t − d − q_last)/τ−),    ŵ ← max(0, ŵ − α·λ·ŵ^μ− · K)
+
+``μ± = 0`` is additive STDP (the authors' configs), ``μ± = 1`` multiplicative (NEST's default
+and the slide's wording; spec G.3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "NNRestrictedSTDP",
+    "stdp_depress",
+    "stdp_facilitate",
+    "stdp_nn_restricted",
+    "stdp_nn_restricted_reference",
+]
+
+
+@dataclass(frozen=True)
+class NNRestrictedSTDP:
+    """Parameters of the restricted nearest-neighbour STDP rule.
+
+    Attributes
+    ----------
+    lam : float
+        Learning rate ``λ`` (NEST ``lambda``); 0.01 in the authors' configs.
+    alpha : float
+        Depression/potentiation ratio ``α``.
+    mu_plus, mu_minus : float
+        Weight-dependence exponents ``μ±`` (0 additive, 1 multiplicative).
+    tau_plus_ms, tau_minus_ms : float
+        Time constants of the LTP and LTD windows (ms). ``τ−`` is a neuron parameter in
+        NEST and defaults to 20 ms there (spec G.11).
+    w_max : float
+        Upper weight bound ``W_max``.
+    """
+
+    lam: float = 0.01
+    alpha: float = 1.0
+    mu_plus: float = 0.0
+    mu_minus: float = 0.0
+    tau_plus_ms: float = 20.0
+    tau_minus_ms: float = 20.0
+    w_max: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.tau_plus_ms <= 0 or self.tau_minus_ms <= 0:
+            raise ValueError("tau_plus_ms and tau_minus_ms must be positive")
+        if self.w_max <= 0:
+            raise ValueError("w_max must be positive")
+        if self.lam < 0 or self.alpha < 0:
+            raise ValueError("lam and alpha must be non-negative")
+
+    def as_array(self) -> np.ndarray:
+        """Parameters packed for the compiled kernels, in field order."""
+        return np.array(list(asdict(self).values()), dtype=np.float64)
+
+
+@njit(cache=True, nogil=True)
+def stdp_facilitate(w: float, k_plus: float, lam: float, mu_plus: float, w_max: float) -> float:
+    """LTP step: ``ŵ ← min(1, ŵ + λ(1 − ŵ)^μ+ · k_plus)`` with ``k_plus = exp(−Δt/τ+)``.
+
+    Parameters and return value are weights in units of ``w`` (not normalised).
+    """
+    nw = w / w_max
+    nw = nw + lam * (1.0 - nw) ** mu_plus * k_plus
+    return nw * w_max if nw < 1.0 else w_max
+
+
+@njit(cache=True, nogil=True)
+def stdp_depress(
+    w: float, k_minus: float, lam: float, alpha: float, mu_minus: float, w_max: float
+) -> float:
+    """LTD step: ``ŵ ← max(0, ŵ − αλ ŵ^μ− · k_minus)`` with ``k_minus = exp(−Δt/τ−)``."""
+    nw = w / w_max
+    nw = nw - alpha * lam * nw**mu_minus * k_minus
+    return nw * w_max if nw > 0.0 else 0.0
+
+
+def stdp_nn_restricted_reference(
+    pre_steps: Sequence[int],
+    post_steps: Sequence[int],
+    w0: float,
+    params: NNRestrictedSTDP,
+    *,
+    delay_steps: int,
+    dt_ms: float,
+    return_trace: bool = False,
+):
+    """Readable reference: apply the rule to one synapse, spike by spike.
+
+    Parameters
+    ----------
+    pre_steps, post_steps : sequences of int
+        Pre- and postsynaptic spike times (steps), sorted ascending.
+    w0 : float
+        Initial weight.
+    params : NNRestrictedSTDP
+    delay_steps : int
+        Dendritic delay ``d`` (steps).
+    dt_ms : float
+        Step size (ms).
+    return_trace : bool
+        Also return the weight after each pre spike.
+
+    Returns
+    -------
+    float, or (float, list of float) with ``return_trace``.
+    """
+    d = int(delay_steps)
+    post = sorted(int(q) for q in post_steps)
+    w = float(w0)
+    t_prev = 0  # NEST initialises t_lastspike_ to 0
+    trace = []
+    for t in (int(x) for x in pre_steps):
+        window = [q for q in post if t_prev - d < q <= t - d]
+        if window:
+            q0 = min(window)
+            dt_plus = (q0 + d - t_prev) * dt_ms
+            w_n = w / params.w_max
+            w_n = min(1.0, w_n + params.lam * (1 - w_n) ** params.mu_plus * math.exp(-dt_plus / params.tau_plus_ms))
+            earlier = [q for q in post if q < t - d]
+            k_minus = math.exp(-((t - d - max(earlier)) * dt_ms) / params.tau_minus_ms) if earlier else 0.0
+            w_n = max(0.0, w_n - params.alpha * params.lam * w_n**params.mu_minus * k_minus)
+            w = w_n * params.w_max
+        t_prev = t
+        trace.append(w)
+    return (w, trace) if return_trace else w
+
+
+@njit(cache=True, nogil=True)
+def _stdp_batch(pre, pre_ptr, post, post_ptr, w, d, dt_ms, p):
+    lam, alpha, mu_p, mu_m, tau_p, tau_m, w_max = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    n_in, n_out = w.shape
+    for j in range(n_in):
+        for c in range(n_out):
+            posts = post[post_ptr[c] : post_ptr[c + 1]]
+            n_post = posts.shape[0]
+            wj = w[j, c]
+            t_prev = 0
+            for i in range(pre_ptr[j], pre_ptr[j + 1]):
+                t = pre[i]
+                lo = np.searchsorted(posts, t_prev - d, side="right")
+                if lo < n_post and posts[lo] <= t - d:
+                    k_plus = math.exp(-((posts[lo] + d - t_prev) * dt_ms) / tau_p)
+                    wj = stdp_facilitate(wj, k_plus, lam, mu_p, w_max)
+                    hi = np.searchsorted(posts, t - d, side="left") - 1
+                    k_minus = 0.0
+                    if hi >= 0:
+                        k_minus = math.exp(-((t - d - posts[hi]) * dt_ms) / tau_m)
+                    wj = stdp_depress(wj, k_minus, lam, alpha, mu_m, w_max)
+                t_prev = t
+            w[j, c] = wj
+    return w
+
+
+def _to_csr(trains: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Pack a list of sorted spike-step sequences into (values, pointers)."""
+    arrays = [np.asarray(t, dtype=np.int64).ravel() for t in trains]
+    for a in arrays:
+        if a.size > 1 and np.any(np.diff(a) < 0):
+            raise ValueError("spike trains must be sorted ascending")
+    ptr = np.zeros(len(arrays) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([a.size for a in arrays])
+    vals = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    return vals, ptr
+
+
+def stdp_nn_restricted(
+    pre_trains: Sequence[Sequence[int]],
+    post_trains: Sequence[Sequence[int]],
+    w0: np.ndarray,
+    params: NNRestrictedSTDP,
+    *,
+    delay_steps: int,
+    dt_ms: float,
+) -> np.ndarray:
+    """Compiled batch path: the rule on every synapse of an all-to-all layer.
+
+    Parameters
+    ----------
+    pre_trains : list of D sorted int sequences
+        Presynaptic spike steps of each input.
+    post_trains : list of C sorted int sequences
+        Postsynaptic spike steps of each output neuron.
+    w0 : ndarray of shape [D, C]
+        Initial weights (not modified).
+
+    Returns
+    -------
+    ndarray of shape [D, C]: final weights, equal to
+    :func:`stdp_nn_restricted_reference` applied to each synapse.
+    """
+    pre, pre_ptr = _to_csr(pre_trains)
+    post, post_ptr = _to_csr(post_trains)
+    w = np.array(w0, dtype=np.float64, copy=True)
+    if w.shape != (len(pre_trains), len(post_trains)):
+        raise ValueError(f"w0 must have shape [{len(pre_trains)}, {len(post_trains)}]; got {w.shape}")
+    return _stdp_batch(pre, pre_ptr, post, post_ptr, w, int(delay_steps), float(dt_ms), params.as_array())
