@@ -23,7 +23,12 @@ import numpy as np
 from spikeforge.datasets import load_tabular
 from spikeforge.encoding import allocate_reference_spikes
 from spikeforge.models import CorrelationClassifier
-from spikeforge.plasticity import MemristiveTanh, NNRestrictedSTDP, memristive_stdp_reference, stdp_nn_restricted_reference
+from spikeforge.plasticity import (
+    MemristiveTanh,
+    NNRestrictedSTDP,
+    memristive_stdp_reference,
+    stdp_nn_restricted_reference,
+)
 
 
 def _best_of(fn, repeats: int) -> float:
@@ -40,7 +45,7 @@ def reference_rule_speed(dataset: str, rule: str, n_samples: int = 3) -> float:
     X, y = load_tabular(dataset)
     clf = CorrelationClassifier.from_preset(dataset, plasticity=rule, random_state=0).fit(X, y)
     ref = clf.reference_train_
-    L = clf._encode(X[:n_samples])
+    L = clf.encode(X[:n_samples])
     owners = allocate_reference_spikes(L, ref, np.random.default_rng(0))
     d = int(round(clf.delay_ms / clf.dt_ms))
     pre = [[] for _ in range(L.shape[1])]

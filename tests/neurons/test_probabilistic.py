@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from spikeforge.neurons import probabilistic_spike_counts, probabilistic_step, simulate_probabilistic_layer
+from spikeforge.neurons import (
+    probabilistic_spike_counts,
+    probabilistic_step,
+    simulate_probabilistic_layer,
+)
 
 
 def test_step():

@@ -84,13 +84,22 @@ def _warmup() -> None:
         CorrelationClassifier.from_preset("iris", plasticity=rule, random_state=0).fit(X[::5], y[::5])
 
 
-def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: int = 2, command: str = "") -> Results:
+def run(
+    *,
+    quick: bool = False,
+    out_dir: Path,
+    seeds: int | None = None,
+    jobs: int = 2,
+    command: str = "",
+    datasets: tuple[str, ...] = DATASETS,
+) -> Results:
     """Run the reproduction and write ``out_dir/{results.json, results.md, *.png}``.
 
     ``quick`` uses one seed (5 folds, all datasets and rules), under a minute on 2 cores.
+    ``datasets`` restricts the run (used by the tests).
     """
     n_seeds = seeds if seeds is not None else (1 if quick else 3)
-    cfg = Config(seeds=tuple(range(n_seeds)), jobs=jobs)
+    cfg = Config(datasets=tuple(datasets), seeds=tuple(range(n_seeds)), jobs=jobs)
     cfg.presets = {
         f"{d}/{r}": PRESETS[d if r == "stdp" else f"{d}-{r}"].params for d in cfg.datasets for r in cfg.rules
     }
@@ -122,9 +131,8 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
 
 
 def _plots(res: Results, cfg: Config, rows: list[dict]) -> None:
-    from ..viz import plot_confusion, plot_weight_maps
-
     from ..datasets import TABULAR
+    from ..viz import plot_confusion, plot_weight_maps
 
     for d in cfg.datasets:
         X, y = load_tabular(d)

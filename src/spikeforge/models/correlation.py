@@ -342,8 +342,16 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
             "minmax": MinMaxScaler(),
         }[self.scaler]
 
+    def encode(self, X) -> np.ndarray:
+        """Scaler → GRF → L1 of ``X`` [n_samples, n_features]: inputs [n_samples, n_inputs].
+
+        Row ``i`` is the fraction of the reference spikes each input receives.
+        """
+        check_is_fitted(self, "weights_")
+        X = check_features(X, n_features=self.n_features_in_, estimator=type(self).__name__)
+        return self._encode(X)
+
     def _encode(self, X: np.ndarray) -> np.ndarray:
-        """Scaler → GRF → L1: [n_samples, n_features] → [n_samples, n_inputs]."""
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         return l1_normalize(self.grf_.transform(X))
