@@ -193,5 +193,7 @@ def test_load_errors(tmp_path):
     save_arrays(tmp_path / "other.safetensors", {"w": np.zeros(2)}, {"class": "Other", "params": {}, "state": {}})
     with pytest.raises(ValueError, match="not a CorrelationClassifier"):
         CorrelationClassifier.load(tmp_path / "other.safetensors")
-    with pytest.raises(Exception):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
         CorrelationClassifier(random_state=0).save(tmp_path / "unfitted.safetensors")

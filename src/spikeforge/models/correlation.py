@@ -19,7 +19,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_features, check_targets, rng_from_seed
 from ..encoding.grf import GaussianReceptiveFields, l1_normalize
-from ..io import SafetensorsMixin
 from ..encoding.reference import (
     ReferenceTrain,
     allocate_reference_spikes,
@@ -27,6 +26,7 @@ from ..encoding.reference import (
     draw_reference_train,
     reference_train_length,
 )
+from ..io import SafetensorsMixin
 from ..neurons.probabilistic import probabilistic_spike_counts
 from ..plasticity.memristive import MemristiveTanh
 from ..plasticity.stdp import NNRestrictedSTDP
