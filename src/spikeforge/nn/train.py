@@ -363,7 +363,8 @@ def fit(
     log : callable or None
         Receives one line per epoch.
     on_epoch : callable, optional
-        ``on_epoch(epoch, model, metrics)`` after each epoch (e.g. extra measurements).
+        ``on_epoch(epoch, model, metrics)`` after each epoch, once its checkpoint is written (e.g. extra
+        measurements; an exception raised there stops training with the checkpoint in place).
     """
     from tqdm.auto import tqdm
 
@@ -431,8 +432,6 @@ def fit(
                    "test_loss": ev["loss"], "test_accuracy": ev["accuracy"], "lr": lr,
                    "train_seconds": train_s, "epoch_seconds": time.perf_counter() - t0}
         history.append(metrics)
-        if on_epoch is not None:
-            on_epoch(epoch + 1, model, metrics)
         if log:
             log(f"epoch {epoch + 1:3d}/{cfg.epochs}  loss {metrics['train_loss']:.4f}  train acc "
                 f"{metrics['train_accuracy']:.4f}  test acc {metrics['test_accuracy']:.4f}  "
@@ -443,6 +442,8 @@ def fit(
             with open(Path(out_dir) / "metrics.jsonl", "w") as fh:
                 for row in history:
                     fh.write(json.dumps(row) + "\n")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, model, metrics)
     return {"model": model, "history": history, "config": cfg, "device": str(device), "data": data}
 
 
