@@ -196,8 +196,10 @@ def _check_nan(x: torch.Tensor, name: str = "x_seq") -> None:
         raise _nan_error(name)
 
 
-def _prepare_v0(v0: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+def _prepare_v0(v0: torch.Tensor | None, x: torch.Tensor, spec: LIFSpec) -> torch.Tensor | None:
     if v0 is None:
+        if spec.reset == "hard" and spec.v_reset != 0.0:  # start at rest, V_reset (as SpikingJelly)
+            return torch.full(x.shape[1:], spec.v_reset, dtype=x.dtype, device=x.device)
         return None
     if not isinstance(v0, torch.Tensor):
         v0 = torch.as_tensor(v0, dtype=x.dtype, device=x.device)
@@ -227,7 +229,8 @@ def lif_multi_step_reference(
     x_seq : Tensor [T, B, ...]
         Input current per step.
     v0 : Tensor [B, ...] or None
-        Initial membrane potential (zeros when None).
+        Initial membrane potential; when None, ``V_reset`` for a hard reset (the resting potential, as in
+        SpikingJelly) and 0 otherwise.
     spec : LIFSpec
     return_sequences : bool
         Also return ``h_seq`` (charged potentials) and ``v_seq`` (after reset), both ``[T, B, ...]``.
@@ -237,7 +240,7 @@ def lif_multi_step_reference(
     spikes [T, B, ...], v_T [B, ...] (and h_seq, v_seq)
     """
     x_seq = check_sequence(x_seq)
-    v0 = _prepare_v0(v0, x_seq)
+    v0 = _prepare_v0(v0, x_seq, spec)
     v = torch.zeros_like(x_seq[0]) if v0 is None else v0
     sg, ge = spec.surrogate, spec.ge
     spikes, hs, vs = [], [], []
@@ -432,7 +435,8 @@ def lif_multi_step(
     x_seq : Tensor [T, B, ...], floating
         Input current per time step (time first).
     v0 : Tensor [B, ...] (or broadcastable), optional
-        Initial membrane potential; zeros when None. Gradients flow into it.
+        Initial membrane potential; when None, ``V_reset`` for a hard reset (the resting potential, as in
+        SpikingJelly) and 0 otherwise. Gradients flow into it.
     spec : LIFSpec
         Neuron dynamics.
     backend : {"auto", "cpu", "torch", "triton", "reference"}
@@ -446,7 +450,7 @@ def lif_multi_step(
     v_T : Tensor [B, ...], membrane potential after the last step (after reset)
     """
     x_seq = check_sequence(x_seq)
-    v0 = _prepare_v0(v0, x_seq)
+    v0 = _prepare_v0(v0, x_seq, spec)
     which = select_backend(x_seq, backend, not spec.surrogate.spiking)
     if which == "reference":
         if check_nan:
