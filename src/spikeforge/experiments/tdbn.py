@@ -89,9 +89,9 @@ class DeepConvSNN(nn.Module):
         self.rates: list[float] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..nn import repeat_in_time
+        from ..nn.models import encode
 
-        h = self.stem_act(repeat_in_time(self.stem(x), self.T))
+        h = encode(x, self.stem, self.stem_act, self.T, 1)
         rates = [float(h.detach().mean())]
         h = self.pool(h)
         for conv, act in zip(self.convs, self.acts):

@@ -25,7 +25,7 @@ from .layers import SeqToANN, repeat_in_time
 from .neurons import LIF
 from .surrogate import Surrogate
 
-__all__ = ["STBP_NEURON", "ConvSNN", "SpikingBasicBlock", "SpikingResNet19", "count_parameters"]
+__all__ = ["STBP_NEURON", "ConvSNN", "SpikingBasicBlock", "SpikingResNet19", "count_parameters", "encode"]
 
 #: The neuron used by the tdBN models by default (spec §1.1 STBP form and §2.6 proposed defaults):
 #: ``u_t = τ_decay · u_{t-1} · (1 − o_{t-1}) + x_t``, τ_decay = 0.5, V_th = 0.5, hard reset to 0, reset
@@ -81,6 +81,19 @@ def _check_image(x: torch.Tensor, in_channels: int) -> bool:
     if x.dim() == 5 and x.shape[0] == 0:
         raise ValueError("input sequence has T = 0 steps")
     return x.dim() == 4
+
+
+def encode(x: torch.Tensor, stem: nn.Module, act: nn.Module, T: int, in_channels: int) -> torch.Tensor:
+    """The encoding layer: ``act(stem(x))`` over time, ``[T, B, C', H', W']``.
+
+    Images ``[B, C, H, W]`` (direct encoding): the stateless ``stem`` (conv + norm) runs once and its output
+    is repeated over ``T`` steps as a stride-0 view. Sequences ``[T, B, C, H, W]``: the stem runs on the
+    flattened ``[T·B, ...]`` batch.
+    """
+    if _check_image(x, in_channels):
+        return act(repeat_in_time(stem(x), T))
+    steps, batch = x.shape[:2]
+    return act(stem(x.flatten(0, 1)).unflatten(0, (steps, batch)))
 
 
 class ConvSNN(nn.Module):
@@ -179,11 +192,7 @@ class ConvSNN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Spikes (or ReLU activations) of the last hidden layer, ``[T, B, F]``."""
-        if _check_image(x, self.in_channels):
-            h = self.stem_act(repeat_in_time(self.stem(x), self.T))
-        else:
-            T, B = x.shape[:2]
-            h = self.stem_act(self.stem(x.flatten(0, 1)).unflatten(0, (T, B)))
+        h = encode(x, self.stem, self.stem_act, self.T, self.in_channels)
         for stage in self.stages:
             h = stage["act"](stage["conv"](stage["pool"](h)))
         h = self.last_pool(h)
@@ -285,10 +294,6 @@ class SpikingResNet19(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, 32, 32]`` (direct encoding) or ``[T, B, C, 32, 32]`` → logits ``[B, num_classes]``."""
-        if _check_image(x, self.in_channels):
-            h = self.stem_act(repeat_in_time(self.stem(x), self.T))
-        else:
-            T, B = x.shape[:2]
-            h = self.stem_act(self.stem(x.flatten(0, 1)).unflatten(0, (T, B)))
+        h = encode(x, self.stem, self.stem_act, self.T, self.in_channels)
         h = self.fc_act(self.fc(self.pool(self.blocks(h))))
         return self.readout(h.mean(0))
