@@ -85,11 +85,12 @@ def test_large_threaded_and_float64(backend):
 def test_gradcheck_smooth_mode(backend, reset, T):
     """float64 gradcheck of the fused backward recurrence; the forward uses the surrogate's primitive
     (Surrogate(spiking=False)) so that finite differences see the same function the backward differentiates."""
-    for name, ch_kw in [("atan", CHARGES[0]), ("sigmoid", CHARGES[1]), ("erf", CHARGES[2]), ("triangle", CHARGES[4])]:
+    combos = [("atan", CHARGES[0]), ("sigmoid", CHARGES[1]), ("erf", CHARGES[2]), ("triangle", CHARGES[4])]
+    for name, ch_kw in combos if T < 16 else combos[:2]:
         spec = LIFSpec(reset=reset, surrogate=Surrogate(name, 1.3, spiking=False), v_th=0.7, **ch_kw)
         gen = torch.Generator().manual_seed(T)
-        x = torch.randn(T, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
-        v0 = (0.3 * torch.randn(2, 3, generator=gen, dtype=torch.float64)).requires_grad_(True)
+        x = torch.randn(T, 2, 3 if T < 16 else 1, generator=gen, dtype=torch.float64, requires_grad=True)
+        v0 = (0.3 * torch.randn(*x.shape[1:], generator=gen, dtype=torch.float64)).requires_grad_(True)
         assert torch.autograd.gradcheck(lambda a, b: lif_multi_step(a, b, spec, backend=backend), (x, v0))
 
 

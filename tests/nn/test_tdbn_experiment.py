@@ -15,11 +15,11 @@ def test_registered():
 
 
 def test_tiny_run_writes_the_contract(tmp_path):
-    cfg = tdbn.Config(epochs=1, ann_epochs=1, n_train=192, n_test=96, batch_size=64, deep_depth=3, deep_batches=1,
-                      deep_train_steps=2, deep_batch_size=8, deep_seeds=(0,))
+    cfg = tdbn.Config(epochs=1, ann_epochs=1, n_train=96, n_test=64, batch_size=48, deep_depth=3, deep_batches=1,
+                      deep_train_steps=2, deep_batch_size=4, deep_seeds=(0,))
     threads = torch.get_num_threads()
     try:
-        tdbn.run(out_dir=tmp_path, command="spikeforge reproduce tdbn (test)", config=cfg)
+        tdbn.run(out_dir=tmp_path, command="spikeforge reproduce tdbn (test)", config=cfg, jobs=1)
     finally:
         torch.set_num_threads(threads)
     doc = json.loads((tmp_path / "results.json").read_text())

@@ -157,7 +157,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
     """Run both parts and write ``out_dir/{results.json, results.md, *.png}``.
 
     ``quick``: 2 000 training images, 3 epochs, one seed of the gradient-norm part (about 1–2 minutes).
-    ``seeds``: number of seeds of the gradient-norm part (default 3, quick 1).
+    ``seeds``: number of seeds of the gradient-norm part (default 3, quick 1). ``jobs``: torch threads.
     """
     from ..nn import ConvSNN, SpikingResNet19, count_parameters
     from ..nn.train import TrainConfig, fit, load_data
@@ -165,7 +165,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
     cfg = config or (Config(**QUICK) if quick else Config())
     if seeds is not None:
         cfg.deep_seeds = tuple(range(seeds))
-    cfg.threads = torch.get_num_threads() if not cfg.threads else cfg.threads
+    cfg.threads = cfg.threads or max(1, int(jobs))
     torch.set_num_threads(cfg.threads)
     data = load_data("mnist", seed=cfg.seed, n_train=cfg.n_train, n_test=cfg.n_test)
 
