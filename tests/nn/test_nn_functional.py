@@ -91,7 +91,7 @@ def test_gradcheck_smooth_mode(backend, reset, T):
         gen = torch.Generator().manual_seed(T)
         x = torch.randn(T, 2, 3 if T < 16 else 1, generator=gen, dtype=torch.float64, requires_grad=True)
         v0 = (0.3 * torch.randn(*x.shape[1:], generator=gen, dtype=torch.float64)).requires_grad_(True)
-        assert torch.autograd.gradcheck(lambda a, b: lif_multi_step(a, b, spec, backend=backend), (x, v0))
+        assert torch.autograd.gradcheck(lambda a, b, spec=spec: lif_multi_step(a, b, spec, backend=backend), (x, v0))
 
 
 def test_gradcheck_reference_matches_in_smooth_mode():

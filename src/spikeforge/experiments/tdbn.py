@@ -70,7 +70,7 @@ class DeepConvSNN(nn.Module):
 
     def __init__(self, depth: int, width: int, norm: str, T: int) -> None:
         super().__init__()
-        from ..nn import STBP_NEURON, LIF, SeqToANN, ThresholdDependentBatchNorm2d
+        from ..nn import LIF, STBP_NEURON, SeqToANN, ThresholdDependentBatchNorm2d
 
         def norm_layer() -> nn.Module:
             if norm == "tdbn":

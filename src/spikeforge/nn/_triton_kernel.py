@@ -142,7 +142,7 @@ class TritonImpl:
 
     @staticmethod
     def forward(x: torch.Tensor, v0, spec, check_nan: bool):
-        from .functional import _TorchImpl, _check_nan
+        from .functional import _check_nan, _TorchImpl
 
         if not spec.surrogate.spiking:  # smooth gradient-check mode: torch path
             return _TorchImpl.forward(x, v0, spec, check_nan)
