@@ -49,7 +49,7 @@ class Config:
     deep_depth: int = 10
     deep_width: int = 16
     deep_batches: int = 8
-    deep_train_steps: int = 150
+    deep_train_steps: int = 100
     deep_batch_size: int = 32
     deep_seeds: tuple[int, ...] = (0, 1, 2)
     norms: tuple[str, ...] = ("none", "bn", "tdbn")
