@@ -1,6 +1,7 @@
 """The fused multi-step LIF against the naive per-step autograd loop, gradcheck, and bad input."""
 
 import itertools
+import os
 
 import pytest
 import torch
@@ -223,3 +224,16 @@ def test_kernel_disabled_falls_back(monkeypatch):
     assert select_backend(torch.zeros(2, 2)) == "torch"
     s, _ = lif_multi_step(torch.ones(2, 3), None, LIFSpec(charge="if"))
     assert s[0].eq(1).all()
+
+
+def test_unwritable_cache_falls_back_to_tmp(tmp_path, monkeypatch):
+    if not HAVE_KERNEL:
+        pytest.skip("no compiler")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    if os.access(ro, os.W_OK):  # running as root: permissions are not enforced
+        pytest.skip("cannot make a read-only directory here")
+    monkeypatch.setenv("SPIKEFORGE_CACHE_DIR", str(ro))
+    monkeypatch.setattr(_cpu_kernel, "_state", {})
+    assert _cpu_kernel.load(torch.float32) is not None
