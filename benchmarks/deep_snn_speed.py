@@ -24,7 +24,7 @@ How to create the bench environment (peers never go into the main venv; torch st
 
 (``--no-deps`` because SpikingJelly and Norse pin torchvision/torchaudio, which they do not need for this.)
 Peers that are not installed are skipped. ``--compile`` adds SpikingJelly under ``torch.compile``
-(15–20 s of compilation).
+(15–20 s of compilation). Results go to ``benchmarks/results/deep_snn_speed_<N>thread(s).{json,md}``.
 """
 
 from __future__ import annotations
@@ -321,9 +321,10 @@ def main(argv: list[str] | None = None) -> int:
            "w2_repeats": args.w2_repeats}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "deep_snn_speed.json").write_text(json.dumps(res, indent=1))
+    stem = f"deep_snn_speed_{env['threads']}thread{'s' if env['threads'] > 1 else ''}"
+    (out / f"{stem}.json").write_text(json.dumps(res, indent=1))
     md = markdown(res)
-    (out / "deep_snn_speed.md").write_text(md)
+    (out / f"{stem}.md").write_text(md)
     print(md)
     return 0
 

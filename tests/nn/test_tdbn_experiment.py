@@ -40,4 +40,4 @@ def test_tiny_run_writes_the_contract(tmp_path):
 
 def test_spread():
     assert tdbn._spread([1.0, 10.0, 100.0]) == 2.0
-    assert tdbn._spread([0.0, 1.0]) == float("inf")
+    assert tdbn._spread([0.0, 1.0, 10.0]) == 1.0 and tdbn._dead([0.0, 1.0, 0.0]) == 2

@@ -16,7 +16,6 @@ epoch on this machine, §5); the ResNet-19 itself is built and counted here (12.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -146,9 +145,15 @@ def _deep_run(cfg: Config, norm: str, seed: int, data) -> dict:
 
 
 def _spread(g) -> float:
-    """log10(max / min) of the per-layer gradient norms (0 = perfectly flat); inf if a layer gets none."""
+    """log10(max / min) of the non-zero per-layer gradient norms (0 = perfectly flat)."""
     g = np.asarray(g, dtype=float)
-    return float(np.log10(g.max() / g.min())) if g.min() > 0 else math.inf
+    g = g[g > 0]
+    return float(np.log10(g.max() / g.min())) if g.size else 0.0
+
+
+def _dead(g) -> int:
+    """Number of layers whose weights get no gradient at all (no spike reaches them)."""
+    return int((np.asarray(g, dtype=float) == 0).sum())
 
 
 # ---------------------------------------------------------------------------- run
@@ -203,6 +208,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
         rows = [r for r in deep if r["norm"] == norm]
         res.add(f"mnist-deep{cfg.deep_depth + 2}/{norm}/grad_spread_init_decades", [_spread(r["grad_init"]) for r in rows])
         res.add(f"mnist-deep{cfg.deep_depth + 2}/{norm}/grad_spread_trained_decades", [_spread(r["grad_trained"]) for r in rows])
+        res.add(f"mnist-deep{cfg.deep_depth + 2}/{norm}/zero_grad_layers_init", [_dead(r["grad_init"]) for r in rows])
         res.add(f"mnist-deep{cfg.deep_depth + 2}/{norm}/accuracy", [r["test_accuracy"] for r in rows])
         res.add(f"mnist-deep{cfg.deep_depth + 2}/{norm}/mean_firing_rate_init", [float(np.mean(r["rate_init"])) for r in rows])
     res.add("cifar10/resnet19/params_millions", count_parameters(SpikingResNet19()) / 1e6)
@@ -288,19 +294,22 @@ def markdown(res: Results, cfg: Config) -> str:
         f"| spiking ResNet-19 parameters (M) | {res.get('cifar10/resnet19/params_millions').value:.2f} | ≈ 12.70 | spec §2.5 |",
         f"| CIFAR-10 ResNet-19, T = 4 | not run (≈ 15 h/epoch here) | {PAPER_CIFAR10:.4f} | {PAPER_SOURCE} |",
         "",
-        f"Gradient norms across a {cfg.deep_depth + 2}-layer SNN (§2.4; spread = log10(max/min) of per-layer "
-        f"‖∂L/∂W‖, 0 is flat; mean ± std over {len(cfg.deep_seeds)} seed(s)):",
+        f"Gradient norms across a {cfg.deep_depth + 2}-layer SNN (§2.4; spread = log10(max/min) of the non-zero "
+        f"per-layer ‖∂L/∂W‖, 0 is flat; layers without any gradient counted apart; mean ± std over "
+        f"{len(cfg.deep_seeds)} seed(s)):",
         "",
-        "| normalisation | spread at init (decades) | spread after training | mean firing rate at init | "
-        f"test acc after {cfg.deep_train_steps} steps |",
-        "|---|---|---|---|---|",
+        "| normalisation | spread at init (decades) | layers with zero gradient at init | spread after training | "
+        f"mean firing rate at init | test acc after {cfg.deep_train_steps} steps |",
+        "|---|---|---|---|---|---|",
     ]
     d = cfg.deep_depth + 2
     names = {"none": "none", "bn": "BN over [T·B], N(0, 1)", "tdbn": "tdBN, N(0, V_th²)"}
     for norm in cfg.norms:
         g0, g1 = res.get(f"mnist-deep{d}/{norm}/grad_spread_init_decades"), res.get(f"mnist-deep{d}/{norm}/grad_spread_trained_decades")
         fr, ac = res.get(f"mnist-deep{d}/{norm}/mean_firing_rate_init"), res.get(f"mnist-deep{d}/{norm}/accuracy")
-        lines.append(f"| {names.get(norm, norm)} | {fmt_pm(g0.value, g0.std, 2)} | {fmt_pm(g1.value, g1.std, 2)} | "
+        dead = res.get(f"mnist-deep{d}/{norm}/zero_grad_layers_init")
+        lines.append(f"| {names.get(norm, norm)} | {fmt_pm(g0.value, g0.std, 2)} | {fmt_pm(dead.value, dead.std, 1)} of "
+                     f"{cfg.deep_depth + 1} | {fmt_pm(g1.value, g1.std, 2)} | "
                      f"{fmt_pm(fr.value, fr.std, 3)} | {fmt_pm(ac.value, ac.std, 3)} |")
     lines += ["", "Plots: `learning_curves.png`, `grad_norms_init.png`, `grad_norms_trained.png`, `firing_rates_init.png`.", ""]
     return "\n".join(lines)
