@@ -215,6 +215,8 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   F* v = (F*)malloc(sizeof(F) * B);
   F* g = (F*)malloc(sizeof(F) * B);
   F* c = (F*)malloc(sizeof(F) * B);  // delayed soft reset: correction applied with the previous step's sg
+  F* sbuf = (F*)malloc(sizeof(F) * B);
+  for (int64_t j = 0; j < B; ++j) sbuf[j] = gs_scalar;
   const Consts<F> k(p);
   const int64_t T = p.T, M = p.M, xst = p.xst;
   const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (F)1 - (F)1 / p.tau;
@@ -233,22 +235,20 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
     for (int64_t t = T - 1; t >= 0; --t) {
       const F* __restrict ht = hbuf + t * B;
       F* __restrict gxt = gx + t * M + blk;
-      const F* __restrict gst = gs_mode == 0 ? gs + t * M + blk : nullptr;
+      // a broadcast dL/dS (gs_mode 1) is read from a block-sized buffer filled with the scalar
+      const F* __restrict gst = gs_mode == 0 ? gs + t * M + blk : sbuf;
       // dV/dH: hard (1 - S) + (V_reset - H) sg (1 - D); soft 1 - V_th sg (1 - D); none 1
-#define SF_BWD_BODY(GS)                                                                         \
-  for (int64_t j = 0; j < n; ++j) {                                                             \
-    const F h = ht[j];                                                                          \
-    const F sg = surr<F, SG>(h - vth, alpha);                                                   \
-    const F dvdh = is_hard * (((F)1 - spike_value<F, SG, SMOOTH>(h, k)) + (vr - h) * sg * nd)   \
-                 + is_soft * ((F)1 - vth * sg * nd) + is_none;                                  \
-    const F gin = g[j] - c[j] * sg;                                                             \
-    const F gh = (GS) * sg + gin * dvdh;                                                        \
-    gxt[j] = gh * dhdx;                                                                         \
-    g[j] = gh * dhdv;                                                                           \
-    c[j] = gh * sd;                                                                             \
-  }
-      if (gs_mode == 0) { SF_BWD_BODY(gst[j]) } else { SF_BWD_BODY(gs_scalar) }
-#undef SF_BWD_BODY
+      for (int64_t j = 0; j < n; ++j) {
+        const F h = ht[j];
+        const F sg = surr<F, SG>(h - vth, alpha);
+        const F dvdh = is_hard * (((F)1 - spike_value<F, SG, SMOOTH>(h, k)) + (vr - h) * sg * nd)
+                     + is_soft * ((F)1 - vth * sg * nd) + is_none;
+        const F gin = g[j] - c[j] * sg;
+        const F gh = gst[j] * sg + gin * dvdh;
+        gxt[j] = gh * dhdx;
+        g[j] = gh * dhdv;
+        c[j] = gh * sd;
+      }
     }
     if (gv0) {
       if (sd != (F)0) {
@@ -265,6 +265,7 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   free(v);
   free(g);
   free(c);
+  free(sbuf);
 }
 
 // ---------------------------------------------------------------- dispatch
