@@ -58,3 +58,12 @@ register(
     full_minutes=3,
     quick_minutes=0.5,
 )
+
+register(
+    "tdbn",
+    seed="003",
+    summary="STBP-tdBN: conv SNN + tdBN at T=4 on the MNIST subset, and per-layer gradient norms with tdBN / BN / none",
+    module="spikeforge.experiments.tdbn",
+    full_minutes=12,
+    quick_minutes=1.5,
+)
