@@ -199,6 +199,7 @@ def convert(
     surrogate: str | Surrogate | tuple[str, float] = ("triangle", 1.0),
     batch_size: int = 256,
     mode: str = "auto",
+    scales: dict[str, torch.Tensor] | None = None,
 ) -> ConvertedSNN:
     """Convert an ANN into a spiking network of IF neurons (the ANN itself is not modified).
 
@@ -226,6 +227,9 @@ def convert(
         Calibration batch size.
     mode : {"auto", "multi", "step"}
         Execution of the returned network (see :class:`ConvertedSNN`).
+    scales : dict name -> Tensor, optional
+        Precomputed scales (from :func:`activation_scales` on the BN-folded ANN, or an earlier
+        :class:`ConvertedSNN`'s ``scales()``) for every activation; skips calibration.
 
     Returns
     -------
@@ -245,7 +249,14 @@ def convert(
         raise ValueError(f"reset must be 'soft' or 'hard'; got {reset!r}")
     acts = check_convertible(ann, method)
     folded = fold_batchnorm(ann)  # a deep copy in eval mode
-    if method == "qcfs":
+    if scales is not None:
+        missing = [n for n in acts if n not in scales]
+        if missing:
+            raise ValueError(f"scales given for {sorted(scales)} but not for the activations {missing}")
+        scales = {n: torch.as_tensor(scales[n]).detach().clone().float() for n in acts}
+        if v0 is None:
+            v0 = 0.5 if method == "qcfs" else 0.0
+    elif method == "qcfs":
         modules = dict(folded.named_modules())
         scales = {n: modules[n].lam.detach().clone().float() for n in acts}
         if v0 is None:

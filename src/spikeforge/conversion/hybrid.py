@@ -271,7 +271,7 @@ def finetune(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                loss_sum += float(loss) * len(idx)
+                loss_sum += float(loss.detach()) * len(idx)
                 correct += int((logits.detach().argmax(-1) == yb).sum())
                 seen += len(idx)
                 nb += 1

@@ -221,6 +221,10 @@ class ConvertedSNN(nn.Module):
         """Qualified name → :class:`SpikingActivation`, in registration order."""
         return {n: m for n, m in self.net.named_modules() if isinstance(m, SpikingActivation)}
 
+    def scales(self) -> dict[str, torch.Tensor]:
+        """Name → scale λ (threshold in input units) of each spiking layer (copies)."""
+        return {n: m.scale.detach().clone() for n, m in self.spiking_layers().items()}
+
     def set_record(self, on: bool = True) -> None:
         """Record spikes per step in every spiking layer (see :attr:`SpikingActivation.spike_counts`)."""
         for m in self.spiking_layers().values():
