@@ -4,15 +4,17 @@ Three statistics of the post-activation values ``a ≥ 0`` seen on the calibrati
 
 * ``"max"``: the largest value (Diehl et al. 2015, "MaxNorm");
 * ``"robust"``: the ``p``-th percentile over the whole calibration set (Rueckauer et al. 2017,
-  "RobustNorm", p = 99.9), zeros included;
+  "RobustNorm", p = 99.9), zeros included, nearest-rank definition (the smallest value ``a`` with at
+  least p % of the values ``≤ a``);
 * ``"channel"``: the ``p``-th percentile per channel (dimension 1 of the activation), SpikingJelly's
   ``ChannelVoltageHook`` idea; ``percentile=100`` gives per-channel max.
 
 Percentiles are computed over the whole set, not per batch with an EMA as SpikingJelly does (spec §6
 item 9, our reading): two passes over the data, the first for the maximum, the second for a histogram of
-``bins`` equal bins on ``[0, max]``, read with linear interpolation inside the bin. The result is within
-``max / bins`` of the exact percentile, deterministic, and needs ``O(bins)`` memory per layer (per
-channel) however large the calibration set.
+``bins`` equal bins on ``[0, max]``, read with linear interpolation inside the bin that holds the
+percentile. The result lies in the same bin as the exact nearest-rank percentile (so within
+``max / bins`` of it), is deterministic, and needs ``O(bins)`` memory per layer (per channel) however
+large the calibration set.
 """
 
 from __future__ import annotations
@@ -73,14 +75,16 @@ def percentile_from_histogram(counts: torch.Tensor, upper: torch.Tensor, q: floa
 
     Returns
     -------
-    Tensor [...]: the percentile, linearly interpolated inside its bin (within ``upper/bins`` of the
-    exact value); ``upper`` itself for ``q = 100``.
+    Tensor [...]: the nearest-rank percentile (the smallest value with at least q % of the counts at or
+    below it), linearly interpolated inside its bin, so within ``upper/bins`` of the exact value;
+    ``upper`` itself for ``q = 100``.
     """
     bins = counts.shape[-1]
     c = counts.to(torch.float64)
     cdf = c.cumsum(-1)
     total = cdf[..., -1:]
-    target = total * (q / 100.0)
+    # rank ceil(q·n/100), computed so that 99.9/100·4000 (= 3996.0000000000005 in floating point) is 3996
+    target = torch.ceil(total * q / 100.0 - 1e-9 * total).clamp(min=1)
     k = torch.searchsorted(cdf.contiguous(), target.contiguous()).clamp(max=bins - 1)  # first bin with cdf >= target
     below = torch.where(k > 0, cdf.gather(-1, (k - 1).clamp(min=0)), torch.zeros_like(target))
     in_bin = c.gather(-1, k)
