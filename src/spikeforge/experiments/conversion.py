@@ -502,8 +502,13 @@ def _mean(res: Results, key: str) -> float | None:
 
 
 # ---------------------------------------------------------------------------- plots
+def _tick(v: float, _pos: object = None) -> str:
+    return f"{v:,.0f}"
+
+
 def _plots(res: Results, cfg: Config, trained: list[dict], rows: list[dict]) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from ..viz import save
 
@@ -556,12 +561,22 @@ def _plots(res: Results, cfg: Config, trained: list[dict], rows: list[dict]) -> 
             axes[j].plot(xs, ys, "o-", color=f"C{i}", label=CODE_LABEL[code])
             for t, x_, y_ in zip(Ts, xs, ys):
                 axes[j].annotate(f"T={t}", (x_, y_), fontsize=6, textcoords="offset points", xytext=(3, 3))
+        ft = {r["code"]: r for r in rows if r["kind"] == "hybrid" and r.get("coding") and r["seed"] == cfg.seeds[0]}
+        for i, (code, c) in enumerate(series):
+            if code in ft and c is not None and cfg.hybrid_T in c["T"]:
+                after = ft[code]["after"]
+                k = after["T"].index(cfg.hybrid_T)
+                axes[j].plot([after[field][k]], [after["accuracy"][k] * 100], "*", ms=11, color=f"C{i}",
+                             label=f"{CODE_LABEL[code]}, fine-tuned at T={cfg.hybrid_T}")
         axes[j].set_xscale("log")
+        axes[j].xaxis.set_major_formatter(FuncFormatter(_tick))
+        axes[j].xaxis.set_minor_formatter(FuncFormatter(lambda v, _: _tick(v) if f"{v:.0e}"[0] in "25" else ""))
         axes[j].set_xlabel("input spikes per image" if j == 0 else "spikes per image, all IF layers")
         axes[j].set_ylabel("test accuracy (%)")
         axes[j].grid(alpha=0.3)
         axes[j].legend(fontsize=7)
-    axes[0].set_title("rate vs temporal coding (RobustNorm V₀=½λ SNN, as converted)")
+    axes[0].set_title("rate vs temporal coding: input spikes (RobustNorm V₀=½λ SNN)")
+    axes[1].set_title("... and all spikes in the network")
     save(fig, res.out_dir / "coding_tradeoff.png")
 
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
