@@ -6,15 +6,6 @@ import torch
 from spikeforge.nn import QCFS, floor_ste
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: avoid OpenMP hand-offs, which cost a scheduler tick per op on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_forward_hand_computed_L4_lam2():
     # x/λ clipped to [0,1], ·4 + ½, floor, /4, ·2
     x = torch.tensor([-1.0, 0.0, 0.2, 0.25, 0.5, 0.74, 1.0, 1.9, 2.0, 3.0])

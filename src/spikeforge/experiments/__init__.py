@@ -60,6 +60,15 @@ register(
 )
 
 register(
+    "tdbn",
+    seed="003",
+    summary="STBP-tdBN: conv SNN + tdBN at T=4 on the MNIST subset, and per-layer gradient norms with tdBN / BN / none",
+    module="spikeforge.experiments.tdbn",
+    full_minutes=12,
+    quick_minutes=1.5,
+)
+
+register(
     "conversion",
     seed="004",
     summary="ANN→SNN conversion on MNIST-5k: Max/Robust/per-channel/QCFS, soft vs hard reset, hybrid fine-tuning, rate vs latency coding",

@@ -13,7 +13,12 @@
 """
 
 from . import functional
-from .batchnorm import ThresholdDependentBatchNorm1d, ThresholdDependentBatchNorm2d, fold_batchnorm, fold_bn_into
+from .batchnorm import (
+    ThresholdDependentBatchNorm1d,
+    ThresholdDependentBatchNorm2d,
+    fold_batchnorm,
+    fold_bn_into,
+)
 from .functional import LIFSpec, lif_multi_step, lif_multi_step_reference, lif_step
 from .layers import MeanOverTime, SeqToANN, repeat_in_time
 from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters

@@ -35,7 +35,9 @@
 namespace {
 
 enum { CHARGE_LINEAR = 0, CHARGE_TAU_DECAY_INPUT = 1, CHARGE_TAU = 2 };
-enum { RESET_HARD = 0, RESET_SOFT = 1, RESET_NONE = 2 };
+// RESET_SOFT_DELAYED (snnTorch's "subtract" with reset_delay): the state is not reset within a step
+// (V_t = H_t) and the next charge subtracts V_th * S_{t-1}: H_t = charge(V_{t-1}, X_t) - V_th S(V_{t-1}).
+enum { RESET_HARD = 0, RESET_SOFT = 1, RESET_NONE = 2, RESET_SOFT_DELAYED = 3 };
 
 template <typename F>
 struct P {
@@ -53,7 +55,7 @@ struct Consts {
         vth_fire(p.ge ? p.vth : nextafter(p.vth, (F)INFINITY)), alpha(p.alpha), nd(p.nd) {}
 };
 
-// The charge and reset formulas are template parameters (9 combinations) of the forward and of the
+// The charge and reset formulas are template parameters (12 combinations) of the forward and of the
 // recomputation in the backward; the reverse-time part selects the reset at run time (cheap
 // arithmetic flags) so that only the surrogate shape multiplies its instantiations.
 template <typename F, int CH>
@@ -167,7 +169,8 @@ static int64_t fwd_range(const F* x, const F* v0, F* s, F* vT, const P<F>& p, in
       for (int64_t j = 0; j < n; ++j) {
         const F xx = xt[j];
         bad |= (int32_t)(xx != xx);
-        const F h = charge<F, CH>(v[j], xx, k);
+        F h = charge<F, CH>(v[j], xx, k);
+        if (RS == RESET_SOFT_DELAYED) h = h - spike_value<F, SG, SMOOTH>(v[j], k) * k.vth;
         const F sp = spike_value<F, SG, SMOOTH>(h, k);
         st[j] = sp;
         v[j] = reset<F, RS, SMOOTH>(h, sp, k);
@@ -191,7 +194,8 @@ static void recompute_block(const F* x, const F* v0, F* hbuf, F* v, const P<F>& 
     const F* __restrict xt = x + t * xst + blk;
     F* __restrict ht = hbuf + t * B;
     for (int64_t j = 0; j < n; ++j) {
-      const F h = charge<F, CH>(v[j], xt[j], k);
+      F h = charge<F, CH>(v[j], xt[j], k);
+      if (RS == RESET_SOFT_DELAYED) h = h - spike_value<F, SG, SMOOTH>(v[j], k) * k.vth;
       ht[j] = h;
       v[j] = reset<F, RS, SMOOTH>(h, spike_value<F, SG, SMOOTH>(h, k), k);
     }
@@ -210,18 +214,22 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   F* hbuf = (F*)malloc(sizeof(F) * B * (p.T > 0 ? p.T : 1));
   F* v = (F*)malloc(sizeof(F) * B);
   F* g = (F*)malloc(sizeof(F) * B);
+  F* c = (F*)malloc(sizeof(F) * B);  // delayed soft reset: correction applied with the previous step's sg
   const Consts<F> k(p);
   const int64_t T = p.T, M = p.M, xst = p.xst;
   const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (F)1 - (F)1 / p.tau;
   const F dhdx = p.charge == CHARGE_LINEAR ? p.b : (p.charge == CHARGE_TAU_DECAY_INPUT ? (F)1 / p.tau : (F)1);
   const F is_hard = p.reset == RESET_HARD, is_soft = p.reset == RESET_SOFT, is_none = (F)1 - is_hard - is_soft;
+  const F sd = (p.reset == RESET_SOFT_DELAYED) ? p.vth * p.nd : (F)0;  // dH_{t+1}/dV_t -= sd * sg(V_t)
   const F vth = p.vth, vr = p.vr, nd = p.nd, alpha = p.alpha;
   for (int64_t blk = i0; blk < i1; blk += B) {
     const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
     recompute(x, v0, hbuf, v, p, blk, n, B);
     // reverse-time recurrence
+    // g = dL/dV_t from the future, except for the delayed-reset term -c * sg(H_t) added at step t
     if (gvT) { for (int64_t j = 0; j < n; ++j) g[j] = gvT[blk + j]; }
     else { for (int64_t j = 0; j < n; ++j) g[j] = (F)0; }
+    for (int64_t j = 0; j < n; ++j) c[j] = (F)0;
     for (int64_t t = T - 1; t >= 0; --t) {
       const F* __restrict ht = hbuf + t * B;
       F* __restrict gxt = gx + t * M + blk;
@@ -233,18 +241,30 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
     const F sg = surr<F, SG>(h - vth, alpha);                                                   \
     const F dvdh = is_hard * (((F)1 - spike_value<F, SG, SMOOTH>(h, k)) + (vr - h) * sg * nd)   \
                  + is_soft * ((F)1 - vth * sg * nd) + is_none;                                  \
-    const F gh = (GS) * sg + g[j] * dvdh;                                                       \
+    const F gin = g[j] - c[j] * sg;                                                             \
+    const F gh = (GS) * sg + gin * dvdh;                                                        \
     gxt[j] = gh * dhdx;                                                                         \
     g[j] = gh * dhdv;                                                                           \
+    c[j] = gh * sd;                                                                             \
   }
       if (gs_mode == 0) { SF_BWD_BODY(gst[j]) } else { SF_BWD_BODY(gs_scalar) }
 #undef SF_BWD_BODY
     }
-    if (gv0) for (int64_t j = 0; j < n; ++j) gv0[blk + j] = g[j];
+    if (gv0) {
+      if (sd != (F)0) {
+        for (int64_t j = 0; j < n; ++j) {
+          const F v_init = v0 ? v0[blk + j] : (F)0;
+          gv0[blk + j] = g[j] - c[j] * surr<F, SG>(v_init - vth, alpha);
+        }
+      } else {
+        for (int64_t j = 0; j < n; ++j) gv0[blk + j] = g[j];
+      }
+    }
   }
   free(hbuf);
   free(v);
   free(g);
+  free(c);
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -263,9 +283,10 @@ using FwdFn = int64_t (*)(const F*, const F*, F*, F*, const P<F>&, int64_t, int6
 
 #define SF_PICK(FN, CH, RS) \
   if (ch == CH && rs == RS) return FN<F, CH, RS, SG, SMOOTH>;
-#define SF_PICK_ALL(FN)                                                   \
-  SF_PICK(FN, 0, 0) SF_PICK(FN, 0, 1) SF_PICK(FN, 0, 2) SF_PICK(FN, 1, 0) \
-  SF_PICK(FN, 1, 1) SF_PICK(FN, 1, 2) SF_PICK(FN, 2, 0) SF_PICK(FN, 2, 1) SF_PICK(FN, 2, 2)
+#define SF_PICK_ALL(FN)                                                                       \
+  SF_PICK(FN, 0, 0) SF_PICK(FN, 0, 1) SF_PICK(FN, 0, 2) SF_PICK(FN, 0, 3) SF_PICK(FN, 1, 0)   \
+  SF_PICK(FN, 1, 1) SF_PICK(FN, 1, 2) SF_PICK(FN, 1, 3) SF_PICK(FN, 2, 0) SF_PICK(FN, 2, 1)   \
+  SF_PICK(FN, 2, 2) SF_PICK(FN, 2, 3)
 
 template <typename F, int SG, bool SMOOTH>
 static FwdFn<F> pick_fwd(int ch, int rs) {
@@ -367,7 +388,7 @@ static P<F> make_params(int64_t T, int64_t M, int64_t xst, const double* fp, con
 }
 
 static int valid_modes(const int* ip) {
-  int ok = ip[0] >= 0 && ip[0] <= 2 && ip[1] >= 0 && ip[1] <= 2 && ip[2] >= 0 && ip[2] <= 1 && ip[3] >= 0 && ip[3] <= 6;
+  int ok = ip[0] >= 0 && ip[0] <= 2 && ip[1] >= 0 && ip[1] <= 3 && ip[2] >= 0 && ip[2] <= 1 && ip[3] >= 0 && ip[3] <= 6;
 #ifdef SF_SMOOTH
   ok = ok && (ip[4] == 0 || ip[4] == 1);
 #else

@@ -140,7 +140,12 @@ def _load_or_build(cxx: str, name: str) -> ctypes.CDLL:
     ).hexdigest()[:20]
     target = cache_dir() / f"sf_lif_{name}_{key}.so"
     if not target.exists():
-        _build(cxx, src, flags, target)
+        try:
+            _build(cxx, src, flags, target)
+        except OSError:  # cache directory not writable: build in the temporary directory instead
+            target = Path(tempfile.gettempdir()) / f"spikeforge-kernels-{getattr(os, 'getuid', lambda: 0)()}" / target.name
+            if not target.exists():
+                _build(cxx, src, flags, target)
     lib = ctypes.CDLL(str(target))
     i64, vp, dp, ip = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int)
     lib.sf_lif_forward.restype = i64

@@ -14,8 +14,11 @@ Charge, chosen by :class:`LIFSpec`:
   or ``H = β·V + (1 − β)·X``;
 * ``"if"``: ``H = V + X``.
 
-Reset: ``hard`` ``V = V_reset if S else H``; ``soft`` ``V = H − V_th·S``; ``none`` ``V = H``.
-``detach_reset`` stops the gradient through ``S`` inside the reset.
+Reset: ``hard`` ``V = V_reset if S else H``; ``soft`` ``V = H − V_th·S``; ``none`` ``V = H``;
+``soft_delayed`` (snnTorch's ``reset_mechanism="subtract"`` with its default ``reset_delay=True``): the
+state is not reset within the step (``V_t = H_t``) and the *next* charge subtracts the threshold after the
+leak, ``H_t = charge(V_{t-1}, X_t) − V_th·Θ(V_{t-1} − V_th)``. ``detach_reset`` stops the gradient
+through ``S`` inside the reset.
 
 Multi-step tensors are time-first ``[T, B, ...]``. :func:`lif_multi_step` runs the whole sequence in one
 fused :class:`torch.autograd.Function` (one pass over time forward, one backward, only the input and the
@@ -45,7 +48,7 @@ __all__ = [
 
 BACKENDS = ("auto", "cpu", "torch", "triton", "reference")
 _CHARGES = ("tau", "decay", "if")
-_RESETS = ("hard", "soft", "none")
+_RESETS = ("hard", "soft", "none", "soft_delayed")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class LIFSpec:
         Firing threshold (same unit as the input).
     v_reset : float
         Potential after a spike with ``reset="hard"``; the leak target of ``charge="tau"``.
-    reset : {"hard", "soft", "none"}
+    reset : {"hard", "soft", "none", "soft_delayed"}
     detach_reset : bool
         Stop the gradient through the spike in the reset term (snnTorch always does).
     spike_compare : {">=", ">"}
@@ -193,8 +196,10 @@ def _check_nan(x: torch.Tensor, name: str = "x_seq") -> None:
         raise _nan_error(name)
 
 
-def _prepare_v0(v0: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+def _prepare_v0(v0: torch.Tensor | None, x: torch.Tensor, spec: LIFSpec) -> torch.Tensor | None:
     if v0 is None:
+        if spec.reset == "hard" and spec.v_reset != 0.0:  # start at rest, V_reset (as SpikingJelly)
+            return torch.full(x.shape[1:], spec.v_reset, dtype=x.dtype, device=x.device)
         return None
     if not isinstance(v0, torch.Tensor):
         v0 = torch.as_tensor(v0, dtype=x.dtype, device=x.device)
@@ -224,7 +229,8 @@ def lif_multi_step_reference(
     x_seq : Tensor [T, B, ...]
         Input current per step.
     v0 : Tensor [B, ...] or None
-        Initial membrane potential (zeros when None).
+        Initial membrane potential; when None, ``V_reset`` for a hard reset (the resting potential, as in
+        SpikingJelly) and 0 otherwise.
     spec : LIFSpec
     return_sequences : bool
         Also return ``h_seq`` (charged potentials) and ``v_seq`` (after reset), both ``[T, B, ...]``.
@@ -234,15 +240,21 @@ def lif_multi_step_reference(
     spikes [T, B, ...], v_T [B, ...] (and h_seq, v_seq)
     """
     x_seq = check_sequence(x_seq)
-    v0 = _prepare_v0(v0, x_seq)
+    v0 = _prepare_v0(v0, x_seq, spec)
     v = torch.zeros_like(x_seq[0]) if v0 is None else v0
     sg, ge = spec.surrogate, spec.ge
     spikes, hs, vs = [], [], []
+    s_prev = spike_fn(v - spec.v_th, sg, ge) if spec.reset == "soft_delayed" else None
     for x in x_seq.unbind(0):
         h = spec.charge_fn(v, x)
+        if s_prev is not None:  # soft_delayed: subtract the previous step's spike after the leak
+            h = h - (s_prev.detach() if spec.detach_reset else s_prev) * spec.v_th
         s = spike_fn(h - spec.v_th, sg, ge)
         sr = s.detach() if spec.detach_reset else s
-        if spec.reset == "hard":
+        if spec.reset == "soft_delayed":
+            s_prev = s
+            v = h
+        elif spec.reset == "hard":
             v = sr * spec.v_reset + (1 - sr) * h
         elif spec.reset == "soft":
             v = h - sr * spec.v_th
@@ -310,27 +322,36 @@ class _TorchImpl:
     def forward(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, check_nan: bool):
         if check_nan:
             _check_nan(x)
+        if v0 is None and spec.reset == "soft_delayed":
+            v0 = torch.zeros_like(x[0])
         v = torch.zeros_like(x[0]) if v0 is None else v0
         spikes, hs = [], []
+        delayed = spec.reset == "soft_delayed"
         for xt in x.unbind(0):
             h = spec.charge_fn(v, xt)
+            if delayed:
+                h = h - _TorchImpl._spike(v, spec) * spec.v_th
             s = _TorchImpl._spike(h, spec)
             v = _TorchImpl._reset(h, s, spec)
             spikes.append(s)
             hs.append(h)
-        return torch.stack(spikes), v, (torch.stack(hs),)
+        return torch.stack(spikes), v, (torch.stack(hs), v0 if spec.reset == "soft_delayed" else None)
 
     @staticmethod
     def backward(saved, gs, gvT, spec: LIFSpec, need_gv0: bool):
-        (h_seq,) = saved
+        h_seq, v0 = saved
         nd = 0.0 if spec.detach_reset else 1.0
         g = torch.zeros_like(h_seq[0]) if gvT is None else gvT.to(h_seq.dtype)
         gx = torch.empty_like(h_seq)
         gs_t = [None] * h_seq.shape[0] if gs is None else gs.unbind(0)
         dhdv = spec.dh_dv
+        sd = spec.v_th * nd if spec.reset == "soft_delayed" else 0.0
+        c = None  # delayed soft reset: -c·sg(H_t) completes dL/dV_t once sg(H_t) is known
         for t in range(h_seq.shape[0] - 1, -1, -1):
             h = h_seq[t]
             sg = spec.surrogate.derivative(h - spec.v_th)
+            if c is not None:
+                g = g - c * sg
             if spec.reset == "hard":
                 dvdh = (1 - _TorchImpl._spike(h, spec)) + (spec.v_reset - h) * sg * nd
             elif spec.reset == "soft":
@@ -346,6 +367,10 @@ class _TorchImpl:
             else:
                 gx[t] = gh * spec.dh_dx
                 g = gh * dhdv
+            if sd:
+                c = gh * sd
+        if sd and need_gv0:
+            g = g - c * spec.surrogate.derivative(v0 - spec.v_th)
         return gx, (g if need_gv0 else None)
 
 
@@ -410,7 +435,8 @@ def lif_multi_step(
     x_seq : Tensor [T, B, ...], floating
         Input current per time step (time first).
     v0 : Tensor [B, ...] (or broadcastable), optional
-        Initial membrane potential; zeros when None. Gradients flow into it.
+        Initial membrane potential; when None, ``V_reset`` for a hard reset (the resting potential, as in
+        SpikingJelly) and 0 otherwise. Gradients flow into it.
     spec : LIFSpec
         Neuron dynamics.
     backend : {"auto", "cpu", "torch", "triton", "reference"}
@@ -424,7 +450,7 @@ def lif_multi_step(
     v_T : Tensor [B, ...], membrane potential after the last step (after reset)
     """
     x_seq = check_sequence(x_seq)
-    v0 = _prepare_v0(v0, x_seq)
+    v0 = _prepare_v0(v0, x_seq, spec)
     which = select_backend(x_seq, backend, not spec.surrogate.spiking)
     if which == "reference":
         if check_nan:

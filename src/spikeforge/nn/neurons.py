@@ -40,8 +40,9 @@ class LIF(nn.Module):
         Firing threshold. Default 1.
     v_reset : float or None
         Reset potential for ``reset="hard"``. ``None`` means soft reset (SpikingJelly's convention).
-    reset : {"hard", "soft", "none"}, optional
-        Default: ``"hard"``, or ``"soft"`` when ``v_reset`` is None.
+    reset : {"hard", "soft", "none", "soft_delayed"}, optional
+        Default: ``"hard"``, or ``"soft"`` when ``v_reset`` is None. ``"soft_delayed"`` is snnTorch's
+        ``"subtract"`` (the spike is subtracted at the next step, after the leak).
     detach_reset : bool
         Stop gradients through the spike in the reset. Default False.
     spike_compare : {">=", ">"}
