@@ -57,7 +57,7 @@ def test_threshold_balance_sets_scaled_max_input_current():
     threshold_balance(snn, X, T=6, scale_factor=0.7)
     layers = list(snn.spiking_layers().values())
     # layer 1 sees the constant current W1 x + b1 (direct input)
-    assert float(layers[0].scale) == pytest.approx(0.7 * float(ann[0](X).max()), rel=1e-5)
+    assert float(layers[0].scale) == pytest.approx(0.7 * float(ann[0](X).detach().max()), rel=1e-5)
     # layer 2: the largest current it receives from the balanced layer 1 over data and steps
     seen = []
     h = layers[1].register_forward_pre_hook(lambda m, inp: seen.append(float(inp[0].max())))
@@ -73,8 +73,8 @@ def _loss(snn, X, y, T):
         return float(F.cross_entropy(snn(repeat_in_time(X, T)).mean(0), y))
 
 
-def _trained_mlp(X, y):
-    ann = _mlp()
+def _fit(ann, X, y):
+    """A quick full-batch Adam fit of the ANN (150 steps)."""
     opt = torch.optim.Adam(ann.parameters(), 1e-2)
     for _ in range(150):
         opt.zero_grad()
@@ -85,7 +85,7 @@ def _trained_mlp(X, y):
 
 def test_finetune_lowers_the_loss_at_small_T():
     X, y = _toy()
-    snn = convert(_trained_mlp(X, y), X, "robust")
+    snn = convert(_fit(_mlp(), X, y), X, "robust")
     before = _loss(snn, X, y, 3)
     w0 = snn.net[0].weight.detach().clone()
     hist = finetune(snn, X, y, T=3, epochs=4, lr=3e-3, batch_size=32, generator=torch.Generator().manual_seed(0))
@@ -110,13 +110,7 @@ class _Res(nn.Module):
 
 def test_finetune_step_by_step_network_gets_gradients_through_time():
     X, y = _toy(120)
-    ann = _Res()
-    opt = torch.optim.Adam(ann.parameters(), 1e-2)
-    for _ in range(150):
-        opt.zero_grad()
-        F.cross_entropy(ann(X), y).backward()
-        opt.step()
-    snn = convert(ann.eval(), X, "robust")
+    snn = convert(_fit(_Res(), X, y), X, "robust")
     assert snn.mode == "step"
     before = _loss(snn, X, y, 3)
     finetune(snn, X, y, T=3, epochs=4, lr=3e-3, batch_size=30, generator=torch.Generator().manual_seed(0))
