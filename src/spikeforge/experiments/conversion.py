@@ -480,17 +480,21 @@ def _metrics(res: Results, cfg: Config, trained: list[dict], rows: list[dict], w
     res.add(f"mnist/hybrid-robust-t{T}/accuracy_after", after, paper=RATHI_MNIST["vgg5_snn"], source="Rathi et al. 2020 VGG5 MNIST at T=50 (results_summary.txt; different net and T)")
     res.add(f"mnist/hybrid-robust-t{T}/gap_recovered", rec)
     res.add(f"mnist/hybrid-robust-t{T}/finetune_seconds", [r["finetune_seconds"] for r in hyb])
-    for r in rows:
+    coding: dict[str, list[float]] = {}
+    for r in rows:  # one value per seed under each key
         if r["kind"] == "coding":
             c = r["curve"]
             for T in cfg.coding_T:
+                i = c["T"].index(T)
                 base = f"mnist/{r['code']}-code/"
-                res.add(base + f"accuracy_t{T}", _acc_at(c, T))
-                res.add(base + f"input_spikes_per_image_t{T}", c["input_spikes_per_image"][c["T"].index(T)])
-                res.add(base + f"spikes_per_image_t{T}", c["spikes_per_image"][c["T"].index(T)])
+                coding.setdefault(base + f"accuracy_t{T}", []).append(c["accuracy"][i])
+                coding.setdefault(base + f"input_spikes_per_image_t{T}", []).append(c["input_spikes_per_image"][i])
+                coding.setdefault(base + f"spikes_per_image_t{T}", []).append(c["spikes_per_image"][i])
         if r["kind"] == "hybrid" and r.get("coding"):
             base = f"mnist/{r['code']}-code-finetuned/"
-            res.add(base + f"accuracy_t{cfg.hybrid_T}", _acc_at(r["after"], cfg.hybrid_T))
+            coding.setdefault(base + f"accuracy_t{cfg.hybrid_T}", []).append(_acc_at(r["after"], cfg.hybrid_T))
+    for key, values in coding.items():
+        res.add(key, values)
     res.add("all/conversion/wall_seconds", wall)
 
 
