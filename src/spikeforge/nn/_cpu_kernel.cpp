@@ -16,11 +16,12 @@
 // (spec deep_snn.md §1.4). The charge formulas copy SpikingJelly's operation order so that spikes
 // are bit-identical for the same parameters; compile with -ffp-contract=off.
 //
-// Charge, fire and reset are chosen at run time with branch-free selects on loop-invariant flags
-// (the kernel is memory bound, so computing the three charge formulas costs nothing measurable);
-// only the surrogate shape is a template parameter, which keeps a library at 8 instantiations (about
-// a second to compile; one library per scalar type, built when first needed). Compile with -fno-trapping-math (if-conversion of the
-// divisions) and -fno-unswitch-loops (no loop copy per flag combination).
+// Template parameters: charge x reset (12 combinations) for the forward pass and the recomputation
+// in the backward pass; surrogate shape x (delayed reset or not) for the reverse-time loop, which
+// selects hard/soft/none at run time with arithmetic flags. That is about 40 small instantiations per
+// library (one library per scalar type, built when first needed): ~2-3 s of compiler CPU time. Compile
+// with -fno-trapping-math (if-conversion of the divisions) and -fno-unswitch-loops (loop unswitching
+// on the run-time flags multiplied the compile time by ten).
 //
 // SF_SMOOTH (a separate, test-only build): the "smooth" mode replaces the Heaviside by the
 // surrogate's primitive in the forward pass, so that torch.autograd.gradcheck can verify the fused
@@ -55,9 +56,6 @@ struct Consts {
         vth_fire(p.ge ? p.vth : nextafter(p.vth, (F)INFINITY)), alpha(p.alpha), nd(p.nd) {}
 };
 
-// The charge and reset formulas are template parameters (12 combinations) of the forward and of the
-// recomputation in the backward; the reverse-time part selects the reset at run time (cheap
-// arithmetic flags) so that only the surrogate shape multiplies its instantiations.
 template <typename F, int CH>
 static inline F charge(F v, F x, const Consts<F>& k) {
   if (CH == CHARGE_LINEAR) return k.a * v + k.b * x + k.c;
@@ -207,7 +205,7 @@ static void recompute_block(const F* x, const F* v0, F* hbuf, F* v, const P<F>& 
 template <typename F>
 using RecomputeFn = void (*)(const F*, const F*, F*, F*, const P<F>&, int64_t, int64_t, int64_t);
 
-template <typename F, int SG, bool SMOOTH>
+template <typename F, int SG, bool SMOOTH, bool DELAYED>
 static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_mode, const F* gvT,
                       F* gx, F* gv0, const P<F>& p, int64_t i0, int64_t i1, RecomputeFn<F> recompute) {
   const int64_t B = block_for(p.T);
@@ -215,6 +213,8 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   F* v = (F*)malloc(sizeof(F) * B);
   F* g = (F*)malloc(sizeof(F) * B);
   F* c = (F*)malloc(sizeof(F) * B);  // delayed soft reset: correction applied with the previous step's sg
+  F* sbuf = (F*)malloc(sizeof(F) * B);
+  for (int64_t j = 0; j < B; ++j) sbuf[j] = gs_scalar;
   const Consts<F> k(p);
   const int64_t T = p.T, M = p.M, xst = p.xst;
   const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (F)1 - (F)1 / p.tau;
@@ -233,22 +233,20 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
     for (int64_t t = T - 1; t >= 0; --t) {
       const F* __restrict ht = hbuf + t * B;
       F* __restrict gxt = gx + t * M + blk;
-      const F* __restrict gst = gs_mode == 0 ? gs + t * M + blk : nullptr;
+      // a broadcast dL/dS (gs_mode 1) is read from a block-sized buffer filled with the scalar
+      const F* __restrict gst = gs_mode == 0 ? gs + t * M + blk : sbuf;
       // dV/dH: hard (1 - S) + (V_reset - H) sg (1 - D); soft 1 - V_th sg (1 - D); none 1
-#define SF_BWD_BODY(GS)                                                                         \
-  for (int64_t j = 0; j < n; ++j) {                                                             \
-    const F h = ht[j];                                                                          \
-    const F sg = surr<F, SG>(h - vth, alpha);                                                   \
-    const F dvdh = is_hard * (((F)1 - spike_value<F, SG, SMOOTH>(h, k)) + (vr - h) * sg * nd)   \
-                 + is_soft * ((F)1 - vth * sg * nd) + is_none;                                  \
-    const F gin = g[j] - c[j] * sg;                                                             \
-    const F gh = (GS) * sg + gin * dvdh;                                                        \
-    gxt[j] = gh * dhdx;                                                                         \
-    g[j] = gh * dhdv;                                                                           \
-    c[j] = gh * sd;                                                                             \
-  }
-      if (gs_mode == 0) { SF_BWD_BODY(gst[j]) } else { SF_BWD_BODY(gs_scalar) }
-#undef SF_BWD_BODY
+      for (int64_t j = 0; j < n; ++j) {
+        const F h = ht[j];
+        const F sg = surr<F, SG>(h - vth, alpha);
+        const F dvdh = is_hard * (((F)1 - spike_value<F, SG, SMOOTH>(h, k)) + (vr - h) * sg * nd)
+                     + is_soft * ((F)1 - vth * sg * nd) + is_none;
+        const F gin = DELAYED ? g[j] - c[j] * sg : g[j];
+        const F gh = gst[j] * sg + gin * dvdh;
+        gxt[j] = gh * dhdx;
+        g[j] = gh * dhdv;
+        if (DELAYED) c[j] = gh * sd;
+      }
     }
     if (gv0) {
       if (sd != (F)0) {
@@ -265,6 +263,7 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   free(v);
   free(g);
   free(c);
+  free(sbuf);
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -304,7 +303,10 @@ template <typename F, int SG, bool SMOOTH>
 static void run_bwd_sg(Job<F>& j) {
   // outside smooth mode the recomputation does not depend on the surrogate: SG 0 for all
   RecomputeFn<F> rec = pick_recompute<F, SMOOTH ? SG : 0, SMOOTH>(j.p.charge, j.p.reset);
-  bwd_range<F, SG, SMOOTH>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.p, j.i0, j.i1, rec);
+  if (j.p.reset == RESET_SOFT_DELAYED)
+    bwd_range<F, SG, SMOOTH, true>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.p, j.i0, j.i1, rec);
+  else
+    bwd_range<F, SG, SMOOTH, false>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.p, j.i0, j.i1, rec);
 }
 
 template <typename F, int SG, bool SMOOTH>
