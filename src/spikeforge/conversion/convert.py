@@ -20,14 +20,12 @@ the usual fixes (gating by the running rate) need extra state; retrain the ANN w
 from __future__ import annotations
 
 import copy
-import operator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..nn.batchnorm import fold_batchnorm
-from ..nn.qcfs import QCFS
 from ..nn.surrogate import Surrogate
 from .calibrate import ACTIVATIONS, activation_scales
 from .snn import ConvertedSNN, SpikingActivation
@@ -96,7 +94,6 @@ _BAD_METHODS = {
     "softmax": "the SNN averages the last layer over time; remove the softmax from forward()",
     "log_softmax": "the SNN averages the last layer over time; remove the log_softmax from forward()",
 }
-_SAFE_FUNCTIONS = {operator.add, operator.getitem, torch.flatten, torch.cat, torch.add}
 
 
 class UnsupportedLayerError(TypeError):

@@ -44,7 +44,7 @@ from ..conversion import (
 from ..datasets import mnist_subset_split
 from ..encoding import latency_encode, rate_encode
 from ..nn.qcfs import QCFS
-from ._results import Results, fmt_pm
+from ._results import Results
 from ._runner import default_jobs, parallel_map
 
 __all__ = ["Config", "build_cnn", "run", "train_ann"]
@@ -584,7 +584,7 @@ def _plots(res: Results, cfg: Config, trained: list[dict], rows: list[dict]) -> 
     save(fig, res.out_dir / "coding_tradeoff.png")
 
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    for i, k in enumerate(("relu", "qcfs")):
+    for k in ("relu", "qcfs"):
         t = next(t for t in trained if t["kind"] == k and t["seed"] == cfg.seeds[0])
         ax.plot([h["epoch"] for h in t["history"]], [h["val_accuracy"] * 100 for h in t["history"]], "o-", label=f"ANN {k} (test)")
     ax.set_xlabel("epoch")
