@@ -1,8 +1,10 @@
 """Encoders: Gaussian receptive fields, L1 normalisation, rate (Bernoulli/Poisson) trains,
-and the reference-train coding of seed 000. Outputs are time-first ``[T, B, ...]`` where a
+image latency (time-to-first-spike, linear / log) and rate codes, and the reference-train coding of
+seed 000. Outputs are time-first ``[T, B, ...]`` where a
 time axis exists; every random function takes an explicit generator."""
 
 from .grf import GaussianReceptiveFields, L1Normalizer, grf_sigma, l1_normalize
+from .images import LATENCY_MODES, latency_encode, latency_times, rate_encode
 from .rate import bernoulli_spikes, poisson_spikes
 from .reference import (
     ReferenceTrain,
@@ -15,6 +17,7 @@ from .reference import (
 __all__ = [
     "GaussianReceptiveFields",
     "L1Normalizer",
+    "LATENCY_MODES",
     "ReferenceTrain",
     "allocate_reference_spikes",
     "allocation_counts",
@@ -22,6 +25,9 @@ __all__ = [
     "draw_reference_train",
     "grf_sigma",
     "l1_normalize",
+    "latency_encode",
+    "latency_times",
     "poisson_spikes",
+    "rate_encode",
     "reference_train_length",
 ]

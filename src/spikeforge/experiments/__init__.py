@@ -67,3 +67,12 @@ register(
     full_minutes=12,
     quick_minutes=1.5,
 )
+
+register(
+    "conversion",
+    seed="004",
+    summary="ANN→SNN conversion on MNIST-5k: Max/Robust/per-channel/QCFS, soft vs hard reset, hybrid fine-tuning, rate vs latency coding",
+    module="spikeforge.experiments.conversion",
+    full_minutes=7,
+    quick_minutes=1.5,
+)
