@@ -45,7 +45,7 @@ from ..datasets import mnist_subset_split
 from ..encoding import latency_encode, rate_encode
 from ..nn.qcfs import QCFS
 from ._results import Results
-from ._runner import default_jobs, parallel_map
+from ._runner import default_jobs, keep_freed_memory, parallel_map
 
 __all__ = ["Config", "build_cnn", "run", "train_ann"]
 
@@ -155,25 +155,6 @@ def _data(seed: int, n_train: int, n_test: int) -> tuple[torch.Tensor, torch.Ten
 
 def _threads(jobs: int) -> None:
     torch.set_num_threads(max(1, default_jobs() // max(1, jobs)))
-
-
-def _keep_freed_memory() -> None:
-    """Let glibc reuse freed large blocks instead of returning them to the OS.
-
-    By default glibc serves allocations above 32 MiB with ``mmap`` and unmaps them at ``free``, so each
-    step's fresh ``[T·B, 32, 26, 26]`` spike tensor page-faults its memory in again; on this workload
-    that is more than half of the run time. Raising ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` keeps
-    the blocks in the heap (the process keeps its peak memory, about 1–2 GB here). Linux/glibc only; a
-    no-op elsewhere. Called in the reproduction's processes only.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: 1 GiB
-        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD: never trim
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        pass
 
 
 def train_ann(
@@ -345,7 +326,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
         cfg = replace(cfg, seeds=tuple(range(seeds)))
     load0 = os.getloadavg()
     t_start = time.perf_counter()
-    _keep_freed_memory()  # inherited by the forked workers
+    keep_freed_memory()  # inherited by the forked workers
     for s in cfg.seeds:
         _data(s, cfg.n_train, cfg.n_test)  # read once; forked workers inherit it
     phases: dict[str, float] = {}
