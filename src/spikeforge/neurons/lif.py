@@ -63,6 +63,10 @@ class LIFParameters:
     clamp_refractory : bool
         Hold ``v`` at ``v_reset_mv`` during the refractory period (True) or let it integrate
         and only block spiking (False).
+    spike_block_ms : float or None
+        Minimum time between two spikes, if longer than ``refractory_ms`` (``v`` integrates
+        after the refractory period but cannot cross the threshold). Diehl & Cook's Brian 1
+        code has ``dtimer/dt = 100`` with the condition ``timer > 5 ms``: 50 ms. None: no extra block.
     e_exc_mv, e_inh_mv : float
         Reversal potentials (conductance-based only).
     tau_ge_ms, tau_gi_ms : float
@@ -86,6 +90,7 @@ class LIFParameters:
     v_init_mv: float | None = None
     refractory_ms: float = 5.0
     clamp_refractory: bool = True
+    spike_block_ms: float | None = None
     e_exc_mv: float = 0.0
     e_inh_mv: float = -100.0
     tau_ge_ms: float = 1.0
@@ -107,6 +112,15 @@ class LIFParameters:
             raise ValueError("tau_ge_ms, tau_gi_ms and refractory_ms must be non-negative")
         if self.theta_plus_mv < 0:
             raise ValueError("theta_plus_mv must be non-negative")
+        if self.spike_block_ms is not None and self.spike_block_ms < 0:
+            raise ValueError("spike_block_ms must be non-negative or None")
+
+    def block_steps(self, dt_ms: float) -> int:
+        """Steps after a spike during which the neuron cannot spike (≥ the refractory steps)."""
+        ref = int(round(self.refractory_ms / dt_ms))
+        if self.spike_block_ms is None:
+            return ref
+        return max(ref, int(round(self.spike_block_ms / dt_ms)))
 
     def replace(self, **changes) -> LIFParameters:
         """A copy with some fields changed."""
@@ -170,6 +184,7 @@ def simulate_lif_reference(
     T, N = ge_input.shape
     dge, dgi, dth = params.decay_factors(dt_ms)
     ref_steps = int(round(params.refractory_ms / dt_ms))
+    block_steps = params.block_steps(dt_ms)
     v0 = params.v_rest_mv if params.v_init_mv is None else params.v_init_mv
     v = np.full(N, float(v0))
     ge = np.zeros(N)
@@ -193,7 +208,7 @@ def simulate_lif_reference(
             gi[i] *= dgi
             if adapt:
                 theta[i] *= dth
-            if not refractory and v[i] > params.v_thresh_mv + theta[i]:
+            if t - last[i] >= block_steps and v[i] > params.v_thresh_mv + theta[i]:
                 spikes[t, i] = True
                 v[i] = params.v_reset_mv
                 last[i] = t

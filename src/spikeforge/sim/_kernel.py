@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..encoding.poisson import _poisson_by_step, _presentation_key
+from ..encoding.poisson import _combine, _poisson_by_step, _presentation_key
 from ..neurons.lif import lif_conductance_euler, lif_current_euler
 from ..plasticity.trace_stdp import (
     stdp_post_update,
@@ -42,8 +42,8 @@ from ..plasticity.trace_stdp import (
 
 # neuron parameter columns (nprm[N, NP])
 N_KIND, N_V_REST, N_V_RESET, N_V_TH, N_E_EXC, N_E_INH, N_DT_TAU, N_DEC_GE, N_DEC_GI = range(9)
-N_REF, N_CLAMP, N_TH_PLUS, N_DEC_TH, N_SNAP, N_MAXD, N_V_INIT = range(9, 16)
-NP = 16
+N_REF, N_CLAMP, N_TH_PLUS, N_DEC_TH, N_SNAP, N_MAXD, N_V_INIT, N_BLOCK = range(9, 17)
+NP = 17
 KIND_INPUT, KIND_CONDUCTANCE, KIND_CURRENT = 0, 1, 2
 
 # connection parameter columns (cprm[C, CP])
@@ -87,6 +87,28 @@ def _normalize(cprm, w, syn_conn, syn_post, n_slots):
         f = factor[slot[s]]
         if f != 1.0:
             w[s] *= f
+
+
+@njit(cache=True, nogil=True)
+def index_keys(seed, first_index, n):
+    """Random keys of presentations ``first_index … first_index + n − 1`` under ``seed``."""
+    out = np.empty(n, dtype=np.uint64)
+    for a in range(n):
+        out[a] = _combine(seed, first_index + a)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def content_keys(seed, bits):
+    """Random keys derived from the content of each row of ``bits`` (the uint64 view of float64
+    rates): FNV-1a over the row, mixed with ``seed``."""
+    out = np.empty(bits.shape[0], dtype=np.uint64)
+    for a in range(bits.shape[0]):
+        h = np.uint64(14695981039346656037)
+        for b in range(bits.shape[1]):
+            h = (h ^ bits[a, b]) * np.uint64(1099511628211)
+        out[a] = _combine(seed, h)
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -151,6 +173,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             dec_gi = pprm[g, N_DEC_GI]
             dec_th = pprm[g, N_DEC_TH]
             ref = int(pprm[g, N_REF])
+            block = int(pprm[g, N_BLOCK])
             clamp = pprm[g, N_CLAMP] != 0.0
             v_th = pprm[g, N_V_TH]
             snap = pprm[g, N_SNAP] != 0.0
@@ -168,7 +191,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                 thr = v_th
                 if use_theta:
                     thr += theta_snap[i] if snap else theta[i]
-                if not refractory and v[i] > thr:
+                if t - last_spike[i] >= block and v[i] > thr:
                     spk[n_spk] = i
                     n_spk += 1
         # 3. deliveries: delay 0 from this step's spikes, then delays 1..D from the ring
@@ -328,15 +351,14 @@ def run_sequential(topo, nprm, cprm, tab, st, rates, gate_pat, gate_idx, seed, f
 
 
 @njit(cache=True, parallel=True)
-def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, seed, first_index, n_active, n_rest, dt, flags, counts,
-              attempts):
+def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
     """Frozen-weight inference of many presentations in parallel (one thread per image).
 
     Every presentation starts from the resting state (``v = v_rest``, no synaptic input, not
     refractory, no spikes in flight) with the network's current ``θ``; weights, traces and
     ``θ`` are not modified. Repetitions (``flags[F_MIN_SPIKES]``) follow the presentation's
-    rest phase. Presentation ``n`` uses keys ``(seed, first_index + n, attempt)``, so its result
-    does not depend on the batch it is in.
+    rest phase. Presentation ``n`` uses random keys ``(keys[n], 0, attempt)``, so its result does
+    not depend on the batch it is in.
     """
     v0, _, _, theta0, snap0, _, w, sx, stl, y1, y2, ylast, ring0, _, _ = st
     N = v0.shape[0]
@@ -360,6 +382,6 @@ def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, seed, first_index, n_a
         rec_n = np.zeros(1, dtype=np.int64)
         rec_v_n = np.zeros(1, dtype=np.int64)
         state = (v, ge, gi, theta, snap, last, w, sx, stl, y1, y2, ylast, ring_ids, ring_n, clock)
-        attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], gate_pat[0], seed, first_index + n,
+        attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], gate_pat[0], keys[n], 0,
                                      n_active, n_rest, dt, flags, False, counts[n], none_t, none_i, rec_n, none_vi,
                                      none_v, rec_v_n)

@@ -323,6 +323,7 @@ class Network:
             nprm[sl, K.N_DEC_GE] = dge
             nprm[sl, K.N_DEC_GI] = dgi
             nprm[sl, K.N_REF] = round(p.refractory_ms / dt)
+            nprm[sl, K.N_BLOCK] = p.block_steps(dt)
             nprm[sl, K.N_CLAMP] = float(p.clamp_refractory)
             nprm[sl, K.N_TH_PLUS] = p.theta_plus_mv
             nprm[sl, K.N_DEC_TH] = dth
@@ -475,7 +476,18 @@ class Network:
         st["ring_ids"] = np.zeros((self._R, N), dtype=np.int32)
         st["ring_n"] = np.zeros(self._R, dtype=np.int32)
 
+    def _ensure_writeable(self) -> None:
+        """Unpickled or memory-mapped arrays may be read-only; the kernels need writeable ones."""
+
+        def fix(a: np.ndarray) -> np.ndarray:
+            return a if a.flags.writeable and a.flags.c_contiguous else np.array(a, copy=True, order="C")
+
+        self._state = {k: fix(v) for k, v in self._state.items()}
+        self._topo = tuple(fix(a) for a in self._topo)
+        self._nprm, self._cprm, self._tab = fix(self._nprm), fix(self._cprm), fix(self._tab)
+
     def _state_tuple(self) -> tuple:
+        self._ensure_writeable()
         st = self._state
         return (st["v"], st["ge"], st["gi"], st["theta"], st["theta_snap"], st["last_spike"], st["w"], st["sx"],
                 st["stl"], st["y1"], st["y2"], st["ylast"], st["ring_ids"], st["ring_n"], st["clock"])
@@ -729,6 +741,7 @@ class Network:
         retry_gain: float = 0.5,
         max_retries: int = 20,
         first_index: int = 0,
+        keys: str | np.ndarray | None = None,
         n_jobs: int | None = None,
         chunk: int = 256,
         progress: bool | str = False,
@@ -740,8 +753,9 @@ class Network:
         nothing in flight) with the current thresholds; nothing in the network changes. With
         ``min_spikes`` a presentation is repeated after ``rest_ms`` with stronger input as in
         :meth:`run` (``rest_ms`` is only simulated before a repetition). The random stream of
-        presentation ``n`` is keyed by ``first_index + n`` only, so results do not depend on
-        batching or threads.
+        presentation ``n`` is keyed by ``first_index + n`` only (or, with ``keys="content"``, by the
+        content of its input row, so that a given input always gets the same spikes), so results do
+        not depend on batching or threads.
 
         Returns
         -------
@@ -759,6 +773,17 @@ class Network:
         counts = np.zeros((rates.shape[0], self._n), dtype=np.int64)
         attempts = np.zeros(rates.shape[0], dtype=np.int64)
         gate_pat = np.ones((1, self._n_slots, 2))
+        seed = np.uint64(self.infer_seed)
+        if keys is None:
+            key_arr = K.index_keys(seed, int(first_index), rates.shape[0])
+        elif isinstance(keys, str):
+            if keys != "content":
+                raise ValueError(f"keys must be None, 'content' or an array; got {keys!r}")
+            key_arr = K.content_keys(seed, rates.view(np.uint64))
+        else:
+            key_arr = np.asarray(keys, dtype=np.uint64)
+            if key_arr.shape != (rates.shape[0],):
+                raise ValueError(f"keys must have shape [{rates.shape[0]}]")
         import numba
 
         old = numba.get_num_threads()
@@ -774,9 +799,8 @@ class Network:
             st = self._state_tuple()
             for a in range(0, rates.shape[0], max(1, int(chunk))):
                 b = min(rates.shape[0], a + max(1, int(chunk)))
-                K.run_batch(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat,
-                            np.uint64(self.infer_seed), first_index + a, n_active, n_rest, self.dt_ms, flags,
-                            counts[a:b], attempts[a:b])
+                K.run_batch(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, key_arr[a:b],
+                            n_active, n_rest, self.dt_ms, flags, counts[a:b], attempts[a:b])
                 if bar is not None:
                     bar.update(b - a)
         finally:

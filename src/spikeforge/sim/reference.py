@@ -162,6 +162,7 @@ class ReferenceNetwork:
                 prm, st = p.params, self.state[p.name]
                 dge, dgi, dth = prm.decay_factors(self.dt)
                 ref_steps = round(prm.refractory_ms / self.dt)
+                block_steps = prm.block_steps(self.dt)
                 dt_tau = self.dt / prm.tau_m_ms
                 for i in range(p.n):
                     refractory = t - st["last"][i] < ref_steps
@@ -178,7 +179,7 @@ class ReferenceNetwork:
                     thr = prm.v_thresh_mv
                     if use_theta:
                         thr += st["snap"][i] if prm.theta_snapshot else st["theta"][i]
-                    if not refractory and st["v"][i] > thr:
+                    if t - st["last"][i] >= block_steps and st["v"][i] > thr:
                         fired.append(p.offset + i)
             spikes.extend(fired)
             self.history[t] = spikes
