@@ -71,21 +71,12 @@ def _poisson_fill(rates_hz, gain, n_steps, dt_ms, key, steps_out, idx_out):
         if p <= 0.0 or n_steps <= 0:
             continue
         stream = _combine(key, j)
-        if p >= 1.0:
-            for s in range(n_steps):
-                if n < cap:
-                    steps_out[n] = s
-                    idx_out[n] = j
-                else:
-                    overflow = True
-                n += 1
-            continue
-        log_q = math.log1p(-p)
+        log_q = math.log1p(-p) if p < 1.0 else 0.0
         s = -1
         c = 0
         while True:
-            # Geometric(p) gap >= 1: number of trials up to and including the next success
-            gap = 1 + int(math.floor(math.log(_uniform(stream, c)) / log_q))
+            # gap to the next spike: Geometric(p) >= 1 trials (every step when p >= 1)
+            gap = 1 if p >= 1.0 else 1 + int(math.floor(math.log(_uniform(stream, c)) / log_q))
             c += 1
             s += gap
             if s >= n_steps:

@@ -28,11 +28,11 @@ __all__ = ["DIEHL_COOK_EXC", "DIEHL_COOK_INH", "DiehlCook2015", "NoAnswerWarning
 
 #: Excitatory neurons of the reference Brian code (spec §E): threshold ``v > θ − 20 mV − 52 mV``
 #: with ``θ`` starting at 20 mV is ``v_thresh = −72 mV``, ``θ_init = 20 mV``; ``v`` is clamped
-#: for 5 ms after a spike and the code's ``timer`` (``dtimer/dt = 100``, ``timer > 5 ms``)
-#: blocks the next spike for 50 ms.
+#: for 5 ms after a spike. (The code's ``timer``, ``dtimer/dt = 100`` with ``timer > 5 ms``, in
+#: fact blocks the next spike for 50 ms: ``DiehlCook2015(spike_block_ms=50)``.)
 DIEHL_COOK_EXC = LIFParameters(
     synapse="conductance", tau_m_ms=100.0, v_rest_mv=-65.0, v_reset_mv=-65.0, v_thresh_mv=-72.0,
-    v_init_mv=-105.0, refractory_ms=5.0, clamp_refractory=True, spike_block_ms=50.0, e_exc_mv=0.0,
+    v_init_mv=-105.0, refractory_ms=5.0, clamp_refractory=True, e_exc_mv=0.0,
     e_inh_mv=-100.0, tau_ge_ms=1.0, tau_gi_ms=2.0, theta_plus_mv=0.05, tau_theta_ms=1e7, theta_init_mv=20.0,
 )
 #: Inhibitory neurons of the reference Brian code (spec §E).
@@ -70,9 +70,10 @@ class DiehlCook2015(RateNetworkClassifier):
         Adaptive threshold increment and decay (θ is frozen after training).
     w_exc_inh, w_inh_exc : float, default 10.4, 17.0
         Excitatory→inhibitory (one-to-one) and inhibitory→excitatory (all but self) weights.
-    spike_block_ms : float or None, default 50
-        Minimum interval between two spikes of an excitatory neuron: the reference code's
-        ``timer`` quirk (spec note in docs/notes/issue3.md); None keeps only the 5 ms refractory period.
+    spike_block_ms : float or None, default None
+        Minimum interval between two spikes of an excitatory neuron. The reference code's
+        ``timer`` quirk amounts to 50 ms (docs/notes/issue3.md); None keeps the 5 ms refractory
+        period of the paper and spec §E.
     max_delay_ms : float, default 10
         Input→excitatory delays are uniform in ``[0, max_delay_ms]``.
     w_init_max : float, default 0.3
@@ -125,7 +126,7 @@ class DiehlCook2015(RateNetworkClassifier):
         tau_theta_ms: float = 1e7,
         w_exc_inh: float = 10.4,
         w_inh_exc: float = 17.0,
-        spike_block_ms: float | None = 50.0,
+        spike_block_ms: float | None = None,
         max_delay_ms: float = 10.0,
         w_init_max: float = 0.3,
         min_spikes: int = 5,

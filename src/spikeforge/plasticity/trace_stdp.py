@@ -168,9 +168,14 @@ def use_it_or_lose_it(w, elapsed_ms, tau_ms, k_p):
     return w * math.exp(-(z * z))
 
 
-def decay_table(tau_ms: float, dt_ms: float, tol: float = 1e-13) -> np.ndarray:
-    """``e^{−n·dt/τ}`` for ``n = 0, 1, …`` until it falls below ``tol`` (float64 [L])."""
-    n = int(math.ceil(-math.log(tol) * tau_ms / dt_ms)) + 1
+def decay_table(tau_ms: float, dt_ms: float, tol: float = 1e-7) -> np.ndarray:
+    """``e^{−n·dt/τ}`` for ``n = 0, 1, …`` while it is at least ``tol`` (float64 [L]).
+
+    Beyond the table a trace reads as 0: with the default ``tol`` a trace is dropped once it has
+    decayed below 1e-7 of a single spike's contribution (16 time constants), which changes a
+    weight by less than ``1e-7·A±`` and lets the engine skip the update.
+    """
+    n = int(math.floor(-math.log(tol) * tau_ms / dt_ms)) + 1
     return np.exp(-np.arange(n, dtype=np.float64) * (dt_ms / tau_ms))
 
 

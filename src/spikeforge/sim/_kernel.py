@@ -61,32 +61,26 @@ NEVER = -(2**40)  # "last spike" of a neuron that never fired
 
 
 @njit(cache=True, nogil=True)
-def _normalize(cprm, w, syn_conn, syn_post, n_slots):
+def _normalize(cprm, w, norm_syn, norm_slot, colsum):
     """Rescale each plastic slot's incoming weights to its connection's ``norm_total``.
 
-    One sequential pass sums the weights of every slot (synapses are stored by source, so each
-    slot's weights are added in ascending presynaptic order), a second one rescales them.
+    ``norm_syn`` lists the synapses of normalised connections in storage order (so each slot's
+    weights are summed in ascending presynaptic order) and ``norm_slot`` their slots.
     """
-    colsum = np.zeros(n_slots)
-    slot = np.empty(w.shape[0], dtype=np.int64)
-    for s in range(w.shape[0]):
-        c = syn_conn[s]
-        slot[s] = syn_post[s] + int(cprm[c, C_SLOT_SHIFT])
-        if cprm[c, C_NORM] > 0.0 and cprm[c, C_PLASTIC] != 0.0:
-            colsum[slot[s]] += w[s]
-    factor = np.ones(n_slots)
+    colsum[:] = 0.0
+    for q in range(norm_syn.shape[0]):
+        colsum[norm_slot[q]] += w[norm_syn[q]]
     for c in range(cprm.shape[0]):
         total = cprm[c, C_NORM]
         if cprm[c, C_PLASTIC] == 0.0 or total <= 0.0:
             continue
         off = int(cprm[c, C_SLOT_OFF])
         for p in range(off, off + int(cprm[c, C_N_POST])):
-            if colsum[p] > 0.0:
-                factor[p] = total / colsum[p]
-    for s in range(w.shape[0]):
-        f = factor[slot[s]]
+            colsum[p] = total / colsum[p] if colsum[p] > 0.0 else 1.0
+    for q in range(norm_syn.shape[0]):
+        f = colsum[norm_slot[q]]
         if f != 1.0:
-            w[s] *= f
+            w[norm_syn[q]] *= f
 
 
 @njit(cache=True, nogil=True)
@@ -129,7 +123,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     ``rec_t/rec_i`` (while capacity lasts) and potentials of ``rec_v_idx`` into ``rec_v``.
     """
     (lif_pops, pprm, input_idx, out_ptr, syn_post, syn_conn, slot_conn, inp_ptr, inp_syn,
-     kslot_ptr, kslot) = topo
+     kslot_ptr, kslot, norm_syn, norm_slot) = topo
     v, ge, gi, theta, theta_snap, last_spike, w, sx, stl, y1, y2, ylast, ring_ids, ring_n, clock = st
     learning = flags[F_LEARN] != 0.0
     adapt = flags[F_ADAPT] != 0.0
@@ -145,7 +139,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             for i in range(lif_pops[g, 0], lif_pops[g, 1]):
                 theta_snap[i] = theta[i]
     if onset and flags[F_NORMALIZE] != 0.0:
-        _normalize(cprm, w, syn_conn, syn_post, slot_conn.shape[0])
+        _normalize(cprm, w, norm_syn, norm_slot, np.empty(slot_conn.shape[0]))
 
     in_ptr, in_idx = _poisson_by_step(rates, gain, n_active, dt, key)
     spk = np.empty(N, dtype=np.int32)
@@ -177,21 +171,25 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             clamp = pprm[g, N_CLAMP] != 0.0
             v_th = pprm[g, N_V_TH]
             snap = pprm[g, N_SNAP] != 0.0
-            for i in range(lif_pops[g, 0], lif_pops[g, 1]):
-                refractory = t - last_spike[i] < ref
-                if not (refractory and clamp):
-                    if conductance:
-                        v[i] = lif_conductance_euler(v[i], ge[i], gi[i], v_rest, e_exc, e_inh, dt_tau)
-                    else:
-                        v[i] = lif_current_euler(v[i], ge[i], gi[i], v_rest, dt_tau)
+            lo = lif_pops[g, 0]
+            hi = lif_pops[g, 1]
+            for i in range(lo, hi):  # integrate (no branches on the neuron's state but one select)
+                since = t - last_spike[i]
+                if conductance:
+                    vn = lif_conductance_euler(v[i], ge[i], gi[i], v_rest, e_exc, e_inh, dt_tau)
+                else:
+                    vn = lif_current_euler(v[i], ge[i], gi[i], v_rest, dt_tau)
+                v[i] = v[i] if (clamp and since < ref) else vn
                 ge[i] *= dec_ge
                 gi[i] *= dec_gi
-                if adapt:
+            if adapt:
+                for i in range(lo, hi):
                     theta[i] *= dec_th
+            for i in range(lo, hi):  # fire
                 thr = v_th
                 if use_theta:
                     thr += theta_snap[i] if snap else theta[i]
-                if t - last_spike[i] >= block and v[i] > thr:
+                if v[i] > thr and t - last_spike[i] >= block:
                     spk[n_spk] = i
                     n_spk += 1
         # 3. deliveries: delay 0 from this step's spikes, then delays 1..D from the ring
@@ -246,9 +244,10 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     stl[s] = t
                     if learning:
                         p = syn_post[s] + shift
+                        y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
                         lr1 = gates[p, 0]
-                        if lr1 != 0.0:
-                            y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
+                        # skipped only when it is the identity (zero term, weight within bounds)
+                        if lr1 != 0.0 and (y != 0.0 or w[s] > w_max or w[s] < w_min):
                             w[s] = stdp_pre_update(w[s], y, lr1, a_minus, w_min, w_max)
         # 4. post events and resets of the LIF neurons that fired
         for a in range(n_in, n_spk):
@@ -272,7 +271,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                         for q in range(inp_ptr[p], inp_ptr[p + 1]):
                             s = inp_syn[q]
                             x_now = trace_read(sx[s], stl[s], t, tab, pre_start, pre_len)
-                            w[s] = stdp_post_update(w[s], x_now, y2_now, lr2, a_plus, w_min, w_max)
+                            if x_now != 0.0 or w[s] > w_max or w[s] < w_min:  # else the identity
+                                w[s] = stdp_post_update(w[s], x_now, y2_now, lr2, a_plus, w_min, w_max)
                     nearest = cprm[c, C_NEAREST] != 0.0
                     y1[p] = trace_bump(y1_now, nearest)
                     if triplet:
@@ -350,6 +350,23 @@ def run_sequential(topo, nprm, cprm, tab, st, rates, gate_pat, gate_idx, seed, f
                                      rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
 
 
+@njit(cache=True, nogil=True)
+def _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+    """Presentation ``n`` of a frozen batch, on its own fresh state (see :func:`run_batch`)."""
+    v0, _, _, theta0, snap0, _, w, sx, stl, y1, y2, ylast, ring0, _, _ = st
+    N = v0.shape[0]
+    R = ring0.shape[0]
+    v = np.empty(N)
+    for a in range(N):
+        v[a] = nprm[a, N_V_REST]
+    state = (v, np.zeros(N), np.zeros(N), theta0.copy(), snap0.copy(), np.full(N, NEVER, dtype=np.int64), w, sx, stl,
+             y1, y2, ylast, np.zeros((R, N), dtype=np.int32), np.zeros(R, dtype=np.int32), np.zeros(1, dtype=np.int64))
+    attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], gate_pat[0], keys[n], 0, n_active, n_rest,
+                                 dt, flags, False, counts[n], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32),
+                                 np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros((0, 0)),
+                                 np.zeros(1, dtype=np.int64))
+
+
 @njit(cache=True, parallel=True)
 def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
     """Frozen-weight inference of many presentations in parallel (one thread per image).
@@ -360,28 +377,12 @@ def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest
     rest phase. Presentation ``n`` uses random keys ``(keys[n], 0, attempt)``, so its result does
     not depend on the batch it is in.
     """
-    v0, _, _, theta0, snap0, _, w, sx, stl, y1, y2, ylast, ring0, _, _ = st
-    N = v0.shape[0]
-    R = ring0.shape[0]
-    none_t = np.zeros(0, dtype=np.int64)
-    none_i = np.zeros(0, dtype=np.int32)
-    none_vi = np.zeros(0, dtype=np.int32)
-    none_v = np.zeros((0, 0))
     for n in prange(rates.shape[0]):
-        v = np.empty(N)
-        for a in range(N):
-            v[a] = nprm[a, N_V_REST]
-        ge = np.zeros(N)
-        gi = np.zeros(N)
-        theta = theta0.copy()
-        snap = snap0.copy()
-        last = np.full(N, NEVER, dtype=np.int64)
-        ring_ids = np.zeros((R, N), dtype=np.int32)
-        ring_n = np.zeros(R, dtype=np.int32)
-        clock = np.zeros(1, dtype=np.int64)
-        rec_n = np.zeros(1, dtype=np.int64)
-        rec_v_n = np.zeros(1, dtype=np.int64)
-        state = (v, ge, gi, theta, snap, last, w, sx, stl, y1, y2, ylast, ring_ids, ring_n, clock)
-        attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], gate_pat[0], keys[n], 0,
-                                     n_active, n_rest, dt, flags, False, counts[n], none_t, none_i, rec_n, none_vi,
-                                     none_v, rec_v_n)
+        _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts)
+
+
+@njit(cache=True, nogil=True)
+def run_batch_serial(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+    """:func:`run_batch` on one thread (no threading layer: safe before ``fork``)."""
+    for n in range(rates.shape[0]):
+        _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts)

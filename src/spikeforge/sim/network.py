@@ -419,12 +419,15 @@ class Network:
 
         tab = np.concatenate(tables) if tables else np.zeros(1)
 
+        norm_on = (cprm[syn_conn, K.C_PLASTIC] != 0) & (cprm[syn_conn, K.C_NORM] > 0) if n_syn else np.zeros(0, bool)
+        norm_syn = np.flatnonzero(norm_on).astype(np.int64)
+        norm_slot = (syn_post[norm_syn] + cprm[syn_conn[norm_syn], K.C_SLOT_SHIFT]).astype(np.int64)
         lif_list = [p for p in self.populations.values() if not p.is_input]
         lif_pops = np.array([[p.slice.start, p.slice.stop] for p in lif_list], dtype=np.int64).reshape(-1, 2)
         pprm = np.ascontiguousarray(nprm[lif_pops[:, 0]]) if lif_list else np.zeros((0, K.NP))
         self._topo = (
             lif_pops, pprm, np.asarray(inputs, dtype=np.int64), out_ptr, syn_post,
-            syn_conn, slot_conn, inp_ptr, inp_syn, kslot_ptr, kslot,
+            syn_conn, slot_conn, inp_ptr, inp_syn, kslot_ptr, kslot, norm_syn, norm_slot,
         )
         self._nprm = nprm
         self._cprm = cprm
@@ -757,6 +760,10 @@ class Network:
         content of its input row, so that a given input always gets the same spikes), so results do
         not depend on batching or threads.
 
+        ``n_jobs=1`` runs on the calling thread without numba's threading layer (which keeps the
+        process safe to ``fork`` afterwards); otherwise presentations run on ``n_jobs`` threads
+        (default: all cores).
+
         Returns
         -------
         dict name -> ndarray of int64 [n_presentations, n]
@@ -784,11 +791,14 @@ class Network:
             key_arr = np.asarray(keys, dtype=np.uint64)
             if key_arr.shape != (rates.shape[0],):
                 raise ValueError(f"keys must have shape [{rates.shape[0]}]")
-        import numba
+        serial = n_jobs is not None and int(n_jobs) <= 1
+        if not serial:
+            import numba
 
-        old = numba.get_num_threads()
-        if n_jobs is not None:
-            numba.set_num_threads(max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS)))
+            old = numba.get_num_threads()
+            if n_jobs is not None:
+                numba.set_num_threads(max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS)))
+        kernel = K.run_batch_serial if serial else K.run_batch
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -799,12 +809,13 @@ class Network:
             st = self._state_tuple()
             for a in range(0, rates.shape[0], max(1, int(chunk))):
                 b = min(rates.shape[0], a + max(1, int(chunk)))
-                K.run_batch(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, key_arr[a:b],
-                            n_active, n_rest, self.dt_ms, flags, counts[a:b], attempts[a:b])
+                kernel(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, key_arr[a:b],
+                       n_active, n_rest, self.dt_ms, flags, counts[a:b], attempts[a:b])
                 if bar is not None:
                     bar.update(b - a)
         finally:
-            numba.set_num_threads(old)
+            if not serial:
+                numba.set_num_threads(old)
             if bar is not None:
                 bar.close()
         out = self._split(counts)
