@@ -181,13 +181,15 @@ def _plots(res: Results, weights: dict, seed: int, arms) -> None:
 
     from ..viz import save
 
-    w0, w1 = weights[(seed, "none")], weights[(seed, "spec")]
-    if "long" in arms and float(w1.max()) == 0.0:
-        w1 = weights[(seed, "long")]  # the spec τ leaves nothing to show: use the longer τ
-    vmax = float(max(w0.max(), w1.max()))
-    fig, axes = plt.subplots(1, 2, figsize=(7, 3.4), layout="constrained")
+    w0 = weights[(seed, "none")]
+    panels = [("a) without regularisation", w0)] + [
+        (f"{'bc'[k]}) τ_prun = {res.extra['arms'][a] if a == 'long' else 7500:.0f} ms", weights[(seed, a)])
+        for k, a in enumerate(arms[1:])
+    ]
+    vmax = float(max(w.max() for _, w in panels))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4), layout="constrained")
     neuron = 0
-    for ax, w, title in zip(axes, (w0, w1), ("a) without regularisation", "b) with use it or lose it")):
+    for ax, (title, w) in zip(np.ravel(axes), panels):
         im = ax.imshow(w[:, neuron].reshape(28, 28), cmap="hot_r", vmin=0, vmax=vmax)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
