@@ -5,6 +5,7 @@ time axis exists; every random function takes an explicit generator."""
 
 from .grf import GaussianReceptiveFields, L1Normalizer, grf_sigma, l1_normalize
 from .images import LATENCY_MODES, latency_encode, latency_times, rate_encode
+from .poisson import counter_uniform, poisson_spike_steps, presentation_key, spike_steps_to_dense
 from .rate import bernoulli_spikes, poisson_spikes
 from .reference import (
     ReferenceTrain,
@@ -22,12 +23,16 @@ __all__ = [
     "allocate_reference_spikes",
     "allocation_counts",
     "bernoulli_spikes",
+    "counter_uniform",
     "draw_reference_train",
     "grf_sigma",
     "l1_normalize",
     "latency_encode",
     "latency_times",
+    "poisson_spike_steps",
     "poisson_spikes",
     "rate_encode",
+    "presentation_key",
     "reference_train_length",
+    "spike_steps_to_dense",
 ]

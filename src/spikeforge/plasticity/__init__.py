@@ -10,6 +10,19 @@ from .memristive import (
     memristive_stdp,
     memristive_stdp_reference,
 )
+from .trace_stdp import (
+    GATES,
+    TraceSTDP,
+    decay_table,
+    normalize_columns,
+    segment_gates,
+    stdp_post_update,
+    stdp_pre_update,
+    trace_bump,
+    trace_read,
+    trace_stdp_reference,
+    use_it_or_lose_it,
+)
 from .stdp import (
     NNRestrictedSTDP,
     stdp_depress,
@@ -19,7 +32,18 @@ from .stdp import (
 )
 
 __all__ = [
+    "GATES",
     "TANH_CUTOFF",
+    "TraceSTDP",
+    "decay_table",
+    "normalize_columns",
+    "segment_gates",
+    "stdp_post_update",
+    "stdp_pre_update",
+    "trace_bump",
+    "trace_read",
+    "trace_stdp_reference",
+    "use_it_or_lose_it",
     "MemristiveTanh",
     "NNRestrictedSTDP",
     "memristive_depress",
