@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from spikeforge.neurons.lif import LIFParameters, lif_conductance_euler, lif_current_euler, simulate_lif_reference
+from spikeforge.neurons.lif import (
+    LIFParameters,
+    lif_conductance_euler,
+    lif_current_euler,
+    simulate_lif_reference,
+)
 
 
 def test_euler_steps_by_hand():

@@ -92,7 +92,6 @@ def test_al_like_network_with_gates_snapshot_decay_and_current_neurons_matches_r
 
 def test_infer_matches_reference_started_at_rest_and_is_batch_independent():
     net = dc_like(seed=3)
-    net.populations["E"].params  # fresh network; infer starts at v_rest with the current θ
     rates = np.random.default_rng(4).uniform(0, 150, (6, 30))
     counts, att = net.infer(rates, active_ms=80, rest_ms=20, min_spikes=2, retry_population="E", return_attempts=True)
     w_before = net.connections["XE"].weights

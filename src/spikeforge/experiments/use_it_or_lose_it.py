@@ -12,7 +12,6 @@ the unknown-vs-known spike deficit ``1 − mean(unknown)/mean(known)`` and known
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 

@@ -10,6 +10,13 @@ from .memristive import (
     memristive_stdp,
     memristive_stdp_reference,
 )
+from .stdp import (
+    NNRestrictedSTDP,
+    stdp_depress,
+    stdp_facilitate,
+    stdp_nn_restricted,
+    stdp_nn_restricted_reference,
+)
 from .trace_stdp import (
     GATES,
     TraceSTDP,
@@ -22,13 +29,6 @@ from .trace_stdp import (
     trace_read,
     trace_stdp_reference,
     use_it_or_lose_it,
-)
-from .stdp import (
-    NNRestrictedSTDP,
-    stdp_depress,
-    stdp_facilitate,
-    stdp_nn_restricted,
-    stdp_nn_restricted_reference,
 )
 
 __all__ = [
