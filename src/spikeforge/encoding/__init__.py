@@ -2,6 +2,7 @@
 and the reference-train coding of seed 000. Outputs are time-first ``[T, B, ...]`` where a
 time axis exists; every random function takes an explicit generator."""
 
+from .accumulator import accumulator_spikes
 from .grf import GaussianReceptiveFields, L1Normalizer, grf_sigma, l1_normalize
 from .rate import bernoulli_spikes, poisson_spikes
 from .reference import (
@@ -16,6 +17,7 @@ __all__ = [
     "GaussianReceptiveFields",
     "L1Normalizer",
     "ReferenceTrain",
+    "accumulator_spikes",
     "allocate_reference_spikes",
     "allocation_counts",
     "bernoulli_spikes",
