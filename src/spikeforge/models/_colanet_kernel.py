@@ -274,7 +274,7 @@ def train_digital(idx, cnt, ptr, labels, order, W, w, theta, ns, contributed, he
     The resource rule is applied through the same primitives as in the spiking network, on a
     virtual time line of ``cfg[C_PERIOD]`` tacts per sample: inputs with ``n_i > 0`` arrive at
     the sample's first tact, the winner (if any) spikes then (unforced), the best-matching
-    neuron of the true column is forced one tact later if the winner is of another class or
+    neuron of the true column (largest ``ρ·U − θ``, ``ρ = cfg[C_FORCE_W]``) is forced one tact later if the winner is of another class or
     absent, and dopamine reaches the true column ``cfg[C_LATENCY]`` tacts after the start.
     ``cnt`` holds the counts ``n_i`` of the CSR entries (one row per sample).
     """
@@ -284,6 +284,7 @@ def train_digital(idx, cnt, ptr, labels, order, W, w, theta, ns, contributed, he
     period = cfg[C_PERIOD]
     tie = int(cfg[C_TIE])
     dop = cfg[C_DOPAMINE]
+    rho = cfg[C_FORCE_W]  # share of U still present when the forcing arrives
     pot = np.zeros(n_neu)
     for k in range(order.shape[0]):
         s = order[k]
@@ -303,7 +304,7 @@ def train_digital(idx, cnt, ptr, labels, order, W, w, theta, ns, contributed, he
             best = -1
             bv = -np.inf
             for n in range(y * m_per, (y + 1) * m_per):
-                score = pot[n] - theta[n] if tie == TIE_MARGIN else pot[n]
+                score = rho * pot[n] - theta[n] if tie == TIE_MARGIN else pot[n]
                 if score > bv:
                     bv = score
                     best = n

@@ -64,6 +64,18 @@ def _learn_image(g, W, w, K, stride, B, lr, w_min, w_max, rng):
                     for j in range(K):
                         acc += w[a, i, j] * g[p * stride + i, q * stride + j]
                 c[a, p, q] = acc
+    # per-position best response and its multiplicity (c is fixed within one image)
+    pos_max = np.full((P, Q), -np.inf)
+    pos_ties = np.zeros((P, Q), dtype=np.int64)
+    for p in range(P):
+        for q in range(Q):
+            for a in range(n_c):
+                v = c[a, p, q]
+                if v > pos_max[p, q]:
+                    pos_max[p, q] = v
+                    pos_ties[p, q] = 1
+                elif v == pos_max[p, q]:
+                    pos_ties[p, q] += 1
     claimed = np.zeros((P, Q), dtype=np.bool_)
     in_e = np.zeros(n_c, dtype=np.bool_)
     n_e = 0
@@ -71,24 +83,36 @@ def _learn_image(g, W, w, K, stride, B, lr, w_min, w_max, rng):
     tile = np.empty((K, K))
     while n_e < n_c:
         best = -np.inf
-        ba = bp = bq = -1
-        n_tied = 0
-        for a in range(n_c):
-            for p in range(P):
-                for q in range(Q):
-                    if claimed[p, q]:
-                        continue
-                    v = c[a, p, q]
-                    if v > best:
-                        best = v
-                        ba, bp, bq = a, p, q
-                        n_tied = 1
-                    elif v == best:
-                        n_tied += 1
-                        if _uniform(rng) * n_tied < 1.0:
-                            ba, bp, bq = a, p, q
-        if ba < 0 or best < 0.0:
+        total = 0
+        for p in range(P):
+            for q in range(Q):
+                if claimed[p, q]:
+                    continue
+                if pos_max[p, q] > best:
+                    best = pos_max[p, q]
+                    total = pos_ties[p, q]
+                elif pos_max[p, q] == best:
+                    total += pos_ties[p, q]
+        if total == 0 or best < 0.0:
             break
+        # a uniformly random entry (a, p, q) among all unclaimed entries equal to the maximum
+        r = int(_uniform(rng) * total)
+        ba = bp = bq = -1
+        for p in range(P):
+            for q in range(Q):
+                if ba >= 0:
+                    break
+                if claimed[p, q] or pos_max[p, q] != best:
+                    continue
+                if r >= pos_ties[p, q]:
+                    r -= pos_ties[p, q]
+                    continue
+                for a in range(n_c):
+                    if c[a, p, q] == best:
+                        if r == 0:
+                            ba, bp, bq = a, p, q
+                            break
+                        r -= 1
         if not in_e[ba]:
             in_e[ba] = True
             n_e += 1
