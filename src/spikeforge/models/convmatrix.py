@@ -324,34 +324,48 @@ class SpikingConvFrontEnd:
         """Tacts of output spikes per sample (image + flush)."""
         return self.image_tacts + self.flush_tacts
 
-    def _conv_spikes(self, x: np.ndarray, scale: float) -> torch.Tensor:
-        """x [n, H, W] in [0, 1] → conv spikes [T, n, N_C, P, Q] (T = n_tacts)."""
+    def _drive(self, x: np.ndarray) -> torch.Tensor:
+        """Unscaled conv input per tact: x [n, H, W] in [0, 1] → [T_img, n, N_C, P, Q]."""
         s_in = torch.as_tensor(accumulator_spikes(x, self.image_tacts), dtype=torch.float32)
-        T, n = self.n_tacts, x.shape[0]
         with torch.no_grad():
-            drive = torch.nn.functional.conv2d(s_in.reshape(-1, 1, *x.shape[1:]), self.kernels * scale,
-                                               stride=self.stride)  # fmt: skip
-            drive = drive.reshape(self.image_tacts, n, *drive.shape[1:])
-            u = torch.zeros_like(drive[0])
-            out = torch.zeros((T, *drive.shape[1:]), dtype=torch.float32)
-            for t in range(T):
-                u = u * self.leak + (drive[t] if t < self.image_tacts else 0.0)
+            drive = torch.nn.functional.conv2d(s_in.reshape(-1, 1, *x.shape[1:]), self.kernels, stride=self.stride)
+        return drive.reshape(self.image_tacts, x.shape[0], *drive.shape[1:])
+
+    def _fire(self, drive: torch.Tensor, scale: float) -> torch.Tensor:
+        """Conv neurons (leak, threshold 1, reset by subtraction, floor 0): spikes [T, n, N_C, P, Q]."""
+        u = torch.zeros_like(drive[0])
+        out = torch.zeros((self.n_tacts, *drive.shape[1:]), dtype=torch.float32)
+        with torch.no_grad():
+            for t in range(self.n_tacts):
+                u = u * self.leak + (drive[t] * scale if t < self.image_tacts else 0.0)
                 spk = (u >= 1.0).to(torch.float32)
                 u = torch.clamp(u - spk, min=0.0)
                 out[t] = spk
         return out
 
-    def fit(self, X: np.ndarray, *, n_calibration: int = 500, seed: int = 0) -> SpikingConvFrontEnd:
+    def _conv_spikes(self, x: np.ndarray, scale: float) -> torch.Tensor:
+        """x [n, H, W] in [0, 1] → conv spikes [T, n, N_C, P, Q] (T = n_tacts)."""
+        return self._fire(self._drive(x), scale)
+
+    def fit(self, X: np.ndarray, *, n_calibration: int = 300, seed: int = 0) -> SpikingConvFrontEnd:
         """Choose ``scale`` by bisection so the mean conv rate on up to ``n_calibration`` images of
-        ``X`` [n, H, W] (brightness in [0, 1]) is ``target_rate``."""
+        ``X`` [n, H, W] (brightness in [0, 1]) is ``target_rate`` (to 1 % relative)."""
         rng = np.random.default_rng(seed)
-        x = X[rng.permutation(X.shape[0])[:n_calibration]]
+        drive = self._drive(X[rng.permutation(X.shape[0])[:n_calibration]])
+
+        def rate(scale: float) -> float:
+            return self._fire(drive, scale)[: self.image_tacts].mean().item()
+
         lo, hi = 0.0, 1.0
-        while self._conv_spikes(x, hi)[: self.image_tacts].mean().item() < self.target_rate and hi < 1e6:
+        while rate(hi) < self.target_rate and hi < 1e6:
             lo, hi = hi, hi * 2.0
-        for _ in range(30):
+        for _ in range(40):
             mid = 0.5 * (lo + hi)
-            if self._conv_spikes(x, mid)[: self.image_tacts].mean().item() < self.target_rate:
+            r = rate(mid)
+            if abs(r - self.target_rate) <= 0.01 * self.target_rate:
+                lo = hi = mid
+                break
+            if r < self.target_rate:
                 lo = mid
             else:
                 hi = mid
