@@ -130,7 +130,7 @@ def markdown(res: Results) -> str:
     for net in NETWORKS:
         try:
             m = res.get(f"mnist5k/{net}/accuracy")
-            ours = f"**{100 * m.value:.2f}** | {100 * (m.std or 0):.2f}"
+            ours = f"**{100 * m.value:.2f}** | " + ("—" if m.std is None else f"{100 * m.std:.2f}")
         except KeyError:
             ours = "not run: DiehlCook2015 missing (issue 3) | —"
         lines.append(f"| {net.upper()} | {ours} | {PAPER[net][0]:.2f} | {PAPER[net][1]:.2f} |")
