@@ -24,7 +24,7 @@ from ._runner import parallel_map
 PAPER = {"cnn1": (94.35, 0.32), "cnn2": (92.34, 0.42), "ulsnn": (78.30, 0.28), "csnn": (91.58, 1.1)}
 SOURCE = "seed 002 talk (Kiselev), NEOVISION2 5-class table"
 NETWORKS = ("cnn1", "cnn2", "ulsnn", "csnn")
-CSNN_PARAMS = dict(target_rate=0.05, conv_params=dict(learning_rate=0.01), colanet_params=dict(n_copies=5))
+CSNN_PARAMS: dict = dict(colanet_params={})  # the CSNN defaults (models.convmatrix.CSNN_COLANET)
 
 
 def _ulsnn_class():
@@ -48,7 +48,7 @@ def _task(args: tuple[str, int, bool]) -> dict:
 
         params = {**CSNN_PARAMS, "colanet_params": dict(CSNN_PARAMS["colanet_params"])}
         if quick:
-            params["colanet_params"].update(n_copies=1, n_epochs=1, n_microcolumns=15)
+            params["colanet_params"].update(n_copies=1, n_epochs=2, n_microcolumns=30)
         m = CSNN(random_state=seed, **params).fit(Xtr, ytr)
         pred = m.predict(Xte)
         if seed == 0:
@@ -75,8 +75,12 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
     tasks = [(n, s, quick) for s in range(n_seeds) for n in NETWORKS]
     t0 = time.perf_counter()
     rows = parallel_map(_task, tasks, jobs=jobs, desc="csnn")
+    from ..models import CSNN
+    from ..models.convmatrix import CSNN_COLANET
+
     cfg = {"seeds": list(range(n_seeds)), "quick": quick, "n_train": 1000 if quick else 4000,
-           "n_test": 500 if quick else 1000, "csnn": CSNN_PARAMS, "cnn_epochs": 3 if quick else 15}  # fmt: skip
+           "n_test": 500 if quick else 1000, "csnn": CSNN().get_params(), "csnn_colanet": CSNN_COLANET,
+           "cnn_epochs": 3 if quick else 15}  # fmt: skip
     res = Results("csnn", command, cfg, out_dir)
     for net in NETWORKS:
         cell = [r for r in rows if r["network"] == net and r.get("available")]

@@ -26,7 +26,11 @@ from ..plasticity.resource import resource_at_zero_weight, resource_to_weight
 from ._colanet_kernel import _uniform, seed_stream
 from .colanet import CoLaNET
 
-__all__ = ["CSNN", "ConvMatrixLearner", "SpikingConvFrontEnd", "as_images"]
+__all__ = ["CSNN", "CSNN_COLANET", "ConvMatrixLearner", "SpikingConvFrontEnd", "as_images"]
+
+#: CoLaNET settings of the CSNN, tuned on the pool spikes of MNIST-5k (benchmarks/tune_colanet.py csnn)
+CSNN_COLANET = dict(n_microcolumns=60, n_epochs=5, n_copies=3, noise=1.5, dopamine=1.2, hebbian=-0.5,
+                    threshold_weight_coef=0.4)
 
 
 def as_images(X: Any, image_shape: tuple[int, int] | None = None, *, name: str = "X") -> np.ndarray:
@@ -193,8 +197,8 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         ``B`` (brightness in [0, 1]).
     w_min, w_max : float, default -0.3, 0.3
         Element bounds.
-    learning_rate : float, default 0.05
-        ``l`` (resource units).
+    learning_rate : float, default 0.01
+        ``l`` (resource units). With 0.05 the matrices saturate into binary strokes.
     n_epochs : int, default 1
         Passes over the image set.
     input_scale : "auto" or float
@@ -218,7 +222,7 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         brightness_threshold: float = 0.3,
         w_min: float = -0.3,
         w_max: float = 0.3,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.01,
         n_epochs: int = 1,
         input_scale: float | str = "auto",
         random_state: Any = None,
@@ -406,11 +410,14 @@ class CSNN(ClassifierMixin, BaseEstimator):
     n_kernels, kernel_size, stride : int, default 28, 9, 2
         As CNN2 of the seed's comparison (spec §3.4 reading).
     pool : int, default 2
-    target_rate : float, default 0.1
+    target_rate : float, default 0.05
+        Mean conv spikes per neuron per tact (0.03: −10 points, 0.08: −1 point on MNIST-5k).
     conv_params : dict, optional
         Extra :class:`ConvMatrixLearner` parameters.
     colanet_params : dict, optional
-        :class:`CoLaNET` parameters (``image_tacts`` is set from the front end).
+        :class:`CoLaNET` parameters, merged over :data:`CSNN_COLANET` (tuned for the pool
+        spikes: 60 microcolumns per class, 5 epochs, 3 copies, ...); ``image_tacts`` is set from
+        the front end.
     kernels : ndarray [N_C, K, K], optional
         Fixed matrices to use instead of learning them.
     random_state : int or None
@@ -431,7 +438,7 @@ class CSNN(ClassifierMixin, BaseEstimator):
         stride: int = 2,
         *,
         pool: int = 2,
-        target_rate: float = 0.1,
+        target_rate: float = 0.05,
         conv_params: dict | None = None,
         colanet_params: dict | None = None,
         kernels: np.ndarray | None = None,
@@ -479,7 +486,7 @@ class CSNN(ClassifierMixin, BaseEstimator):
             self.learner_ = None
             self.kernels_ = np.asarray(self.kernels, dtype=np.float64)
         spikes = self._spikes(imgs, fitted=False)
-        params = dict(random_state=self.random_state, verbose=self.verbose)
+        params = dict(CSNN_COLANET, random_state=self.random_state, verbose=self.verbose)
         params.update(self.colanet_params or {})
         params["image_tacts"] = self.front_end_.n_tacts
         self.colanet_ = CoLaNET(**params).fit_spikes(spikes, y)
