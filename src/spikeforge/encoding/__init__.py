@@ -4,6 +4,7 @@ time axis exists; every random function takes an explicit generator."""
 
 from .accumulator import accumulator_spikes
 from .grf import GaussianReceptiveFields, L1Normalizer, grf_sigma, l1_normalize
+from .poisson import counter_uniform, poisson_spike_steps, presentation_key, spike_steps_to_dense
 from .rate import bernoulli_spikes, poisson_spikes
 from .reference import (
     ReferenceTrain,
@@ -21,9 +22,13 @@ __all__ = [
     "allocate_reference_spikes",
     "allocation_counts",
     "bernoulli_spikes",
+    "counter_uniform",
     "draw_reference_train",
     "grf_sigma",
     "l1_normalize",
+    "poisson_spike_steps",
     "poisson_spikes",
+    "presentation_key",
     "reference_train_length",
+    "spike_steps_to_dense",
 ]

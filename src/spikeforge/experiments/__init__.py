@@ -60,6 +60,33 @@ register(
 )
 
 register(
+    "stdp-all-ltd",
+    seed="001",
+    summary="supervised STDP + All-LTD on 3 MNIST classes: learning curves, with/without adaptive threshold",
+    module="spikeforge.experiments.stdp_all_ltd",
+    full_minutes=12,
+    quick_minutes=2,
+)
+
+register(
+    "use-it-or-lose-it",
+    seed="001",
+    summary="'use it or lose it' weight decay: spikes on noise / known / unknown digits, weight maps",
+    module="spikeforge.experiments.use_it_or_lose_it",
+    full_minutes=10,
+    quick_minutes=2,
+)
+
+register(
+    "diehl-cook",
+    seed="base",
+    summary="Diehl & Cook 2015 unsupervised STDP baseline, 100 neurons, MNIST subset 4000/1000",
+    module="spikeforge.experiments.diehl_cook",
+    full_minutes=12,
+    quick_minutes=2,
+)
+
+register(
     "colanet",
     seed="002",
     summary="CoLaNET spiking vs digital on MNIST-5k (4000/1000): accuracy, learning curve, prototypes",

@@ -28,6 +28,19 @@ from .resource import (
     stability_factor,
     weight_to_resource,
 )
+from .trace_stdp import (
+    GATES,
+    TraceSTDP,
+    decay_table,
+    normalize_columns,
+    segment_gates,
+    stdp_post_update,
+    stdp_pre_update,
+    trace_bump,
+    trace_read,
+    trace_stdp_reference,
+    use_it_or_lose_it,
+)
 from .stdp import (
     NNRestrictedSTDP,
     stdp_depress,
@@ -37,7 +50,18 @@ from .stdp import (
 )
 
 __all__ = [
+    "GATES",
     "TANH_CUTOFF",
+    "TraceSTDP",
+    "decay_table",
+    "normalize_columns",
+    "segment_gates",
+    "stdp_post_update",
+    "stdp_pre_update",
+    "trace_bump",
+    "trace_read",
+    "trace_stdp_reference",
+    "use_it_or_lose_it",
     "MemristiveTanh",
     "NEURON_STATE_FIELDS",
     "NNRestrictedSTDP",
