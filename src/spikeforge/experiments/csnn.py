@@ -63,7 +63,8 @@ def _task(args: tuple[str, int, bool]) -> dict:
         cls = _ulsnn_class()
         if cls is None:
             return {**row, "available": False}
-        m = cls(random_state=seed, **({"n_neurons": 100, "n_epochs": 1} if quick else {})).fit(Xtr.reshape(n_train, -1), ytr)
+        # the protocol of `spikeforge reproduce diehl-cook`: 100 neurons, 3 unsupervised epochs
+        m = cls(n_neurons=100, n_epochs=1 if quick else 3, random_state=seed, n_jobs=1).fit(Xtr.reshape(n_train, -1), ytr)
         pred = m.predict(Xte.reshape(n_test, -1))
     row.update(available=True, accuracy=float(np.mean(pred == yte)), seconds=time.perf_counter() - t0)
     return row
