@@ -102,7 +102,8 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
     for net in NETWORKS:
         cell = [r for r in rows if r["network"] == net and r.get("available")]
         if not cell:
-            res.extra[f"{net}_missing"] = "spikeforge.models.DiehlCook2015 is not in this checkout (issue 3)"
+            res.extra[f"{net}_missing"] = [r.get("missing", "spikeforge.models.DiehlCook2015 is not in this checkout (issue 3)")
+                                           for r in rows if r["network"] == net]
             continue
         res.add(f"mnist5k/{net}/accuracy", [r["accuracy"] for r in cell], paper=PAPER[net][0] / 100, source=SOURCE)
         res.add(f"mnist5k/{net}/seconds", [r["seconds"] for r in cell])
@@ -151,9 +152,9 @@ def markdown(res: Results) -> str:
     for net in NETWORKS:
         try:
             m = res.get(f"mnist5k/{net}/accuracy")
-            ours = f"**{100 * m.value:.2f}** | " + ("—" if m.std is None else f"{100 * m.std:.2f}")
+            ours = f"**{100 * m.value:.2f}** (n={m.n}) | " + ("—" if m.std is None else f"{100 * m.std:.2f}")
         except KeyError:
-            ours = "not run: DiehlCook2015 missing (issue 3) | —"
+            ours = "not run (see extra) | —"
         lines.append(f"| {net.upper()} | {ours} | {PAPER[net][0]:.2f} | {PAPER[net][1]:.2f} |")
     lines += ["", "Learned matrices: kernels.png."]
     return "\n".join(lines) + "\n"
