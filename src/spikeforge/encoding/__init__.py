@@ -3,6 +3,7 @@ image latency (time-to-first-spike, linear / log) and rate codes, and the refere
 seed 000. Outputs are time-first ``[T, B, ...]`` where a
 time axis exists; every random function takes an explicit generator."""
 
+from .accumulator import accumulator_spikes
 from .grf import GaussianReceptiveFields, L1Normalizer, grf_sigma, l1_normalize
 from .images import LATENCY_MODES, latency_encode, latency_times, rate_encode
 from .poisson import counter_uniform, poisson_spike_steps, presentation_key, spike_steps_to_dense
@@ -20,6 +21,7 @@ __all__ = [
     "L1Normalizer",
     "LATENCY_MODES",
     "ReferenceTrain",
+    "accumulator_spikes",
     "allocate_reference_spikes",
     "allocation_counts",
     "bernoulli_spikes",

@@ -103,3 +103,39 @@ register(
     full_minutes=11,
     quick_minutes=2,
 )
+
+register(
+    "colanet",
+    seed="002",
+    summary="CoLaNET spiking vs digital on MNIST-5k (4000/1000): accuracy, learning curve, prototypes",
+    module="spikeforge.experiments.colanet",
+    full_minutes=3,
+    quick_minutes=0.5,
+)
+
+register(
+    "csnn",
+    seed="002",
+    summary="fixed learned convolutions + CoLaNET (CSNN) vs CNN1, CNN2, ULSNN (Diehl & Cook) on MNIST-5k",
+    module="spikeforge.experiments.csnn",
+    full_minutes=25,
+    quick_minutes=2,
+)
+
+register(
+    "colanet-theory",
+    seed="002",
+    summary="Goryunov's analytical model: microcolumn count, incubation, learning curves vs simulation",
+    module="spikeforge.experiments.colanet_theory",
+    full_minutes=3,
+    quick_minutes=0.5,
+)
+
+register(
+    "colanet-continual",
+    seed="002",
+    summary="CoLaNET continual learning on 10 permuted-MNIST tasks: accuracy matrix, forgetting",
+    module="spikeforge.experiments.colanet_continual",
+    full_minutes=5,
+    quick_minutes=1,
+)

@@ -1,0 +1,55 @@
+"""Goryunov's analytical model: hand-computed formulas, the corrected prefactor, and a measured
+microcolumn count against N ≈ (b − a)/2l."""
+
+import math
+
+import numpy as np
+import pytest
+
+from spikeforge.experiments.colanet_theory import simulate, theory
+from spikeforge.models.goryunov import GoryunovTheory, grf_binary_task
+from spikeforge.plasticity import resource_to_weight
+
+T = GoryunovTheory(sigma=0.01, f_max=20.0, t_p=1.0, a=0.0, b=1.0, density=100.0, theta=5.0, d=0.05,
+                   w_min=-0.5, w_max=0.5, chi=0.03)
+
+
+def test_hand_values():
+    assert T.l == pytest.approx(0.02 * math.sqrt(2 * math.log(20)), rel=1e-12)      # 0.048954
+    assert T.n_microcolumns == pytest.approx(1 / (2 * 0.048954), rel=1e-4)          # 10.21
+    root = math.sqrt(2 * math.pi * 1e-4 * 9e-4 / 1e-3)
+    assert T.w_t0 == pytest.approx(5.0 / (20 * 100 * root), rel=1e-12)
+    assert resource_to_weight(T.W_t0, -0.5, 0.5) == pytest.approx(T.w_t0, rel=1e-10)
+    assert T.w_1 == pytest.approx(T.w_t0 * math.exp(T.l**2 / (2 * 1e-3)), rel=1e-12)
+    # L = ∫ P(count ≥ 1) dx is close to l (the sensory neurons with mean count ≥ 1)
+    assert T.coverage == pytest.approx(T.l, rel=0.25)
+
+
+def test_corrected_prefactor_is_consistent():
+    # spec §5.3: W_t0 − W_0 = w_t0 (w_max − w_min)² / (w_max (w_max − w_t0)), so the slide's t_0 is
+    # (W_t0 − W_0)/(d/(b − a)); ours uses k = d·L/(b − a) in both t_0 and t_1
+    span = T.w_max - T.w_min
+    assert T.W_t0 - T.W_0 == pytest.approx(T.w_t0 * span**2 / (T.w_max * (T.w_max - T.w_t0)), rel=1e-12)
+    assert T.t_0 == pytest.approx((T.W_t0 - T.W_0) / (T.d * T.coverage), rel=1e-12)
+    # t_1 is the linearisation of dW/dt = k(1 − l_f(w(W))/2l) at W_1
+    def rhs(W):
+        return T.rate * (1 - T.response_width(resource_to_weight(W, T.w_min, T.w_max)) / (2 * T.l))
+    h = 1e-6 * T.W_1
+    slope = (rhs(T.W_1 + h) - rhs(T.W_1 - h)) / (2 * h)
+    assert -1 / slope == pytest.approx(T.t_1, rel=1e-4)
+    # the learning-curve formula reaches 1 at the fixed point and is 0 before t_0
+    assert T.accuracy(np.array([0.0]))[0] == pytest.approx(0.0)
+    assert T.accuracy(np.array([T.t_0 + 50 * T.t_1]))[0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_task_generator():
+    X, y, x, c = grf_binary_task(100, sigma=0.02, rng=np.random.default_rng(0))
+    assert X.shape == (100, c.shape[0]) and set(y) == {0, 1} and X.max() <= 1.0
+    assert np.all((x[y == 0] >= 0) & (x[y == 0] <= 1)) and np.all((x[y == 1] >= 2) & (x[y == 1] <= 3))
+
+
+def test_measured_microcolumns_match_prediction():
+    row = simulate(0.02, 0, 2000, 100)
+    pred = theory(0.02, row["chi"]).n_microcolumns
+    assert abs(np.mean(row["active_per_class"]) - pred) <= 1
+    assert row["final_accuracy"] > 0.95
