@@ -15,14 +15,14 @@ T = GoryunovTheory(sigma=0.01, f_max=20.0, t_p=1.0, a=0.0, b=1.0, density=100.0,
 
 
 def test_hand_values():
-    assert T.l == pytest.approx(0.02 * math.sqrt(2 * math.log(20)), rel=1e-12)      # 0.048954
+    assert T.activity_width == pytest.approx(0.02 * math.sqrt(2 * math.log(20)), rel=1e-12)      # 0.048954
     assert T.n_microcolumns == pytest.approx(1 / (2 * 0.048954), rel=1e-4)          # 10.21
     root = math.sqrt(2 * math.pi * 1e-4 * 9e-4 / 1e-3)
     assert T.w_t0 == pytest.approx(5.0 / (20 * 100 * root), rel=1e-12)
     assert resource_to_weight(T.W_t0, -0.5, 0.5) == pytest.approx(T.w_t0, rel=1e-10)
-    assert T.w_1 == pytest.approx(T.w_t0 * math.exp(T.l**2 / (2 * 1e-3)), rel=1e-12)
+    assert T.w_1 == pytest.approx(T.w_t0 * math.exp(T.activity_width**2 / (2 * 1e-3)), rel=1e-12)
     # L = ∫ P(count ≥ 1) dx is close to l (the sensory neurons with mean count ≥ 1)
-    assert T.coverage == pytest.approx(T.l, rel=0.25)
+    assert T.coverage == pytest.approx(T.activity_width, rel=0.25)
 
 
 def test_corrected_prefactor_is_consistent():
@@ -33,7 +33,7 @@ def test_corrected_prefactor_is_consistent():
     assert T.t_0 == pytest.approx((T.W_t0 - T.W_0) / (T.d * T.coverage), rel=1e-12)
     # t_1 is the linearisation of dW/dt = k(1 − l_f(w(W))/2l) at W_1
     def rhs(W):
-        return T.rate * (1 - T.response_width(resource_to_weight(W, T.w_min, T.w_max)) / (2 * T.l))
+        return T.rate * (1 - T.response_width(resource_to_weight(W, T.w_min, T.w_max)) / (2 * T.activity_width))
     h = 1e-6 * T.W_1
     slope = (rhs(T.W_1 + h) - rhs(T.W_1 - h)) / (2 * h)
     assert -1 / slope == pytest.approx(T.t_1, rel=1e-4)

@@ -136,6 +136,6 @@ register(
     seed="002",
     summary="CoLaNET continual learning on 10 permuted-MNIST tasks: accuracy matrix, forgetting",
     module="spikeforge.experiments.colanet_continual",
-    full_minutes=5,
+    full_minutes=8,
     quick_minutes=1,
 )

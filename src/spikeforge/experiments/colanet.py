@@ -139,7 +139,7 @@ def markdown(res: Results) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for k in MODELS:
-        g = lambda m: res.get(f"mnist5k/{k}/{m}")  # noqa: E731
+        g = lambda m, k=k: res.get(f"mnist5k/{k}/{m}")  # noqa: E731
         a = g("accuracy")
         pub = "92 % (Spiffy, single instance, full MNIST)" if k == "spiking" else "'indistinguishable' (2503.17111, no number)"
         lines.append(

@@ -113,7 +113,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
         res.add(f"{key}/digital/incubation_examples", inc or [np.nan], paper=th.t_0, source="t_0, corrected prefactor")
         res.add(f"{key}/digital/final_accuracy", [r["final_accuracy"] for r in cell])
         res.add(f"{key}/digital/chi", chi)
-        summary.append({"sigma": s, "l": th.l, "N_pred": th.n_microcolumns, "chi": chi, "t_0": th.t_0, "t_1": th.t_1,
+        summary.append({"sigma": s, "l": th.activity_width, "N_pred": th.n_microcolumns, "chi": chi, "t_0": th.t_0, "t_1": th.t_1,
                         "w_t0": th.w_t0, "w_1": th.w_1, "rate": th.rate})  # fmt: skip
     res.extra["theory"] = summary
     res.extra["runs"] = rows

@@ -69,14 +69,14 @@ class GoryunovTheory:
     kappa: float = 1.0
 
     @property
-    def l(self) -> float:
+    def activity_width(self) -> float:
         """Activity width ``l = 2σ·√(2 ln(f_max·T_p))``: sensory neurons with mean count ≥ 1."""
         return 2.0 * self.sigma * math.sqrt(2.0 * math.log(self.f_max * self.t_p))
 
     @property
     def n_microcolumns(self) -> float:
         """Most probable number of microcolumns ``N ≈ (b − a)/(2l)``."""
-        return (self.b - self.a) / (2.0 * self.l)
+        return (self.b - self.a) / (2.0 * self.activity_width)
 
     @property
     def coverage(self) -> float:
@@ -117,7 +117,7 @@ class GoryunovTheory:
     @property
     def w_1(self) -> float:
         """Fixed point where ``l_f = 2l``: ``w_t0·exp(l²/(2(σ² + χ²)))`` (capped below ``w_max``)."""
-        return min(self.w_t0 * math.exp(self.l**2 / (2 * self._var)), self.w_max * (1 - 1e-9))
+        return min(self.w_t0 * math.exp(self.activity_width**2 / (2 * self._var)), self.w_max * (1 - 1e-9))
 
     @property
     def W_1(self) -> float:
@@ -128,7 +128,7 @@ class GoryunovTheory:
     def t_1(self) -> float:
         """Relaxation time ``w_1 l² (w_max − w_min)² / (k (σ²+χ²)(w_max − w_1)²)``."""
         span = self.w_max - self.w_min
-        return self.w_1 * self.l**2 * span**2 / (self.rate * self._var * (self.w_max - self.w_1) ** 2)
+        return self.w_1 * self.activity_width**2 * span**2 / (self.rate * self._var * (self.w_max - self.w_1) ** 2)
 
     def central_resource(self, t: np.ndarray) -> np.ndarray:
         """``W_c(t)``: linear growth until ``t_0``, then ``W_1 + (W_t0 − W_1)·exp(−(t − t_0)/t_1)``."""
@@ -146,7 +146,7 @@ class GoryunovTheory:
     def accuracy(self, t: np.ndarray) -> np.ndarray:
         """``1 − κ(1 − l_f/(2l))`` at ``t`` examples per class (spec §5.3's dimensionally consistent form)."""
         w = resource_to_weight(self.central_resource(t), self.w_min, self.w_max)
-        frac = np.clip(self.response_width(w) / (2 * self.l), 0.0, 1.0)
+        frac = np.clip(self.response_width(w) / (2 * self.activity_width), 0.0, 1.0)
         return 1.0 - self.kappa * (1.0 - frac)
 
 
