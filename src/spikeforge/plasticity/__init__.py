@@ -2,6 +2,8 @@
 batch path; the per-pairing formulas (``*_facilitate`` / ``*_depress``) exist once and are
 shared by every compiled kernel that uses the rule."""
 
+from .constraints import WeightConstraint, constrained_update, effective_bounds, project
+from .first_spike import RSTDP, FirstSpikeSTDP, first_spike_stdp_reference, first_spike_stdp_step
 from .memristive import (
     TANH_CUTOFF,
     MemristiveTanh,
@@ -19,13 +21,21 @@ from .stdp import (
 )
 
 __all__ = [
+    "RSTDP",
     "TANH_CUTOFF",
+    "FirstSpikeSTDP",
     "MemristiveTanh",
     "NNRestrictedSTDP",
+    "WeightConstraint",
+    "constrained_update",
+    "effective_bounds",
+    "first_spike_stdp_reference",
+    "first_spike_stdp_step",
     "memristive_depress",
     "memristive_facilitate",
     "memristive_stdp",
     "memristive_stdp_reference",
+    "project",
     "stdp_depress",
     "stdp_facilitate",
     "stdp_nn_restricted",
