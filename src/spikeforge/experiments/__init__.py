@@ -58,3 +58,12 @@ register(
     full_minutes=3,
     quick_minutes=0.5,
 )
+
+register(
+    "continual",
+    seed="001",
+    summary="catastrophic forgetting in the Mozafari STDP network: inhibition radii, freezing, Langevin ranges (split-MNIST)",
+    module="spikeforge.experiments.continual",
+    full_minutes=25,
+    quick_minutes=2.5,
+)

@@ -22,7 +22,9 @@ __all__ = [
     "conv_first_spikes",
     "decide_batch",
     "k_winners",
+    "decide_batch_serial",
     "layer_forward_batch",
+    "layer_forward_batch_serial",
     "pointwise_inhibition",
     "train_rstdp",
     "train_stdp_layer",
@@ -217,20 +219,33 @@ def _pool_pad(t_out, k, s, pad, T, out):
                 out[f, py + pad, px + pad] = m
 
 
+@njit(cache=True, nogil=True)
+def _layer_forward_one(lat, wt, threshold, pool_k, pool_s, pad, T, out):
+    """Frozen layer for one sample: convolution, threshold, pooling, padding."""
+    kh, kw, F = wt.shape[1], wt.shape[2], wt.shape[3]
+    Ho, Wo = lat.shape[1] - kh + 1, lat.shape[2] - kw + 1
+    t_out = np.empty((Ho, Wo, F), dtype=np.uint8)
+    v_out = np.empty((Ho, Wo, F), dtype=np.float32)
+    conv_first_spikes(lat, wt, threshold, False, T, t_out, v_out)
+    _pool_pad(t_out, pool_k, pool_s, pad, T, out)
+
+
+# Batch kernels exist twice: multi-threaded (``prange``) and single-threaded. GNU OpenMP,
+# numba's default threading layer here, does not survive ``fork``: a process that forks
+# workers must never have run a parallel kernel, so process pools use the serial versions.
 @njit(cache=True, parallel=True)
 def layer_forward_batch(lat, wt, threshold, pool_k, pool_s, pad, T, out):
-    """Frozen layer over a batch: convolution, threshold, pooling, padding.
+    """Frozen layer over a batch (threads): ``lat`` uint8 [N, C, H, W] → ``out`` uint8
+    [N, F, Hp + 2·pad, Wp + 2·pad]."""
+    for n in prange(lat.shape[0]):
+        _layer_forward_one(lat[n], wt, threshold, pool_k, pool_s, pad, T, out[n])
 
-    ``lat`` uint8 [N, C, H, W] → ``out`` uint8 [N, F, Hp + 2·pad, Wp + 2·pad].
-    """
-    N, C, H, W = lat.shape
-    kh, kw, F = wt.shape[1], wt.shape[2], wt.shape[3]
-    Ho, Wo = H - kh + 1, W - kw + 1
-    for n in prange(N):
-        t_out = np.empty((Ho, Wo, F), dtype=np.uint8)
-        v_out = np.empty((Ho, Wo, F), dtype=np.float32)
-        conv_first_spikes(lat[n], wt, threshold, False, T, t_out, v_out)
-        _pool_pad(t_out, pool_k, pool_s, pad, T, out[n])
+
+@njit(cache=True)
+def layer_forward_batch_serial(lat, wt, threshold, pool_k, pool_s, pad, T, out):
+    """:func:`layer_forward_batch` in one thread."""
+    for n in range(lat.shape[0]):
+        _layer_forward_one(lat[n], wt, threshold, pool_k, pool_s, pad, T, out[n])
 
 
 @njit(cache=True, nogil=True)
@@ -272,11 +287,19 @@ def _decide_one(lat, wt, n_per_class, T, V):
 
 @njit(cache=True, parallel=True)
 def decide_batch(lat, wt, n_per_class, T, out):
-    """Decisions of the last layer for a batch: ``out`` int64 [N] (−1 = silent)."""
-    N, C, H, W = lat.shape
+    """Decisions of the last layer for a batch (threads): ``out`` int64 [N] (−1 = silent)."""
     kh, kw, F = wt.shape[1], wt.shape[2], wt.shape[3]
-    for n in prange(N):
-        V = np.empty((H - kh + 1, W - kw + 1, F), dtype=np.float32)
+    for n in prange(lat.shape[0]):
+        V = np.empty((lat.shape[2] - kh + 1, lat.shape[3] - kw + 1, F), dtype=np.float32)
+        out[n] = _decide_one(lat[n], wt, n_per_class, T, V)[0]
+
+
+@njit(cache=True)
+def decide_batch_serial(lat, wt, n_per_class, T, out):
+    """:func:`decide_batch` in one thread."""
+    kh, kw, F = wt.shape[1], wt.shape[2], wt.shape[3]
+    V = np.empty((lat.shape[2] - kh + 1, lat.shape[3] - kw + 1, F), dtype=np.float32)
+    for n in range(lat.shape[0]):
         out[n] = _decide_one(lat[n], wt, n_per_class, T, V)[0]
 
 

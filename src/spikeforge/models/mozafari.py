@@ -21,10 +21,13 @@ event by event on latency maps, the 15 time steps being spike buckets inside com
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,23 @@ from . import _ttfs_kernel as K
 __all__ = ["MozafariClassifier"]
 
 LAYERS = ("conv1", "conv2", "conv3")
+#: unique ids of feature-layer states (cache keys stay valid when caches are shared by copies)
+_FEATURE_IDS = itertools.count(1)
 _INPUT_PAD, _POOL1, _POOL2 = 2, (2, 2, 1), (3, 3, 2)  # (window, stride, pad after pooling)
+
+
+@contextmanager
+def _threads(n: int):
+    """Temporarily set numba's thread count (−1: all)."""
+    import numba
+
+    old = numba.get_num_threads()
+    top = numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(top if n < 0 else max(1, min(int(n), top)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
 
 
 class _LRU:
@@ -102,7 +121,12 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         Weight range of conv3.
     adaptive_scale : (float, float), default (1.0, 0.5)
         Mozafari's ``adaptive_int`` on the first task and on later tasks: after each R-STDP
-        pass, reward rates ← base · miss-rate · scale, punishment rates ← base · hit-rate · scale.
+        batch, reward rates ← base · miss-rate · scale, punishment rates ← base · hit-rate · scale.
+    adaptation_batch : int or None, default None
+        R-STDP samples per adaptation batch, counted across :meth:`partial_fit` calls and
+        restarted by :meth:`start_task`; None: every :meth:`partial_fit` call is one batch
+        (one epoch in :meth:`fit`, as in the seed's notebooks, whose batch was the whole
+        24 000-image training set; ``MozafariDeep.py`` used 1 000).
     conv1_epochs, conv2_epochs, decision_epochs : int, default 2, 4, 50
         Passes over the training set by :meth:`fit` (the seed's schedule).
     weight_mean, weight_std : float, default 0.8, 0.05
@@ -113,6 +137,11 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         it is given.
     cache_mb : int, default 512
         Memory for cached frozen-layer outputs (0 disables the cache).
+    n_jobs : int, default 1
+        Threads of batch inference (−1: all cores). The default runs single-threaded and
+        never starts numba's thread pool: with GNU OpenMP (numba's default layer on Linux) a
+        process that has used the pool hangs its forked children, so only raise it in
+        processes that will not fork workers afterwards. Training is sequential anyway.
     random_state : int, Generator or None
         Initial weights and presentation order.
     verbose : int, default 0
@@ -149,6 +178,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         punish_rates: tuple[float, float] = (-0.004, 0.0005),
         decision_bounds: tuple[float, float] = (0.2, 0.8),
         adaptive_scale: tuple[float, float] = (1.0, 0.5),
+        adaptation_batch: int | None = None,
         conv1_epochs: int = 2,
         conv2_epochs: int = 4,
         decision_epochs: int = 50,
@@ -156,6 +186,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         weight_std: float = 0.05,
         shuffle: bool = True,
         cache_mb: int = 512,
+        n_jobs: int = 1,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -177,6 +208,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         self.punish_rates = punish_rates
         self.decision_bounds = decision_bounds
         self.adaptive_scale = adaptive_scale
+        self.adaptation_batch = adaptation_batch
         self.conv1_epochs = conv1_epochs
         self.conv2_epochs = conv2_epochs
         self.decision_epochs = decision_epochs
@@ -184,6 +216,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         self.weight_std = weight_std
         self.shuffle = shuffle
         self.cache_mb = cache_mb
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -292,7 +325,11 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         N, _, H, W = lat.shape
         Ho, Wo = H - wt.shape[1] + 1, W - wt.shape[2] + 1
         out = np.empty((N, wt.shape[3], (Ho - k) // s + 1 + 2 * p, (Wo - k) // s + 1 + 2 * p), np.uint8)
-        K.layer_forward_batch(lat, wt, th, k, s, p, int(self.n_steps), out)
+        if self.n_jobs in (None, 1):
+            K.layer_forward_batch_serial(lat, wt, th, k, s, p, int(self.n_steps), out)
+        else:
+            with _threads(self.n_jobs):
+                K.layer_forward_batch(lat, wt, th, k, s, p, int(self.n_steps), out)
         return out
 
     def transform(self, X) -> np.ndarray:
@@ -321,7 +358,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(int(v) for v in X.shape[1:])
         self._rng = check_random_state(self.random_state)
         self._cache = _LRU(int(self.cache_mb) * 2**20)
-        self._feature_version = 0
+        self._feature_version = next(_FEATURE_IDS)
         n_out = int(self.features_per_class) * len(self.classes_)
         shapes = {
             "conv1": (len(MOZAFARI_DOG), 5, 5, int(self.conv1_features)),
@@ -345,6 +382,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         return tuple(float(b) for b in self.decision_bounds) if name == "conv3" else (0.0, 1.0)
 
     def _reset_decision_rates(self) -> None:
+        self._batch = np.zeros(3, dtype=np.int64)  # hits, misses, samples of the current batch
         base = self._rule()
         self._decision_rates = np.array([*base.reward, *base.punish], dtype=np.float64)
 
@@ -458,7 +496,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         if int(self.conv2_epochs) > 0:
             out1 = self._layer_out(lat, "conv1")
             self._train_stdp("conv2", out1, order, int(self.conv2_epochs), int(self.conv2_winners), self.inhibition_radii[1])
-        self._feature_version += 1
+        self._feature_version = next(_FEATURE_IDS)
         self._reset_decision_rates()
         return self
 
@@ -555,9 +593,14 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         decisions = np.empty(n, dtype=np.int64)
         hits = misses = silent = 0
-        chunk = 16 if sigma > 0 else n
-        for s in range(0, n, chunk):
-            order = np.arange(s, min(s + chunk, n), dtype=np.int64)
+        per_batch = int(self.adaptation_batch) if self.adaptation_batch else n
+        s = 0
+        while s < n:
+            # segments end at noise chunks (16 samples) and at adaptation-batch boundaries
+            stop = min(n, s + (16 if sigma > 0 else n))
+            if adapt_rates:
+                stop = min(stop, s + max(1, per_batch - int(self._batch[2])))
+            order = np.arange(s, stop, dtype=np.int64)
             noise = (
                 c.generator.standard_normal((order.size, wt.size), dtype=np.float32)
                 if sigma > 0
@@ -565,14 +608,23 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
             )
             h, m, q = K.train_rstdp(
                 feats, labels, order, wt, plastic, lower, upper, self._decision_rates, False,
-                int(self.features_per_class), int(self.n_steps), noise, sigma, decisions[s : s + order.size],
+                int(self.features_per_class), int(self.n_steps), noise, sigma, decisions[s:stop],
             )  # fmt: skip
             hits, misses, silent = hits + h, misses + m, silent + q
+            if adapt_rates:
+                self._batch += (h, m, order.size)
+                if self._batch[2] >= per_batch:
+                    self._adapt()
+            s = stop
         self.hit_rate_, self.miss_rate_, self.silent_rate_ = hits / n, misses / n, silent / n
-        if adapt_rates:
-            rule = self._rule().adapted(self.hit_rate_, self.miss_rate_, self._scale())
-            self._decision_rates = np.array([*rule.reward, *rule.punish], dtype=np.float64)
         return self
+
+    def _adapt(self) -> None:
+        """Mozafari's adaptive rates from the outcomes of the finished batch."""
+        h, m, total = self._batch
+        rule = self._rule().adapted(h / total, m / total, self._scale())
+        self._decision_rates = np.array([*rule.reward, *rule.punish], dtype=np.float64)
+        self._batch[:] = 0
 
     # ------------------------------------------------------------------ inference
     def decision_function(self, X) -> np.ndarray:
@@ -581,7 +633,12 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         feats = self._features(self._check_images(X, fitted=True))
         out = np.empty(feats.shape[0], dtype=np.int64)
-        K.decide_batch(feats, self._wt["conv3"], int(self.features_per_class), int(self.n_steps), out)
+        args = (feats, self._wt["conv3"], int(self.features_per_class), int(self.n_steps), out)
+        if self.n_jobs in (None, 1):
+            K.decide_batch_serial(*args)
+        else:
+            with _threads(self.n_jobs):
+                K.decide_batch(*args)
         return out
 
     def predict(self, X) -> np.ndarray:
@@ -611,6 +668,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         tensors = {f"weight.{n}": np.ascontiguousarray(w) for n, w in self._wt.items()}
         tensors.update({f"stdp_state.{n}": s.copy() for n, s in self._stdp_state.items()})
         tensors["decision_rates"] = self._decision_rates.copy()
+        tensors["adaptation_batch_counts"] = self._batch.copy()
         meta = {
             "params": json.dumps(self.get_params(), default=lambda o: o if not isinstance(o, np.generic) else o.item()),
             "classes": json.dumps(self.classes_.tolist()),
@@ -640,8 +698,18 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         for n in ("conv1", "conv2"):
             model._stdp_state[n] = tensors[f"stdp_state.{n}"].astype(np.float64)
         model._decision_rates = tensors["decision_rates"].astype(np.float64)
+        model._batch = tensors["adaptation_batch_counts"].astype(np.int64)
         model.n_tasks_seen_ = int(meta["n_tasks_seen"])
         return model
+
+    def __deepcopy__(self, memo):
+        """Deep copy that shares the (content-keyed) cache of frozen-layer outputs."""
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            setattr(new, k, v if k == "_cache" else copy.deepcopy(v, memo))
+        return new
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
