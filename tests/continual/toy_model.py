@@ -64,7 +64,7 @@ def toy_stream(seed: int = 0, n_inputs: int = 30, n: int = 120):
     for t in range(2):
         protos = rng.random((3, n_inputs)) < 0.35
 
-        def draw(m):
+        def draw(m, protos=protos):
             y = rng.integers(0, 3, m)
             X = protos[y] ^ (rng.random((m, n_inputs)) < 0.08)
             return X.astype(np.float64), y

@@ -285,12 +285,16 @@ class LangevinRanges(Strategy):
     def after_task(self, model: PlasticModel, index: int, tasks: Sequence[Task]) -> None:
         if index >= len(tasks) - 1:
             return
-        snaps = self.research(model, tasks[index])
+        self.install(model, self.research(model, tasks[index]))
+
+    def install(self, model: PlasticModel, snaps: Mapping[str, np.ndarray]) -> None:
+        """Confine every weight to its quantile range of the trajectories ``snaps``
+        (``{name: [S, ...]}``, e.g. from :meth:`research`; one research phase can serve
+        several quantile choices)."""
         constraints = {}
         for name, traj in snaps.items():
             lo, hi = weight_quantiles(traj, self.quantiles)
             self.bounds_[name] = (torch.from_numpy(lo), torch.from_numpy(hi))
             constraints[name] = WeightConstraint(lower=self.bounds_[name][0], upper=self.bounds_[name][1])
             self.n_snapshots_ = traj.shape[0]
-        del snaps
         model.set_constraints(constraints)

@@ -134,8 +134,9 @@ def permuted_mnist(
     for i in range(n_tasks):
         perm = np.arange(Xtr[0].size) if (i == 0 and first_identity) else rng.permutation(Xtr[0].size)
         order = rng.permutation(len(ytr))
-        f = lambda X: X.reshape(len(X), -1)[:, perm].reshape(X.shape)  # noqa: E731
-        tasks.append(Task(f"permutation {i}", f(Xtr)[order], ytr[order], f(Xte), yte))
+        Ptr = Xtr.reshape(len(Xtr), -1)[:, perm].reshape(Xtr.shape)
+        Pte = Xte.reshape(len(Xte), -1)[:, perm].reshape(Xte.shape)
+        tasks.append(Task(f"permutation {i}", Ptr[order], ytr[order], Pte, yte))
     return tasks
 
 
