@@ -158,8 +158,9 @@ def _unit(args: tuple[Config, int, str]) -> list[dict]:
     cfg, seed, unit = args
     c0 = time.process_time()
     rows = _unit_rows(cfg, seed, unit)
+    cpu = time.process_time() - c0
     for r in rows:  # CPU seconds of the whole unit (shared Task-1 work included), load-independent
-        r["unit_cpu_seconds"] = time.process_time() - c0
+        r["unit"], r["unit_cpu_seconds"] = unit, cpu
     return rows
 
 
@@ -269,8 +270,8 @@ def run(
     res = Results("continual", command, asdict(cfg) | {"quick": quick}, out_dir)
     res.extra["runs"] = rows
     res.extra["wall_seconds"] = wall
-    units = {(r["seed"], r["unit_cpu_seconds"]) for r in rows}
-    res.extra["cpu_seconds"] = float(sum(c for _, c in units))
+    units = {(r["seed"], r["unit"]): r["unit_cpu_seconds"] for r in rows}
+    res.extra["cpu_seconds"] = float(sum(units.values()))
     _metrics(res, cfg, rows)
     res.add("all/continual/wall_seconds", wall)
     _plots(res, cfg, rows)

@@ -31,6 +31,24 @@ __all__ = [
 ]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_input_spike(V, wt, c, y, x):
+    """Add the kernel column of input ``(c, y, x)`` to every output it reaches:
+    ``V[oy, ox, :] += wt[c, y − oy, x − ox, :]`` (valid convolution)."""
+    kh, kw, F = wt.shape[1], wt.shape[2], wt.shape[3]
+    Ho, Wo = V.shape[0], V.shape[1]
+    ox0, ox1 = max(x - kw + 1, 0), min(x, Wo - 1)
+    for dy in range(kh):
+        oy = y - dy
+        if oy < 0 or oy >= Ho:
+            continue
+        for ox in range(ox0, ox1 + 1):
+            acc = V[oy, ox]
+            col = wt[c, dy, x - ox]
+            for f in range(F):
+                acc[f] += col[f]
+
+
 @njit(cache=True, nogil=True)
 def conv_first_spikes(lat, wt, threshold, last_step, T, t_out, v_out):
     """Potentials and first spikes of one convolutional IF layer for one sample.
@@ -88,17 +106,9 @@ def conv_first_spikes(lat, wt, threshold, last_step, T, t_out, v_out):
             x = idx % W
             y = (idx // W) % H
             c = idx // (W * H)
-            ox0 = max(x - kw + 1, 0)
-            ox1 = min(x, Wo - 1)
-            for dy in range(kh):
-                oy = y - dy
-                if oy < 0 or oy >= Ho:
-                    continue
-                for ox in range(ox0, ox1 + 1):
-                    acc = V[oy, ox]
-                    col = wt[c, dy, x - ox]
-                    for f in range(F):
-                        acc[f] += col[f]
+            _add_input_spike(V, wt, c, y, x)
+            ox0, ox1 = max(x - kw + 1, 0), min(x, Wo - 1)
+            for oy in range(max(y - kh + 1, 0), min(y, Ho - 1) + 1):
                 row_lo[oy] = min(row_lo[oy], ox0)
                 row_hi[oy] = max(row_hi[oy], ox1 + 1)
         if not last_step:
@@ -259,19 +269,8 @@ def _decide_one(lat, wt, n_per_class, T, V):
     for c in range(C):
         for y in range(H):
             for x in range(W):
-                if lat[c, y, x] >= T:
-                    continue
-                ox0 = max(x - kw + 1, 0)
-                ox1 = min(x, Wo - 1)
-                for dy in range(kh):
-                    oy = y - dy
-                    if oy < 0 or oy >= Ho:
-                        continue
-                    for ox in range(ox0, ox1 + 1):
-                        acc = V[oy, ox]
-                        col = wt[c, dy, x - ox]
-                        for f in range(F):
-                            acc[f] += col[f]
+                if lat[c, y, x] < T:
+                    _add_input_spike(V, wt, c, y, x)
     bf, by, bx = -1, -1, -1
     best = np.float32(0.0)
     for f in range(F):  # flat-index order: ties keep the first
