@@ -64,6 +64,7 @@ CANDIDATES = [
     dict(learning_rate="auto", prune="per_neuron", prune_beta=0.5),
     dict(learning_rate="auto", prune="per_neuron", prune_beta=-0.5, tau_plus_ms=20.0),
     dict(learning_rate="auto", prune="per_neuron", prune_beta=-0.5, n_fields=15),
+    dict(plasticity="memristive"),  # memristive with its defaults (memristive_scale="auto")
 ]
 
 

@@ -22,6 +22,7 @@ _SUBMODULES = {
     "datasets",
     "encoding",
     "experiments",
+    "io",
     "models",
     "neurons",
     "nn",

@@ -4,6 +4,7 @@
     spikeforge reproduce NAME [--quick]     run a reproduction, write results/NAME/
     spikeforge reproduce all --quick        every reproduction, reduced sizes
     spikeforge report                       refresh README.md tables from results/*/results.md
+    spikeforge train MODEL --data NAME|PATH train a deep SNN (spikeforge.nn), checkpoints in runs/
     spikeforge env                          versions and hardware, for bug reports
 """
 
@@ -71,6 +72,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .nn.train import run_cli  # imports torch only when training
+
+    return run_cli(args)
+
+
 def _cmd_env(args: argparse.Namespace) -> int:
     print(json.dumps(ex.environment(), indent=1))
     return 0
@@ -95,6 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default="results")
     rep.set_defaults(fn=_cmd_report)
     sub.add_parser("env", help="print versions and hardware").set_defaults(fn=_cmd_env)
+    t = sub.add_parser("train", help="train a deep SNN (convsnn, resnet19); safetensors checkpoints with resume")
+    t.add_argument("model", choices=("convsnn", "resnet19"))
+    t.add_argument("--data", required=True, help="'mnist', 'digits', or a folder of CIFAR-10 python pickles")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--schedule", choices=("cosine", "none"), default="cosine")
+    t.add_argument("-T", "--T", type=int, default=4, help="time steps (default 4)")
+    t.add_argument("--norm", choices=("tdbn", "bn", "none"), default="tdbn")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    t.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    t.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
+    t.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
+    t.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA-T-seed)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(fn=_cmd_train)
     return p
 
 

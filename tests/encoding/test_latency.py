@@ -12,9 +12,7 @@ from spikeforge.encoding import (
     dog_filter,
     dog_kernel,
     latency_to_spike_wave,
-    linear_latency,
     local_normalization,
-    log_latency,
     rank_order_latency,
     spike_wave_to_latency,
 )
@@ -57,16 +55,12 @@ def test_rank_order_matches_spyketorch_binning_on_random_maps():
         assert torch.equal(lat[b].reshape(-1).to(torch.int64), expected)
 
 
-def test_linear_and_log_latency():
+def test_wave_from_per_pixel_latency_codes():
+    from spikeforge.encoding import latency_encode, latency_times
+
     x = torch.tensor([[0.0, 1.0, 0.5, 0.25]])
-    assert linear_latency(x, 5).tolist() == [[5, 0, 2, 3]]  # round((1 - x)·4)
-    assert linear_latency(x, 5, x_max=2.0).tolist() == [[5, 2, 3, 4]]  # round half to even
-    lat = log_latency(torch.tensor([[100.0, 10.0, 1.0, 0.5, 0.0]]), 3, x_min=1.0, x_max=100.0)
-    assert lat.tolist() == [[0, 1, 2, 2, 3]]
-    with pytest.raises(ValueError):
-        log_latency(x, 3, x_min=0.0)
-    with pytest.raises(ValueError):
-        linear_latency(x, 0)
+    lat = latency_times(x, 5)
+    assert torch.equal(latency_to_spike_wave(lat, 5, cumulative=False), latency_encode(x, 5))
 
 
 def test_spike_wave_round_trip_and_cumulative():

@@ -168,3 +168,32 @@ def test_progress_bar_and_get_params():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.fit(np.random.default_rng(0).random((20, 3)), np.arange(20) % 2)
+
+
+@pytest.mark.parametrize("preset", ["iris", "breast_cancer", "digits"])
+def test_save_load_roundtrip(tmp_path, preset):
+    from spikeforge.datasets import load_tabular
+
+    X, y = load_tabular(preset)
+    labels = np.array([f"c{v}" for v in y])
+    clf = CorrelationClassifier.from_preset(preset, random_state=3).fit(X[::3], labels[::3])
+    path = clf.save(tmp_path / "model.safetensors")
+    again = CorrelationClassifier.load(path)
+    assert again.get_params() == clf.get_params()
+    np.testing.assert_array_equal(again.predict(X[1::7]), clf.predict(X[1::7]))
+    np.testing.assert_array_equal(again.correlations(X[1::7]), clf.correlations(X[1::7]))
+    assert b"pickle" not in path.read_bytes()[:200]
+
+
+def test_load_errors(tmp_path):
+    from spikeforge.io import save_arrays
+
+    with pytest.raises(FileNotFoundError):
+        CorrelationClassifier.load(tmp_path / "missing.safetensors")
+    save_arrays(tmp_path / "other.safetensors", {"w": np.zeros(2)}, {"class": "Other", "params": {}, "state": {}})
+    with pytest.raises(ValueError, match="not a CorrelationClassifier"):
+        CorrelationClassifier.load(tmp_path / "other.safetensors")
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        CorrelationClassifier(random_state=0).save(tmp_path / "unfitted.safetensors")

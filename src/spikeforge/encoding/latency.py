@@ -9,13 +9,11 @@ Two representations of the same thing are used throughout:
   which makes convolution of a wave equal to the membrane potential of non-leaky
   integrate-and-fire neurons); ``cumulative=False`` gives one spike per unit.
 
-Encoders (intensity → latency map; larger intensity → earlier spike; zero → no spike):
-
-* :func:`rank_order_latency` — SpykeTorch's ``Intensity2Latency``: the non-zero values of a
-  sample are sorted and cut into ``n_steps`` bins of equal count.
-* :func:`linear_latency` — ``t = round((1 − x / x_max)·(n_steps − 1))``.
-* :func:`log_latency` — ``t = round((n_steps − 1)·ln(x_max / x) / ln(x_max / x_min))``,
-  clipped, for intensities spanning decades.
+Encoder (intensity → latency map; larger intensity → earlier spike; zero → no spike):
+:func:`rank_order_latency`, SpykeTorch's ``Intensity2Latency``: the positive values of a
+sample are sorted and cut into ``n_steps`` bins of equal count. The per-pixel linear and
+logarithmic codes are :func:`spikeforge.encoding.latency_times` (same latency-map convention),
+and :func:`latency_to_spike_wave` turns any latency map into a wave.
 
 Front end of Mozafari et al. (2018): :func:`dog_kernel` / :func:`dog_filter` (difference
 of Gaussians, on- and off-centre) and :func:`local_normalization`.
@@ -36,9 +34,7 @@ __all__ = [
     "dog_filter",
     "dog_kernel",
     "latency_to_spike_wave",
-    "linear_latency",
     "local_normalization",
-    "log_latency",
     "rank_order_latency",
     "spike_wave_to_latency",
 ]
@@ -112,77 +108,6 @@ def rank_order_latency(x: torch.Tensor, n_steps: int) -> torch.Tensor:
         out[b, order] = np.arange(n_fire) // bin_size
     out = torch.from_numpy(out)
     return out.reshape(x.shape).to(_latency_dtype(T))
-
-
-def linear_latency(x: torch.Tensor, n_steps: int, *, x_max: float | None = None) -> torch.Tensor:
-    """Linear time-to-first-spike: ``t = round((1 − x/x_max)·(T − 1))`` for ``x > 0``.
-
-    Parameters
-    ----------
-    x : Tensor of shape [B, ...]
-        Non-negative intensities.
-    n_steps : int
-        Number of time steps ``T``.
-    x_max : float, optional
-        Intensity that fires at step 0 (larger values are clipped to it). Default: the
-        maximum of each sample.
-
-    Returns
-    -------
-    Tensor of shape [B, ...] (uint8, or int64 for ``T ≥ 255``); ``T`` where ``x ≤ 0``.
-    """
-    x = _as_float(x)
-    T = _check_steps(n_steps)
-    if x.ndim < 1:
-        raise ValueError("x must have a sample axis: shape [B, ...]")
-    if x_max is None:
-        top = x.reshape(x.shape[0], -1).amax(dim=1).clamp(min=torch.finfo(x.dtype).tiny)
-        top = top.reshape((-1,) + (1,) * (x.ndim - 1))
-    else:
-        if not x_max > 0:
-            raise ValueError(f"x_max must be positive; got {x_max}")
-        top = torch.tensor(float(x_max), dtype=x.dtype)
-    frac = (x / top).clamp(max=1.0)
-    t = torch.round((1.0 - frac) * (T - 1)).to(torch.int64)
-    t = torch.where(x > 0, t, torch.full_like(t, T))
-    return t.to(_latency_dtype(T))
-
-
-def log_latency(
-    x: torch.Tensor, n_steps: int, *, x_min: float, x_max: float | None = None
-) -> torch.Tensor:
-    """Logarithmic time-to-first-spike: ``t = round((T−1)·ln(x_max/x) / ln(x_max/x_min))``.
-
-    Values ``≥ x_max`` fire at step 0, values in ``(0, x_min]`` at step ``T − 1``, values
-    ``≤ 0`` never.
-
-    Parameters
-    ----------
-    x : Tensor of shape [B, ...]
-    n_steps : int
-    x_min : float
-        Smallest intensity that still fires (positive).
-    x_max : float, optional
-        Intensity of the earliest spike; default: the maximum of each sample.
-
-    Returns
-    -------
-    Tensor of shape [B, ...] (uint8 or int64); ``T`` for no spike.
-    """
-    x = _as_float(x)
-    T = _check_steps(n_steps)
-    if not x_min > 0:
-        raise ValueError(f"x_min must be positive; got {x_min}")
-    if x_max is None:
-        top = x.reshape(x.shape[0], -1).amax(dim=1).reshape((-1,) + (1,) * (x.ndim - 1))
-    else:
-        top = torch.tensor(float(x_max), dtype=x.dtype)
-    top = torch.clamp(top, min=x_min * (1 + 1e-6))
-    span = torch.log(top / x_min)
-    ratio = torch.log(top / x.clamp(min=x_min)) / span
-    t = torch.round(ratio.clamp(0.0, 1.0) * (T - 1)).to(torch.int64)
-    t = torch.where(x > 0, t, torch.full_like(t, T))
-    return t.to(_latency_dtype(T))
 
 
 def latency_to_spike_wave(

@@ -60,6 +60,51 @@ register(
 )
 
 register(
+    "tdbn",
+    seed="003",
+    summary="STBP-tdBN: conv SNN + tdBN at T=4 on the MNIST subset, and per-layer gradient norms with tdBN / BN / none",
+    module="spikeforge.experiments.tdbn",
+    full_minutes=12,
+    quick_minutes=1.5,
+)
+
+register(
+    "conversion",
+    seed="004",
+    summary="ANN→SNN conversion on MNIST-5k: Max/Robust/per-channel/QCFS, soft vs hard reset, hybrid fine-tuning, rate vs latency coding",
+    module="spikeforge.experiments.conversion",
+    full_minutes=7,
+    quick_minutes=1.5,
+)
+
+register(
+    "stdp-all-ltd",
+    seed="001",
+    summary="supervised STDP + All-LTD on 3 MNIST classes: learning curves, with/without adaptive threshold",
+    module="spikeforge.experiments.stdp_all_ltd",
+    full_minutes=15,
+    quick_minutes=2,
+)
+
+register(
+    "use-it-or-lose-it",
+    seed="001",
+    summary="'use it or lose it' weight decay: spikes on noise / known / unknown digits, weight maps",
+    module="spikeforge.experiments.use_it_or_lose_it",
+    full_minutes=3,
+    quick_minutes=1,
+)
+
+register(
+    "diehl-cook",
+    seed="base",
+    summary="Diehl & Cook 2015 unsupervised STDP baseline, 100 neurons, MNIST subset 4000/1000",
+    module="spikeforge.experiments.diehl_cook",
+    full_minutes=11,
+    quick_minutes=2,
+)
+
+register(
     "continual",
     seed="001",
     summary="catastrophic forgetting in the Mozafari STDP network: inhibition radii, freezing, Langevin ranges (split-MNIST)",

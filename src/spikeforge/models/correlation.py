@@ -26,6 +26,7 @@ from ..encoding.reference import (
     draw_reference_train,
     reference_train_length,
 )
+from ..io import SafetensorsMixin
 from ..neurons.probabilistic import probabilistic_spike_counts
 from ..plasticity.memristive import MemristiveTanh
 from ..plasticity.stdp import NNRestrictedSTDP
@@ -116,7 +117,14 @@ PRESETS: dict[str, _Preset] = {
 }
 
 
-class CorrelationClassifier(ClassifierMixin, BaseEstimator):
+_SCALER_STATE = {
+    "StandardScaler": ("mean_", "scale_", "var_"),
+    "MinMaxScaler": ("min_", "scale_", "data_min_", "data_max_", "data_range_"),
+    "Normalizer": (),
+}
+
+
+class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
     """Probabilistic spiking classifier trained by correlation-based local plasticity.
 
     The defaults (``learning_rate="auto"``, per-neuron pruning with β = −0.5) are chosen for
@@ -169,18 +177,22 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         STDP depression ratio.
     memristive_a_minus : float or None, default None
         ``A−`` of the memristive rule; None keeps the published −0.0496 (spec G.2).
-    memristive_scale : float, default 1.0
+    memristive_scale : float or "auto", default "auto"
         Pulse-amplitude factor ``η`` multiplying both ``A+`` and ``A−`` of the memristive
         rule (1 = the published device). With ``η = 1`` every pairing changes ``w`` by
         5–15 %, so that after thousands of pairings all active synapses saturate; a smaller
         ``η`` (weaker programming pulses) keeps the learned log-weights in range.
+        ``"auto"`` sets ``η = min(1, 300 / S)`` with ``S`` the expected number of
+        teacher-paired spikes of the busiest synapse (the tuned presets have ``η·S`` between
+        200 and 1000).
     w_init : float or None, default None
         Upper end of the initial weights; None means 1e-4 for STDP and 1e-3 for the
         memristive rule (a multiplicative rule needs ``w > 0``).
-    w_init_spread : float, default 1.0
+    w_init_spread : float or None, default None
         Initial weights are ``U(w_init·(1 − spread), w_init)``: 1 is the authors' ``U(0, w_init)``,
         0 a constant. Under the multiplicative memristive rule the random factor of the
-        initial weight survives training, so a small spread helps there.
+        initial weight survives training, so None means 1 for STDP and 0 for the memristive
+        rule.
     prune_beta : float, default -0.5
         Pruning threshold ``μ_w + β·σ_w`` (spec §A.6).
     prune : {"global", "per_neuron", "none"}, default "per_neuron"
@@ -234,9 +246,9 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         mu_minus: float = 0.0,
         alpha: float = 1.0,
         memristive_a_minus: float | None = None,
-        memristive_scale: float = 1.0,
+        memristive_scale: float | str = "auto",
         w_init: float | None = None,
-        w_init_spread: float = 1.0,
+        w_init_spread: float | None = None,
         prune_beta: float = -0.5,
         prune: str = "per_neuron",
         decoding: str = "sample",
@@ -312,12 +324,14 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"learning_rate must be a float or 'auto'; got {self.learning_rate!r}")
         if self.max_reference_spikes < 1:
             raise ValueError("max_reference_spikes must be >= 1")
-        if not 0.0 <= self.w_init_spread <= 1.0:
+        if self.w_init_spread is not None and not 0.0 <= self.w_init_spread <= 1.0:
             raise ValueError(f"w_init_spread must lie in [0, 1]; got {self.w_init_spread}")
-        if not 0.0 <= self.memristive_scale <= 5.0:
-            raise ValueError(f"memristive_scale must lie in [0, 5]; got {self.memristive_scale}")
+        if self.memristive_scale != "auto" and (
+            isinstance(self.memristive_scale, str) or not 0.0 <= self.memristive_scale <= 5.0
+        ):
+            raise ValueError(f"memristive_scale must be 'auto' or lie in [0, 5]; got {self.memristive_scale!r}")
 
-    def _rule_params(self, lam: float | None = None) -> np.ndarray:
+    def _rule_params(self, lam: float | None = None, eta: float | None = None) -> np.ndarray:
         if self.plasticity == "stdp":
             return NNRestrictedSTDP(
                 lam=float(self.learning_rate) if lam is None else lam,
@@ -329,7 +343,7 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
             ).as_array()
         base = MemristiveTanh()
         a_minus = base.a_minus if self.memristive_a_minus is None else float(self.memristive_a_minus)
-        eta = float(self.memristive_scale)
+        eta = float(self.memristive_scale) if eta is None else eta
         return MemristiveTanh(**{**base.__dict__, "a_plus": eta * base.a_plus, "a_minus": eta * a_minus}).as_array()
 
     def _make_scaler(self):
@@ -380,7 +394,8 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         n_inputs = L.shape[1]
 
         w_init = self.w_init if self.w_init is not None else (1e-4 if self.plasticity == "stdp" else 1e-3)
-        w = rng.uniform(w_init * (1.0 - self.w_init_spread), w_init, size=(n_inputs, n_classes))
+        spread = self.w_init_spread if self.w_init_spread is not None else (1.0 if self.plasticity == "stdp" else 0.0)
+        w = rng.uniform(w_init * (1.0 - spread), w_init, size=(n_inputs, n_classes))
         n_ref = reference_train_length(L, int(self.min_spikes))
         if n_ref > self.max_reference_spikes:
             warnings.warn(
@@ -411,12 +426,13 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         n_samples, n_inputs = L.shape
         n_classes = w.shape[1]
         rule = K.RULE_STDP if self.plasticity == "stdp" else K.RULE_MEMRISTIVE
-        lam = None
-        if self.learning_rate == "auto":
-            per_class = np.stack([L[y_enc == c].sum(axis=0) for c in range(n_classes)])
-            lam = 1.0 / max(float(per_class.max()) * ref.n_spikes, 1.0)
-        self.learning_rate_ = float(self.learning_rate) if lam is None else lam
-        p = self._rule_params(lam)
+        # expected teacher-paired spikes of the busiest synapse, for the "auto" rates
+        busiest = max(max(float(L[y_enc == c].sum(axis=0).max()) for c in range(n_classes)) * ref.n_spikes, 1.0)
+        lam = 1.0 / busiest if self.learning_rate == "auto" else float(self.learning_rate)
+        eta = min(1.0, 300.0 / busiest) if self.memristive_scale == "auto" else float(self.memristive_scale)
+        self.learning_rate_ = lam
+        self.memristive_scale_ = eta
+        p = self._rule_params(lam, eta)
         d = int(round(self.delay_ms / self.dt_ms))
         dt = float(self.dt_ms)
         s0 = ref.steps
@@ -489,6 +505,58 @@ class CorrelationClassifier(ClassifierMixin, BaseEstimator):
         idx = np.argmax(r, axis=1)
         idx[silent] = int(np.argmax(self.class_prior_))
         return self.classes_[idx]
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self):
+        ref = self.reference_train_
+        arrays = {
+            "weights": self.weights_,
+            "raw_weights": self.raw_weights_,
+            "class_prior": self.class_prior_,
+            "grf_min": self.grf_.data_min_,
+            "grf_max": self.grf_.data_max_,
+            "grf_keep": self.grf_.keep_,
+            "s0_steps": ref.steps,
+        }
+        if self.scaler_ is not None:
+            for attr in _SCALER_STATE[type(self.scaler_).__name__]:
+                arrays[f"scaler.{attr}"] = getattr(self.scaler_, attr)
+        scalars = {
+            "classes": self.classes_.tolist(),
+            "classes_dtype": self.classes_.dtype.str,
+            "n_features_in": int(self.n_features_in_),
+            "predict_seed": int(self._predict_seed),
+            "s0_n_steps": int(ref.n_steps),
+            "s0_dt_ms": ref.dt_ms,
+            "s0_rate_hz": ref.rate_hz,
+            "learning_rate": getattr(self, "learning_rate_", None),
+            "memristive_scale": getattr(self, "memristive_scale_", None),
+        }
+        return arrays, scalars
+
+    def _set_state(self, arrays, scalars) -> None:
+        self.classes_ = np.asarray(scalars["classes"], dtype=np.dtype(scalars["classes_dtype"]))
+        self.n_features_in_ = scalars["n_features_in"]
+        self._predict_seed = scalars["predict_seed"]
+        self.weights_ = arrays["weights"]
+        self.raw_weights_ = arrays["raw_weights"]
+        self.class_prior_ = arrays["class_prior"]
+        self.learning_rate_ = scalars["learning_rate"]
+        self.memristive_scale_ = scalars["memristive_scale"]
+        self.reference_train_ = ReferenceTrain(
+            arrays["s0_steps"].astype(np.int64), scalars["s0_n_steps"], scalars["s0_dt_ms"], scalars["s0_rate_hz"]
+        )
+        self.scaler_ = self._make_scaler()
+        if self.scaler_ is not None:
+            for attr in _SCALER_STATE[type(self.scaler_).__name__]:
+                setattr(self.scaler_, attr, arrays[f"scaler.{attr}"])
+            self.scaler_.n_features_in_ = self.n_features_in_
+        self.grf_ = GaussianReceptiveFields(n_fields=self.n_fields, cutoff=self.grf_cutoff)
+        self.grf_.data_min_ = arrays["grf_min"]
+        self.grf_.data_max_ = arrays["grf_max"]
+        self.grf_.keep_ = arrays["grf_keep"].astype(bool)
+        self.grf_.n_features_in_ = self.n_features_in_
+        self.grf_.n_output_features_ = int(self.grf_.keep_.sum()) * int(self.n_fields)
 
     # ------------------------------------------------------------------ introspection
     def weight_map(self) -> np.ndarray:

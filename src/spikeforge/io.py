@@ -1,0 +1,96 @@
+"""Saving and loading models with safetensors (never pickle).
+
+A file holds named arrays plus one JSON document in the safetensors metadata under the key
+``"spikeforge"`` (class name, constructor parameters, scalar state, format version). Writes are
+atomic: a crash never leaves a truncated file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+__all__ = ["FORMAT_VERSION", "SafetensorsMixin", "load_arrays", "save_arrays"]
+
+FORMAT_VERSION = 1
+
+
+def save_arrays(path: str | Path, arrays: dict[str, Any], meta: dict[str, Any]) -> Path:
+    """Atomically write ``arrays`` (numpy arrays or torch tensors) and JSON ``meta`` to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for k, v in arrays.items():
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().numpy()
+        a = np.ascontiguousarray(v)
+        if a.dtype == bool:
+            a = a.astype(np.uint8)
+        tensors[k] = a
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".safetensors.tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"spikeforge": json.dumps({"format": FORMAT_VERSION, **meta})})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read a file written by :func:`save_arrays`: ``(arrays, meta)``."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as fh:
+        raw = (fh.metadata() or {}).get("spikeforge")
+    if raw is None:
+        raise ValueError(f"{path} is not a spikeforge model file (no 'spikeforge' metadata)")
+    meta = json.loads(raw)
+    if meta.get("format", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer spikeforge (format {meta['format']})")
+    return load_file(str(path)), meta
+
+
+class SafetensorsMixin:
+    """``save(path)`` / ``load(path)`` for estimators.
+
+    Subclasses implement ``_state()`` → ``(arrays, scalars)`` and ``_set_state(arrays, scalars)``;
+    constructor parameters come from ``get_params()`` and must be JSON-serialisable.
+    """
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _set_state(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to ``path`` (safetensors)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        params = self.get_params(deep=False)
+        if not isinstance(params.get("random_state", None), (int, type(None))):
+            params["random_state"] = None
+        arrays, scalars = self._state()
+        return save_arrays(path, arrays, {"class": type(self).__name__, "params": params, "state": scalars})
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Read a model written by :meth:`save`."""
+        arrays, meta = load_arrays(path)
+        if meta.get("class") != cls.__name__:
+            raise ValueError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}")
+        obj = cls(**meta["params"])
+        obj._set_state(arrays, meta["state"])
+        return obj

@@ -1,0 +1,187 @@
+"""Shared machinery of the scikit-learn classifiers built on :class:`spikeforge.sim.Network`
+with rate-coded (Poisson) image input: input validation, rate conversion, "no answer"
+handling, saving and loading with safetensors."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_features
+
+__all__ = ["NoAnswerWarning", "RateNetworkClassifier"]
+
+
+class NoAnswerWarning(UserWarning):
+    """Some inputs evoked no spike in the deciding neurons: the network gave no answer."""
+
+
+class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: subclasses define ``_build_network`` and ``_class_scores``.
+
+    Common parameters (documented in the subclasses): ``max_rate_hz``, ``input_max``,
+    ``no_answer_label``, ``n_jobs``, ``verbose``, ``random_state``.
+    """
+
+    #: population whose spikes decide the class
+    _readout = "E"
+
+    # ------------------------------------------------------------------ input
+    def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Validate images/feature vectors and return them as float64 [n_samples, n_features]."""
+        name = type(self).__name__
+        if X is not None and not hasattr(X, "toarray"):
+            arr = np.asarray(X.detach().cpu().numpy() if hasattr(X, "detach") else X)
+            if arr.ndim == 3 and arr.dtype != object:  # a stack of images [n, H, W]
+                X = arr.reshape(arr.shape[0], -1)
+        X = check_features(
+            X, n_features=None if reset else self.n_features_in_, allow_negative=True, estimator=name
+        )
+        if X.min() < 0:
+            raise ValueError(
+                f"Negative values in data passed to {name}: it encodes intensities as firing rates "
+                f"and needs non-negative input (found minimum {X.min():.4g})"
+            )
+        if self.input_max <= 0:
+            raise ValueError(f"input_max must be positive; got {self.input_max}")
+        if X.max() > self.input_max * (1 + 1e-9):
+            raise ValueError(
+                f"input intensities must lie in [0, input_max={self.input_max}]; found maximum {X.max():.4g} "
+                "(set input_max to the range of your data, e.g. 1.0 for images scaled to [0, 1])"
+            )
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        return X
+
+    def _rates(self, X: np.ndarray) -> np.ndarray:
+        """Firing rates (Hz): ``X / input_max · max_rate_hz``."""
+        if not self.max_rate_hz > 0:
+            raise ValueError(f"max_rate_hz must be positive; got {self.max_rate_hz}")
+        return X * (float(self.max_rate_hz) / float(self.input_max))
+
+    # ------------------------------------------------------------------ decisions
+    def _no_answer_value(self):
+        lab = self.no_answer_label
+        if lab is None:
+            return None
+        if isinstance(lab, str) and lab == "auto":
+            if self.classes_.dtype.kind in "iuf":
+                if -1 in self.classes_:
+                    raise ValueError("-1 is a class label; set no_answer_label to another value or None")
+                return -1
+            return "no answer"
+        if lab in self.classes_:
+            raise ValueError(f"no_answer_label={lab!r} is one of the classes")
+        return lab
+
+    def _decide(self, scores: np.ndarray, answered: np.ndarray) -> np.ndarray:
+        """Labels from class scores; unanswered rows get the no-answer label (or the prior)."""
+        idx = np.argmax(scores, axis=1)
+        if answered.all():
+            return self.classes_[idx]
+        n_silent = int((~answered).sum())
+        value = self._no_answer_value()
+        warnings.warn(
+            f"{n_silent} of {answered.size} inputs evoked no spike in the deciding neurons "
+            f"(no answer); they are labelled {value!r}" if value is not None else
+            f"{n_silent} of {answered.size} inputs evoked no spike (no answer); they get the most "
+            "frequent training class",
+            NoAnswerWarning,
+            stacklevel=3,
+        )
+        if value is None:
+            idx[~answered] = int(np.argmax(self.class_prior_))
+            return self.classes_[idx]
+        try:
+            dtype = np.result_type(self.classes_.dtype, np.asarray(value).dtype)
+        except TypeError:  # e.g. integer classes and a string label
+            dtype = np.dtype(object)
+        out = self.classes_[idx].astype(dtype)
+        out[~answered] = value
+        return out
+
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores [n_samples, n_classes] (see :meth:`_class_scores`)."""
+        scores, _ = self._scores(X)
+        return scores
+
+    def _scores(self, X) -> tuple[np.ndarray, np.ndarray]:
+        check_is_fitted(self, "network_")
+        X = self._check_X(X, reset=False)
+        return self._class_scores(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels [n_samples]; inputs that evoke no spike get ``no_answer_label``."""
+        scores, answered = self._scores(X)
+        return self._decide(scores, answered)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Scores normalised to sum to 1 per row [n_samples, n_classes] (uniform when silent)."""
+        scores, answered = self._scores(X)
+        scores = np.clip(scores, 0, None)
+        tot = scores.sum(axis=1, keepdims=True)
+        uniform = np.full_like(scores, 1.0 / scores.shape[1])
+        return np.where(tot > 0, scores / np.where(tot > 0, tot, 1.0), uniform)
+
+    def answered(self, X) -> np.ndarray:
+        """Boolean mask [n_samples]: the network gave an answer (some deciding neuron spiked)."""
+        return self._scores(X)[1]
+
+    # ------------------------------------------------------------------ persistence
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _load_extra(self, arrays: dict[str, np.ndarray]) -> None:
+        pass
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model (weights, thresholds, labels, parameters) to a safetensors file."""
+        from safetensors.numpy import save_file
+
+        check_is_fitted(self, "network_")
+        path = Path(path)
+        arrays = {f"net/{k}": np.ascontiguousarray(v) for k, v in self.network_.state_dict().items()}
+        arrays.update({f"model/{k}": np.ascontiguousarray(v) for k, v in self._extra_arrays().items()})
+        arrays["model/class_prior"] = np.asarray(self.class_prior_, dtype=np.float64)
+        params = {k: v for k, v in self.get_params().items() if k != "random_state" or isinstance(v, (int, type(None)))}
+        meta = {
+            "class": type(self).__name__,
+            "params": json.dumps(params),
+            "classes": json.dumps(self.classes_.tolist()),
+            "n_features_in": str(self.n_features_in_),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(arrays, str(path), metadata=meta)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Load a model saved with :meth:`save` (ready to predict)."""
+        from safetensors import safe_open
+        from safetensors.numpy import load_file
+
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = fh.metadata()
+        if meta.get("class") != cls.__name__:
+            raise ValueError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}")
+        arrays = load_file(str(path))
+        model = cls(**json.loads(meta["params"]))
+        model.classes_ = np.asarray(json.loads(meta["classes"]))
+        model.n_features_in_ = int(meta["n_features_in"])
+        model.class_prior_ = arrays["model/class_prior"]
+        model.network_ = model._build_network(model.classes_.shape[0])
+        model.network_.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net/")})
+        model._load_extra({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
+        return model
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.non_deterministic = self.random_state is None
+        return tags

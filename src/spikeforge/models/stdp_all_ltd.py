@@ -1,0 +1,295 @@
+"""Antonov's supervised "STDP + All-LTD" network (seed 001, spec §B) and its "use it or lose it"
+regularisation (spec §D).
+
+784 Poisson inputs (pixel/4 Hz) → ``neurons_per_class × n_classes`` excitatory conductance LIF
+neurons, split into one segment per class; each excitatory neuron drives its own inhibitory
+neuron (w = 3, delay U(0, 10) ms), which inhibits every other excitatory neuron (w = 3/n_e,
+delay U(0, 5) ms). While an image of class ``c`` is shown, the input synapses of segment ``c``
+learn by STDP (gates ``(lr1, lr2) = (1, 1)``) and those of every other segment by All-LTD
+(``(1, −1)``: depression whichever the spike order), so a wrong-class neuron that fires
+learns to stay silent on those features. The adaptive threshold (the 80 % version) raises a
+neuron's threshold by 3 mV per spike (decay 150 ms), read as a snapshot at each image onset.
+The class is the segment with the most spikes during the 350 ms of a test image (threshold
+−52 mV, no learning).
+
+With ``prune_tau_ms`` the input synapses also decay as ``w·exp(−((t − t_last)/τ_prun)²)`` at
+every presynaptic spike (use it or lose it), and :meth:`fit` ends with a 50 ms sweep at 63 Hz
+on every input that lets the decay reach synapses whose inputs never fired.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_targets, rng_from_seed
+from ..neurons.lif import LIFParameters
+from ..plasticity.trace_stdp import TraceSTDP, segment_gates
+from ..sim import Network
+from ._rate_network import NoAnswerWarning, RateNetworkClassifier
+
+__all__ = ["ANTONOV_EXC", "ANTONOV_INH", "NoAnswerWarning", "STDPAllLTDClassifier"]
+
+#: Excitatory neurons of Antonov's notebooks (spec §B.1, B.3): Brian 2 refractoriness (``v``
+#: integrates, spiking is blocked), threshold snapshot ``v2 ← vt`` at each image onset.
+ANTONOV_EXC = LIFParameters(
+    synapse="conductance", tau_m_ms=100.0, v_rest_mv=-60.0, v_reset_mv=-65.0, v_thresh_mv=-52.0,
+    v_init_mv=-80.0, refractory_ms=5.0, clamp_refractory=False, e_exc_mv=0.0, e_inh_mv=-100.0,
+    tau_ge_ms=5.0, tau_gi_ms=10.0, theta_plus_mv=3.0, tau_theta_ms=150.0, theta_init_mv=0.0, theta_snapshot=True,
+)
+#: Inhibitory neurons of Antonov's notebooks (spec §B.1).
+ANTONOV_INH = LIFParameters(
+    synapse="conductance", tau_m_ms=10.0, v_rest_mv=-60.0, v_reset_mv=-45.0, v_thresh_mv=-40.0,
+    v_init_mv=-80.0, refractory_ms=2.0, clamp_refractory=False, e_exc_mv=0.0, e_inh_mv=-85.0,
+    tau_ge_ms=5.0, tau_gi_ms=10.0,
+)
+
+
+class STDPAllLTDClassifier(RateNetworkClassifier):
+    """Supervised spiking classifier trained by STDP in the target class segment and All-LTD
+    in the others (seed 001).
+
+    Parameters
+    ----------
+    neurons_per_class : int, default 10
+        Excitatory neurons per class segment (and as many inhibitory neurons).
+    adaptive_threshold : bool, default True
+        Use the adaptive threshold (θ+ = ``theta_plus_mv``, decay ``tau_theta_ms``, snapshot at
+        each training image onset); False is the 74.9 % version of the seed.
+    theta_plus_mv, tau_theta_ms : float, default 3.0, 150.0
+    g_max : float, default 0.05
+        Upper bound of the input weights; initial weights are U(0, g_max); the STDP
+        amplitudes are ``0.01·g_max`` (potentiation) and ``1.05·0.01·g_max`` (depression).
+    w_exc_inh : float, default 3.0
+        Excitatory→inhibitory weight (one-to-one).
+    w_inh_exc : float or None, default None
+        Inhibitory→excitatory weight (all but self); None means ``w_exc_inh / n_excitatory``.
+    delay_exc_inh_ms, delay_inh_exc_ms : float, default 10, 5
+        Upper ends of the uniform delays of the two inhibitory pathways (ms).
+    prune_tau_ms : None, "auto" or float, default None
+        τ_prun of the use-it-or-lose-it decay (spec §D); ``"auto"`` is
+        ``5 · n_classes · (active_ms + rest_ms)`` (7 500 ms for 3 classes); None disables it.
+    prune_sweep_ms, prune_sweep_rate_hz : float, default 50, 63
+        The end-of-training sweep that applies the decay to silent inputs.
+    n_epochs : int, default 1
+        Passes over the training set in :meth:`fit`.
+    shuffle : bool, default False
+        Shuffle the training set in :meth:`fit` (the notebooks present it in the given order).
+    dt_ms : float, default 0.1
+        Time step (ms; Brian's default, used by the notebooks).
+    active_ms, rest_ms : float, default 350, 150
+    max_rate_hz : float, default 63.75
+    input_max : float, default 255
+    no_answer_label : "auto", label or None, default "auto"
+        Label for test images that evoke no excitatory spike (the notebooks silently predicted
+        the first class; spec G.17).
+    n_jobs : int, optional
+        Threads for inference.
+    random_state : int, Generator or None
+    verbose : int, default 0
+
+    Attributes
+    ----------
+    classes_ : ndarray [n_classes]
+    network_ : spikeforge.sim.Network
+    segment_ : ndarray of int [n_excitatory]
+        Class index of each excitatory neuron's segment.
+    n_seen_ : int
+        Training images presented so far.
+    """
+
+    def __init__(
+        self,
+        neurons_per_class: int = 10,
+        *,
+        adaptive_threshold: bool = True,
+        theta_plus_mv: float = 3.0,
+        tau_theta_ms: float = 150.0,
+        g_max: float = 0.05,
+        w_exc_inh: float = 3.0,
+        w_inh_exc: float | None = None,
+        delay_exc_inh_ms: float = 10.0,
+        delay_inh_exc_ms: float = 5.0,
+        prune_tau_ms: float | str | None = None,
+        prune_sweep_ms: float = 50.0,
+        prune_sweep_rate_hz: float = 63.0,
+        n_epochs: int = 1,
+        shuffle: bool = False,
+        dt_ms: float = 0.1,
+        active_ms: float = 350.0,
+        rest_ms: float = 150.0,
+        max_rate_hz: float = 63.75,
+        input_max: float = 255.0,
+        no_answer_label: Any = "auto",
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.neurons_per_class = neurons_per_class
+        self.adaptive_threshold = adaptive_threshold
+        self.theta_plus_mv = theta_plus_mv
+        self.tau_theta_ms = tau_theta_ms
+        self.g_max = g_max
+        self.w_exc_inh = w_exc_inh
+        self.w_inh_exc = w_inh_exc
+        self.delay_exc_inh_ms = delay_exc_inh_ms
+        self.delay_inh_exc_ms = delay_inh_exc_ms
+        self.prune_tau_ms = prune_tau_ms
+        self.prune_sweep_ms = prune_sweep_ms
+        self.prune_sweep_rate_hz = prune_sweep_rate_hz
+        self.n_epochs = n_epochs
+        self.shuffle = shuffle
+        self.dt_ms = dt_ms
+        self.active_ms = active_ms
+        self.rest_ms = rest_ms
+        self.max_rate_hz = max_rate_hz
+        self.input_max = input_max
+        self.no_answer_label = no_answer_label
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ network
+    def _prune_tau(self, n_classes: int) -> float | None:
+        if self.prune_tau_ms is None:
+            return None
+        if isinstance(self.prune_tau_ms, str):
+            if self.prune_tau_ms != "auto":
+                raise ValueError(f"prune_tau_ms must be None, 'auto' or a positive number; got {self.prune_tau_ms!r}")
+            return 5.0 * n_classes * (self.active_ms + self.rest_ms)
+        if not self.prune_tau_ms > 0:
+            raise ValueError(f"prune_tau_ms must be positive; got {self.prune_tau_ms}")
+        return float(self.prune_tau_ms)
+
+    def _build_network(self, n_classes: int) -> Network:
+        npc = int(self.neurons_per_class)
+        if npc < 1:
+            raise ValueError(f"neurons_per_class must be >= 1; got {self.neurons_per_class}")
+        if not self.g_max > 0:
+            raise ValueError(f"g_max must be positive; got {self.g_max}")
+        n_e = npc * n_classes
+        seed = int(rng_from_seed(self.random_state, 0).integers(0, 2**63 - 1))
+        net = Network(dt_ms=self.dt_ms, seed=seed)
+        net.add_input("X", self.n_features_in_)
+        exc = ANTONOV_EXC.replace(
+            theta_plus_mv=self.theta_plus_mv if self.adaptive_threshold else 0.0, tau_theta_ms=self.tau_theta_ms
+        )
+        net.add_population("E", n_e, exc)
+        net.add_population("I", n_e, ANTONOV_INH)
+        rule = TraceSTDP.stdp_all_ltd(self.g_max, prune_tau_ms=self._prune_tau(n_classes))
+        net.connect("X", "E", "all_to_all", weight=(0.0, float(self.g_max)), plasticity=rule, name="XE")
+        net.connect("E", "I", "one_to_one", weight=self.w_exc_inh, delay_ms=(0.0, float(self.delay_exc_inh_ms)),
+                    name="EI")
+        w_ie = self.w_exc_inh / n_e if self.w_inh_exc is None else self.w_inh_exc
+        net.connect("I", "E", "all_but_self", weight=w_ie, delay_ms=(0.0, float(self.delay_inh_exc_ms)),
+                    receptor="inh", name="IE")
+        self.segment_ = np.repeat(np.arange(n_classes), npc)
+        return net
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, y) -> STDPAllLTDClassifier:
+        """Train from scratch on ``X`` [n_samples, n_pixels] (or [n, H, W]) with labels ``y``
+        (``n_epochs`` passes), then run the pruning sweep if the decay is enabled."""
+        if int(self.n_epochs) < 1:
+            raise ValueError(f"n_epochs must be >= 1; got {self.n_epochs}")
+        X = self._check_X(X, reset=True)
+        classes, y_enc = check_targets(y, X.shape[0])
+        for attr in ("network_", "classes_"):
+            self.__dict__.pop(attr, None)
+        order_rng = rng_from_seed(self.random_state, 3)
+        for _ in range(int(self.n_epochs)):
+            order = order_rng.permutation(X.shape[0]) if self.shuffle else np.arange(X.shape[0])
+            self.partial_fit(X[order], classes[y_enc[order]], classes=classes)
+        if self.prune_tau_ms is not None:
+            self.prune_sweep()
+        return self
+
+    def partial_fit(self, X, y, classes=None) -> STDPAllLTDClassifier:
+        """Continue training on ``X`` [n_samples, n_pixels] with labels ``y`` (one pass).
+
+        ``classes`` (all labels that will ever be seen) is needed on the first call unless
+        ``y`` already contains them all; later labels must be among them.
+        """
+        first = not hasattr(self, "network_")
+        X = self._check_X(X, reset=first)
+        y_arr = np.asarray(y)
+        if first:
+            if classes is None:
+                classes, _ = check_targets(y_arr, X.shape[0])
+            classes = np.unique(np.asarray(classes))
+            if classes.shape[0] < 2:
+                raise ValueError("a classifier needs at least 2 classes")
+            self.classes_ = classes
+            self.class_prior_ = np.zeros(classes.shape[0])
+            self._class_counts = np.zeros(classes.shape[0])
+            self.network_ = self._build_network(classes.shape[0])
+            self.n_seen_ = 0
+        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"classes {np.unique(classes).tolist()} differ from the fitted {self.classes_.tolist()}")
+        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+            y_arr = y_arr.ravel()
+        if y_arr.shape != (X.shape[0],):
+            raise ValueError(f"y has shape {y_arr.shape} but X has {X.shape[0]} samples")
+        unknown = ~np.isin(y_arr, self.classes_)
+        if unknown.any():
+            raise ValueError(f"labels {np.unique(y_arr[unknown]).tolist()} are not among the fitted classes "
+                             f"{self.classes_.tolist()}")
+        y_enc = np.searchsorted(self.classes_, y_arr)
+        n_e = self.segment_.shape[0]
+        patterns = np.stack([segment_gates(n_e, self.segment_, c) for c in range(self.classes_.shape[0])])
+        res = self.network_.run(
+            self._rates(X), active_ms=self.active_ms, rest_ms=self.rest_ms, learning=True,
+            adapt_thresholds=bool(self.adaptive_threshold), use_thresholds=bool(self.adaptive_threshold),
+            gates={"XE": patterns[y_enc]}, decay=self.prune_tau_ms is not None,
+            progress="STDP+All-LTD training" if self.verbose else False,
+        )
+        self.train_counts_ = res.counts["E"]
+        self._class_counts += np.bincount(y_enc, minlength=self.classes_.shape[0])
+        self.class_prior_ = self._class_counts / self._class_counts.sum()
+        self.n_seen_ += X.shape[0]
+        return self
+
+    def prune_sweep(self) -> STDPAllLTDClassifier:
+        """Drive every input at ``prune_sweep_rate_hz`` for ``prune_sweep_ms`` with learning off
+        and the decay on (spec §D): synapses of inputs that never fired collapse to ≈ 0."""
+        check_is_fitted(self, "network_")
+        if self.prune_tau_ms is None:
+            raise ValueError("prune_sweep needs prune_tau_ms")
+        rates = np.full((1, self.n_features_in_), float(self.prune_sweep_rate_hz))
+        self.network_.run(rates, active_ms=self.prune_sweep_ms, rest_ms=0.0, learning=False,
+                          adapt_thresholds=bool(self.adaptive_threshold), decay=True)
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def spike_counts(self, X) -> np.ndarray:
+        """Excitatory spike counts [n_samples, n_excitatory] during 350 ms (frozen, threshold −52 mV)."""
+        check_is_fitted(self, "network_")
+        return self._counts(self._check_X(X, reset=False))
+
+    def _counts(self, X: np.ndarray) -> np.ndarray:
+        return self.network_.infer(self._rates(X), active_ms=self.active_ms, use_thresholds=False,
+                                   n_jobs=self.n_jobs, keys="content", progress="STDP+All-LTD inference" if self.verbose else False)["E"]
+
+    def _class_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        counts = self._counts(X)
+        n_cls = self.classes_.shape[0]
+        scores = np.zeros((X.shape[0], n_cls))
+        for c in range(n_cls):
+            scores[:, c] = counts[:, self.segment_ == c].sum(axis=1)
+        return scores, scores.sum(axis=1) > 0
+
+    @property
+    def weights_(self) -> np.ndarray:
+        """Input weights [n_features, n_excitatory] (segment-major columns)."""
+        check_is_fitted(self, "network_")
+        return self.network_.connections["XE"].weights
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        return {"segment": self.segment_.astype(np.int64), "n_seen": np.array([self.n_seen_], dtype=np.int64)}
+
+    def _load_extra(self, arrays: dict[str, np.ndarray]) -> None:
+        self.segment_ = arrays["segment"]
+        self.n_seen_ = int(arrays["n_seen"][0])
+        self._class_counts = self.class_prior_ * max(self.n_seen_, 1)

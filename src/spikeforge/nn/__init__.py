@@ -1,0 +1,55 @@
+"""Gradient-trained spiking layers (PyTorch ``nn.Module``s), time-first ``[T, B, ...]``.
+
+- :class:`LIF`, :class:`IF`: spiking neurons with a fused multi-step forward/backward (compiled CPU
+  kernel, optional Triton kernel on CUDA, pure-torch fallback), single- and multi-step modes,
+  hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing and seven surrogates.
+- :mod:`spikeforge.nn.functional`: the functional core (:class:`LIFSpec`, :func:`lif_multi_step`,
+  :func:`lif_step`, the naive per-step reference).
+- :class:`QCFS`: the quantisation-clip-floor-shift activation for conversion-friendly ANNs
+  (:mod:`spikeforge.nn.qcfs`; converted by :func:`spikeforge.conversion.convert`).
+- :class:`ThresholdDependentBatchNorm1d` / ``2d`` (tdBN) and :func:`fold_batchnorm`.
+- :mod:`spikeforge.nn.models`: :class:`ConvSNN` (MNIST) and :class:`SpikingResNet19` (CIFAR).
+- :mod:`spikeforge.nn.train`: the training loop, checkpoints and datasets behind ``spikeforge train``.
+"""
+
+from . import functional
+from .batchnorm import (
+    ThresholdDependentBatchNorm1d,
+    ThresholdDependentBatchNorm2d,
+    fold_batchnorm,
+    fold_bn_into,
+)
+from .functional import LIFSpec, lif_multi_step, lif_multi_step_reference, lif_step
+from .layers import MeanOverTime, SeqToANN, repeat_in_time
+from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
+from .neurons import IF, LIF, reset_states
+from .qcfs import QCFS, floor_ste
+from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
+
+__all__ = [
+    "IF",
+    "LIF",
+    "LIFSpec",
+    "MeanOverTime",
+    "QCFS",
+    "STBP_NEURON",
+    "SURROGATES",
+    "SeqToANN",
+    "SpikingResNet19",
+    "ConvSNN",
+    "Surrogate",
+    "ThresholdDependentBatchNorm1d",
+    "ThresholdDependentBatchNorm2d",
+    "count_parameters",
+    "fold_batchnorm",
+    "floor_ste",
+    "fold_bn_into",
+    "functional",
+    "lif_multi_step",
+    "lif_multi_step_reference",
+    "lif_step",
+    "repeat_in_time",
+    "reset_states",
+    "spike_fn",
+    "surrogate",
+]

@@ -1,0 +1,453 @@
+// Fused multi-step LIF / IF forward and backward for CPU (spikeforge.nn, issue 6).
+//
+// Plain C ABI, no torch headers: the library is compiled on first use by the system C++ compiler in
+// about a second and loaded with ctypes (see _cpu_kernel.py). Threads: pthreads; the neuron axis is
+// split into contiguous ranges, each processed in blocks of B neurons that stay in L1/L2 while the
+// loop walks over time (vectorised over the block).
+//
+// Layout: time-first, x[t * x_stride_t + i], i in [0, M). x_stride_t is M (contiguous) or 0 (the
+// same input at every step, e.g. an expanded direct-encoding input).
+//
+// Forward  (per neuron, t = 0..T-1):
+//   H_t = charge(V_{t-1}, X_t);  S_t = H_t >= V_th (or >);  V_t = reset(H_t, S_t)
+// Backward (recomputes H from x: only x and v0 are saved), t = T-1..0:
+//   dL/dH_t = dL/dS_t * sg(H_t - V_th) + dL/dV_t * dV_t/dH_t
+//   dL/dX_t = dL/dH_t * dH/dX ;  dL/dV_{t-1} = dL/dH_t * dH/dV
+// (spec deep_snn.md §1.4). The charge formulas copy SpikingJelly's operation order so that spikes
+// are bit-identical for the same parameters; compile with -ffp-contract=off.
+//
+// Template parameters: charge x reset (12 combinations) for the forward pass and the recomputation
+// in the backward pass; surrogate shape x (delayed reset or not) for the reverse-time loop, which
+// selects hard/soft/none at run time with arithmetic flags. That is about 40 small instantiations per
+// library (one library per scalar type, built when first needed): ~2-3 s of compiler CPU time. Compile
+// with -fno-trapping-math (if-conversion of the divisions) and -fno-unswitch-loops (loop unswitching
+// on the run-time flags multiplied the compile time by ten).
+//
+// SF_SMOOTH (a separate, test-only build): the "smooth" mode replaces the Heaviside by the
+// surrogate's primitive in the forward pass, so that torch.autograd.gradcheck can verify the fused
+// backward recurrence against finite differences.
+
+#include <pthread.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace {
+
+enum { CHARGE_LINEAR = 0, CHARGE_TAU_DECAY_INPUT = 1, CHARGE_TAU = 2 };
+// RESET_SOFT_DELAYED (snnTorch's "subtract" with reset_delay): the state is not reset within a step
+// (V_t = H_t) and the next charge subtracts V_th * S_{t-1}: H_t = charge(V_{t-1}, X_t) - V_th S(V_{t-1}).
+enum { RESET_HARD = 0, RESET_SOFT = 1, RESET_NONE = 2, RESET_SOFT_DELAYED = 3 };
+
+template <typename F>
+struct P {
+  int64_t T, M, xst;  // steps, neurons per step, time stride of x (M or 0)
+  F a, b, c, tau, vr, vth, alpha, nd;  // nd = 1 - detach_reset
+  int charge, reset, ge, surr, smooth;
+};
+
+template <typename F>
+struct Consts {
+  F a, b, c, tau, vr, vth, vth_fire, alpha, nd;
+  // vth_fire: S = H >= vth_fire; for ">" it is the next float above V_th (H > V_th <=> H >= next(V_th))
+  explicit Consts(const P<F>& p)
+      : a(p.a), b(p.b), c(p.c), tau(p.tau), vr(p.vr), vth(p.vth),
+        vth_fire(p.ge ? p.vth : nextafter(p.vth, (F)INFINITY)), alpha(p.alpha), nd(p.nd) {}
+};
+
+template <typename F, int CH>
+static inline F charge(F v, F x, const Consts<F>& k) {
+  if (CH == CHARGE_LINEAR) return k.a * v + k.b * x + k.c;
+  if (CH == CHARGE_TAU_DECAY_INPUT) return v + (x - (v - k.vr)) / k.tau;  // SpikingJelly's order
+  return v - (v - k.vr) / k.tau + x;
+}
+
+template <typename F>
+static inline F fire(F h, const Consts<F>& k) {
+  return h >= k.vth_fire ? (F)1 : (F)0;
+}
+
+template <typename F, int RS, bool SMOOTH>
+static inline F reset(F h, F s, const Consts<F>& k) {
+  if (RS == RESET_HARD) return SMOOTH ? s * k.vr + ((F)1 - s) * h : (s != (F)0 ? k.vr : h);
+  if (RS == RESET_SOFT) return h - s * k.vth;
+  return h;
+}
+
+static inline int64_t block_for(int64_t T) {
+  // neurons per block: the [T, B] block of H recomputed in the backward pass holds about 64 Ki
+  // values (256 KiB of floats: L2), and each row is a long contiguous run (prefetch-friendly).
+  int64_t b = 65536 / (T > 0 ? T : 1);
+  b = (b / 16) * 16;
+  if (b < 16) b = 16;
+  return b;
+}
+
+// ---------------------------------------------------------------- exp that vectorises
+// Cephes-style expf (Cody-Waite reduction + degree-5 polynomial, ~2 ulp); glibc's expf is not
+// vectorised without -ffast-math. Doubles keep libm's exp (used for tests, speed irrelevant).
+static inline float sf_exp(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float n = floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const int32_t e = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &e, sizeof(scale));
+  return y * scale;
+}
+static inline double sf_exp(double x) { return exp(x); }
+
+// ---------------------------------------------------------------- surrogates (x = H - V_th)
+template <typename F, int SG>
+static inline F surr(F x, F a) {
+  const F ax = fabs(x);
+  if (SG == 0) return ax < (F)0.5 / a ? a : (F)0;                              // rect
+  if (SG == 1) { const F y = a - a * a * ax; return y > (F)0 ? y : (F)0; }     // triangle
+  if (SG == 2) { const F e = (F)1 / ((F)1 + sf_exp(-a * x)); return ((F)1 - e) * e * a; }  // sigmoid
+  if (SG == 3) { const F z = x * ((F)M_PI / (F)2 * a); return (a / (F)2) / ((F)1 + z * z); }  // atan
+  if (SG == 4) { const F z = a * ax + (F)1; return (F)1 / (z * z); }           // fast sigmoid
+  if (SG == 5) { const F z = a * x; return (a / (F)sqrt(M_PI)) * sf_exp(-z * z); }  // erf
+  return (a / (F)2) * sf_exp(-a * ax);                                         // piecewise exp
+}
+
+#ifdef SF_SMOOTH
+// primitives g with g' = surr (smooth mode only)
+template <typename F, int SG>
+static inline F prim(F x, F a) {
+  if (SG == 0) { const F y = a * x + (F)0.5; return y < 0 ? 0 : (y > 1 ? 1 : y); }
+  if (SG == 1) {
+    if (x <= -(F)1 / a) return 0;
+    if (x >= (F)1 / a) return 1;
+    return (F)0.5 + a * x - (F)0.5 * a * a * x * fabs(x);
+  }
+  if (SG == 2) return (F)1 / ((F)1 + exp(-a * x));
+  if (SG == 3) return atan((F)M_PI / 2 * a * x) / (F)M_PI + (F)0.5;
+  if (SG == 4) return (F)0.5 + x / (a * fabs(x) + (F)1);
+  if (SG == 5) return (F)0.5 * ((F)1 + erf(a * x));
+  return x >= 0 ? (F)1 - (F)0.5 * exp(-a * x) : (F)0.5 * exp(a * x);
+}
+#endif
+
+template <typename F, int SG, bool SMOOTH>
+static inline F spike_value(F h, const Consts<F>& k) {  // S_t (smooth: the primitive of the surrogate)
+#ifdef SF_SMOOTH
+  if (SMOOTH) return prim<F, SG>(h - k.vth, k.alpha);
+#endif
+  return fire<F>(h, k);
+}
+
+// ---------------------------------------------------------------- forward
+template <typename F, int CH, int RS, int SG, bool SMOOTH>
+static int64_t fwd_range(const F* x, const F* v0, F* s, F* vT, const P<F>& p, int64_t i0, int64_t i1) {
+  const int64_t B = block_for(p.T);
+  const Consts<F> k(p);
+  const int64_t T = p.T, M = p.M, xst = p.xst;
+  F* v = (F*)malloc(sizeof(F) * B);
+  int64_t nan_count = 0;
+  for (int64_t blk = i0; blk < i1; blk += B) {
+    const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    if (v0) {
+      for (int64_t j = 0; j < n; ++j) v[j] = v0[blk + j];
+    } else {
+      for (int64_t j = 0; j < n; ++j) v[j] = (F)0;
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      const F* __restrict xt = x + t * xst + blk;
+      F* __restrict st = s + t * M + blk;
+      int32_t bad = 0;  // integer OR: vectorises (a float sum would be an ordered scalar reduction)
+      for (int64_t j = 0; j < n; ++j) {
+        const F xx = xt[j];
+        bad |= (int32_t)(xx != xx);
+        F h = charge<F, CH>(v[j], xx, k);
+        if (RS == RESET_SOFT_DELAYED) h = h - spike_value<F, SG, SMOOTH>(v[j], k) * k.vth;
+        const F sp = spike_value<F, SG, SMOOTH>(h, k);
+        st[j] = sp;
+        v[j] = reset<F, RS, SMOOTH>(h, sp, k);
+      }
+      nan_count += bad != 0;
+    }
+    if (vT) for (int64_t j = 0; j < n; ++j) vT[blk + j] = v[j];
+  }
+  free(v);
+  return nan_count;
+}
+
+// recompute H_t for a block of neurons into hbuf [T, B]
+template <typename F, int CH, int RS, int SG, bool SMOOTH>
+static void recompute_block(const F* x, const F* v0, F* hbuf, F* v, const P<F>& p, int64_t blk, int64_t n, int64_t B) {
+  const Consts<F> k(p);
+  const int64_t T = p.T, xst = p.xst;
+  if (v0) { for (int64_t j = 0; j < n; ++j) v[j] = v0[blk + j]; }
+  else { for (int64_t j = 0; j < n; ++j) v[j] = (F)0; }
+  for (int64_t t = 0; t < T; ++t) {
+    const F* __restrict xt = x + t * xst + blk;
+    F* __restrict ht = hbuf + t * B;
+    for (int64_t j = 0; j < n; ++j) {
+      F h = charge<F, CH>(v[j], xt[j], k);
+      if (RS == RESET_SOFT_DELAYED) h = h - spike_value<F, SG, SMOOTH>(v[j], k) * k.vth;
+      ht[j] = h;
+      v[j] = reset<F, RS, SMOOTH>(h, spike_value<F, SG, SMOOTH>(h, k), k);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- backward
+// gs_mode: 0 = gs contiguous [T, M]; 1 = gs is one scalar broadcast everywhere (gs_scalar)
+template <typename F>
+using RecomputeFn = void (*)(const F*, const F*, F*, F*, const P<F>&, int64_t, int64_t, int64_t);
+
+template <typename F, int SG, bool SMOOTH, bool DELAYED>
+static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_mode, const F* gvT,
+                      F* gx, F* gv0, const P<F>& p, int64_t i0, int64_t i1, RecomputeFn<F> recompute) {
+  const int64_t B = block_for(p.T);
+  F* hbuf = (F*)malloc(sizeof(F) * B * (p.T > 0 ? p.T : 1));
+  F* v = (F*)malloc(sizeof(F) * B);
+  F* g = (F*)malloc(sizeof(F) * B);
+  F* c = (F*)malloc(sizeof(F) * B);  // delayed soft reset: correction applied with the previous step's sg
+  F* sbuf = (F*)malloc(sizeof(F) * B);
+  for (int64_t j = 0; j < B; ++j) sbuf[j] = gs_scalar;
+  const Consts<F> k(p);
+  const int64_t T = p.T, M = p.M, xst = p.xst;
+  const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (F)1 - (F)1 / p.tau;
+  const F dhdx = p.charge == CHARGE_LINEAR ? p.b : (p.charge == CHARGE_TAU_DECAY_INPUT ? (F)1 / p.tau : (F)1);
+  const F is_hard = p.reset == RESET_HARD, is_soft = p.reset == RESET_SOFT, is_none = (F)1 - is_hard - is_soft;
+  const F sd = (p.reset == RESET_SOFT_DELAYED) ? p.vth * p.nd : (F)0;  // dH_{t+1}/dV_t -= sd * sg(V_t)
+  const F vth = p.vth, vr = p.vr, nd = p.nd, alpha = p.alpha;
+  for (int64_t blk = i0; blk < i1; blk += B) {
+    const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    recompute(x, v0, hbuf, v, p, blk, n, B);
+    // reverse-time recurrence
+    // g = dL/dV_t from the future, except for the delayed-reset term -c * sg(H_t) added at step t
+    if (gvT) { for (int64_t j = 0; j < n; ++j) g[j] = gvT[blk + j]; }
+    else { for (int64_t j = 0; j < n; ++j) g[j] = (F)0; }
+    for (int64_t j = 0; j < n; ++j) c[j] = (F)0;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const F* __restrict ht = hbuf + t * B;
+      F* __restrict gxt = gx + t * M + blk;
+      // a broadcast dL/dS (gs_mode 1) is read from a block-sized buffer filled with the scalar
+      const F* __restrict gst = gs_mode == 0 ? gs + t * M + blk : sbuf;
+      // dV/dH: hard (1 - S) + (V_reset - H) sg (1 - D); soft 1 - V_th sg (1 - D); none 1
+      for (int64_t j = 0; j < n; ++j) {
+        const F h = ht[j];
+        const F sg = surr<F, SG>(h - vth, alpha);
+        const F dvdh = is_hard * (((F)1 - spike_value<F, SG, SMOOTH>(h, k)) + (vr - h) * sg * nd)
+                     + is_soft * ((F)1 - vth * sg * nd) + is_none;
+        const F gin = DELAYED ? g[j] - c[j] * sg : g[j];
+        const F gh = gst[j] * sg + gin * dvdh;
+        gxt[j] = gh * dhdx;
+        g[j] = gh * dhdv;
+        if (DELAYED) c[j] = gh * sd;
+      }
+    }
+    if (gv0) {
+      if (sd != (F)0) {
+        for (int64_t j = 0; j < n; ++j) {
+          const F v_init = v0 ? v0[blk + j] : (F)0;
+          gv0[blk + j] = g[j] - c[j] * surr<F, SG>(v_init - vth, alpha);
+        }
+      } else {
+        for (int64_t j = 0; j < n; ++j) gv0[blk + j] = g[j];
+      }
+    }
+  }
+  free(hbuf);
+  free(v);
+  free(g);
+  free(c);
+  free(sbuf);
+}
+
+// ---------------------------------------------------------------- dispatch
+template <typename F>
+struct Job {
+  const F *x, *v0, *gs, *gvT;
+  F *s, *vT, *gx, *gv0;
+  F gs_scalar;
+  int gs_mode, backward;
+  P<F> p;
+  int64_t i0, i1, nan_count;
+};
+
+template <typename F>
+using FwdFn = int64_t (*)(const F*, const F*, F*, F*, const P<F>&, int64_t, int64_t);
+
+#define SF_PICK(FN, CH, RS) \
+  if (ch == CH && rs == RS) return FN<F, CH, RS, SG, SMOOTH>;
+#define SF_PICK_ALL(FN)                                                                       \
+  SF_PICK(FN, 0, 0) SF_PICK(FN, 0, 1) SF_PICK(FN, 0, 2) SF_PICK(FN, 0, 3) SF_PICK(FN, 1, 0)   \
+  SF_PICK(FN, 1, 1) SF_PICK(FN, 1, 2) SF_PICK(FN, 1, 3) SF_PICK(FN, 2, 0) SF_PICK(FN, 2, 1)   \
+  SF_PICK(FN, 2, 2) SF_PICK(FN, 2, 3)
+
+template <typename F, int SG, bool SMOOTH>
+static FwdFn<F> pick_fwd(int ch, int rs) {
+  SF_PICK_ALL(fwd_range)
+  return nullptr;
+}
+
+template <typename F, int SG, bool SMOOTH>
+static RecomputeFn<F> pick_recompute(int ch, int rs) {
+  SF_PICK_ALL(recompute_block)
+  return nullptr;
+}
+
+template <typename F, int SG, bool SMOOTH>
+static void run_bwd_sg(Job<F>& j) {
+  // outside smooth mode the recomputation does not depend on the surrogate: SG 0 for all
+  RecomputeFn<F> rec = pick_recompute<F, SMOOTH ? SG : 0, SMOOTH>(j.p.charge, j.p.reset);
+  if (j.p.reset == RESET_SOFT_DELAYED)
+    bwd_range<F, SG, SMOOTH, true>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.p, j.i0, j.i1, rec);
+  else
+    bwd_range<F, SG, SMOOTH, false>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.p, j.i0, j.i1, rec);
+}
+
+template <typename F, int SG, bool SMOOTH>
+static void run_fwd_sg(Job<F>& j) {
+  j.nan_count = pick_fwd<F, SG, SMOOTH>(j.p.charge, j.p.reset)(j.x, j.v0, j.s, j.vT, j.p, j.i0, j.i1);
+}
+
+#define SF_SWITCH_SG(FN, SMOOTH)                 \
+  switch (j.p.surr) {                            \
+    case 0: FN<F, 0, SMOOTH>(j); break;          \
+    case 1: FN<F, 1, SMOOTH>(j); break;          \
+    case 2: FN<F, 2, SMOOTH>(j); break;          \
+    case 3: FN<F, 3, SMOOTH>(j); break;          \
+    case 4: FN<F, 4, SMOOTH>(j); break;          \
+    case 5: FN<F, 5, SMOOTH>(j); break;          \
+    default: FN<F, 6, SMOOTH>(j); break;         \
+  }
+
+template <typename F>
+static void run(Job<F>& j) {
+#ifdef SF_SMOOTH
+  if (j.p.smooth) {
+    if (j.backward) { SF_SWITCH_SG(run_bwd_sg, true) } else { SF_SWITCH_SG(run_fwd_sg, true) }
+    return;
+  }
+#endif
+  // outside smooth mode the forward pass does not depend on the surrogate: one instantiation
+  if (j.backward) { SF_SWITCH_SG(run_bwd_sg, false) } else { run_fwd_sg<F, 0, false>(j); }
+}
+
+template <typename F>
+static void* thread_main(void* arg) {
+  run<F>(*(Job<F>*)arg);
+  return nullptr;
+}
+
+template <typename F>
+static int64_t launch(Job<F> base, int nthreads) {
+  const int64_t M = base.p.M;
+  if (nthreads < 1) nthreads = 1;
+  if (nthreads > 64) nthreads = 64;
+  // below ~64k neuron-steps per thread, starting a thread costs more than it saves
+  const int64_t work = M * (base.p.T > 0 ? base.p.T : 1);
+  const int64_t max_threads = work / 65536 + 1;
+  if (nthreads > max_threads) nthreads = (int)max_threads;
+  if (nthreads > M / 16) nthreads = (int)(M / 16 > 0 ? M / 16 : 1);
+  Job<F> jobs[64];
+  pthread_t tids[64];
+  int started[64];
+  const int64_t per = ((M + nthreads - 1) / nthreads + 15) / 16 * 16;
+  int used = 0;
+  for (int k = 0; k < nthreads; ++k) {
+    const int64_t i0 = k * per;
+    if (i0 >= M) break;
+    jobs[k] = base;
+    jobs[k].i0 = i0;
+    jobs[k].i1 = (i0 + per) < M ? (i0 + per) : M;
+    jobs[k].nan_count = 0;
+    ++used;
+  }
+  for (int k = 1; k < used; ++k)
+    started[k] = pthread_create(&tids[k], nullptr, thread_main<F>, &jobs[k]) == 0;
+  if (used > 0) thread_main<F>(&jobs[0]);
+  for (int k = 1; k < used; ++k) {
+    if (started[k]) pthread_join(tids[k], nullptr);
+    else thread_main<F>(&jobs[k]);  // could not start a thread: do its share here
+  }
+  int64_t nan_count = 0;
+  for (int k = 0; k < used; ++k) nan_count += jobs[k].nan_count;
+  return nan_count;
+}
+
+template <typename F>
+static P<F> make_params(int64_t T, int64_t M, int64_t xst, const double* fp, const int* ip) {
+  P<F> p;
+  p.T = T; p.M = M; p.xst = xst;
+  p.a = (F)fp[0]; p.b = (F)fp[1]; p.c = (F)fp[2]; p.tau = (F)fp[3]; p.vr = (F)fp[4];
+  p.vth = (F)fp[5]; p.alpha = (F)fp[6]; p.nd = (F)fp[7];
+  p.charge = ip[0]; p.reset = ip[1]; p.ge = ip[2]; p.surr = ip[3]; p.smooth = ip[4];
+  return p;
+}
+
+static int valid_modes(const int* ip) {
+  int ok = ip[0] >= 0 && ip[0] <= 2 && ip[1] >= 0 && ip[1] <= 3 && ip[2] >= 0 && ip[2] <= 1 && ip[3] >= 0 && ip[3] <= 6;
+#ifdef SF_SMOOTH
+  ok = ok && (ip[4] == 0 || ip[4] == 1);
+#else
+  ok = ok && ip[4] == 0;
+#endif
+  return ok;
+}
+
+template <typename F>
+static int64_t forward_t(const void* x, const void* v0, void* s, void* vT, int64_t T, int64_t M, int64_t xst,
+                         const double* fp, const int* ip, int nthreads) {
+  Job<F> j;
+  memset(&j, 0, sizeof(j));
+  j.x = (const F*)x; j.v0 = (const F*)v0; j.s = (F*)s; j.vT = (F*)vT;
+  j.p = make_params<F>(T, M, xst, fp, ip);
+  return launch<F>(j, nthreads);
+}
+
+template <typename F>
+static int64_t backward_t(const void* x, const void* v0, const void* gs, double gs_scalar, int gs_mode, const void* gvT,
+                          void* gx, void* gv0, int64_t T, int64_t M, int64_t xst, const double* fp, const int* ip,
+                          int nthreads) {
+  Job<F> j;
+  memset(&j, 0, sizeof(j));
+  j.x = (const F*)x; j.v0 = (const F*)v0; j.gs = (const F*)gs; j.gvT = (const F*)gvT;
+  j.gx = (F*)gx; j.gv0 = (F*)gv0; j.gs_scalar = (F)gs_scalar; j.gs_mode = gs_mode; j.backward = 1;
+  j.p = make_params<F>(T, M, xst, fp, ip);
+  return launch<F>(j, nthreads);
+}
+
+}  // namespace
+
+#ifndef SF_REAL
+#define SF_REAL float
+#endif
+typedef SF_REAL sf_real;
+
+extern "C" {
+
+// One library per scalar type (-DSF_REAL=float or double) and mode (-DSF_SMOOTH), built on demand.
+// fp = [a, b, c, tau, v_reset, v_th, alpha, 1 - detach_reset]; ip = [charge, reset, ge, surrogate, smooth]
+// Returns the number of (block, step) pairs with NaN input (forward), or -1 for an invalid mode.
+int64_t sf_lif_forward(const void* x, const void* v0, void* s, void* vT, int64_t T, int64_t M, int64_t xst,
+                       const double* fp, const int* ip, int nthreads) {
+  if (!valid_modes(ip)) return -1;
+  return forward_t<sf_real>(x, v0, s, vT, T, M, xst, fp, ip, nthreads);
+}
+
+int64_t sf_lif_backward(const void* x, const void* v0, const void* gs, double gs_scalar, int gs_mode, const void* gvT,
+                        void* gx, void* gv0, int64_t T, int64_t M, int64_t xst, const double* fp, const int* ip,
+                        int nthreads) {
+  if (!valid_modes(ip)) return -1;
+  return backward_t<sf_real>(x, v0, gs, gs_scalar, gs_mode, gvT, gx, gv0, T, M, xst, fp, ip, nthreads);
+}
+
+int sf_real_size(void) { return (int)sizeof(sf_real); }
+
+int sf_abi_version(void) { return 4; }
+
+}  // extern "C"

@@ -1,0 +1,195 @@
+"""Optional Triton kernels of the fused multi-step LIF for CUDA tensors.
+
+Imported only by :func:`spikeforge.nn.functional.select_backend` for CUDA tensors when ``triton`` is
+installed; CPU-only machines never import this module. Same API and semantics as the CPU kernel, with
+two differences: the forward pass stores the charged potentials ``h_seq`` (float32 ``[T, M]``, like
+SpikingJelly's CuPy kernels) instead of recomputing them, and the smooth gradient-check mode
+(``Surrogate(spiking=False)``) is not implemented here (those calls use the pure-torch path).
+
+One program handles ``BLOCK`` neurons and walks over time; computation is in float32 whatever the
+input dtype (float16/bfloat16 under autocast are accepted).
+
+NOTE: written without access to a GPU; it is exercised by ``tests/nn/test_nn_gpu.py`` (marked ``gpu``)
+against the CPU path on a CUDA machine.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+__all__ = ["TritonImpl"]
+
+_RESETS = {"hard": 0, "soft": 1, "none": 2, "soft_delayed": 3}
+
+
+@triton.jit
+def _surrogate(x, alpha, SG: tl.constexpr):
+    ax = tl.abs(x)
+    if SG == 0:  # rect
+        out = tl.where(ax < 0.5 / alpha, alpha, 0.0)
+    elif SG == 1:  # triangle
+        out = tl.maximum(alpha - alpha * alpha * ax, 0.0)
+    elif SG == 2:  # sigmoid
+        e = 1.0 / (1.0 + tl.exp(-alpha * x))
+        out = (1.0 - e) * e * alpha
+    elif SG == 3:  # atan
+        z = x * (3.141592653589793 / 2.0 * alpha)
+        out = (alpha / 2.0) / (1.0 + z * z)
+    elif SG == 4:  # fast sigmoid
+        z = alpha * ax + 1.0
+        out = 1.0 / (z * z)
+    elif SG == 5:  # erf
+        z = alpha * x
+        out = (alpha / 1.7724538509055159) * tl.exp(-z * z)
+    else:  # piecewise exp
+        out = (alpha / 2.0) * tl.exp(-alpha * ax)
+    return out
+
+
+@triton.jit
+def _charge(v, x, a, b, c, tau, vr, CHARGE: tl.constexpr):
+    if CHARGE == 0:
+        h = a * v + b * x + c
+    elif CHARGE == 1:
+        h = v + (x - (v - vr)) / tau
+    else:
+        h = v - (v - vr) / tau + x
+    return h
+
+
+@triton.jit
+def _lif_fwd_kernel(x_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, a, b, c, tau, vr, vth, vth_fire,
+                    CHARGE: tl.constexpr, RESET: tl.constexpr, HAS_V0: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    if HAS_V0:
+        v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        v = tl.zeros([BLOCK], dtype=tl.float32)
+    for t in range(T):
+        xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
+        h = _charge(v, xx, a, b, c, tau, vr, CHARGE)
+        if RESET == 3:
+            h = h - tl.where(v >= vth_fire, vth, 0.0)
+        s = tl.where(h >= vth_fire, 1.0, 0.0)
+        tl.store(s_ptr + t * M + offs, s.to(s_ptr.dtype.element_ty), mask=mask)
+        tl.store(h_ptr + t * M + offs, h, mask=mask)
+        if RESET == 0:
+            v = tl.where(s != 0.0, vr, h)
+        elif RESET == 1:
+            v = h - s * vth
+        else:
+            v = h
+    tl.store(vT_ptr + offs, v.to(vT_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, T, M, dhdv, dhdx, vr, vth, vth_fire,
+                    alpha, nd, sd, RESET: tl.constexpr, SG: tl.constexpr, GS_MODE: tl.constexpr,
+                    HAS_GVT: tl.constexpr, HAS_V0: tl.constexpr, NEED_GV0: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    if HAS_GVT:
+        g = tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        g = tl.zeros([BLOCK], dtype=tl.float32)
+    corr = tl.zeros([BLOCK], dtype=tl.float32)
+    for i in range(T):
+        t = T - 1 - i
+        h = tl.load(h_ptr + t * M + offs, mask=mask, other=0.0)
+        sg = _surrogate(h - vth, alpha, SG)
+        gin = g - corr * sg
+        if RESET == 0:
+            spk = tl.where(h >= vth_fire, 1.0, 0.0)
+            dvdh = (1.0 - spk) + (vr - h) * sg * nd
+        elif RESET == 1:
+            dvdh = 1.0 - vth * sg * nd
+        else:
+            dvdh = tl.full([BLOCK], 1.0, tl.float32)
+        if GS_MODE == 0:
+            gsv = tl.load(gs_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
+        else:
+            gsv = tl.full([BLOCK], 1.0, tl.float32) * gs_scalar
+        gh = gsv * sg + gin * dvdh
+        tl.store(gx_ptr + t * M + offs, (gh * dhdx).to(gx_ptr.dtype.element_ty), mask=mask)
+        g = gh * dhdv
+        corr = gh * sd
+    if NEED_GV0:
+        if RESET == 3:
+            if HAS_V0:
+                v_init = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+            else:
+                v_init = tl.zeros([BLOCK], dtype=tl.float32)
+            g = g - corr * _surrogate(v_init - vth, alpha, SG)
+        tl.store(gv0_ptr + offs, g.to(gv0_ptr.dtype.element_ty), mask=mask)
+
+
+_BLOCK = 1024
+
+
+def _vth_fire(spec) -> float:
+    import math
+
+    return spec.v_th if spec.ge else math.nextafter(spec.v_th, math.inf)
+
+
+class TritonImpl:
+    """Fused LIF on CUDA with Triton (saves ``h_seq`` float32 and ``v0``)."""
+
+    name = "triton"
+
+    @staticmethod
+    def forward(x: torch.Tensor, v0, spec, check_nan: bool):
+        from .functional import _check_nan, _TorchImpl
+
+        if not spec.surrogate.spiking:  # smooth gradient-check mode: torch path
+            return _TorchImpl.forward(x, v0, spec, check_nan)
+        if check_nan:
+            _check_nan(x)
+        if not (x.is_contiguous() or (x.shape[0] > 1 and x.stride(0) == 0 and x[0].is_contiguous())):
+            x = x.contiguous()
+        T, M = x.shape[0], x[0].numel()
+        xst = 0 if (T > 1 and x.stride(0) == 0) else M
+        s = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        h = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+        vT = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+        if v0 is not None:
+            v0 = v0.contiguous()
+        fp, ip = spec.kernel_params()
+        a, b, c, tau, vr, vth = fp[:6]
+        grid = (triton.cdiv(max(M, 1), _BLOCK),)
+        _lif_fwd_kernel[grid](x, v0 if v0 is not None else x, s, h, vT, T, M, xst, a, b, c, tau, vr, vth,
+                              _vth_fire(spec), CHARGE=ip[0], RESET=ip[1], HAS_V0=v0 is not None, BLOCK=_BLOCK)
+        return s, vT, (h, v0, torch.empty(0, dtype=x.dtype, device=x.device))  # last: x's dtype
+
+    @staticmethod
+    def backward(saved, gs, gvT, spec, need_gv0: bool):
+        from .functional import _TorchImpl
+
+        if not spec.surrogate.spiking:
+            return _TorchImpl.backward(saved, gs, gvT, spec, need_gv0)
+        h, v0, like = saved
+        T, M = h.shape[0], h[0].numel()
+        gs_mode, gs_scalar = 1, 0.0
+        if gs is not None:
+            if gs.numel() > 0 and all(st == 0 for st in gs.stride()):
+                gs_scalar = float(gs[(0,) * gs.dim()].item())
+            else:
+                gs = gs.contiguous()
+                gs_mode = 0
+        if gvT is not None:
+            gvT = gvT.contiguous()
+        gx = torch.empty(h.shape, dtype=like.dtype, device=h.device)
+        gv0 = torch.empty(h.shape[1:], dtype=like.dtype, device=h.device) if need_gv0 else None
+        fp, ip = spec.kernel_params()
+        vr, vth, alpha, nd = fp[4], fp[5], fp[6], fp[7]
+        sd = vth * nd if spec.reset == "soft_delayed" else 0.0
+        grid = (triton.cdiv(max(M, 1), _BLOCK),)
+        _lif_bwd_kernel[grid](h, v0 if v0 is not None else h, gs if gs_mode == 0 else h, gs_scalar,
+                              gvT if gvT is not None else h, gx, gv0 if gv0 is not None else gx, T, M,
+                              spec.dh_dv, spec.dh_dx, vr, vth, _vth_fire(spec), alpha, nd, sd,
+                              RESET=ip[1], SG=ip[3], GS_MODE=gs_mode, HAS_GVT=gvT is not None, HAS_V0=v0 is not None,
+                              NEED_GV0=need_gv0, BLOCK=_BLOCK)
+        return gx, gv0

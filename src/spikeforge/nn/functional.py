@@ -1,0 +1,490 @@
+"""Functional core of the spiking layers: explicit state in, explicit state out.
+
+Neuron model (spec ``deep_snn.md`` §1), per neuron and time step ``t = 1..T``::
+
+    H_t = charge(V_{t-1}, X_t)               # leak + input
+    S_t = Θ(H_t − V_th)                       # ">=" (default) or ">"
+    V_t = reset(H_t, S_t)                     # hard / soft / none
+
+Charge, chosen by :class:`LIFSpec`:
+
+* ``"tau"`` (SpikingJelly ``LIFNode``): ``H = V + (X − (V − V_reset))/τ`` if ``decay_input`` else
+  ``H = V − (V − V_reset)/τ + X`` (``V_reset`` taken as 0 unless the reset is hard);
+* ``"decay"`` (STBP / tdBN ``τ_decay``, snnTorch ``beta``): ``H = β·V + X`` (``decay_input=False``)
+  or ``H = β·V + (1 − β)·X``;
+* ``"if"``: ``H = V + X``.
+
+Reset: ``hard`` ``V = V_reset if S else H``; ``soft`` ``V = H − V_th·S``; ``none`` ``V = H``;
+``soft_delayed`` (snnTorch's ``reset_mechanism="subtract"`` with its default ``reset_delay=True``): the
+state is not reset within the step (``V_t = H_t``) and the *next* charge subtracts the threshold after the
+leak, ``H_t = charge(V_{t-1}, X_t) − V_th·Θ(V_{t-1} − V_th)``. ``detach_reset`` stops the gradient
+through ``S`` inside the reset.
+
+Multi-step tensors are time-first ``[T, B, ...]``. :func:`lif_multi_step` runs the whole sequence in one
+fused :class:`torch.autograd.Function` (one pass over time forward, one backward, only the input and the
+initial state saved); :func:`lif_multi_step_reference` is the readable per-step autograd twin used by
+the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from . import _cpu_kernel
+from .surrogate import Surrogate, heaviside, spike_fn, surrogate
+
+__all__ = [
+    "BACKENDS",
+    "LIFSpec",
+    "check_sequence",
+    "lif_multi_step",
+    "lif_multi_step_reference",
+    "lif_step",
+    "select_backend",
+]
+
+BACKENDS = ("auto", "cpu", "torch", "triton", "reference")
+_CHARGES = ("tau", "decay", "if")
+_RESETS = ("hard", "soft", "none", "soft_delayed")
+
+
+@dataclass(frozen=True)
+class LIFSpec:
+    """Parameters of LIF / IF dynamics (immutable, hashable).
+
+    Parameters
+    ----------
+    charge : {"tau", "decay", "if"}
+        Leak parametrisation (see the module docstring).
+    tau : float
+        Membrane time constant in time steps (``charge="tau"``), ≥ 1. SpikingJelly's ``tau``.
+    decay : float
+        Per-step decay factor β in [0, 1] (``charge="decay"``): STBP's ``τ_decay``, snnTorch's ``beta``.
+        For ``charge="tau"`` the equivalent factor is ``1 − 1/τ``.
+    decay_input : bool
+        Whether the input is scaled by the leak (``1/τ`` or ``1 − β``).
+    v_th : float
+        Firing threshold (same unit as the input).
+    v_reset : float
+        Potential after a spike with ``reset="hard"``; the leak target of ``charge="tau"``.
+    reset : {"hard", "soft", "none", "soft_delayed"}
+    detach_reset : bool
+        Stop the gradient through the spike in the reset term (snnTorch always does).
+    spike_compare : {">=", ">"}
+        Fire at ``H >= V_th`` (SpikingJelly, QCFS; default) or ``H > V_th`` (STBP, snnTorch, Norse).
+    surrogate : Surrogate or str or (name, alpha)
+        Surrogate derivative of the spike (see :mod:`spikeforge.nn.surrogate`).
+    """
+
+    charge: str = "tau"
+    tau: float = 2.0
+    decay: float = 0.5
+    decay_input: bool = True
+    v_th: float = 1.0
+    v_reset: float = 0.0
+    reset: str = "hard"
+    detach_reset: bool = False
+    spike_compare: str = ">="
+    surrogate: Surrogate = field(default_factory=lambda: Surrogate("atan"))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "surrogate", surrogate(self.surrogate))
+        if self.charge not in _CHARGES:
+            raise ValueError(f"charge must be one of {_CHARGES}; got {self.charge!r}")
+        if self.reset not in _RESETS:
+            raise ValueError(f"reset must be one of {_RESETS}; got {self.reset!r}")
+        if self.spike_compare not in (">=", ">"):
+            raise ValueError(f"spike_compare must be '>=' or '>'; got {self.spike_compare!r}")
+        for name in ("tau", "decay", "v_th", "v_reset"):
+            val = getattr(self, name)
+            if not isinstance(val, (int, float)) or not math.isfinite(val):
+                raise ValueError(f"{name} must be a finite number; got {val!r}")
+            object.__setattr__(self, name, float(val))
+        if self.charge == "tau" and self.tau < 1.0:
+            raise ValueError(f"tau must be >= 1 time step; got {self.tau}")
+        if self.charge == "decay" and not 0.0 <= self.decay <= 1.0:
+            raise ValueError(f"decay must lie in [0, 1]; got {self.decay}")
+
+    # ------------------------------------------------------------------ derived constants
+    @property
+    def ge(self) -> bool:
+        """True when the comparison is ``>=``."""
+        return self.spike_compare == ">="
+
+    @property
+    def _vr_charge(self) -> float:
+        return self.v_reset if self.reset == "hard" else 0.0
+
+    def _linear(self) -> tuple[float, float, float]:
+        """``(a, b, c)`` of ``H = a·V + b·X + c`` for the linear charges."""
+        if self.charge == "if":
+            return 1.0, 1.0, 0.0
+        return self.decay, (1.0 - self.decay) if self.decay_input else 1.0, 0.0
+
+    def kernel_params(self) -> tuple[list[float], list[int]]:
+        """Parameters in the layout of the compiled kernels (``_cpu_kernel.cpp``, ``_triton_kernel.py``)."""
+        if self.charge == "tau":
+            a, b, c = 1.0 - 1.0 / self.tau, 1.0, 0.0
+            mode = 1 if self.decay_input else 2
+        else:
+            a, b, c = self._linear()
+            mode = 0
+        fp = [a, b, c, self.tau, self._vr_charge, self.v_th, self.surrogate.alpha, 0.0 if self.detach_reset else 1.0]
+        ip = [mode, _RESETS.index(self.reset), int(self.ge), self.surrogate.kernel_id, int(not self.surrogate.spiking)]
+        return fp, ip
+
+    def charge_fn(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``H = charge(V, X)`` with exactly the kernels' operation order."""
+        if self.charge == "tau":
+            vr = self._vr_charge
+            if self.decay_input:
+                return v + (x - (v - vr)) / self.tau
+            return v - (v - vr) / self.tau + x
+        a, b, c = self._linear()
+        return v * a + x * b + c
+
+    @property
+    def dh_dv(self) -> float:
+        """``∂H_t/∂V_{t-1}``."""
+        return 1.0 - 1.0 / self.tau if self.charge == "tau" else self._linear()[0]
+
+    @property
+    def dh_dx(self) -> float:
+        """``∂H_t/∂X_t``."""
+        if self.charge == "tau":
+            return 1.0 / self.tau if self.decay_input else 1.0
+        return self._linear()[1]
+
+
+# ---------------------------------------------------------------------------- validation
+def check_sequence(x: object, *, name: str = "x_seq", min_dim: int = 2) -> torch.Tensor:
+    """Validate a time-first input ``[T, B, ...]``: a floating tensor with ``T ≥ 1``.
+
+    Raises
+    ------
+    TypeError
+        Not a tensor, or not a floating-point dtype.
+    ValueError
+        Fewer than ``min_dim`` dimensions, or ``T = 0``.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape [T, B, ...]; got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (spikes and currents are real-valued); got {x.dtype}. "
+            "Convert with x.float()."
+        )
+    if x.dim() < min_dim:
+        raise ValueError(
+            f"{name} must have at least {min_dim} dimensions, time first: [T, B, ...]; got shape {tuple(x.shape)}. "
+            "For a single time step use step_mode='s' or x.unsqueeze(0)."
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} has T = 0 time steps (shape {tuple(x.shape)}); need T >= 1")
+    return x
+
+
+def _nan_error(name: str = "x_seq") -> ValueError:
+    return ValueError(f"{name} contains NaN; check the layer before this one (or the data)")
+
+
+def _check_nan(x: torch.Tensor, name: str = "x_seq") -> None:
+    if torch.isnan(x).any():
+        raise _nan_error(name)
+
+
+def _prepare_v0(v0: torch.Tensor | None, x: torch.Tensor, spec: LIFSpec) -> torch.Tensor | None:
+    if v0 is None:
+        if spec.reset == "hard" and spec.v_reset != 0.0:  # start at rest, V_reset (as SpikingJelly)
+            return torch.full(x.shape[1:], spec.v_reset, dtype=x.dtype, device=x.device)
+        return None
+    if not isinstance(v0, torch.Tensor):
+        v0 = torch.as_tensor(v0, dtype=x.dtype, device=x.device)
+    if v0.shape != x.shape[1:]:
+        try:
+            v0 = v0.expand(x.shape[1:])
+        except RuntimeError as exc:
+            raise ValueError(
+                f"initial state v0 of shape {tuple(v0.shape)} does not match one time step of the input "
+                f"{tuple(x.shape[1:])}"
+            ) from exc
+    return v0.to(dtype=x.dtype, device=x.device)
+
+
+# ---------------------------------------------------------------------------- reference
+def lif_multi_step_reference(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor | None = None,
+    spec: LIFSpec = LIFSpec(),
+    *,
+    return_sequences: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Naive per-step autograd loop (the readable twin of :func:`lif_multi_step`).
+
+    Parameters
+    ----------
+    x_seq : Tensor [T, B, ...]
+        Input current per step.
+    v0 : Tensor [B, ...] or None
+        Initial membrane potential; when None, ``V_reset`` for a hard reset (the resting potential, as in
+        SpikingJelly) and 0 otherwise.
+    spec : LIFSpec
+    return_sequences : bool
+        Also return ``h_seq`` (charged potentials) and ``v_seq`` (after reset), both ``[T, B, ...]``.
+
+    Returns
+    -------
+    spikes [T, B, ...], v_T [B, ...] (and h_seq, v_seq)
+    """
+    x_seq = check_sequence(x_seq)
+    v0 = _prepare_v0(v0, x_seq, spec)
+    v = torch.zeros_like(x_seq[0]) if v0 is None else v0
+    sg, ge = spec.surrogate, spec.ge
+    spikes, hs, vs = [], [], []
+    s_prev = spike_fn(v - spec.v_th, sg, ge) if spec.reset == "soft_delayed" else None
+    for x in x_seq.unbind(0):
+        h = spec.charge_fn(v, x)
+        if s_prev is not None:  # soft_delayed: subtract the previous step's spike after the leak
+            h = h - (s_prev.detach() if spec.detach_reset else s_prev) * spec.v_th
+        s = spike_fn(h - spec.v_th, sg, ge)
+        sr = s.detach() if spec.detach_reset else s
+        if spec.reset == "soft_delayed":
+            s_prev = s
+            v = h
+        elif spec.reset == "hard":
+            v = sr * spec.v_reset + (1 - sr) * h
+        elif spec.reset == "soft":
+            v = h - sr * spec.v_th
+        else:
+            v = h
+        spikes.append(s)
+        if return_sequences:
+            hs.append(h)
+            vs.append(v)
+    out = torch.stack(spikes)
+    if return_sequences:
+        return out, v, torch.stack(hs), torch.stack(vs)
+    return out, v
+
+
+# ---------------------------------------------------------------------------- fused implementations
+class _CpuImpl:
+    """Compiled C++ kernel (float32 / float64 on CPU); saves only ``x`` and ``v0``."""
+
+    name = "cpu"
+
+    @staticmethod
+    def forward(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, check_nan: bool):
+        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
+        if not (x.is_contiguous() or (x.shape[0] > 1 and x.stride(0) == 0 and x[0].is_contiguous())):
+            x = x.contiguous()
+        if v0 is not None:
+            v0 = v0.contiguous()
+        fp, ip = spec.kernel_params()
+        s, vT, n_nan = _cpu_kernel.forward(lib, x, v0, fp, ip)
+        if check_nan and n_nan:
+            raise _nan_error()
+        return s, vT, (x, v0)
+
+    @staticmethod
+    def backward(saved, gs, gvT, spec: LIFSpec, need_gv0: bool):
+        x, v0 = saved
+        fp, ip = spec.kernel_params()
+        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
+        return _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, need_gv0)
+
+
+class _TorchImpl:
+    """Pure-torch fused path (any device and dtype): forward under no_grad, hand-written backward."""
+
+    name = "torch"
+
+    @staticmethod
+    def _spike(h: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+        if spec.surrogate.spiking:
+            return heaviside(h - spec.v_th, spec.ge)
+        return spec.surrogate.primitive(h - spec.v_th)
+
+    @staticmethod
+    def _reset(h: torch.Tensor, s: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+        if spec.reset == "hard":
+            if not spec.surrogate.spiking:
+                return s * spec.v_reset + (1 - s) * h
+            return torch.where(s != 0, torch.full_like(h, spec.v_reset), h)
+        if spec.reset == "soft":
+            return h - s * spec.v_th
+        return h
+
+    @staticmethod
+    def forward(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, check_nan: bool):
+        if check_nan:
+            _check_nan(x)
+        if v0 is None and spec.reset == "soft_delayed":
+            v0 = torch.zeros_like(x[0])
+        v = torch.zeros_like(x[0]) if v0 is None else v0
+        spikes, hs = [], []
+        delayed = spec.reset == "soft_delayed"
+        for xt in x.unbind(0):
+            h = spec.charge_fn(v, xt)
+            if delayed:
+                h = h - _TorchImpl._spike(v, spec) * spec.v_th
+            s = _TorchImpl._spike(h, spec)
+            v = _TorchImpl._reset(h, s, spec)
+            spikes.append(s)
+            hs.append(h)
+        return torch.stack(spikes), v, (torch.stack(hs), v0 if spec.reset == "soft_delayed" else None)
+
+    @staticmethod
+    def backward(saved, gs, gvT, spec: LIFSpec, need_gv0: bool):
+        h_seq, v0 = saved
+        nd = 0.0 if spec.detach_reset else 1.0
+        g = torch.zeros_like(h_seq[0]) if gvT is None else gvT.to(h_seq.dtype)
+        gx = torch.empty_like(h_seq)
+        gs_t = [None] * h_seq.shape[0] if gs is None else gs.unbind(0)
+        dhdv = spec.dh_dv
+        sd = spec.v_th * nd if spec.reset == "soft_delayed" else 0.0
+        c = None  # delayed soft reset: -c·sg(H_t) completes dL/dV_t once sg(H_t) is known
+        for t in range(h_seq.shape[0] - 1, -1, -1):
+            h = h_seq[t]
+            sg = spec.surrogate.derivative(h - spec.v_th)
+            if c is not None:
+                g = g - c * sg
+            if spec.reset == "hard":
+                dvdh = (1 - _TorchImpl._spike(h, spec)) + (spec.v_reset - h) * sg * nd
+            elif spec.reset == "soft":
+                dvdh = 1 - spec.v_th * sg * nd
+            else:
+                dvdh = 1.0
+            gh = g * dvdh
+            if gs_t[t] is not None:
+                gh = gh + gs_t[t] * sg
+            if spec.charge == "tau":
+                gx[t] = gh / spec.tau if spec.decay_input else gh
+                g = gh - gh / spec.tau
+            else:
+                gx[t] = gh * spec.dh_dx
+                g = gh * dhdv
+            if sd:
+                c = gh * sd
+        if sd and need_gv0:
+            g = g - c * spec.surrogate.derivative(v0 - spec.v_th)
+        return gx, (g if need_gv0 else None)
+
+
+class _FusedLIF(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, v0, spec, impl, check_nan):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        s, vT, saved = impl.forward(x, v0, spec, check_nan)
+        ctx.spec, ctx.impl = spec, impl
+        ctx.save_for_backward(*saved)
+        return s, vT
+
+    @staticmethod
+    def backward(ctx, gs, gvT):  # type: ignore[override]
+        if gs is None and gvT is None:
+            return None, None, None, None, None
+        gx, gv0 = ctx.impl.backward(ctx.saved_tensors, gs, gvT, ctx.spec, ctx.needs_input_grad[1])
+        return gx, gv0, None, None, None
+
+
+def _triton_impl():
+    from . import _triton_kernel  # imported only for CUDA tensors
+
+    return _triton_kernel.TritonImpl
+
+
+def select_backend(x: torch.Tensor, backend: str = "auto", smooth: bool = False) -> str:
+    """The implementation ``lif_multi_step`` uses for ``x``: ``cpu``, ``triton``, ``torch`` or ``reference``.
+
+    ``auto``: the compiled CPU kernel for float32/float64 CPU tensors when it builds, Triton for CUDA
+    tensors when ``triton`` is installed, else the pure-torch fused path.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+    if backend != "auto":
+        return backend
+    if x.device.type == "cpu":
+        if x.dtype in (torch.float32, torch.float64) and _cpu_kernel.load(x.dtype, smooth) is not None:
+            return "cpu"
+        return "torch"
+    if x.is_cuda:
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return "torch"
+        return "triton"
+    return "torch"
+
+
+def lif_multi_step(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor | None = None,
+    spec: LIFSpec = LIFSpec(),
+    *,
+    backend: str = "auto",
+    check_nan: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run LIF/IF dynamics over a whole sequence in one fused autograd node.
+
+    Parameters
+    ----------
+    x_seq : Tensor [T, B, ...], floating
+        Input current per time step (time first).
+    v0 : Tensor [B, ...] (or broadcastable), optional
+        Initial membrane potential; when None, ``V_reset`` for a hard reset (the resting potential, as in
+        SpikingJelly) and 0 otherwise. Gradients flow into it.
+    spec : LIFSpec
+        Neuron dynamics.
+    backend : {"auto", "cpu", "torch", "triton", "reference"}
+        See :func:`select_backend`. All give the same spikes and (to rounding) the same gradients.
+    check_nan : bool
+        Raise ``ValueError`` on NaN input (free on the CPU kernel; one reduction elsewhere).
+
+    Returns
+    -------
+    spikes : Tensor [T, B, ...], 0/1 in ``x_seq``'s dtype
+    v_T : Tensor [B, ...], membrane potential after the last step (after reset)
+    """
+    x_seq = check_sequence(x_seq)
+    v0 = _prepare_v0(v0, x_seq, spec)
+    which = select_backend(x_seq, backend, not spec.surrogate.spiking)
+    if which == "reference":
+        if check_nan:
+            _check_nan(x_seq)
+        return lif_multi_step_reference(x_seq, v0, spec)  # type: ignore[return-value]
+    if which == "cpu":
+        if x_seq.device.type != "cpu" or x_seq.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"backend 'cpu' needs a float32/float64 CPU tensor; got {x_seq.dtype} on {x_seq.device}")
+        if _cpu_kernel.load(x_seq.dtype, not spec.surrogate.spiking) is None:
+            raise RuntimeError(f"the compiled CPU kernel is unavailable: {_cpu_kernel.unavailable_reason()}")
+        impl = _CpuImpl
+    elif which == "triton":
+        impl = _triton_impl()
+    else:
+        impl = _TorchImpl
+    return _FusedLIF.apply(x_seq, v0, spec, impl, check_nan)
+
+
+def lif_step(
+    x: torch.Tensor,
+    v: torch.Tensor | None = None,
+    spec: LIFSpec = LIFSpec(),
+    *,
+    backend: str = "auto",
+    check_nan: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One time step: ``(spike [B, ...], v_next [B, ...])`` from input ``x [B, ...]`` and state ``v``.
+
+    Equivalent to :func:`lif_multi_step` on ``x.unsqueeze(0)``; gradients flow through ``v`` so that a
+    Python loop over steps trains exactly like the multi-step call.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape [B, ...]; got {type(x).__name__}")
+    if x.dim() < 1:
+        raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
+    s, v_next = lif_multi_step(x.unsqueeze(0), v, spec, backend=backend, check_nan=check_nan)
+    return s[0], v_next

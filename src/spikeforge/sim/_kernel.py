@@ -1,0 +1,388 @@
+"""Compiled (numba) time loop of :class:`spikeforge.sim.Network`.
+
+The network is flattened into arrays (see ``Network._compile``): every neuron of every
+population has a global index; every synapse of every connection has a global index, stored
+connection by connection, presynaptic-major. A *slot* is one (connection, postsynaptic
+neuron) pair and carries that neuron's postsynaptic traces and learning gates for that
+connection. Nothing here knows about any particular model.
+
+One step ``t`` of a presentation, in this order (the reference stepper in
+:mod:`spikeforge.sim.reference` follows the same order, so both produce identical spikes):
+
+1. input neurons whose Poisson train has a spike at ``t`` fire;
+2. every LIF neuron integrates one Euler step (unless clamped while refractory), its synaptic
+   variables and ``θ`` decay, and it fires if ``v > threshold`` and it is not refractory;
+3. spikes are delivered: first those emitted at ``t`` through zero-delay synapses, then those
+   emitted at ``t − d`` through synapses of delay ``d = 1 … D``; each delivery applies the
+   use-it-or-lose-it decay (if enabled), adds ``w`` to the target's ``g_e``/``g_i``, bumps the
+   synapse's presynaptic trace and applies the pre-event weight update (gate ``lr1``);
+   within one delay, sources are taken input spikes first, then LIF spikes, each in ascending
+   global index, and each source's synapses in (connection, target) order;
+4. for every LIF neuron that fired at ``t``: post-event weight updates of its plastic inputs
+   (gate ``lr2``), its postsynaptic traces bump, then ``v ← v_reset`` and ``θ ← θ + θ_plus``.
+
+Synaptic input delivered at step ``t`` acts on the membrane from step ``t + 1`` on (Brian's
+order: state update → thresholds → synaptic pathways (pre before post) → resets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..encoding.poisson import _combine, _poisson_by_step, _presentation_key
+from ..neurons.lif import lif_conductance_euler, lif_current_euler
+from ..plasticity.trace_stdp import (
+    stdp_post_update,
+    stdp_pre_update,
+    trace_bump,
+    trace_read,
+    use_it_or_lose_it,
+)
+
+# neuron parameter columns (nprm[N, NP])
+N_KIND, N_V_REST, N_V_RESET, N_V_TH, N_E_EXC, N_E_INH, N_DT_TAU, N_DEC_GE, N_DEC_GI = range(9)
+N_REF, N_CLAMP, N_TH_PLUS, N_DEC_TH, N_SNAP, N_MAXD, N_V_INIT, N_BLOCK = range(9, 17)
+NP = 17
+KIND_INPUT, KIND_CONDUCTANCE, KIND_CURRENT = 0, 1, 2
+
+# connection parameter columns (cprm[C, CP])
+C_RECEPTOR, C_PLASTIC, C_A_PLUS, C_A_MINUS, C_W_MIN, C_W_MAX, C_NEAREST, C_TRIPLET = range(8)
+C_TAB_PRE, C_TAB_POST, C_TAB_POST2, C_LEN_PRE, C_LEN_POST, C_LEN_POST2 = range(8, 14)
+C_PRUNE_TAU, C_NORM, C_SLOT_OFF, C_N_POST, C_SLOT_SHIFT = range(14, 19)
+CP = 19
+
+# run flags (flags[F], float64)
+F_LEARN, F_ADAPT, F_USE_THETA, F_KP, F_NORMALIZE, F_TRACES = range(6)
+F_MIN_SPIKES, F_RETRY_LO, F_RETRY_HI, F_MAX_RETRIES, F_RETRY_GAIN = range(6, 11)
+NF = 11
+
+NEVER = -(2**40)  # "last spike" of a neuron that never fired
+
+
+@njit(cache=True, nogil=True)
+def _normalize(cprm, w, norm_syn, norm_slot, colsum):
+    """Rescale each plastic slot's incoming weights to its connection's ``norm_total``.
+
+    ``norm_syn`` lists the synapses of normalised connections in storage order (so each slot's
+    weights are summed in ascending presynaptic order) and ``norm_slot`` their slots.
+    """
+    colsum[:] = 0.0
+    for q in range(norm_syn.shape[0]):
+        colsum[norm_slot[q]] += w[norm_syn[q]]
+    for c in range(cprm.shape[0]):
+        total = cprm[c, C_NORM]
+        if cprm[c, C_PLASTIC] == 0.0 or total <= 0.0:
+            continue
+        off = int(cprm[c, C_SLOT_OFF])
+        for p in range(off, off + int(cprm[c, C_N_POST])):
+            colsum[p] = total / colsum[p] if colsum[p] > 0.0 else 1.0
+    for q in range(norm_syn.shape[0]):
+        f = colsum[norm_slot[q]]
+        if f != 1.0:
+            w[norm_syn[q]] *= f
+
+
+@njit(cache=True, nogil=True)
+def index_keys(seed, first_index, n):
+    """Random keys of presentations ``first_index … first_index + n − 1`` under ``seed``."""
+    out = np.empty(n, dtype=np.uint64)
+    for a in range(n):
+        out[a] = _combine(seed, first_index + a)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def content_keys(seed, bits):
+    """Random keys derived from the content of each row of ``bits`` (the uint64 view of float64
+    rates): FNV-1a over the row, mixed with ``seed``."""
+    out = np.empty(bits.shape[0], dtype=np.uint64)
+    for a in range(bits.shape[0]):
+        h = np.uint64(14695981039346656037)
+        for b in range(bits.shape[1]):
+            h = (h ^ bits[a, b]) * np.uint64(1099511628211)
+        out[a] = _combine(seed, h)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _grow(arr):
+    out = np.empty(2 * arr.shape[0], dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, gates, flags, onset,
+             counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
+    """Simulate one presentation (``n_active`` steps of input, ``n_rest`` steps without).
+
+    With ``onset`` the presentation starts with the threshold snapshot and, if enabled, the
+    weight normalisation.
+    ``counts`` [N] accumulates spikes of the active phase. Spikes are recorded into
+    ``rec_t/rec_i`` (while capacity lasts) and potentials of ``rec_v_idx`` into ``rec_v``.
+    """
+    (lif_pops, pprm, input_idx, out_ptr, syn_post, syn_conn, slot_conn, inp_ptr, inp_syn,
+     kslot_ptr, kslot, norm_syn, norm_slot) = topo
+    v, ge, gi, theta, theta_snap, last_spike, w, sx, stl, y1, y2, ylast, ring_ids, ring_n, clock = st
+    learning = flags[F_LEARN] != 0.0
+    adapt = flags[F_ADAPT] != 0.0
+    use_theta = flags[F_USE_THETA] != 0.0
+    kp = flags[F_KP]
+    traces_on = flags[F_TRACES] != 0.0
+    R = ring_n.shape[0]
+    N = v.shape[0]
+
+    # onset: threshold snapshot, weight normalisation
+    for g in range(lif_pops.shape[0]):
+        if onset and pprm[g, N_SNAP] != 0.0:
+            for i in range(lif_pops[g, 0], lif_pops[g, 1]):
+                theta_snap[i] = theta[i]
+    if onset and flags[F_NORMALIZE] != 0.0:
+        _normalize(cprm, w, norm_syn, norm_slot, np.empty(slot_conn.shape[0]))
+
+    in_ptr, in_idx = _poisson_by_step(rates, gain, n_active, dt, key)
+    spk = np.empty(N, dtype=np.int32)
+    src_base = np.empty(2 * N, dtype=np.int64)
+    rec_cap = rec_t.shape[0]
+    rec_v_cap = rec_v.shape[0]
+
+    for step in range(n_active + n_rest):
+        t = clock[0]
+        n_spk = 0
+        # 1. input spikes
+        if step < n_active:
+            for a in range(in_ptr[step], in_ptr[step + 1]):
+                spk[n_spk] = input_idx[in_idx[a]]
+                n_spk += 1
+        n_in = n_spk
+        # 2. LIF neurons, population by population (parameters hoisted)
+        for g in range(lif_pops.shape[0]):
+            conductance = pprm[g, N_KIND] == KIND_CONDUCTANCE
+            v_rest = pprm[g, N_V_REST]
+            e_exc = pprm[g, N_E_EXC]
+            e_inh = pprm[g, N_E_INH]
+            dt_tau = pprm[g, N_DT_TAU]
+            dec_ge = pprm[g, N_DEC_GE]
+            dec_gi = pprm[g, N_DEC_GI]
+            dec_th = pprm[g, N_DEC_TH]
+            ref = int(pprm[g, N_REF])
+            block = int(pprm[g, N_BLOCK])
+            clamp = pprm[g, N_CLAMP] != 0.0
+            v_th = pprm[g, N_V_TH]
+            snap = pprm[g, N_SNAP] != 0.0
+            lo = lif_pops[g, 0]
+            hi = lif_pops[g, 1]
+            for i in range(lo, hi):  # integrate (no branches on the neuron's state but one select)
+                since = t - last_spike[i]
+                if conductance:
+                    vn = lif_conductance_euler(v[i], ge[i], gi[i], v_rest, e_exc, e_inh, dt_tau)
+                else:
+                    vn = lif_current_euler(v[i], ge[i], gi[i], v_rest, dt_tau)
+                v[i] = v[i] if (clamp and since < ref) else vn
+                ge[i] *= dec_ge
+                gi[i] *= dec_gi
+            if adapt:
+                for i in range(lo, hi):
+                    theta[i] *= dec_th
+            for i in range(lo, hi):  # fire
+                thr = v_th
+                if use_theta:
+                    thr += theta_snap[i] if snap else theta[i]
+                if v[i] > thr and t - last_spike[i] >= block:
+                    spk[n_spk] = i
+                    n_spk += 1
+        # 3. deliveries: delay 0 from this step's spikes, then delays 1..D from the ring
+        n_src = 0
+        for a in range(n_spk):
+            src_base[n_src] = spk[a] * R
+            n_src += 1
+        for d in range(1, R):
+            sl = (t - d) % R
+            for a in range(ring_n[sl]):
+                if n_src == src_base.shape[0]:
+                    src_base = _grow(src_base)
+                src_base[n_src] = ring_ids[sl, a] * R + d
+                n_src += 1
+        c_cur = -1
+        plastic = False
+        exc = True
+        prune = False
+        tau_prun = a_minus = w_min = w_max = 0.0
+        nearest = False
+        pre_start = pre_len = post_start = post_len = shift = 0
+        for a in range(n_src):
+            base = src_base[a]
+            for s in range(out_ptr[base], out_ptr[base + 1]):  # synapses are stored in delivery order
+                c = syn_conn[s]
+                if c != c_cur:  # synapses of one source come grouped by connection
+                    c_cur = c
+                    plastic = cprm[c, C_PLASTIC] != 0.0
+                    exc = cprm[c, C_RECEPTOR] == 0.0
+                    tau_prun = cprm[c, C_PRUNE_TAU]
+                    prune = plastic and tau_prun > 0.0 and kp != 0.0
+                    a_minus = cprm[c, C_A_MINUS]
+                    w_min = cprm[c, C_W_MIN]
+                    w_max = cprm[c, C_W_MAX]
+                    nearest = cprm[c, C_NEAREST] != 0.0
+                    pre_start = int(cprm[c, C_TAB_PRE])
+                    pre_len = int(cprm[c, C_LEN_PRE])
+                    post_start = int(cprm[c, C_TAB_POST])
+                    post_len = int(cprm[c, C_LEN_POST])
+                    shift = int(cprm[c, C_SLOT_SHIFT])
+                if prune:
+                    w[s] = use_it_or_lose_it(w[s], (t - stl[s]) * dt, tau_prun, kp)
+                if exc:
+                    ge[syn_post[s]] += w[s]
+                else:
+                    gi[syn_post[s]] += w[s]
+                if plastic and traces_on:
+                    if nearest:
+                        sx[s] = 1.0
+                    else:
+                        sx[s] = trace_bump(trace_read(sx[s], stl[s], t, tab, pre_start, pre_len), False)
+                    stl[s] = t
+                    if learning:
+                        p = syn_post[s] + shift
+                        y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
+                        lr1 = gates[p, 0]
+                        # skipped only when it is the identity (zero term, weight within bounds)
+                        if lr1 != 0.0 and (y != 0.0 or w[s] > w_max or w[s] < w_min):
+                            w[s] = stdp_pre_update(w[s], y, lr1, a_minus, w_min, w_max)
+        # 4. post events and resets of the LIF neurons that fired
+        for a in range(n_in, n_spk):
+            k = spk[a]
+            if traces_on:
+                for b in range(kslot_ptr[k], kslot_ptr[k + 1]):
+                    p = kslot[b]
+                    c = slot_conn[p]
+                    y1_now = trace_read(y1[p], ylast[p], t, tab, int(cprm[c, C_TAB_POST]), int(cprm[c, C_LEN_POST]))
+                    triplet = cprm[c, C_TRIPLET] != 0.0
+                    y2_now = 1.0
+                    if triplet:
+                        y2_now = trace_read(y2[p], ylast[p], t, tab, int(cprm[c, C_TAB_POST2]), int(cprm[c, C_LEN_POST2]))
+                    lr2 = gates[p, 1]
+                    if learning and lr2 != 0.0:
+                        pre_start = int(cprm[c, C_TAB_PRE])
+                        pre_len = int(cprm[c, C_LEN_PRE])
+                        a_plus = cprm[c, C_A_PLUS]
+                        w_min = cprm[c, C_W_MIN]
+                        w_max = cprm[c, C_W_MAX]
+                        for q in range(inp_ptr[p], inp_ptr[p + 1]):
+                            s = inp_syn[q]
+                            x_now = trace_read(sx[s], stl[s], t, tab, pre_start, pre_len)
+                            if x_now != 0.0 or w[s] > w_max or w[s] < w_min:  # else the identity
+                                w[s] = stdp_post_update(w[s], x_now, y2_now, lr2, a_plus, w_min, w_max)
+                    nearest = cprm[c, C_NEAREST] != 0.0
+                    y1[p] = trace_bump(y1_now, nearest)
+                    if triplet:
+                        y2[p] = trace_bump(y2_now, nearest)
+                    ylast[p] = t
+            v[k] = nprm[k, N_V_RESET]
+            last_spike[k] = t
+            if adapt:
+                theta[k] += nprm[k, N_TH_PLUS]
+        # bookkeeping: counts, ring, monitors
+        if step < n_active:
+            for a in range(n_spk):
+                counts[spk[a]] += 1
+        sl = t % R
+        ring_n[sl] = 0
+        for a in range(n_spk):
+            if nprm[spk[a], N_MAXD] > 0:
+                ring_ids[sl, ring_n[sl]] = spk[a]
+                ring_n[sl] += 1
+        for a in range(n_spk):
+            if rec_n[0] < rec_cap:
+                rec_t[rec_n[0]] = t
+                rec_i[rec_n[0]] = spk[a]
+            rec_n[0] += 1
+        if rec_v_idx.shape[0] > 0 and rec_v_n[0] < rec_v_cap:
+            for a in range(rec_v_idx.shape[0]):
+                rec_v[rec_v_n[0], a] = v[rec_v_idx[a]]
+            rec_v_n[0] += 1
+        clock[0] = t + 1
+
+
+@njit(cache=True, nogil=True)
+def _present_retry(topo, nprm, cprm, tab, st, rates, gates, seed, index, n_active, n_rest, dt, flags, rest_after_last,
+                   counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
+    """One presentation with Diehl & Cook's repetition rule; returns the number of repetitions.
+
+    With ``flags[F_MIN_SPIKES] > 0`` a presentation whose neurons ``[retry_lo, retry_hi)`` fire
+    fewer spikes than that in the active phase is repeated (after its rest phase) with the
+    input rates multiplied by ``1 + attempt·retry_gain``, up to ``max_retries`` times;
+    ``counts`` keeps the last attempt. Attempt ``a`` uses random key ``(seed, index, a)``.
+    """
+    min_spikes = flags[F_MIN_SPIKES]
+    lo = int(flags[F_RETRY_LO])
+    hi = int(flags[F_RETRY_HI])
+    max_retries = int(flags[F_MAX_RETRIES])
+    attempt = 0
+    while True:
+        counts[:] = 0
+        key = _presentation_key(seed, index, attempt)
+        gain = 1.0 + attempt * flags[F_RETRY_GAIN]
+        _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, 0, dt, gates, flags, True,
+                 counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
+        again = False
+        if min_spikes > 0.0 and attempt < max_retries:
+            total = 0
+            for i in range(lo, hi):
+                total += counts[i]
+            again = total < min_spikes
+        if n_rest > 0 and (again or rest_after_last):
+            _present(topo, nprm, cprm, tab, st, rates, gain, key, 0, n_rest, dt, gates, flags, False,
+                     counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
+        if not again:
+            return attempt
+        attempt += 1
+
+
+@njit(cache=True, nogil=True)
+def run_sequential(topo, nprm, cprm, tab, st, rates, gate_pat, gate_idx, seed, first_index, n_active, n_rest,
+                   dt, flags, counts, attempts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
+    """Present ``rates.shape[0]`` inputs one after another with persistent state (training or
+    sequential testing); presentation ``n`` has index ``first_index + n`` (random keys)."""
+    for n in range(rates.shape[0]):
+        attempts[n] = _present_retry(topo, nprm, cprm, tab, st, rates[n], gate_pat[gate_idx[n]], seed,
+                                     first_index + n, n_active, n_rest, dt, flags, True, counts[n],
+                                     rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
+
+
+@njit(cache=True, nogil=True)
+def _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+    """Presentation ``n`` of a frozen batch, on its own fresh state (see :func:`run_batch`)."""
+    v0, _, _, theta0, snap0, _, w, sx, stl, y1, y2, ylast, ring0, _, _ = st
+    N = v0.shape[0]
+    R = ring0.shape[0]
+    v = np.empty(N)
+    for a in range(N):
+        v[a] = nprm[a, N_V_REST]
+    state = (v, np.zeros(N), np.zeros(N), theta0.copy(), snap0.copy(), np.full(N, NEVER, dtype=np.int64), w, sx, stl,
+             y1, y2, ylast, np.zeros((R, N), dtype=np.int32), np.zeros(R, dtype=np.int32), np.zeros(1, dtype=np.int64))
+    attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], gate_pat[0], keys[n], 0, n_active, n_rest,
+                                 dt, flags, False, counts[n], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32),
+                                 np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros((0, 0)),
+                                 np.zeros(1, dtype=np.int64))
+
+
+@njit(cache=True, parallel=True)
+def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+    """Frozen-weight inference of many presentations in parallel (one thread per image).
+
+    Every presentation starts from the resting state (``v = v_rest``, no synaptic input, not
+    refractory, no spikes in flight) with the network's current ``θ``; weights, traces and
+    ``θ`` are not modified. Repetitions (``flags[F_MIN_SPIKES]``) follow the presentation's
+    rest phase. Presentation ``n`` uses random keys ``(keys[n], 0, attempt)``, so its result does
+    not depend on the batch it is in.
+    """
+    for n in prange(rates.shape[0]):
+        _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts)
+
+
+@njit(cache=True, nogil=True)
+def run_batch_serial(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+    """:func:`run_batch` on one thread (no threading layer: safe before ``fork``)."""
+    for n in range(rates.shape[0]):
+        _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts)

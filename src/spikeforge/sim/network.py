@@ -1,0 +1,837 @@
+"""Networks of Poisson inputs and LIF populations with plastic, delayed connections.
+
+Build a network, then present inputs::
+
+    net = Network(dt_ms=0.5, seed=0)
+    net.add_input("X", 784)
+    net.add_population("E", 100, LIFParameters(...))
+    net.connect("X", "E", "all_to_all", weight=(0.0, 0.3), delay_ms=(0.0, 10.0),
+                plasticity=TraceSTDP.diehl_cook(), norm_total=78.0)
+    res = net.run(rates_hz, active_ms=350, rest_ms=150, learning=True)   # sequential, compiled
+    counts = net.infer(rates_hz, active_ms=350)["E"]                     # frozen, parallel
+
+Time is discrete (step ``dt_ms``); inputs are given as rates (Hz) per presentation, time-first
+``[n_presentations, n_inputs]``; results are spike counts per presentation and neuron. The
+whole time loop runs in compiled code (:mod:`spikeforge.sim._kernel`); Python only loops over
+chunks of presentations (for the progress bar). See :mod:`spikeforge.sim.reference` for the
+readable stepper with the same semantics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import rng_from_seed
+from ..neurons.lif import LIFParameters
+from ..plasticity.trace_stdp import TraceSTDP, decay_table
+from . import _kernel as K
+
+__all__ = ["Connection", "Network", "Population", "RunResult"]
+
+TOPOLOGIES = ("all_to_all", "one_to_one", "all_but_self")
+
+
+@dataclass
+class Population:
+    """A group of neurons. ``params`` is None for a Poisson input population."""
+
+    name: str
+    n: int
+    params: LIFParameters | None
+    offset: int = 0
+
+    @property
+    def is_input(self) -> bool:
+        return self.params is None
+
+    @property
+    def slice(self) -> slice:
+        """Global indices of the population's neurons."""
+        return slice(self.offset, self.offset + self.n)
+
+
+@dataclass
+class Connection:
+    """Synapses from one population to another.
+
+    Attributes
+    ----------
+    name : str
+    pre, post : Population
+    mask : ndarray of bool, shape [n_pre, n_post]
+        Which synapses exist (``all_to_all``, ``one_to_one``, ``all_but_self`` or custom).
+    receptor : {"exc", "inh"}
+        The target's variable a spike adds ``w`` to (``g_e`` or ``g_i``).
+    plasticity : TraceSTDP or None
+    norm_total : float or None
+        If set, ``normalize=True`` runs rescale each target's incoming weights to sum to it.
+    """
+
+    name: str
+    pre: Population
+    post: Population
+    mask: np.ndarray
+    receptor: str
+    plasticity: TraceSTDP | None
+    norm_total: float | None
+    init_weights: np.ndarray  # [n_syn]
+    delays: np.ndarray  # [n_syn] steps
+    index: int = 0
+    _idx: np.ndarray | None = None  # flat positions of this connection's synapses (mask order)
+    slot_offset: int = 0
+    _net: Any = None
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.init_weights.shape[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Current weights as a dense copy [n_pre, n_post] (0 where there is no synapse)."""
+        w = self._net._w_flat()[self._idx] if self._net is not None and self._net._built else self.init_weights
+        dense = np.zeros(self.mask.shape)
+        dense[self.mask] = w
+        return dense
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """Replace the weights from a dense array [n_pre, n_post] (entries off the mask ignored)."""
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != self.mask.shape:
+            raise ValueError(f"weights must have shape {self.mask.shape}; got {weights.shape}")
+        if not np.all(np.isfinite(weights)):
+            raise ValueError("weights must be finite")
+        vals = weights[self.mask]
+        if self._net is not None and self._net._built:
+            self._net._state["w"][self._idx] = vals
+        else:
+            self.init_weights = vals.copy()
+
+    @property
+    def delay_steps(self) -> np.ndarray:
+        """Delays as a dense int array [n_pre, n_post] (steps; 0 where there is no synapse)."""
+        dense = np.zeros(self.mask.shape, dtype=np.int64)
+        dense[self.mask] = self.delays
+        return dense
+
+
+@dataclass
+class RunResult:
+    """What a run returns.
+
+    Attributes
+    ----------
+    counts : dict name -> ndarray of int64 [n_presentations, n]
+        Spikes of each population during the active phase of each presentation (of its last
+        attempt, when presentations are repeated).
+    attempts : ndarray of int64 [n_presentations]
+        Repetitions needed (0: the first attempt had enough spikes).
+    spikes : dict name -> (times_ms, neuron) or None
+        Recorded spikes (absolute network time in ms, index within the population).
+    voltages : dict name -> ndarray [n_recorded_steps, n] or None
+    seconds : float
+        Wall-clock time of the run.
+    """
+
+    counts: dict[str, np.ndarray]
+    attempts: np.ndarray
+    spikes: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    voltages: dict[str, np.ndarray] | None = None
+    seconds: float = 0.0
+
+
+def _values(spec: Any, n: int, rng: np.random.Generator, what: str, mask: np.ndarray) -> np.ndarray:
+    """Per-synapse values from a scalar, a ``(low, high)`` uniform range, a dense array or a callable."""
+    if callable(spec):
+        arr = np.asarray(spec(rng, mask.shape), dtype=np.float64)
+        if arr.shape != mask.shape:
+            raise ValueError(f"{what} callable must return shape {mask.shape}; got {arr.shape}")
+        return arr[mask]
+    if isinstance(spec, tuple):
+        if len(spec) != 2 or spec[1] < spec[0]:
+            raise ValueError(f"{what} range must be (low, high) with low <= high; got {spec}")
+        return rng.uniform(spec[0], spec[1], size=n)
+    arr = np.asarray(spec, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(n, float(arr))
+    if arr.shape != mask.shape:
+        raise ValueError(f"{what} array must have shape {mask.shape}; got {arr.shape}")
+    return arr[mask]
+
+
+class Network:
+    """A network of Poisson input populations and LIF populations.
+
+    Parameters
+    ----------
+    dt_ms : float
+        Time step (ms).
+    seed : int, Generator or None
+        Seeds the initial weights and delays (drawn when :meth:`connect` is called) and the
+        Poisson input streams.
+    """
+
+    def __init__(self, dt_ms: float = 0.5, seed: Any = None) -> None:
+        if not dt_ms > 0:
+            raise ValueError(f"dt_ms must be positive; got {dt_ms}")
+        self.dt_ms = float(dt_ms)
+        self._rng = rng_from_seed(seed, 0)
+        self.poisson_seed = int(rng_from_seed(seed, 1).integers(0, 2**63 - 1))
+        self.infer_seed = int(rng_from_seed(seed, 2).integers(0, 2**63 - 1))
+        self.populations: dict[str, Population] = {}
+        self.connections: dict[str, Connection] = {}
+        self.presented = 0
+        self._n = 0
+        self._built = False
+        self._state: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ construction
+    def _add(self, name: str, n: int, params: LIFParameters | None) -> Population:
+        if self._built:
+            raise RuntimeError("the network is built; add populations before the first run")
+        if name in self.populations:
+            raise ValueError(f"population {name!r} already exists")
+        if int(n) < 1:
+            raise ValueError(f"population size must be >= 1; got {n}")
+        pop = Population(name, int(n), params, self._n)
+        self._n += pop.n
+        self.populations[name] = pop
+        return pop
+
+    def add_input(self, name: str, n: int) -> Population:
+        """Add ``n`` Poisson input neurons (their rates are given to :meth:`run`)."""
+        return self._add(name, n, None)
+
+    def add_population(self, name: str, n: int, params: LIFParameters) -> Population:
+        """Add ``n`` LIF neurons with the given parameters."""
+        if not isinstance(params, LIFParameters):
+            raise TypeError("params must be a LIFParameters")
+        params.decay_factors(self.dt_ms)  # validates dt against the time constants
+        return self._add(name, n, params)
+
+    def connect(
+        self,
+        pre: str,
+        post: str,
+        topology: str | np.ndarray = "all_to_all",
+        *,
+        weight: Any = 1.0,
+        delay_ms: Any = 0.0,
+        receptor: str = "exc",
+        plasticity: TraceSTDP | None = None,
+        norm_total: float | None = None,
+        name: str | None = None,
+    ) -> Connection:
+        """Connect two populations.
+
+        Parameters
+        ----------
+        pre, post : str
+            Population names (``post`` must be a LIF population).
+        topology : "all_to_all" | "one_to_one" | "all_but_self" | ndarray of bool [n_pre, n_post]
+        weight : float, (low, high), ndarray [n_pre, n_post] or callable(rng, shape) -> ndarray
+            Initial weights (``(low, high)``: uniform).
+        delay_ms : float, (low, high), ndarray or callable
+            Synaptic delays (ms), rounded to steps (Brian's convention).
+        receptor : {"exc", "inh"}
+        plasticity : TraceSTDP, optional
+        norm_total : float, optional
+            Target sum of each postsynaptic neuron's incoming weights (plastic connections).
+        name : str, optional
+            Default ``pre + post``.
+        """
+        if self._built:
+            raise RuntimeError("the network is built; connect populations before the first run")
+        for p in (pre, post):
+            if p not in self.populations:
+                raise ValueError(f"unknown population {p!r}; known: {list(self.populations)}")
+        P, Q = self.populations[pre], self.populations[post]
+        if Q.is_input:
+            raise ValueError(f"{post!r} is an input population and cannot receive synapses")
+        if receptor not in ("exc", "inh"):
+            raise ValueError(f"receptor must be 'exc' or 'inh'; got {receptor!r}")
+        name = name or f"{pre}{post}"
+        if name in self.connections:
+            raise ValueError(f"connection {name!r} already exists")
+        if isinstance(topology, str):
+            if topology not in TOPOLOGIES:
+                raise ValueError(f"topology must be one of {TOPOLOGIES} or a boolean mask; got {topology!r}")
+            if topology == "all_to_all":
+                mask = np.ones((P.n, Q.n), dtype=bool)
+            else:
+                if P.n != Q.n:
+                    raise ValueError(f"{topology} needs populations of equal size; got {P.n} and {Q.n}")
+                eye = np.eye(P.n, dtype=bool)
+                mask = eye if topology == "one_to_one" else ~eye
+        else:
+            mask = np.asarray(topology, dtype=bool)
+            if mask.shape != (P.n, Q.n):
+                raise ValueError(f"mask must have shape {(P.n, Q.n)}; got {mask.shape}")
+        n_syn = int(mask.sum())
+        w = _values(weight, n_syn, self._rng, "weight", mask)
+        d_ms = _values(delay_ms, n_syn, self._rng, "delay_ms", mask)
+        if np.any(d_ms < 0) or not np.all(np.isfinite(d_ms)):
+            raise ValueError("delays must be finite and non-negative")
+        if not np.all(np.isfinite(w)):
+            raise ValueError("weights must be finite")
+        if plasticity is not None:
+            if not isinstance(plasticity, TraceSTDP):
+                raise TypeError("plasticity must be a TraceSTDP")
+            w = np.clip(w, plasticity.w_min, plasticity.w_max)
+        if norm_total is not None and (plasticity is None or norm_total <= 0):
+            raise ValueError("norm_total needs a plastic connection and a positive value")
+        conn = Connection(
+            name=name, pre=P, post=Q, mask=mask, receptor=receptor, plasticity=plasticity,
+            norm_total=None if norm_total is None else float(norm_total),
+            init_weights=w, delays=np.rint(d_ms / self.dt_ms).astype(np.int64),
+            index=len(self.connections), _net=self,
+        )
+        self.connections[name] = conn
+        return conn
+
+    # ------------------------------------------------------------------ compilation
+    def build(self) -> Network:
+        """Flatten the network into the arrays of the compiled kernel (done on first use)."""
+        if self._built:
+            return self
+        if not self.populations:
+            raise RuntimeError("the network has no populations")
+        dt = self.dt_ms
+        N = self._n
+        conns = list(self.connections.values())
+        nprm = np.zeros((N, K.NP))
+        inputs = []
+        for pop in self.populations.values():
+            sl = pop.slice
+            if pop.is_input:
+                nprm[sl, K.N_KIND] = K.KIND_INPUT
+                inputs.extend(range(sl.start, sl.stop))
+                continue
+            p = pop.params
+            dge, dgi, dth = p.decay_factors(dt)
+            nprm[sl, K.N_KIND] = K.KIND_CONDUCTANCE if p.synapse == "conductance" else K.KIND_CURRENT
+            nprm[sl, K.N_V_REST] = p.v_rest_mv
+            nprm[sl, K.N_V_RESET] = p.v_reset_mv
+            nprm[sl, K.N_V_TH] = p.v_thresh_mv
+            nprm[sl, K.N_E_EXC] = p.e_exc_mv
+            nprm[sl, K.N_E_INH] = p.e_inh_mv
+            nprm[sl, K.N_DT_TAU] = dt / p.tau_m_ms
+            nprm[sl, K.N_DEC_GE] = dge
+            nprm[sl, K.N_DEC_GI] = dgi
+            nprm[sl, K.N_REF] = round(p.refractory_ms / dt)
+            nprm[sl, K.N_BLOCK] = p.block_steps(dt)
+            nprm[sl, K.N_CLAMP] = float(p.clamp_refractory)
+            nprm[sl, K.N_TH_PLUS] = p.theta_plus_mv
+            nprm[sl, K.N_DEC_TH] = dth
+            nprm[sl, K.N_SNAP] = float(p.theta_snapshot)
+            nprm[sl, K.N_V_INIT] = p.v_rest_mv if p.v_init_mv is None else p.v_init_mv
+
+        # synapses, connection by connection, presynaptic-major
+        pre_l, post_l, w_l, d_l, conn_l, slot_l = [], [], [], [], [], []
+        n_syn = 0
+        n_slots = 0
+        tables: list[np.ndarray] = []
+        cprm = np.zeros((len(conns), K.CP))
+
+        def table(tau: float | None) -> tuple[int, int]:
+            """(start, length) of tau's decay table in the flat table array."""
+            if tau is None:
+                return 0, 0
+            start = sum(t.shape[0] for t in tables)
+            tables.append(decay_table(tau, dt))
+            return start, tables[-1].shape[0]
+
+        for c, conn in enumerate(conns):
+            j, k = np.nonzero(conn.mask)
+            conn._idx = np.arange(n_syn, n_syn + j.size)  # original order; permuted below
+            conn.slot_offset = n_slots
+            pre_l.append(j + conn.pre.offset)
+            post_l.append(k + conn.post.offset)
+            w_l.append(conn.init_weights)
+            d_l.append(conn.delays)
+            conn_l.append(np.full(j.size, c))
+            slot_l.append(k + n_slots)
+            n_syn += j.size
+            n_slots += conn.post.n
+            rule = conn.plasticity
+            cprm[c, K.C_RECEPTOR] = 0.0 if conn.receptor == "exc" else 1.0
+            cprm[c, K.C_SLOT_OFF] = conn.slot_offset
+            cprm[c, K.C_N_POST] = conn.post.n
+            cprm[c, K.C_SLOT_SHIFT] = conn.slot_offset - conn.post.offset
+            if rule is not None:
+                cprm[c, K.C_PLASTIC] = 1.0
+                cprm[c, K.C_A_PLUS] = rule.a_plus
+                cprm[c, K.C_A_MINUS] = rule.a_minus
+                cprm[c, K.C_W_MIN] = rule.w_min
+                cprm[c, K.C_W_MAX] = rule.w_max
+                cprm[c, K.C_NEAREST] = float(rule.nearest)
+                cprm[c, K.C_TRIPLET] = float(rule.tau_post2_ms is not None)
+                cprm[c, K.C_TAB_PRE], cprm[c, K.C_LEN_PRE] = table(rule.tau_pre_ms)
+                cprm[c, K.C_TAB_POST], cprm[c, K.C_LEN_POST] = table(rule.tau_post_ms)
+                cprm[c, K.C_TAB_POST2], cprm[c, K.C_LEN_POST2] = table(rule.tau_post2_ms)
+                cprm[c, K.C_PRUNE_TAU] = rule.prune_tau_ms or 0.0
+                cprm[c, K.C_NORM] = conn.norm_total or 0.0
+        cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+        syn_pre = cat(pre_l, np.int64)
+        syn_post = cat(post_l, np.int32)
+        syn_w = cat(w_l, np.float64)
+        syn_d = cat(d_l, np.int64)
+        syn_conn = cat(conn_l, np.int16 if len(conns) < 2**15 else np.int32)
+        syn_slot = cat(slot_l, np.int32)
+        D = int(syn_d.max()) if syn_d.size else 0
+        R = D + 1
+
+        # store synapses in delivery order: by (source, delay), then connection, then target
+        key = syn_pre * R + syn_d
+        perm = np.argsort(key, kind="stable")
+        pos = np.empty_like(perm)
+        pos[perm] = np.arange(perm.size)
+        for conn in conns:
+            conn._idx = pos[conn._idx]
+        syn_pre, syn_post, syn_w, syn_d = syn_pre[perm], syn_post[perm], syn_w[perm], syn_d[perm]
+        syn_conn, syn_slot = syn_conn[perm], syn_slot[perm]
+        out_ptr = np.zeros(N * R + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key, minlength=N * R), out=out_ptr[1:])
+        maxd = np.full(N, -1, dtype=np.int64)
+        np.maximum.at(maxd, syn_pre, syn_d)
+        nprm[:, K.N_MAXD] = maxd
+
+        plastic = cprm[syn_conn, K.C_PLASTIC] != 0 if n_syn else np.zeros(0, dtype=bool)
+        pl_syn = np.flatnonzero(plastic)
+        order = pl_syn[np.argsort(syn_slot[pl_syn], kind="stable")]
+        inp_syn = order.astype(np.int32)
+        inp_ptr = np.zeros(n_slots + 1, dtype=np.int64)
+        np.cumsum(np.bincount(syn_slot[pl_syn], minlength=n_slots), out=inp_ptr[1:])
+        slot_conn = np.zeros(n_slots, dtype=np.int32)
+        slot_post = np.zeros(n_slots, dtype=np.int64)
+        for c, conn in enumerate(conns):
+            slot_conn[conn.slot_offset : conn.slot_offset + conn.post.n] = c
+            slot_post[conn.slot_offset : conn.slot_offset + conn.post.n] = np.arange(conn.post.n) + conn.post.offset
+        pl_slots = np.flatnonzero(cprm[slot_conn, K.C_PLASTIC] != 0) if n_slots else np.zeros(0, np.int64)
+        ks_order = pl_slots[np.argsort(slot_post[pl_slots], kind="stable")]
+        kslot = ks_order.astype(np.int32)
+        kslot_ptr = np.zeros(N + 1, dtype=np.int64)
+        np.cumsum(np.bincount(slot_post[pl_slots], minlength=N), out=kslot_ptr[1:])
+
+        tab = np.concatenate(tables) if tables else np.zeros(1)
+
+        norm_on = (cprm[syn_conn, K.C_PLASTIC] != 0) & (cprm[syn_conn, K.C_NORM] > 0) if n_syn else np.zeros(0, bool)
+        norm_syn = np.flatnonzero(norm_on).astype(np.int64)
+        norm_slot = (syn_post[norm_syn] + cprm[syn_conn[norm_syn], K.C_SLOT_SHIFT]).astype(np.int64)
+        lif_list = [p for p in self.populations.values() if not p.is_input]
+        lif_pops = np.array([[p.slice.start, p.slice.stop] for p in lif_list], dtype=np.int64).reshape(-1, 2)
+        pprm = np.ascontiguousarray(nprm[lif_pops[:, 0]]) if lif_list else np.zeros((0, K.NP))
+        self._topo = (
+            lif_pops, pprm, np.asarray(inputs, dtype=np.int64), out_ptr, syn_post,
+            syn_conn, slot_conn, inp_ptr, inp_syn, kslot_ptr, kslot, norm_syn, norm_slot,
+        )
+        self._nprm = nprm
+        self._cprm = cprm
+        self._tab = tab
+        self._n_slots = n_slots
+        self._R = R
+        self._input_pops = [p for p in self.populations.values() if p.is_input]
+        self._state = {"w": syn_w}
+        self._built = True
+        self.reset_state()
+        return self
+
+    def _w_flat(self) -> np.ndarray:
+        return self._state["w"]
+
+    def reset_state(self, *, theta: bool = True, clock: bool = True) -> None:
+        """Return every neuron, trace and spike in flight to its initial state (weights kept).
+
+        Parameters
+        ----------
+        theta : bool
+            Also reset the adaptive thresholds to ``theta_init_mv``.
+        clock : bool
+            Also reset the network time (and the use-it-or-lose-it reference times) to 0.
+        """
+        self.build()
+        N, S, P = self._n, self._state["w"].shape[0], self._n_slots
+        st = self._state
+        st["v"] = self._nprm[:, K.N_V_INIT].copy()
+        st["ge"] = np.zeros(N)
+        st["gi"] = np.zeros(N)
+        if theta or "theta" not in st:
+            th = np.zeros(N)
+            for pop in self.populations.values():
+                if not pop.is_input:
+                    th[pop.slice] = pop.params.theta_init_mv
+            st["theta"] = th
+            st["theta_snap"] = th.copy()
+        st["last_spike"] = np.full(N, K.NEVER, dtype=np.int64)
+        st["sx"] = np.zeros(S)
+        if clock or "stl" not in st:
+            st["stl"] = np.zeros(S, dtype=np.int64)
+            st["clock"] = np.zeros(1, dtype=np.int64)
+        else:
+            st["stl"] = np.minimum(st["stl"], st["clock"][0])
+        st["y1"] = np.zeros(P)
+        st["y2"] = np.zeros(P)
+        st["ylast"] = np.zeros(P, dtype=np.int64)
+        st["ring_ids"] = np.zeros((self._R, N), dtype=np.int32)
+        st["ring_n"] = np.zeros(self._R, dtype=np.int32)
+
+    def _ensure_writeable(self) -> None:
+        """Unpickled or memory-mapped arrays may be read-only; the kernels need writeable ones."""
+
+        def fix(a: np.ndarray) -> np.ndarray:
+            return a if a.flags.writeable and a.flags.c_contiguous else np.array(a, copy=True, order="C")
+
+        self._state = {k: fix(v) for k, v in self._state.items()}
+        self._topo = tuple(fix(a) for a in self._topo)
+        self._nprm, self._cprm, self._tab = fix(self._nprm), fix(self._cprm), fix(self._tab)
+
+    def _state_tuple(self) -> tuple:
+        self._ensure_writeable()
+        st = self._state
+        return (st["v"], st["ge"], st["gi"], st["theta"], st["theta_snap"], st["last_spike"], st["w"], st["sx"],
+                st["stl"], st["y1"], st["y2"], st["ylast"], st["ring_ids"], st["ring_n"], st["clock"])
+
+    # ------------------------------------------------------------------ state access
+    @property
+    def time_ms(self) -> float:
+        """Network time (ms)."""
+        self.build()
+        return float(self._state["clock"][0]) * self.dt_ms
+
+    def theta(self, population: str) -> np.ndarray:
+        """Adaptive threshold ``θ`` (mV) of a population (a copy)."""
+        self.build()
+        return self._state["theta"][self.populations[population].slice].copy()
+
+    def set_theta(self, population: str, theta: np.ndarray) -> None:
+        """Set ``θ`` (mV) of a population."""
+        self.build()
+        pop = self.populations[population]
+        theta = np.broadcast_to(np.asarray(theta, dtype=np.float64), (pop.n,))
+        self._state["theta"][pop.slice] = theta
+        self._state["theta_snap"][pop.slice] = theta
+
+    def potentials(self, population: str) -> np.ndarray:
+        """Membrane potentials (mV) of a population (a copy)."""
+        self.build()
+        return self._state["v"][self.populations[population].slice].copy()
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Weights of every connection (``"w/<name>"``, dense) and ``θ`` of every LIF population."""
+        self.build()
+        out = {f"w/{c.name}": c.weights for c in self.connections.values()}
+        for pop in self.populations.values():
+            if not pop.is_input:
+                out[f"theta/{pop.name}"] = self.theta(pop.name)
+        return out
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Load weights and thresholds saved by :meth:`state_dict` (shapes are checked)."""
+        self.build()
+        for key, val in state.items():
+            kind, _, name = key.partition("/")
+            if kind == "w" and name in self.connections:
+                self.connections[name].set_weights(val)
+            elif kind == "theta" and name in self.populations:
+                self.set_theta(name, val)
+            else:
+                raise KeyError(f"unexpected entry {key!r} for this network")
+
+    # ------------------------------------------------------------------ running
+    def _rates(self, inputs: Any) -> np.ndarray:
+        n_in = sum(p.n for p in self._input_pops)
+        if isinstance(inputs, Mapping):
+            parts = []
+            for pop in self._input_pops:
+                if pop.name not in inputs:
+                    raise ValueError(f"no rates given for input population {pop.name!r}")
+                parts.append(np.asarray(inputs[pop.name], dtype=np.float64))
+            if len({p.shape[0] for p in parts}) > 1:
+                raise ValueError("every input population needs the same number of presentations")
+            rates = np.concatenate(parts, axis=1) if parts else np.zeros((0, 0))
+        else:
+            rates = np.asarray(inputs, dtype=np.float64)
+        if rates.ndim == 1:
+            rates = rates[None, :]
+        if rates.ndim != 2 or rates.shape[1] != n_in:
+            raise ValueError(f"rates must have shape [n_presentations, {n_in}]; got {rates.shape}")
+        if not np.all(np.isfinite(rates)) or (rates.size and rates.min() < 0):
+            raise ValueError("rates must be finite and non-negative (Hz)")
+        return np.ascontiguousarray(rates)
+
+    def _steps(self, ms: float, what: str) -> int:
+        if ms < 0:
+            raise ValueError(f"{what} must be non-negative; got {ms}")
+        return int(round(ms / self.dt_ms))
+
+    def _gates(self, gates: Mapping[str, np.ndarray] | None, n_pres: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-presentation gate arrays → (patterns [G, n_slots, 2], index [n_pres])."""
+        base = np.ones((self._n_slots, 2))
+        if not gates:
+            return base[None], np.zeros(n_pres, dtype=np.int64)
+        per_conn = []
+        for name, g in gates.items():
+            if name not in self.connections:
+                raise ValueError(f"gates for unknown connection {name!r}")
+            conn = self.connections[name]
+            g = np.asarray(g, dtype=np.float64)
+            if g.shape == (conn.post.n, 2):
+                g = np.broadcast_to(g, (n_pres, conn.post.n, 2))
+            if g.shape != (n_pres, conn.post.n, 2):
+                raise ValueError(f"gates[{name!r}] must have shape [{conn.post.n}, 2] or "
+                                 f"[{n_pres}, {conn.post.n}, 2]; got {g.shape}")
+            uniq, inv = np.unique(g.reshape(n_pres, -1), axis=0, return_inverse=True)
+            per_conn.append((conn, uniq.reshape(-1, conn.post.n, 2), inv.ravel()))
+        combo = np.stack([inv for _, _, inv in per_conn], axis=1)
+        uniq_combo, gate_idx = np.unique(combo, axis=0, return_inverse=True)
+        pat = np.repeat(base[None], uniq_combo.shape[0], axis=0)
+        for g_i, row in enumerate(uniq_combo):
+            for (conn, uniq, _), u in zip(per_conn, row):
+                pat[g_i, conn.slot_offset : conn.slot_offset + conn.post.n] = uniq[u]
+        return np.ascontiguousarray(pat), gate_idx.ravel().astype(np.int64)
+
+    def run(
+        self,
+        inputs: Any,
+        *,
+        active_ms: float = 350.0,
+        rest_ms: float = 150.0,
+        learning: bool = True,
+        adapt_thresholds: bool | None = None,
+        use_thresholds: bool = True,
+        gates: Mapping[str, np.ndarray] | None = None,
+        normalize: bool = False,
+        decay: bool = False,
+        min_spikes: int = 0,
+        retry_population: str | None = None,
+        retry_gain: float = 0.5,
+        max_retries: int = 20,
+        record_spikes: bool = False,
+        record_voltages: list[str] | None = None,
+        max_recorded_spikes: int = 1_000_000,
+        progress: bool | str = False,
+        chunk: int = 50,
+    ) -> RunResult:
+        """Present inputs one after another; state, weights and time carry over (compiled).
+
+        Parameters
+        ----------
+        inputs : ndarray [n_presentations, n_inputs] or dict input name -> [n_presentations, n]
+            Poisson rates (Hz) of the input neurons during the active phase (0 during rest).
+        active_ms, rest_ms : float
+            Duration of the input phase and of the following rest phase (ms).
+        learning : bool
+            Apply plasticity (weights change). Traces follow spikes either way.
+        adapt_thresholds : bool, optional
+            ``θ`` grows on spikes and decays (default: same as ``learning``).
+        use_thresholds : bool
+            ``θ`` (live or snapshot) enters the firing threshold; False uses ``v_thresh`` only.
+        gates : dict connection name -> ndarray [n_post, 2] or [n_presentations, n_post, 2]
+            Learning gates ``(lr1, lr2)`` per postsynaptic neuron (default 1, 1).
+        normalize : bool
+            Rescale incoming weights of connections with ``norm_total`` before each presentation.
+        decay : bool
+            Apply the use-it-or-lose-it decay (``k_p = 1``) of plastic connections that have one.
+        min_spikes : int
+            Repeat a presentation with stronger input while ``retry_population`` fires fewer
+            spikes (Diehl & Cook: 5); 0 disables.
+        retry_population : str, optional
+            Population counted for ``min_spikes`` (default: the first LIF population).
+        retry_gain : float
+            Rates of repetition ``a`` are multiplied by ``1 + a·retry_gain``.
+        max_retries : int
+            Upper bound on repetitions per presentation.
+        record_spikes : bool
+            Record every spike (up to ``max_recorded_spikes``).
+        record_voltages : list of str, optional
+            Populations whose membrane potentials are recorded at every step.
+        progress : bool or str
+            Show a progress bar (a string is used as its label).
+        chunk : int
+            Presentations per compiled call (granularity of the progress bar).
+        """
+        self.build()
+        rates = self._rates(inputs)
+        n_pres = rates.shape[0]
+        n_active = self._steps(active_ms, "active_ms")
+        n_rest = self._steps(rest_ms, "rest_ms")
+        gate_pat, gate_idx = self._gates(gates, n_pres)
+        flags = np.zeros(K.NF)
+        flags[K.F_LEARN] = float(learning)
+        flags[K.F_ADAPT] = float(learning if adapt_thresholds is None else adapt_thresholds)
+        flags[K.F_USE_THETA] = float(use_thresholds)
+        flags[K.F_KP] = 1.0 if decay else 0.0
+        flags[K.F_NORMALIZE] = float(normalize)
+        flags[K.F_TRACES] = 1.0
+        self._retry_flags(flags, min_spikes, retry_population, retry_gain, max_retries)
+
+        cap = int(max_recorded_spikes) if record_spikes else 0
+        rec_t = np.zeros(cap, dtype=np.int64)
+        rec_i = np.zeros(cap, dtype=np.int32)
+        rec_n = np.zeros(1, dtype=np.int64)
+        v_pops = [self.populations[n] for n in (record_voltages or [])]
+        rec_v_idx = np.concatenate([np.arange(p.slice.start, p.slice.stop) for p in v_pops]).astype(np.int32) \
+            if v_pops else np.zeros(0, dtype=np.int32)
+        n_v_steps = n_pres * (n_active + n_rest) if v_pops else 0
+        if n_v_steps * rec_v_idx.size * 8 > 2**31:
+            raise ValueError("recording these voltages needs more than 2 GiB; record fewer presentations")
+        rec_v = np.zeros((n_v_steps, rec_v_idx.size))
+        rec_v_n = np.zeros(1, dtype=np.int64)
+
+        counts = np.zeros((n_pres, self._n), dtype=np.int64)
+        attempts = np.zeros(n_pres, dtype=np.int64)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_pres, desc=progress if isinstance(progress, str) else "run", unit="img",
+                       dynamic_ncols=True, leave=False)
+        t0 = time.perf_counter()
+        st = self._state_tuple()
+        step = max(1, int(chunk))
+        for a in range(0, n_pres, step):
+            b = min(n_pres, a + step)
+            K.run_sequential(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, gate_idx[a:b],
+                             np.uint64(self.poisson_seed), self.presented + a, n_active, n_rest, self.dt_ms, flags,
+                             counts[a:b], attempts[a:b], rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
+            if bar is not None:
+                bar.update(b - a)
+        if bar is not None:
+            bar.close()
+        self.presented += n_pres
+        res = RunResult(self._split(counts), attempts, seconds=time.perf_counter() - t0)
+        if record_spikes:
+            n = int(min(rec_n[0], cap))
+            res.spikes = self._split_spikes(rec_t[:n], rec_i[:n])
+        if v_pops:
+            rv = rec_v[: int(rec_v_n[0])]
+            res.voltages = {}
+            col = 0
+            for p in v_pops:
+                res.voltages[p.name] = rv[:, col : col + p.n]
+                col += p.n
+        return res
+
+    def _retry_flags(self, flags: np.ndarray, min_spikes: int, retry_population: str | None, retry_gain: float,
+                     max_retries: int) -> None:
+        lo = hi = 0
+        if min_spikes > 0:
+            lif_pops = [p for p in self.populations.values() if not p.is_input]
+            rp = self.populations.get(retry_population) if retry_population else (lif_pops[0] if lif_pops else None)
+            if rp is None or rp.is_input:
+                raise ValueError(f"retry_population must name a LIF population; got {retry_population!r}")
+            lo, hi = rp.slice.start, rp.slice.stop
+        if max_retries < 0 or retry_gain < 0:
+            raise ValueError("max_retries and retry_gain must be non-negative")
+        flags[K.F_MIN_SPIKES] = float(min_spikes)
+        flags[K.F_RETRY_LO], flags[K.F_RETRY_HI] = lo, hi
+        flags[K.F_MAX_RETRIES] = float(max_retries)
+        flags[K.F_RETRY_GAIN] = float(retry_gain)
+
+    def infer(
+        self,
+        inputs: Any,
+        *,
+        active_ms: float = 350.0,
+        rest_ms: float = 150.0,
+        use_thresholds: bool = True,
+        min_spikes: int = 0,
+        retry_population: str | None = None,
+        retry_gain: float = 0.5,
+        max_retries: int = 20,
+        first_index: int = 0,
+        keys: str | np.ndarray | None = None,
+        n_jobs: int | None = None,
+        chunk: int = 256,
+        progress: bool | str = False,
+        return_attempts: bool = False,
+    ):
+        """Frozen-weight inference of many presentations at once (parallel, compiled).
+
+        Each presentation starts from the resting state (``v = v_rest``, no synaptic input,
+        nothing in flight) with the current thresholds; nothing in the network changes. With
+        ``min_spikes`` a presentation is repeated after ``rest_ms`` with stronger input as in
+        :meth:`run` (``rest_ms`` is only simulated before a repetition). The random stream of
+        presentation ``n`` is keyed by ``first_index + n`` only (or, with ``keys="content"``, by the
+        content of its input row, so that a given input always gets the same spikes), so results do
+        not depend on batching or threads.
+
+        ``n_jobs=1`` runs on the calling thread without numba's threading layer (which keeps the
+        process safe to ``fork`` afterwards); otherwise presentations run on ``n_jobs`` threads
+        (default: all cores).
+
+        Returns
+        -------
+        dict name -> ndarray of int64 [n_presentations, n]
+            Spike counts of each population during the active phase (of the last attempt);
+            with ``return_attempts`` also the repetitions per presentation.
+        """
+        self.build()
+        rates = self._rates(inputs)
+        n_active = self._steps(active_ms, "active_ms")
+        n_rest = self._steps(rest_ms, "rest_ms")
+        flags = np.zeros(K.NF)
+        flags[K.F_USE_THETA] = float(use_thresholds)
+        self._retry_flags(flags, min_spikes, retry_population, retry_gain, max_retries)
+        counts = np.zeros((rates.shape[0], self._n), dtype=np.int64)
+        attempts = np.zeros(rates.shape[0], dtype=np.int64)
+        gate_pat = np.ones((1, self._n_slots, 2))
+        seed = np.uint64(self.infer_seed)
+        if keys is None:
+            key_arr = K.index_keys(seed, int(first_index), rates.shape[0])
+        elif isinstance(keys, str):
+            if keys != "content":
+                raise ValueError(f"keys must be None, 'content' or an array; got {keys!r}")
+            key_arr = K.content_keys(seed, rates.view(np.uint64))
+        else:
+            key_arr = np.asarray(keys, dtype=np.uint64)
+            if key_arr.shape != (rates.shape[0],):
+                raise ValueError(f"keys must have shape [{rates.shape[0]}]")
+        serial = n_jobs is not None and int(n_jobs) <= 1
+        if not serial:
+            import numba
+
+            old = numba.get_num_threads()
+            if n_jobs is not None:
+                numba.set_num_threads(max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS)))
+        kernel = K.run_batch_serial if serial else K.run_batch
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=rates.shape[0], desc=progress if isinstance(progress, str) else "infer", unit="img",
+                       dynamic_ncols=True, leave=False)
+        try:
+            st = self._state_tuple()
+            for a in range(0, rates.shape[0], max(1, int(chunk))):
+                b = min(rates.shape[0], a + max(1, int(chunk)))
+                kernel(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, key_arr[a:b],
+                       n_active, n_rest, self.dt_ms, flags, counts[a:b], attempts[a:b])
+                if bar is not None:
+                    bar.update(b - a)
+        finally:
+            if not serial:
+                numba.set_num_threads(old)
+            if bar is not None:
+                bar.close()
+        out = self._split(counts)
+        return (out, attempts) if return_attempts else out
+
+    def _split(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: counts[:, p.slice] for name, p in self.populations.items()}
+
+    def _split_spikes(self, t: np.ndarray, i: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for name, p in self.populations.items():
+            m = (i >= p.slice.start) & (i < p.slice.stop)
+            out[name] = (t[m] * self.dt_ms, i[m] - p.offset)
+        return out
+
+    def __repr__(self) -> str:
+        pops = ", ".join(f"{p.name}[{p.n}]" for p in self.populations.values())
+        conns = ", ".join(f"{c.name}({c.n_synapses})" for c in self.connections.values())
+        return f"Network(dt_ms={self.dt_ms}, populations: {pops}; connections: {conns})"

@@ -1,0 +1,180 @@
+"""STDPAllLTDClassifier and DiehlCook2015: scikit-learn contract, bad input, determinism, saving."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from spikeforge.datasets import load_mnist_subset
+from spikeforge.models import DiehlCook2015, NoAnswerWarning, STDPAllLTDClassifier
+
+# Fast settings for contract tests: short presentations, coarse steps, few neurons.
+FAST_AL = dict(neurons_per_class=2, dt_ms=0.5, active_ms=40.0, rest_ms=10.0, input_max=50.0, max_rate_hz=400.0,
+               g_max=0.3, no_answer_label=None, n_jobs=1, random_state=0)
+FAST_DC = dict(n_neurons=6, dt_ms=0.5, active_ms=40.0, rest_ms=10.0, input_max=50.0, max_rate_hz=400.0,
+               min_spikes=0, no_answer_label=None, n_jobs=1, random_state=0)
+
+# Checks that a rate-coded spiking network with a handful of neurons and 40 ms presentations
+# cannot pass: accuracy/ranking requirements on sklearn's tiny synthetic blobs.
+EXPECTED_FAILURES = {
+    "check_classifiers_train": "a 4-12 neuron spiking network does not reach sklearn's accuracy bar on tiny blobs",
+    "check_classifiers_classes": "same: needs a trained classifier on synthetic data with string labels",
+    "check_decision_proba_consistency": "feeds negative-valued blobs although the estimator is tagged positive_only",
+}
+
+
+def _expected_failed(est):
+    return EXPECTED_FAILURES
+
+
+@parametrize_with_checks([STDPAllLTDClassifier(**FAST_AL), DiehlCook2015(**FAST_DC)],
+                         expected_failed_checks=_expected_failed)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoAnswerWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits01():
+    X, y = load_mnist_subset()
+    m = np.flatnonzero(np.isin(y, (0, 1)))
+    m = np.random.default_rng(0).permutation(m)
+    X, y = X[m].astype(np.float64), y[m]
+    return X[:160], y[:160], X[160:260], y[160:260]
+
+
+def test_stdp_all_ltd_learns_zero_vs_one(digits01):
+    Xtr, ytr, Xte, yte = digits01
+    clf = STDPAllLTDClassifier(neurons_per_class=4, dt_ms=0.5, random_state=0, n_jobs=1).fit(Xtr[:60], ytr[:60])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoAnswerWarning)
+        assert clf.score(Xte, yte) >= 0.85
+    assert clf.weights_.shape == (784, 8) and clf.n_seen_ == 60
+    assert np.all((clf.weights_ >= 0) & (clf.weights_ <= clf.g_max))
+
+
+def test_diehl_cook_learns_zero_vs_one(digits01):
+    Xtr, ytr, Xte, yte = digits01
+    clf = DiehlCook2015(n_neurons=10, random_state=0, n_jobs=1).fit(Xtr, ytr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoAnswerWarning)
+        assert clf.score(Xte, yte) >= 0.85
+    np.testing.assert_allclose(clf.weights_.sum(axis=0), 78.0, rtol=0.05)  # normalised before each image
+    assert np.all(clf.theta_ > 20.0)  # θ grew from 20 mV
+    assert set(clf.assignments_) <= {-1, 0, 1}
+
+
+def test_same_seed_same_model_and_predictions_do_not_depend_on_batch(digits01):
+    Xtr, ytr, Xte, _ = digits01
+    a = STDPAllLTDClassifier(**FAST_AL).fit(Xtr[:20] / 5.1, ytr[:20])
+    b = STDPAllLTDClassifier(**FAST_AL).fit(Xtr[:20] / 5.1, ytr[:20])
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    full = a.decision_function(Xte[:12] / 5.1)
+    np.testing.assert_array_equal(full[[3, 7]], a.decision_function(Xte[[3, 7]] / 5.1))
+    c = STDPAllLTDClassifier(**{**FAST_AL, "random_state": 1}).fit(Xtr[:20] / 5.1, ytr[:20])
+    assert not np.array_equal(a.weights_, c.weights_)
+
+
+def test_partial_fit_equals_fit_in_blocks(digits01):
+    Xtr, ytr, _, _ = digits01
+    one = STDPAllLTDClassifier(**FAST_AL).fit(Xtr[:30] / 5.1, ytr[:30])
+    two = STDPAllLTDClassifier(**FAST_AL)
+    two.partial_fit(Xtr[:10] / 5.1, ytr[:10], classes=[0, 1])
+    two.partial_fit(Xtr[10:30] / 5.1, ytr[10:30])
+    np.testing.assert_array_equal(one.weights_, two.weights_)
+
+
+@pytest.mark.parametrize("Model, kw", [(STDPAllLTDClassifier, FAST_AL), (DiehlCook2015, FAST_DC)])
+def test_save_and_load(tmp_path, digits01, Model, kw):
+    Xtr, ytr, Xte, _ = digits01
+    clf = Model(**kw).fit(Xtr[:20] / 5.1, ytr[:20])
+    path = clf.save(tmp_path / "model.safetensors")
+    back = Model.load(path)
+    np.testing.assert_array_equal(back.weights_, clf.weights_)
+    np.testing.assert_array_equal(back.decision_function(Xte[:8] / 5.1), clf.decision_function(Xte[:8] / 5.1))
+    assert back.get_params() == clf.get_params()
+    with pytest.raises(ValueError, match="holds a"):
+        (DiehlCook2015 if Model is STDPAllLTDClassifier else STDPAllLTDClassifier).load(path)
+
+
+def test_images_accepted_as_3d_stacks(digits01):
+    Xtr, ytr, Xte, _ = digits01
+    clf = STDPAllLTDClassifier(**{**FAST_AL, "input_max": 255.0}).fit(Xtr[:10].reshape(-1, 28, 28), ytr[:10])
+    assert clf.n_features_in_ == 784
+    assert clf.predict(Xte[:3].reshape(-1, 28, 28)).shape == (3,)
+
+
+@pytest.mark.parametrize("Model", [STDPAllLTDClassifier, DiehlCook2015])
+def test_bad_input_gets_clear_errors(digits01, Model):
+    Xtr, ytr, Xte, _ = digits01
+    kw = FAST_AL if Model is STDPAllLTDClassifier else FAST_DC
+    clf = Model(**{**kw, "input_max": 255.0}).fit(Xtr[:10], ytr[:10])
+    with pytest.raises(ValueError, match="784 features"):
+        clf.predict(Xte[:2, :700])  # wrong image size
+    with pytest.raises(ValueError, match="784 features"):
+        clf.predict(Xte[:2].reshape(2, 28, 28)[:, :20, :20])
+    with pytest.raises(ValueError, match="Negative values"):
+        clf.predict(-Xte[:2])
+    with pytest.raises(ValueError, match="input_max"):
+        clf.predict(Xte[:2] * 10.0)
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(np.full((1, 784), np.nan))
+
+
+def test_labels_outside_the_fitted_classes(digits01):
+    Xtr, ytr, _, _ = digits01
+    clf = STDPAllLTDClassifier(**FAST_AL).partial_fit(Xtr[:10] / 5.1, ytr[:10], classes=[0, 1])
+    with pytest.raises(ValueError, match=r"labels \[7\] are not among the fitted classes"):
+        clf.partial_fit(Xtr[:2] / 5.1, np.array([7, 0]))
+    with pytest.raises(ValueError, match="differ"):
+        clf.partial_fit(Xtr[:2] / 5.1, np.array([1, 0]), classes=[0, 1, 2])
+    dc = DiehlCook2015(**FAST_DC).fit(Xtr[:10] / 5.1, ytr[:10])
+    with pytest.raises(ValueError, match="not among the fitted classes"):
+        dc.assign_labels(Xtr[:3] / 5.1, np.array([0, 1, 5]))
+
+
+def test_silent_inputs_are_reported_as_no_answer(digits01):
+    Xtr, ytr, Xte, _ = digits01
+    clf = STDPAllLTDClassifier(**{**FAST_AL, "no_answer_label": "auto"}).fit(Xtr[:10] / 5.1, ytr[:10])
+    blank = np.zeros((3, 784))
+    with pytest.warns(NoAnswerWarning, match="3 of 3 inputs evoked no spike"):
+        pred = clf.predict(blank)
+    np.testing.assert_array_equal(pred, -1)
+    assert not clf.answered(blank).any()
+    np.testing.assert_allclose(clf.predict_proba(blank), 0.5)
+    strings = STDPAllLTDClassifier(**{**FAST_AL, "no_answer_label": "auto"}).fit(
+        Xtr[:10] / 5.1, np.where(ytr[:10] == 0, "zero", "one"))
+    with pytest.warns(NoAnswerWarning):
+        assert list(strings.predict(blank[:1])) == ["no answer"]
+    prior = STDPAllLTDClassifier(**{**FAST_AL, "no_answer_label": None}).fit(Xtr[:10] / 5.1, ytr[:10])
+    with pytest.warns(NoAnswerWarning, match="most frequent"):
+        assert prior.predict(blank[:1])[0] in (0, 1)
+
+
+def test_use_it_or_lose_it_prunes_unused_inputs(digits01):
+    Xtr, ytr, _, _ = digits01
+    kw = {**FAST_AL, "input_max": 255.0}
+    plain = STDPAllLTDClassifier(**kw).fit(Xtr[:20], ytr[:20])
+    pruned = STDPAllLTDClassifier(**kw, prune_tau_ms=300.0).fit(Xtr[:20], ytr[:20])
+    never = Xtr[:20].max(axis=0) == 0  # pixels that never fired in training
+    assert never.sum() > 100
+    # the 63 Hz / 50 ms sweep reaches ≈ 96 % of the silent inputs; their weights collapse
+    assert (pruned.weights_[never] < 1e-4).mean() > 0.9
+    assert (plain.weights_[never] < 1e-4).mean() < 0.01
+    assert pruned._prune_tau(3) == 300.0
+    assert STDPAllLTDClassifier(prune_tau_ms="auto")._prune_tau(3) == 7500.0
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(neurons_per_class=0), "neurons_per_class"),
+    (dict(prune_tau_ms="sometimes"), "prune_tau_ms"),
+    (dict(prune_tau_ms=-1.0), "prune_tau_ms"),
+    (dict(n_epochs=0), "n_epochs"),
+    (dict(max_rate_hz=0.0), "max_rate_hz"),
+])
+def test_bad_parameters(digits01, kw, msg):
+    Xtr, ytr, _, _ = digits01
+    with pytest.raises(ValueError, match=msg):
+        STDPAllLTDClassifier(**{**FAST_AL, **kw}).fit(Xtr[:6] / 5.1, ytr[:6])

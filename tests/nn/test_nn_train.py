@@ -1,0 +1,151 @@
+"""Training: data, determinism, resume, checkpoints (CPU ↔ device mapping), CIFAR pickles, the CLI."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from spikeforge.cli import main
+from spikeforge.nn.train import (
+    CHECKPOINT,
+    TrainConfig,
+    build_model,
+    fit,
+    load_checkpoint,
+    load_data,
+    resolve_device,
+    save_checkpoint,
+)
+
+TINY = dict(model="convsnn", data="digits", batch_size=32, lr=2e-3, T=2, n_train=96, n_test=64)
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_digits_data():
+    d = load_data("digits", seed=0)
+    assert d.X_train.shape == (1437, 1, 8, 8) and d.X_test.shape == (360, 1, 8, 8)
+    assert d.X_train.dtype == torch.uint8 and int(d.X_train.max()) <= 16
+    x = d.to_float(d.X_train[:4])
+    assert x.dtype == torch.float32 and x.shape == (4, 1, 8, 8)
+
+
+def test_mnist_subset_split_sizes():
+    d = load_data("mnist", seed=0)
+    assert d.X_train.shape == (4000, 1, 28, 28) and d.X_test.shape == (1000, 1, 28, 28)
+    assert np.bincount(d.y_test.numpy()).min() >= 90  # stratified: about 100 per digit
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after_first(epoch, model, metrics):
+    if epoch == 1:
+        raise _Stop  # an interruption after the epoch-1 checkpoint was written
+
+
+def test_fit_is_deterministic_and_resumes_exactly(tmp_path):
+    cfg = TrainConfig(epochs=2, **TINY)
+    full = fit(cfg, out_dir=tmp_path / "a", progress=False, log=None)
+    again = fit(cfg, progress=False, log=None)
+    wa, wb = _weights(full["model"]), _weights(again["model"])
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    with pytest.raises(_Stop):
+        fit(cfg, out_dir=tmp_path / "b", progress=False, log=None, on_epoch=_stop_after_first)
+    resumed = fit(cfg, out_dir=tmp_path / "b", resume=True, progress=False, log=None)
+    assert len(resumed["history"]) == 2
+    wr = _weights(resumed["model"])
+    assert all(torch.equal(wa[k], wr[k]) for k in wa)  # identical to the uninterrupted run
+    assert resumed["history"][-1]["test_accuracy"] == full["history"][-1]["test_accuracy"]
+    assert (tmp_path / "b" / "metrics.jsonl").read_text().count("\n") == 2
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    fit(TrainConfig(epochs=1, **TINY), out_dir=tmp_path, progress=False, log=None)
+    with pytest.raises(ValueError, match="differs"):
+        fit(TrainConfig(epochs=1, **{**TINY, "lr": 0.5}), out_dir=tmp_path, resume=True, progress=False, log=None)
+
+
+def test_checkpoint_round_trip_and_device_mapping(tmp_path):
+    cfg = TrainConfig(epochs=1, **TINY)
+    data = load_data("digits", n_train=64, n_test=32)
+    torch.manual_seed(0)
+    model = build_model(cfg, data)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    model(data.to_float(data.X_train[:8])).sum().backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "ck.safetensors", model, opt, meta={"epoch": 3, "note": "x"})
+    torch.manual_seed(1)
+    other = build_model(cfg, data)
+    opt2 = torch.optim.Adam(other.parameters(), 1e-3)
+    meta = load_checkpoint(path, other, opt2, device="cpu")
+    assert meta == {"epoch": 3, "note": "x"}
+    a, b = _weights(model), _weights(other)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert opt2.state_dict()["state"][0]["exp_avg"].shape == opt.state_dict()["state"][0]["exp_avg"].shape
+    torch.testing.assert_close(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    # the file is device-free: tensors are stored from CPU and mapped on load
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        assert all(fh.get_tensor(k).device.type == "cpu" for k in fh.keys())
+    if torch.cuda.is_available():  # CPU -> GPU -> CPU
+        gpu = build_model(cfg, data)
+        load_checkpoint(path, gpu, device="cuda")
+        assert next(gpu.parameters()).is_cuda
+        save_checkpoint(tmp_path / "gpu.safetensors", gpu)
+        back = build_model(cfg, data)
+        load_checkpoint(tmp_path / "gpu.safetensors", back, device="cpu")
+        assert all(torch.equal(a[k], v) for k, v in _weights(back).items())
+    else:
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            load_checkpoint(path, other, device="cuda")
+    with pytest.raises(ValueError, match="not a spikeforge checkpoint"):
+        from safetensors.torch import save_file
+
+        save_file({"w": torch.zeros(1)}, str(tmp_path / "foreign.safetensors"))
+        load_checkpoint(tmp_path / "foreign.safetensors", other)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            resolve_device("cuda:0")
+
+
+def _write_cifar(tmp_path, n_per_batch=8):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in ["data_batch_1", "data_batch_2", "test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+                 b"labels": rng.integers(0, 10, n_per_batch).tolist()}
+        with open(tmp_path / name, "wb") as fh:
+            pickle.dump(batch, fh)
+    return tmp_path
+
+
+def test_cifar_pickles_and_cli(tmp_path, capsys):
+    root = _write_cifar(tmp_path / "cifar")
+    d = load_data(str(root))
+    assert d.name == "cifar10" and d.X_train.shape == (16, 3, 32, 32) and d.augment
+    out = tmp_path / "run"
+    rc = main(["train", "convsnn", "--data", str(root), "--epochs", "1", "--batch-size", "8", "-T", "2",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0
+    assert (out / CHECKPOINT).exists() and (out / "summary.json").exists()
+    assert "final test accuracy" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError):
+        load_data(str(tmp_path / "missing"))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="unknown model"):
+        TrainConfig(model="vgg")
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
