@@ -253,8 +253,8 @@ def run(
     if config is None:
         if quick:
             config = Config(
-                train_per_task=800, test_per_task=300, conv1_epochs=1, conv2_epochs=1,
-                task1_epochs=4, task2_epochs=4, joint_epochs=4, research_epochs=1, seeds=(0,),
+                train_per_task=1000, test_per_task=300, conv1_epochs=1, conv2_epochs=1,
+                task1_epochs=8, task2_epochs=8, joint_epochs=8, research_epochs=2, seeds=(0,),
                 model={"stdp_rate_every": 100},
             )  # fmt: skip
         else:
