@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats.mstats import mquantiles
-from toy_model import ToyPlastic, toy_stream
 
 from spikeforge.continual import (
     Compose,
@@ -25,8 +24,8 @@ from spikeforge.models import MozafariClassifier
 from spikeforge.plasticity import WeightConstraint, constrained_update
 
 
-def test_models_follow_the_protocol():
-    assert isinstance(ToyPlastic(4, 2), PlasticModel)
+def test_models_follow_the_protocol(make_toy):
+    assert isinstance(make_toy(4, 2), PlasticModel)
     assert isinstance(MozafariClassifier(), PlasticModel)
     assert not isinstance(object(), PlasticModel)
 
@@ -61,9 +60,9 @@ def test_weight_quantiles_match_scipy_mquantiles():
                 assert np.allclose(q[:, i, j], mquantiles(snaps[:, i, j], prob=(0.1, 0.25, 0.75, 0.9)))
 
 
-def test_freezing_keeps_frozen_weights_bit_identical_through_training():
-    tasks = toy_stream(0)
-    model = ToyPlastic(30, 3, seed=1)
+def test_freezing_keeps_frozen_weights_bit_identical_through_training(make_toy, toy_tasks):
+    tasks = toy_tasks(0)
+    model = make_toy(30, 3, seed=1)
     run_stream(model, tasks[:1], epochs=3)
     before = model.w.clone()
     strategy = FreezeLargest(0.2, layers=("w",))
@@ -79,10 +78,10 @@ def test_freezing_keeps_frozen_weights_bit_identical_through_training():
     assert res.curves[1].shape == (4, 2) and np.isnan(res.accuracy[0]).all()
 
 
-def test_freeze_ties_are_broken_by_index_and_sets_accumulate():
-    model = ToyPlastic(5, 1, per_class=1)
+def test_freeze_ties_are_broken_by_index_and_sets_accumulate(make_toy, toy_tasks):
+    model = make_toy(5, 1, per_class=1)
     model.w.copy_(torch.tensor([[0.9, 0.9, 0.9, 0.1, 0.2]]))
-    tasks = [toy_stream(0, n_inputs=5)[0]] * 3
+    tasks = [toy_tasks(0, n_inputs=5)[0]] * 3
     s = FreezeLargest(0.4, layers=("w",))
     s.after_task(model, 0, tasks)
     assert s.frozen_["w"].tolist() == [[True, True, False, False, False]]
@@ -93,9 +92,9 @@ def test_freeze_ties_are_broken_by_index_and_sets_accumulate():
     assert int(s.frozen_["w"].sum()) == 4
 
 
-def test_langevin_bounds_are_respected_after_every_update():
-    tasks = toy_stream(1)
-    model = ToyPlastic(30, 3, seed=2, rate=0.02)
+def test_langevin_bounds_are_respected_after_every_update(make_toy, toy_tasks):
+    tasks = toy_tasks(1)
+    model = make_toy(30, 3, seed=2, rate=0.02)
     run_stream(model, tasks[:1], epochs=3)
     strategy = LangevinRanges((0.25, 0.75), noise_std=0.01, epochs=2, snapshot_every=10, layers=("w",), random_state=0)
     snaps = strategy.research(copy.deepcopy(model), tasks[0])["w"]
@@ -116,13 +115,13 @@ def test_langevin_bounds_are_respected_after_every_update():
     assert ((d[1] - d[0]) >= (q[1] - q[0]) - 1e-12).all()
 
 
-def test_inhibition_radius_and_compose():
+def test_inhibition_radius_and_compose(make_toy):
     m = MozafariClassifier()
     s = Compose(InhibitionRadius((5, 2)), NoProtection())
     s.prepare(m)
     assert m.inhibition_radii == (5, 2) and s.name == "radius-5-2+none"
     with pytest.raises(TypeError):
-        InhibitionRadius((1, 1)).prepare(ToyPlastic(3, 2))
+        InhibitionRadius((1, 1)).prepare(make_toy(3, 2))
     with pytest.raises(ValueError):
         InhibitionRadius((-1, 0))
 

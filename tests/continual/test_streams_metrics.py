@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from toy_model import ToyPlastic, toy_stream
 
 from spikeforge.continual import (
     NoProtection,
@@ -58,8 +57,8 @@ def test_permuted_and_rotated_streams():
     assert r[2].X_test.shape == (50, 28, 28) and r[2].X_test.max() <= 255
 
 
-def test_joint_task_concatenates():
-    tasks = toy_stream(0)
+def test_joint_task_concatenates(toy_tasks):
+    tasks = toy_tasks(0)
     j = joint_task(tasks, seed=0)
     assert len(j.y_train) == sum(len(t.y_train) for t in tasks)
     assert len(j.y_test) == sum(len(t.y_test) for t in tasks)
@@ -81,9 +80,9 @@ def test_metrics_hand_computed():
         forgetting(np.zeros((2, 3)))
 
 
-def test_run_stream_records_matrix_and_curves():
-    tasks = toy_stream(2)
-    model = ToyPlastic(30, 3, seed=0)
+def test_run_stream_records_matrix_and_curves(make_toy, toy_tasks):
+    tasks = toy_tasks(2)
+    model = make_toy(30, 3, seed=0)
     seen = []
     res = run_stream(model, tasks, NoProtection(), epochs=[2, 3], on_epoch=lambda i, e, acc: seen.append((i, e)))
     assert res.accuracy.shape == (2, 2)

@@ -6,6 +6,7 @@ winner-take-all decision, reward-modulated Hebbian rule applied through
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from spikeforge.plasticity import WeightConstraint, constrained_update, project
@@ -73,3 +74,15 @@ def toy_stream(seed: int = 0, n_inputs: int = 30, n: int = 120):
         Xte, yte = draw(n // 2)
         tasks.append(Task(f"toy {t}", Xtr, ytr, Xte, yte))
     return tasks
+
+
+@pytest.fixture
+def make_toy():
+    """The :class:`ToyPlastic` class (tests construct their own instances)."""
+    return ToyPlastic
+
+
+@pytest.fixture
+def toy_tasks():
+    """:func:`toy_stream`."""
+    return toy_stream
