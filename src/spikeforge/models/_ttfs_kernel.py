@@ -303,6 +303,24 @@ def decide_batch_serial(lat, wt, n_per_class, T, out):
 
 
 @njit(cache=True, nogil=True)
+def _update_winner(wt, lat, f, y, x, t_post, a_plus, a_minus, stabilizer, plastic, lower, upper):
+    """First-spike STDP on the receptive field of winner ``(f, y, x)`` (first spike
+    ``t_post``) against the input latencies ``lat`` [C, H, W]; increments scaled by
+    ``plastic`` (0: frozen, bit-identical), per-synapse bounds ``[lower, upper]``."""
+    C, kh, kw = wt.shape[0], wt.shape[1], wt.shape[2]
+    for c in range(C):
+        for dy in range(kh):
+            for dx in range(kw):
+                m = plastic[c, dy, dx, f]
+                if m == 0.0:
+                    continue
+                wt[c, dy, dx, f] = first_spike_stdp_step(
+                    wt[c, dy, dx, f], lat[c, y + dy, x + dx] <= t_post, m * a_plus, m * a_minus,
+                    stabilizer, lower[c, dy, dx, f], upper[c, dy, dx, f],
+                )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
 def train_stdp_layer(lat, order, wt, threshold, k, radius, T, rates, schedule, plastic, lower, upper):
     """Unsupervised first-spike STDP of one convolutional layer, one sample at a time.
 
@@ -345,18 +363,7 @@ def train_stdp_layer(lat, order, wt, threshold, k, radius, T, rates, schedule, p
         nw = k_winners(cand, n_cand, t_out, v_out, k, radius, win)
         for j in range(nw):
             f, y, x = win[j, 0], win[j, 1], win[j, 2]
-            tp = t_out[y, x, f]
-            for c in range(C):
-                for dy in range(kh):
-                    for dx in range(kw):
-                        m = plastic[c, dy, dx, f]
-                        if m == 0.0:  # frozen: bit-identical
-                            continue
-                        ltp = lat[n, c, y + dy, x + dx] <= tp
-                        wt[c, dy, dx, f] = first_spike_stdp_step(
-                            wt[c, dy, dx, f], ltp, m * rates[0], m * rates[1], True,
-                            lower[c, dy, dx, f], upper[c, dy, dx, f],
-                        )  # fmt: skip
+            _update_winner(wt, lat[n], f, y, x, t_out[y, x, f], rates[0], rates[1], True, plastic, lower, upper)
 
 
 @njit(cache=True, nogil=True)
@@ -412,16 +419,8 @@ def train_rstdp(
         else:
             misses += 1
             ap, am = rates[2], rates[3]
-        for c in range(C):
-            for dy in range(kh):
-                for dx in range(kw):
-                    m = plastic[c, dy, dx, f]
-                    if m == 0.0:  # frozen: bit-identical
-                        continue
-                    wt[c, dy, dx, f] = first_spike_stdp_step(
-                        wt[c, dy, dx, f], lat[n, c, y + dy, x + dx] < T, m * ap, m * am,
-                        stabilizer, lower[c, dy, dx, f], upper[c, dy, dx, f],
-                    )  # fmt: skip
+        # the winner fires at the last step: every input that fired at all came first
+        _update_winner(wt, lat[n], f, y, x, T - 1, ap, am, stabilizer, plastic, lower, upper)
         if sigma > 0.0:
             for j in range(wflat.shape[0]):
                 if pflat[j] == 0.0:
