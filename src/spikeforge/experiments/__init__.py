@@ -139,3 +139,12 @@ register(
     full_minutes=8,
     quick_minutes=1,
 )
+
+register(
+    "continual",
+    seed="001",
+    summary="catastrophic forgetting in the Mozafari STDP network: inhibition radii, freezing, Langevin ranges (split-MNIST)",
+    module="spikeforge.experiments.continual",
+    full_minutes=28,
+    quick_minutes=2.5,
+)

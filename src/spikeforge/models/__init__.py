@@ -5,6 +5,7 @@ from .colanet import CoLaNET, DigitalCoLaNET
 from .convmatrix import CSNN, ConvMatrixLearner, SpikingConvFrontEnd
 from .correlation import PRESETS, CorrelationClassifier, prune_and_rescale
 from .diehl_cook import DiehlCook2015
+from .mozafari import MozafariClassifier
 from .stdp_all_ltd import STDPAllLTDClassifier
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "CorrelationClassifier",
     "DiehlCook2015",
     "DigitalCoLaNET",
+    "MozafariClassifier",
     "NoAnswerWarning",
     "STDPAllLTDClassifier",
     "SpikingConvFrontEnd",

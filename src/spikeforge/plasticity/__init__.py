@@ -2,6 +2,8 @@
 batch path; the per-pairing formulas (``*_facilitate`` / ``*_depress``) exist once and are
 shared by every compiled kernel that uses the rule."""
 
+from .constraints import WeightConstraint, constrained_update, effective_bounds, project
+from .first_spike import RSTDP, FirstSpikeSTDP, first_spike_stdp_reference, first_spike_stdp_step
 from .memristive import (
     TANH_CUTOFF,
     MemristiveTanh,
@@ -51,7 +53,9 @@ from .trace_stdp import (
 
 __all__ = [
     "GATES",
+    "RSTDP",
     "TANH_CUTOFF",
+    "FirstSpikeSTDP",
     "TraceSTDP",
     "decay_table",
     "normalize_columns",
@@ -69,6 +73,11 @@ __all__ = [
     "anti_hebbian_delta",
     "dopamine_delta",
     "initial_neuron_state",
+    "WeightConstraint",
+    "constrained_update",
+    "effective_bounds",
+    "first_spike_stdp_reference",
+    "first_spike_stdp_step",
     "memristive_depress",
     "memristive_facilitate",
     "memristive_stdp",
@@ -83,6 +92,7 @@ __all__ = [
     "resource_to_weight",
     "stability_after_dopamine",
     "stability_factor",
+    "project",
     "stdp_depress",
     "stdp_facilitate",
     "stdp_nn_restricted",
