@@ -14,6 +14,7 @@ import argparse
 import json
 import re
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,19 +35,32 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     names = sorted(ex.EXPERIMENTS) if args.name == "all" else [args.name]
     for name in names:
-        try:
-            exp = ex.get(name)
-        except KeyError as err:
-            print(f"error: {err.args[0]}", file=sys.stderr)
+        if name not in ex.EXPERIMENTS:
+            print(f"error: unknown reproduction {name!r}; available: {', '.join(sorted(ex.EXPERIMENTS))}", file=sys.stderr)
             return 2
-        out = Path(args.out) / name
-        command = "spikeforge reproduce " + " ".join(
-            shlex.quote(a) for a in ([name] + (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds else []))
-        )
-        print(f"== {name} (seed {exp.seed}): {exp.summary}")
-        t0 = time.perf_counter()
-        exp.runner()(quick=args.quick, out_dir=out, seeds=args.seeds, jobs=args.jobs, command=command)
-        print(f"== {name} done in {time.perf_counter() - t0:.0f} s -> {out}/")
+    if len(names) > 1:
+        # one fresh process per reproduction: a process that has run a numba parallel kernel
+        # (GNU OpenMP) must not fork workers afterwards, and memory settings stay per run
+        failed = []
+        for name in names:
+            cmd = [sys.executable, "-m", "spikeforge", "reproduce", name, "--jobs", str(args.jobs), "--out", args.out]
+            cmd += (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds else [])
+            if subprocess.run(cmd).returncode != 0:
+                failed.append(name)
+        if failed:
+            print(f"error: failed reproductions: {', '.join(failed)}", file=sys.stderr)
+            return 1
+        return 0
+    name = names[0]
+    exp = ex.get(name)
+    out = Path(args.out) / name
+    command = "spikeforge reproduce " + " ".join(
+        shlex.quote(a) for a in ([name] + (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds else []))
+    )
+    print(f"== {name} (seed {exp.seed}): {exp.summary}")
+    t0 = time.perf_counter()
+    exp.runner()(quick=args.quick, out_dir=out, seeds=args.seeds, jobs=args.jobs, command=command)
+    print(f"== {name} done in {time.perf_counter() - t0:.0f} s -> {out}/")
     return 0
 
 
