@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numba import njit
 
-from .stdp import _to_csr
+from .stdp import _run_batch
 
 __all__ = [
     "MemristiveTanh",
@@ -189,9 +189,4 @@ def memristive_stdp(
     Parameters and result as in :func:`spikeforge.plasticity.stdp_nn_restricted`;
     equal to :func:`memristive_stdp_reference` per synapse up to float rounding.
     """
-    pre, pre_ptr = _to_csr(pre_trains)
-    post, post_ptr = _to_csr(post_trains)
-    w = np.array(w0, dtype=np.float64, copy=True)
-    if w.shape != (len(pre_trains), len(post_trains)):
-        raise ValueError(f"w0 must have shape [{len(pre_trains)}, {len(post_trains)}]; got {w.shape}")
-    return _memristive_batch(pre, pre_ptr, post, post_ptr, w, int(delay_steps), float(dt_ms), params.as_array())
+    return _run_batch(_memristive_batch, pre_trains, post_trains, w0, params, delay_steps, dt_ms)

@@ -185,6 +185,16 @@ def _to_csr(trains: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return vals, ptr
 
 
+def _run_batch(kernel, pre_trains, post_trains, w0, params, delay_steps: int, dt_ms: float) -> np.ndarray:
+    """Pack the trains, check ``w0`` [D, C] and run a compiled all-to-all batch kernel on a copy."""
+    pre, pre_ptr = _to_csr(pre_trains)
+    post, post_ptr = _to_csr(post_trains)
+    w = np.array(w0, dtype=np.float64, copy=True)
+    if w.shape != (len(pre_trains), len(post_trains)):
+        raise ValueError(f"w0 must have shape [{len(pre_trains)}, {len(post_trains)}]; got {w.shape}")
+    return kernel(pre, pre_ptr, post, post_ptr, w, int(delay_steps), float(dt_ms), params.as_array())
+
+
 def stdp_nn_restricted(
     pre_trains: Sequence[Sequence[int]],
     post_trains: Sequence[Sequence[int]],
@@ -210,9 +220,4 @@ def stdp_nn_restricted(
     ndarray of shape [D, C]: final weights, equal to
     :func:`stdp_nn_restricted_reference` applied to each synapse.
     """
-    pre, pre_ptr = _to_csr(pre_trains)
-    post, post_ptr = _to_csr(post_trains)
-    w = np.array(w0, dtype=np.float64, copy=True)
-    if w.shape != (len(pre_trains), len(post_trains)):
-        raise ValueError(f"w0 must have shape [{len(pre_trains)}, {len(post_trains)}]; got {w.shape}")
-    return _stdp_batch(pre, pre_ptr, post, post_ptr, w, int(delay_steps), float(dt_ms), params.as_array())
+    return _run_batch(_stdp_batch, pre_trains, post_trains, w0, params, delay_steps, dt_ms)
