@@ -1,7 +1,8 @@
 // Fused multi-step LIF / IF forward and backward for CPU (spikeforge.nn, issue 6).
 //
 // Plain C ABI, no torch headers: the library is compiled on first use by the system C++ compiler in
-// about a second and loaded with ctypes (see _cpu_kernel.py). Threads: pthreads; the neuron axis is
+// about a second and loaded with ctypes (see _cpu_kernel.py). Threads: OpenMP when the compiler has it
+// (sharing PyTorch's libgomp pool), else pthreads; the neuron axis is
 // split into contiguous ranges, each processed in blocks of B neurons that stay in L1/L2 while the
 // loop walks over time (vectorised over the block).
 //
@@ -367,6 +368,14 @@ static int64_t launch(Job<F> base, int nthreads) {
     jobs[k].nan_count = 0;
     ++used;
   }
+#ifdef _OPENMP
+  // OpenMP build: the team comes from the OpenMP runtime already loaded in the process (PyTorch's
+  // libgomp, matched by soname), so our threads are PyTorch's own pool. Private pthreads here would
+  // compete with that pool's workers, which spin-wait after every torch operation.
+  (void)tids; (void)started;
+#pragma omp parallel for num_threads(used) schedule(static, 1)
+  for (int k = 0; k < used; ++k) thread_main<F>(&jobs[k]);
+#else
   for (int k = 1; k < used; ++k)
     started[k] = pthread_create(&tids[k], nullptr, thread_main<F>, &jobs[k]) == 0;
   if (used > 0) thread_main<F>(&jobs[0]);
@@ -374,6 +383,7 @@ static int64_t launch(Job<F> base, int nthreads) {
     if (started[k]) pthread_join(tids[k], nullptr);
     else thread_main<F>(&jobs[k]);  // could not start a thread: do its share here
   }
+#endif
   int64_t nan_count = 0;
   for (int k = 0; k < used; ++k) nan_count += jobs[k].nan_count;
   return nan_count;

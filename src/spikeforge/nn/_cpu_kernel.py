@@ -29,7 +29,7 @@ __all__ = ["backward", "cache_dir", "forward", "load", "unavailable_reason", "va
 
 _FLAGS = [
     "-O2", "-ftree-vectorize", "-fno-unswitch-loops", "-fno-trapping-math", "-march=native", "-ffp-contract=off",
-    "-fno-math-errno", "-fPIC", "-shared", "-pthread", "-std=c++17",
+    "-fno-math-errno", "-fPIC", "-shared", "-pthread", "-std=c++17", "-fopenmp",
 ]
 _lock = threading.Lock()
 # process-wide handle of the loaded library (a cache of an immutable resource, not model state)
@@ -87,9 +87,10 @@ def _build(cxx: str, src: str, flags: list[str], target: Path) -> None:
         cpp.write_text(src)
         out = Path(tmp) / target.name
         proc = subprocess.run([cxx, *flags, str(cpp), "-o", str(out)], capture_output=True, text=True)
-        if proc.returncode != 0 and "-march=native" in flags:  # e.g. a compiler without -march=native
-            flags = [f for f in flags if f != "-march=native"]
-            proc = subprocess.run([cxx, *flags, str(cpp), "-o", str(out)], capture_output=True, text=True)
+        for optional in ("-fopenmp", "-march=native"):  # e.g. clang without OpenMP: pthreads instead
+            if proc.returncode != 0 and optional in flags:
+                flags = [f for f in flags if f != optional]
+                proc = subprocess.run([cxx, *flags, str(cpp), "-o", str(out)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{cxx} failed:\n{proc.stderr[-2000:]}")
         os.replace(out, target)  # atomic: concurrent builders never see a half-written library
