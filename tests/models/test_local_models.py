@@ -167,6 +167,23 @@ def test_use_it_or_lose_it_prunes_unused_inputs(digits01):
     assert STDPAllLTDClassifier(prune_tau_ms="auto")._prune_tau(3) == 7500.0
 
 
+def test_use_it_or_lose_it_kp0_in_training_decays_only_in_the_sweep(digits01):
+    Xtr, ytr, _, _ = digits01
+    kw = {**FAST_AL, "input_max": 255.0, "prune_tau_ms": 300.0}
+    plain = STDPAllLTDClassifier(**{**kw, "prune_tau_ms": None}).fit(Xtr[:20], ytr[:20])
+    late = STDPAllLTDClassifier(**kw, prune_in_training=False)
+    late.partial_fit(Xtr[:20], ytr[:20], classes=[0, 1])
+    # k_p = 0 while training: weights identical to the unregularised network (same random streams)
+    np.testing.assert_array_equal(late.weights_, plain.weights_)
+    late.prune_sweep()
+    never = Xtr[:20].max(axis=0) == 0
+    assert (late.weights_[never] < 1e-4).mean() > 0.9  # the sweep still prunes the silent inputs
+    # an input used in the last image keeps most of its weight (t − t_last ≪ τ_prun · a few)
+    used_last = Xtr[19] > 200
+    kept = late.weights_[used_last] / np.maximum(plain.weights_[used_last], 1e-12)
+    assert np.median(kept) > 0.5
+
+
 @pytest.mark.parametrize("kw, msg", [
     (dict(neurons_per_class=0), "neurons_per_class"),
     (dict(prune_tau_ms="sometimes"), "prune_tau_ms"),

@@ -83,8 +83,8 @@ def _task(args) -> dict:
 
     seed, reg, cfg = args
     Xtr, ytr, sets, mean = _data(cfg, seed)
-    tau = {"none": None, "spec": cfg["prune_tau_ms"], "long": cfg["long_tau_ms"]}[reg]
-    clf = STDPAllLTDClassifier(random_state=seed, prune_tau_ms=tau, n_jobs=1)
+    tau = _ARM_TAU[reg](cfg)
+    clf = STDPAllLTDClassifier(random_state=seed, prune_tau_ms=tau, prune_in_training=reg != "sweep", n_jobs=1)
     t0 = time.perf_counter()
     clf.fit(Xtr, ytr)
     fit_s = time.perf_counter() - t0
@@ -123,7 +123,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
         cfg.seeds, cfg.n_train, cfg.n_noise, cfg.n_test_per_class, cfg.n_unknown_per_class = (0,), 600, 150, 50, 50
     if seeds is not None:
         cfg.seeds = tuple(range(max(int(seeds), 1)))
-    arms = ("none", "spec") + (("long",) if cfg.long_tau_ms else ())
+    arms = ("none", "spec", "sweep") + (("long",) if cfg.long_tau_ms else ())
     tasks = [(s, reg, asdict(cfg)) for s in cfg.seeds for reg in arms]
     t0 = time.perf_counter()
     rows = parallel_map(_task, tasks, jobs=jobs, desc="use-it-or-lose-it", warmup=_warmup)
@@ -133,7 +133,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
     res = Results("use-it-or-lose-it", command, asdict(cfg) | {"quick": quick, "known": KNOWN, "unknown": UNKNOWN}, out_dir)
     res.extra["runs"] = rows
     res.extra["wall_seconds"] = wall
-    res.extra["arms"] = {a: {"none": None, "spec": cfg.prune_tau_ms, "long": cfg.long_tau_ms}[a] for a in arms}
+    res.extra["arms"] = {a: _ARM_TAU[a](asdict(cfg)) for a in arms}
     by_arm = {a: sorted((r for r in rows if r["regularised"] == a), key=lambda r: r["seed"]) for a in arms}
     plain = by_arm["none"]
     res.add("mnist-known-vs-unknown/stdp+all-ltd/spike_deficit", [r["deficit"] for r in plain],
@@ -171,8 +171,16 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
     return res
 
 
+_ARM_TAU = {"none": lambda c: None, "spec": lambda c: c["prune_tau_ms"], "sweep": lambda c: c["prune_tau_ms"],
+            "long": lambda c: c["long_tau_ms"]}
+#: short labels of the arms (tables and plots)
+_ARM_LABEL = {"none": "without", "spec": "τ_prun = 7.5 s, k_p = 1 in training (spec)",
+              "sweep": "τ_prun = 7.5 s, k_p = 0 in training (decay only in the final sweep)",
+              "long": "τ_prun = 30 s, k_p = 1 in training"}
+
+
 def _method(arm: str) -> str:
-    return "stdp+all-ltd+use-it-or-lose-it" + ("" if arm == "spec" else "(tau=long)")
+    return "stdp+all-ltd+use-it-or-lose-it" + {"spec": "", "sweep": "(kp=0-in-training)", "long": "(tau=long)"}[arm]
 
 
 def _plots(res: Results, weights: dict, seed: int, arms) -> None:
@@ -182,7 +190,8 @@ def _plots(res: Results, weights: dict, seed: int, arms) -> None:
 
     w0 = weights[(seed, "none")]
     panels = [("a) without regularisation", w0)] + [
-        (f"{'bc'[k]}) τ_prun = {res.extra['arms'][a] if a == 'long' else 7500:.0f} ms", weights[(seed, a)])
+        (f"{'bcd'[k]}) " + {"spec": "τ 7.5 s, k_p = 1", "sweep": "τ 7.5 s, sweep only", "long": "τ 30 s, k_p = 1"}[a],
+         weights[(seed, a)])
         for k, a in enumerate(arms[1:])
     ]
     vmax = float(max(w.max() for _, w in panels))
@@ -213,7 +222,7 @@ def _plots(res: Results, weights: dict, seed: int, arms) -> None:
     for k, arm in enumerate(arms):
         m = "stdp+all-ltd" if arm == "none" else _method(arm)
         vals = [res.get(f"mnist-{s}/{m}/total_spikes") for s in SETS]
-        label = {"none": "without", "spec": "τ_prun = 7.5 s (spec)", "long": "τ_prun = 30 s"}[arm]
+        label = _ARM_LABEL[arm]
         ax.bar(x - 0.4 + width * (k + 0.5), [v.value for v in vals], width, yerr=[v.std or 0 for v in vals], label=label)
     ax.set_yscale("symlog")
     ax.set_xticks(x)
@@ -228,7 +237,9 @@ def markdown(res: Results) -> str:
     """Results next to the seed's table."""
     c = res.config
     arms = list(res.extra["arms"])
-    names = {"spec": f"τ_prun = {c['prune_tau_ms']} (5·3·500 ms = 7.5 s)", "long": f"τ_prun = {c['long_tau_ms']:.0f} ms"}
+    names = {"spec": f"τ_prun = {c['prune_tau_ms']} (5·3·500 ms = 7.5 s), k_p = 1 in training",
+             "sweep": f"τ_prun = {c['prune_tau_ms']}, k_p = 0 in training (final sweep only)",
+             "long": f"τ_prun = {c['long_tau_ms'] or 0:.0f} ms, k_p = 1 in training"}
     lines = [
         "## Seed 001: \"use it or lose it\" weight regularisation",
         "",

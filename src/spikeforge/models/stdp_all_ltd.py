@@ -71,6 +71,12 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
     prune_tau_ms : None, "auto" or float, default None
         τ_prun of the use-it-or-lose-it decay (spec §D); ``"auto"`` is
         ``5 · n_classes · (active_ms + rest_ms)`` (7 500 ms for 3 classes); None disables it.
+    prune_in_training : bool, default True
+        k_p during training (spec §D): True applies the decay at every presynaptic arrival while
+        training (the spec's reading, k_p = 1); False keeps k_p = 0 while training, so the decay
+        acts only in the end-of-training sweep, on the time since each synapse's last arrival
+        (synapses silent for the last few τ_prun of training collapse, recently used ones keep
+        their weights). The last-arrival clock runs in both cases.
     prune_sweep_ms, prune_sweep_rate_hz : float, default 50, 63
         The end-of-training sweep that applies the decay to silent inputs.
     n_epochs : int, default 1
@@ -113,6 +119,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         delay_exc_inh_ms: float = 10.0,
         delay_inh_exc_ms: float = 5.0,
         prune_tau_ms: float | str | None = None,
+        prune_in_training: bool = True,
         prune_sweep_ms: float = 50.0,
         prune_sweep_rate_hz: float = 63.0,
         n_epochs: int = 1,
@@ -137,6 +144,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         self.delay_exc_inh_ms = delay_exc_inh_ms
         self.delay_inh_exc_ms = delay_inh_exc_ms
         self.prune_tau_ms = prune_tau_ms
+        self.prune_in_training = prune_in_training
         self.prune_sweep_ms = prune_sweep_ms
         self.prune_sweep_rate_hz = prune_sweep_rate_hz
         self.n_epochs = n_epochs
@@ -242,7 +250,8 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         res = self.network_.run(
             self._rates(X), active_ms=self.active_ms, rest_ms=self.rest_ms, learning=True,
             adapt_thresholds=bool(self.adaptive_threshold), use_thresholds=bool(self.adaptive_threshold),
-            gates={"XE": patterns[y_enc]}, decay=self.prune_tau_ms is not None,
+            gates={"XE": patterns[y_enc]},
+            decay=self.prune_tau_ms is not None and bool(self.prune_in_training),
             progress="STDP+All-LTD training" if self.verbose else False,
         )
         self.train_counts_ = res.counts["E"]
