@@ -233,6 +233,10 @@ def _plots(res: Results, weights: dict, seed: int, arms) -> None:
     save(fig, res.out_dir / "spike_totals.png")
 
 
+def _growth(g: float) -> str:
+    return "growth undefined: no deficit without" if not np.isfinite(g) else f"growth {g:.2f}×"
+
+
 def markdown(res: Results) -> str:
     """Results next to the seed's table."""
     c = res.config
@@ -269,7 +273,7 @@ def markdown(res: Results) -> str:
     lines += ["", "| quantity | without | " + " | ".join(names[a] for a in arms[1:]) + " | seed |",
               "|---|---|" + "---|" * (len(arms) - 1) + "---|"]
     row_d = [f"{fmt_pm(res.get(f'mnist-known-vs-unknown/{_method(a)}/spike_deficit').value, res.get(f'mnist-known-vs-unknown/{_method(a)}/spike_deficit').std)}"
-             f" (growth {res.get(f'mnist-known-vs-unknown/{_method(a)}/deficit_growth').value:.2f}×)" for a in arms[1:]]
+             f" ({_growth(res.get(f'mnist-known-vs-unknown/{_method(a)}/deficit_growth').value)})" for a in arms[1:]]
     row_a = [f"{fmt_pm(res.get(f'mnist-known/{_method(a)}/accuracy').value, res.get(f'mnist-known/{_method(a)}/accuracy').std)}"
              f" ({res.get(f'mnist-known/{_method(a)}/accuracy_change').value:+.3f})" for a in arms[1:]]
     row_t = [f"{res.get(f'mnist-train/{_method(a)}/spikes_per_image_last_100').value:.1f}" for a in arms[1:]]
