@@ -237,3 +237,27 @@ def test_unwritable_cache_falls_back_to_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKEFORGE_CACHE_DIR", str(ro))
     monkeypatch.setattr(_cpu_kernel, "_state", {})
     assert _cpu_kernel.load(torch.float32) is not None
+
+
+def test_pthreads_build_matches_openmp_build(tmp_path, monkeypatch):
+    """Where the compiler has no OpenMP the kernel falls back to its own pthreads: same results."""
+    if not HAVE_KERNEL:
+        pytest.skip("no compiler")
+    torch.manual_seed(3)
+    x = (torch.rand(8, 4, 4096, dtype=torch.float32) * 1.5).requires_grad_(True)  # enough work for 2 threads
+    spec = LIFSpec(tau=2.0, surrogate="atan")
+    outs = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for flags in (_cpu_kernel._FLAGS, [f for f in _cpu_kernel._FLAGS if f != "-fopenmp"]):
+            monkeypatch.setenv("SPIKEFORGE_CACHE_DIR", str(tmp_path))
+            monkeypatch.setattr(_cpu_kernel, "_FLAGS", flags)
+            monkeypatch.setattr(_cpu_kernel, "_state", {})
+            s, _ = lif_multi_step(x, None, spec, backend="cpu")
+            (g,) = torch.autograd.grad((s * torch.linspace(0, 1, 4096)).sum(), x)
+            outs.append((s.detach(), g))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(list((tmp_path / "kernels").glob("sf_lif_float32_*.so"))) == 2
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
