@@ -186,25 +186,31 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             clamp = pprm[g, N_CLAMP] != 0.0
             v_th = pprm[g, N_V_TH]
             snap = pprm[g, N_SNAP] != 0.0
-            lo = lif_pops[g, 0]
-            hi = lif_pops[g, 1]
-            for i in range(lo, hi):  # integrate (no branches on the neuron's state but one select)
+            lo = uint64(lif_pops[g, 0])
+            hi = uint64(lif_pops[g, 1])
+            # one pass: integrate, decay, fire (each neuron's update only reads its own state)
+            for i in range(lo, hi):
                 since = t - last_spike[i]
+                vi = v[i]
+                gei = ge[i]
+                gii = gi[i]
                 if conductance:
-                    vn = lif_conductance_euler(v[i], ge[i], gi[i], v_rest, e_exc, e_inh, dt_tau)
+                    vn = lif_conductance_euler(vi, gei, gii, v_rest, e_exc, e_inh, dt_tau)
                 else:
-                    vn = lif_current_euler(v[i], ge[i], gi[i], v_rest, dt_tau)
-                v[i] = v[i] if (clamp and since < ref) else vn
-                ge[i] *= dec_ge
-                gi[i] *= dec_gi
-            if adapt:
-                for i in range(lo, hi):
-                    theta[i] *= dec_th
-            for i in range(lo, hi):  # fire
+                    vn = lif_current_euler(vi, gei, gii, v_rest, dt_tau)
+                if not (clamp and since < ref):
+                    vi = vn
+                v[i] = vi
+                ge[i] = gei * dec_ge
+                gi[i] = gii * dec_gi
+                th = theta[i]
+                if adapt:
+                    th *= dec_th
+                    theta[i] = th
                 thr = v_th
                 if use_theta:
-                    thr += theta_snap[i] if snap else theta[i]
-                if v[i] > thr and t - last_spike[i] >= block:
+                    thr += theta_snap[i] if snap else th
+                if vi > thr and since >= block:
                     spk[n_spk] = i
                     n_spk += 1
         # 3. deliveries: delay 0 from this step's spikes, then delays 1..D from the ring
