@@ -218,8 +218,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
         for a in range(n_spk):
             src_base[n_src] = spk[a] * R
             n_src += 1
+        sl0 = t % R
         for d in range(1, R):
-            sl = (t - d) % R
+            sl = sl0 - d if d <= sl0 else sl0 - d + R  # (t − d) mod R without a division
             for a in range(ring_n[sl]):
                 if n_src == src_base.shape[0]:
                     src_base = _grow(src_base)
