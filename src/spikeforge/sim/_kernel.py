@@ -83,9 +83,7 @@ def _normalize(cprm, w, syn_post, norm_run, colsum):
     for r in range(norm_run.shape[0]):
         shift = norm_run[r, 2]
         for s in range(uint64(norm_run[r, 0]), uint64(norm_run[r, 1])):
-            f = colsum[uint64(syn_post[s] + shift)]
-            if f != 1.0:
-                w[s] *= f
+            w[s] *= colsum[uint64(syn_post[s] + shift)]  # × 1.0 (slot left unchanged) is exact
 
 
 @njit(cache=True, nogil=True)
@@ -107,13 +105,6 @@ def content_keys(seed, bits):
         for b in range(bits.shape[1]):
             h = (h ^ bits[a, b]) * np.uint64(1099511628211)
         out[a] = _combine(seed, h)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _grow(arr):
-    out = np.empty(2 * arr.shape[0], dtype=arr.dtype)
-    out[: arr.shape[0]] = arr
     return out
 
 
@@ -156,7 +147,6 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
 
     in_ptr, in_idx = _poisson_by_step(rates, gain, n_active, dt, key)
     spk = np.empty(N, dtype=np.int32)
-    src_base = np.empty(2 * N, dtype=np.int64)
     rec_cap = rec_t.shape[0]
     rec_v_cap = rec_v.shape[0]
     ycache = np.zeros(P)  # y1 of each slot read at the current step (valid where y_step[c] == t)
@@ -214,18 +204,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     spk[n_spk] = i
                     n_spk += 1
         # 3. deliveries: delay 0 from this step's spikes, then delays 1..D from the ring
-        n_src = 0
-        for a in range(n_spk):
-            src_base[n_src] = spk[a] * R
-            n_src += 1
         sl0 = t % R
-        for d in range(1, R):
-            sl = sl0 - d if d <= sl0 else sl0 - d + R  # (t − d) mod R without a division
-            for a in range(ring_n[sl]):
-                if n_src == src_base.shape[0]:
-                    src_base = _grow(src_base)
-                src_base[n_src] = ring_ids[sl, a] * R + d
-                n_src += 1
         c_cur = -1
         plastic = False
         exc = True
@@ -234,77 +213,84 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
         tau_prun = a_minus = w_min = w_max = 0.0
         nearest = False
         pre_start = pre_len = shift = 0
-        for a in range(n_src):
-            base = src_base[a]
-            for g in range(seg_ptr[base], seg_ptr[base + 1]):
-                c = seg_conn[g]
-                if c != c_cur:  # segments of one source come grouped by connection
-                    c_cur = c
-                    plastic = cprm[c, C_PLASTIC] != 0.0
-                    exc = cprm[c, C_RECEPTOR] == 0.0
-                    tau_prun = cprm[c, C_PRUNE_TAU]
-                    prune = plastic and tau_prun > 0.0 and kp != 0.0
-                    a_minus = cprm[c, C_A_MINUS]
-                    w_min = cprm[c, C_W_MIN]
-                    w_max = cprm[c, C_W_MAX]
-                    nearest = cprm[c, C_NEAREST] != 0.0
-                    pre_start = int(cprm[c, C_TAB_PRE])
-                    pre_len = int(cprm[c, C_LEN_PRE])
-                    shift = int(cprm[c, C_SLOT_SHIFT])
-                    fast = plastic and traces_on and learning and exc and nearest and not prune
-                    if plastic and traces_on and learning and y_step[c] != t:
-                        y_step[c] = t
-                        off = int(cprm[c, C_SLOT_OFF])
-                        post_start = int(cprm[c, C_TAB_POST])
-                        post_len = int(cprm[c, C_LEN_POST])
-                        for p in range(off, off + int(cprm[c, C_N_POST])):
-                            ycache[p] = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
-                lo = uint64(seg_lo[g])  # unsigned indices: no negative-index wraparound code
-                hi = uint64(seg_lo[g + 1])
-                if not plastic:
-                    if exc:
+        for d in range(R):
+            if d == 0:
+                n_from = n_spk
+                sl = 0
+            else:
+                sl = sl0 - d if d <= sl0 else sl0 - d + R  # (t − d) mod R without a division
+                n_from = ring_n[sl]
+            for a in range(n_from):
+                base = (spk[a] if d == 0 else ring_ids[sl, a]) * R + d
+                for g in range(seg_ptr[base], seg_ptr[base + 1]):
+                    c = seg_conn[g]
+                    if c != c_cur:  # segments of one source come grouped by connection
+                        c_cur = c
+                        plastic = cprm[c, C_PLASTIC] != 0.0
+                        exc = cprm[c, C_RECEPTOR] == 0.0
+                        tau_prun = cprm[c, C_PRUNE_TAU]
+                        prune = plastic and tau_prun > 0.0 and kp != 0.0
+                        a_minus = cprm[c, C_A_MINUS]
+                        w_min = cprm[c, C_W_MIN]
+                        w_max = cprm[c, C_W_MAX]
+                        nearest = cprm[c, C_NEAREST] != 0.0
+                        pre_start = int(cprm[c, C_TAB_PRE])
+                        pre_len = int(cprm[c, C_LEN_PRE])
+                        shift = int(cprm[c, C_SLOT_SHIFT])
+                        fast = plastic and traces_on and learning and exc and nearest and not prune
+                        if plastic and traces_on and learning and y_step[c] != t:
+                            y_step[c] = t
+                            off = int(cprm[c, C_SLOT_OFF])
+                            post_start = int(cprm[c, C_TAB_POST])
+                            post_len = int(cprm[c, C_LEN_POST])
+                            for p in range(off, off + int(cprm[c, C_N_POST])):
+                                ycache[p] = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
+                    lo = uint64(seg_lo[g])  # unsigned indices: no negative-index wraparound code
+                    hi = uint64(seg_lo[g + 1])
+                    if not plastic:
+                        if exc:
+                            for s in range(lo, hi):
+                                ge[uint64(syn_post[s])] += w[s]
+                        else:
+                            for s in range(lo, hi):
+                                gi[uint64(syn_post[s])] += w[s]
+                    elif fast:  # Diehl & Cook's input synapses
                         for s in range(lo, hi):
-                            ge[uint64(syn_post[s])] += w[s]
+                            k = syn_post[s]
+                            ws = w[s]
+                            ge[uint64(k)] += ws
+                            sx[s] = 1.0
+                            stl[s] = t
+                            p = uint64(k + shift)
+                            lr1 = gates[p, 0]
+                            # skipped only when it is the identity (zero term, weight within bounds)
+                            if lr1 != 0.0:
+                                y = ycache[p]
+                                if y != 0.0 or ws > w_max or ws < w_min:
+                                    w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
                     else:
                         for s in range(lo, hi):
-                            gi[uint64(syn_post[s])] += w[s]
-                elif fast:  # Diehl & Cook's input synapses
-                    for s in range(lo, hi):
-                        k = syn_post[s]
-                        ws = w[s]
-                        ge[uint64(k)] += ws
-                        sx[s] = 1.0
-                        stl[s] = t
-                        p = uint64(k + shift)
-                        lr1 = gates[p, 0]
-                        # skipped only when it is the identity (zero term, weight within bounds)
-                        if lr1 != 0.0:
-                            y = ycache[p]
-                            if y != 0.0 or ws > w_max or ws < w_min:
-                                w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
-                else:
-                    for s in range(lo, hi):
-                        if prune:
-                            w[s] = use_it_or_lose_it(w[s], (t - stl[s]) * dt, tau_prun, kp)
-                        k = uint64(syn_post[s])
-                        ws = w[s]
-                        if exc:
-                            ge[k] += ws
-                        else:
-                            gi[k] += ws
-                        if traces_on:
-                            if nearest:
-                                sx[s] = 1.0
+                            if prune:
+                                w[s] = use_it_or_lose_it(w[s], (t - stl[s]) * dt, tau_prun, kp)
+                            k = uint64(syn_post[s])
+                            ws = w[s]
+                            if exc:
+                                ge[k] += ws
                             else:
-                                sx[s] = trace_bump(trace_read(sx[s], stl[s], t, tab, pre_start, pre_len), False)
-                            stl[s] = t
-                            if learning:
-                                p = uint64(syn_post[s] + shift)
-                                lr1 = gates[p, 0]
-                                if lr1 != 0.0:
-                                    y = ycache[p]
-                                    if y != 0.0 or ws > w_max or ws < w_min:
-                                        w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
+                                gi[k] += ws
+                            if traces_on:
+                                if nearest:
+                                    sx[s] = 1.0
+                                else:
+                                    sx[s] = trace_bump(trace_read(sx[s], stl[s], t, tab, pre_start, pre_len), False)
+                                stl[s] = t
+                                if learning:
+                                    p = uint64(syn_post[s] + shift)
+                                    lr1 = gates[p, 0]
+                                    if lr1 != 0.0:
+                                        y = ycache[p]
+                                        if y != 0.0 or ws > w_max or ws < w_min:
+                                            w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
         # 4. post events and resets of the LIF neurons that fired
         for a in range(n_in, n_spk):
             k = spk[a]
