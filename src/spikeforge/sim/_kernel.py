@@ -150,6 +150,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     rec_cap = rec_t.shape[0]
     rec_v_cap = rec_v.shape[0]
     ycache = np.zeros(P)  # y1 of each slot read at the current step (valid where y_step[c] == t)
+    lr1s = np.empty(P)  # the pre-event gate of each slot, contiguous
+    for p in range(P):
+        lr1s[p] = gates[p, 0]
     y_step = np.full(C, NEVER, dtype=np.int64)
 
     for step in range(n_active + n_rest):
@@ -262,7 +265,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             sx[s] = 1.0
                             stl[s] = t
                             p = uint64(k + shift)
-                            lr1 = gates[p, 0]
+                            lr1 = lr1s[p]
                             # skipped only when it is the identity (zero term, weight within bounds)
                             if lr1 != 0.0:
                                 y = ycache[p]
@@ -286,7 +289,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                                 stl[s] = t
                                 if learning:
                                     p = uint64(syn_post[s] + shift)
-                                    lr1 = gates[p, 0]
+                                    lr1 = lr1s[p]
                                     if lr1 != 0.0:
                                         y = ycache[p]
                                         if y != 0.0 or ws > w_max or ws < w_min:
