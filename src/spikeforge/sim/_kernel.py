@@ -181,29 +181,24 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             snap = pprm[g, N_SNAP] != 0.0
             lo = uint64(lif_pops[g, 0])
             hi = uint64(lif_pops[g, 1])
-            # one pass: integrate, decay, fire (each neuron's update only reads its own state)
+            # integrate and decay (a branch-free loop over contiguous arrays: vectorised), then fire
             for i in range(lo, hi):
-                since = t - last_spike[i]
                 vi = v[i]
-                gei = ge[i]
-                gii = gi[i]
                 if conductance:
-                    vn = lif_conductance_euler(vi, gei, gii, v_rest, e_exc, e_inh, dt_tau)
+                    vn = lif_conductance_euler(vi, ge[i], gi[i], v_rest, e_exc, e_inh, dt_tau)
                 else:
-                    vn = lif_current_euler(vi, gei, gii, v_rest, dt_tau)
-                if not (clamp and since < ref):
-                    vi = vn
-                v[i] = vi
-                ge[i] = gei * dec_ge
-                gi[i] = gii * dec_gi
-                th = theta[i]
-                if adapt:
-                    th *= dec_th
-                    theta[i] = th
+                    vn = lif_current_euler(vi, ge[i], gi[i], v_rest, dt_tau)
+                v[i] = vi if (clamp and t - last_spike[i] < ref) else vn
+                ge[i] *= dec_ge
+                gi[i] *= dec_gi
+            if adapt:
+                for i in range(lo, hi):
+                    theta[i] *= dec_th
+            for i in range(lo, hi):
                 thr = v_th
                 if use_theta:
-                    thr += theta_snap[i] if snap else th
-                if vi > thr and since >= block:
+                    thr += theta_snap[i] if snap else theta[i]
+                if v[i] > thr and t - last_spike[i] >= block:
                     spk[n_spk] = i
                     n_spk += 1
         # 3. deliveries: delay 0 from this step's spikes, then delays 1..D from the ring
