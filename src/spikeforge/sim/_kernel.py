@@ -149,7 +149,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     spk = np.empty(N, dtype=np.int32)
     rec_cap = rec_t.shape[0]
     rec_v_cap = rec_v.shape[0]
-    ycache = np.zeros(P)  # y1 of each slot read at the current step (valid where y_step[c] == t)
+    ycache = np.zeros(P)  # y1 of each slot at the current step, 0 where lr1 = 0 (valid where y_step[c] == t)
     lr1s = np.empty(P)  # the pre-event gate of each slot, contiguous
     for p in range(P):
         lr1s[p] = gates[p, 0]
@@ -242,7 +242,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             post_start = int(cprm[c, C_TAB_POST])
                             post_len = int(cprm[c, C_LEN_POST])
                             for p in range(off, off + int(cprm[c, C_N_POST])):
-                                ycache[p] = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
+                                y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
+                                ycache[p] = y if lr1s[p] != 0.0 else 0.0
                     lo = uint64(seg_lo[g])  # unsigned indices: no negative-index wraparound code
                     hi = uint64(seg_lo[g + 1])
                     if not plastic:
@@ -260,11 +261,12 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             sx[s] = 1.0
                             stl[s] = t
                             p = uint64(k + shift)
-                            lr1 = lr1s[p]
-                            # skipped only when it is the identity (zero term, weight within bounds)
-                            if lr1 != 0.0:
-                                y = ycache[p]
-                                if y != 0.0 or ws > w_max or ws < w_min:
+                            y = ycache[p]
+                            # skipped when it is the identity (zero term, weight within bounds) or the
+                            # gate is 0 (one rarely taken branch for the common case)
+                            if (y != 0.0) | (ws > w_max) | (ws < w_min):
+                                lr1 = lr1s[p]
+                                if lr1 != 0.0:
                                     w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
                     else:
                         for s in range(lo, hi):
@@ -284,10 +286,10 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                                 stl[s] = t
                                 if learning:
                                     p = uint64(syn_post[s] + shift)
-                                    lr1 = lr1s[p]
-                                    if lr1 != 0.0:
-                                        y = ycache[p]
-                                        if y != 0.0 or ws > w_max or ws < w_min:
+                                    y = ycache[p]
+                                    if (y != 0.0) | (ws > w_max) | (ws < w_min):
+                                        lr1 = lr1s[p]
+                                        if lr1 != 0.0:
                                             w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
         # 4. post events and resets of the LIF neurons that fired
         for a in range(n_in, n_spk):
