@@ -28,7 +28,7 @@ order: state update → thresholds → synaptic pathways (pre before post) → r
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from ..encoding.poisson import _combine, _poisson_by_step, _presentation_key
 from ..neurons.lif import lif_conductance_euler, lif_current_euler
@@ -61,15 +61,18 @@ NEVER = -(2**40)  # "last spike" of a neuron that never fired
 
 
 @njit(cache=True, nogil=True)
-def _normalize(cprm, w, norm_syn, norm_slot, colsum):
+def _normalize(cprm, w, syn_post, norm_run, colsum):
     """Rescale each plastic slot's incoming weights to its connection's ``norm_total``.
 
-    ``norm_syn`` lists the synapses of normalised connections in storage order (so each slot's
-    weights are summed in ascending presynaptic order) and ``norm_slot`` their slots.
+    ``norm_run`` lists runs ``[lo, hi)`` of synapses of normalised connections in storage order
+    (so each slot's weights are summed in ascending presynaptic order) with the connection's
+    slot shift (slot = target + shift).
     """
     colsum[:] = 0.0
-    for q in range(norm_syn.shape[0]):
-        colsum[norm_slot[q]] += w[norm_syn[q]]
+    for r in range(norm_run.shape[0]):
+        shift = norm_run[r, 2]
+        for s in range(uint64(norm_run[r, 0]), uint64(norm_run[r, 1])):
+            colsum[uint64(syn_post[s] + shift)] += w[s]
     for c in range(cprm.shape[0]):
         total = cprm[c, C_NORM]
         if cprm[c, C_PLASTIC] == 0.0 or total <= 0.0:
@@ -77,10 +80,10 @@ def _normalize(cprm, w, norm_syn, norm_slot, colsum):
         off = int(cprm[c, C_SLOT_OFF])
         for p in range(off, off + int(cprm[c, C_N_POST])):
             colsum[p] = total / colsum[p] if colsum[p] > 0.0 else 1.0
-    for q in range(norm_syn.shape[0]):
-        f = colsum[norm_slot[q]]
-        if f != 1.0:
-            w[norm_syn[q]] *= f
+    for r in range(norm_run.shape[0]):
+        shift = norm_run[r, 2]
+        for s in range(uint64(norm_run[r, 0]), uint64(norm_run[r, 1])):
+            w[s] *= colsum[uint64(syn_post[s] + shift)]  # × 1.0 (slot left unchanged) is exact
 
 
 @njit(cache=True, nogil=True)
@@ -106,13 +109,6 @@ def content_keys(seed, bits):
 
 
 @njit(cache=True, nogil=True)
-def _grow(arr):
-    out = np.empty(2 * arr.shape[0], dtype=arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@njit(cache=True, nogil=True)
 def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, gates, flags, onset,
              counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
     """Simulate one presentation (``n_active`` steps of input, ``n_rest`` steps without).
@@ -121,9 +117,15 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     weight normalisation.
     ``counts`` [N] accumulates spikes of the active phase. Spikes are recorded into
     ``rec_t/rec_i`` (while capacity lasts) and potentials of ``rec_v_idx`` into ``rec_v``.
+
+    Speed notes (none of these changes an operation on a value): synapses are delivered segment
+    by segment (one source, delay and connection), with the connection's parameters loaded once
+    per segment run; the postsynaptic trace ``y1`` each pre event reads is computed once per
+    step and slot (it only changes in the post-event phase, after every delivery); the common
+    case (excitatory, nearest-spike traces, learning, no decay) has its own loop.
     """
-    (lif_pops, pprm, input_idx, out_ptr, syn_post, syn_conn, slot_conn, inp_ptr, inp_syn,
-     kslot_ptr, kslot, norm_syn, norm_slot) = topo
+    (lif_pops, pprm, input_idx, seg_ptr, seg_lo, seg_conn, syn_post, slot_conn, inp_ptr, inp_syn,
+     kslot_ptr, kslot, norm_run) = topo
     v, ge, gi, theta, theta_snap, last_spike, w, sx, stl, y1, y2, ylast, ring_ids, ring_n, clock = st
     learning = flags[F_LEARN] != 0.0
     adapt = flags[F_ADAPT] != 0.0
@@ -132,6 +134,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     traces_on = flags[F_TRACES] != 0.0
     R = ring_n.shape[0]
     N = v.shape[0]
+    C = cprm.shape[0]
+    P = slot_conn.shape[0]
 
     # onset: threshold snapshot, weight normalisation
     for g in range(lif_pops.shape[0]):
@@ -139,13 +143,17 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             for i in range(lif_pops[g, 0], lif_pops[g, 1]):
                 theta_snap[i] = theta[i]
     if onset and flags[F_NORMALIZE] != 0.0:
-        _normalize(cprm, w, norm_syn, norm_slot, np.empty(slot_conn.shape[0]))
+        _normalize(cprm, w, syn_post, norm_run, np.empty(P))
 
     in_ptr, in_idx = _poisson_by_step(rates, gain, n_active, dt, key)
     spk = np.empty(N, dtype=np.int32)
-    src_base = np.empty(2 * N, dtype=np.int64)
     rec_cap = rec_t.shape[0]
     rec_v_cap = rec_v.shape[0]
+    ycache = np.zeros(P)  # y1 of each slot at the current step, 0 where lr1 = 0 (valid where y_step[c] == t)
+    lr1s = np.empty(P)  # the pre-event gate of each slot, contiguous
+    for p in range(P):
+        lr1s[p] = gates[p, 0]
+    y_step = np.full(C, NEVER, dtype=np.int64)
 
     for step in range(n_active + n_rest):
         t = clock[0]
@@ -171,21 +179,22 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             clamp = pprm[g, N_CLAMP] != 0.0
             v_th = pprm[g, N_V_TH]
             snap = pprm[g, N_SNAP] != 0.0
-            lo = lif_pops[g, 0]
-            hi = lif_pops[g, 1]
-            for i in range(lo, hi):  # integrate (no branches on the neuron's state but one select)
-                since = t - last_spike[i]
+            lo = uint64(lif_pops[g, 0])
+            hi = uint64(lif_pops[g, 1])
+            # integrate and decay (a branch-free loop over contiguous arrays: vectorised), then fire
+            for i in range(lo, hi):
+                vi = v[i]
                 if conductance:
-                    vn = lif_conductance_euler(v[i], ge[i], gi[i], v_rest, e_exc, e_inh, dt_tau)
+                    vn = lif_conductance_euler(vi, ge[i], gi[i], v_rest, e_exc, e_inh, dt_tau)
                 else:
-                    vn = lif_current_euler(v[i], ge[i], gi[i], v_rest, dt_tau)
-                v[i] = v[i] if (clamp and since < ref) else vn
+                    vn = lif_current_euler(vi, ge[i], gi[i], v_rest, dt_tau)
+                v[i] = vi if (clamp and t - last_spike[i] < ref) else vn
                 ge[i] *= dec_ge
                 gi[i] *= dec_gi
             if adapt:
                 for i in range(lo, hi):
                     theta[i] *= dec_th
-            for i in range(lo, hi):  # fire
+            for i in range(lo, hi):
                 thr = v_th
                 if use_theta:
                     thr += theta_snap[i] if snap else theta[i]
@@ -193,62 +202,95 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     spk[n_spk] = i
                     n_spk += 1
         # 3. deliveries: delay 0 from this step's spikes, then delays 1..D from the ring
-        n_src = 0
-        for a in range(n_spk):
-            src_base[n_src] = spk[a] * R
-            n_src += 1
-        for d in range(1, R):
-            sl = (t - d) % R
-            for a in range(ring_n[sl]):
-                if n_src == src_base.shape[0]:
-                    src_base = _grow(src_base)
-                src_base[n_src] = ring_ids[sl, a] * R + d
-                n_src += 1
+        sl0 = t % R
         c_cur = -1
         plastic = False
         exc = True
         prune = False
+        fast = False
         tau_prun = a_minus = w_min = w_max = 0.0
         nearest = False
-        pre_start = pre_len = post_start = post_len = shift = 0
-        for a in range(n_src):
-            base = src_base[a]
-            for s in range(out_ptr[base], out_ptr[base + 1]):  # synapses are stored in delivery order
-                c = syn_conn[s]
-                if c != c_cur:  # synapses of one source come grouped by connection
-                    c_cur = c
-                    plastic = cprm[c, C_PLASTIC] != 0.0
-                    exc = cprm[c, C_RECEPTOR] == 0.0
-                    tau_prun = cprm[c, C_PRUNE_TAU]
-                    prune = plastic and tau_prun > 0.0 and kp != 0.0
-                    a_minus = cprm[c, C_A_MINUS]
-                    w_min = cprm[c, C_W_MIN]
-                    w_max = cprm[c, C_W_MAX]
-                    nearest = cprm[c, C_NEAREST] != 0.0
-                    pre_start = int(cprm[c, C_TAB_PRE])
-                    pre_len = int(cprm[c, C_LEN_PRE])
-                    post_start = int(cprm[c, C_TAB_POST])
-                    post_len = int(cprm[c, C_LEN_POST])
-                    shift = int(cprm[c, C_SLOT_SHIFT])
-                if prune:
-                    w[s] = use_it_or_lose_it(w[s], (t - stl[s]) * dt, tau_prun, kp)
-                if exc:
-                    ge[syn_post[s]] += w[s]
-                else:
-                    gi[syn_post[s]] += w[s]
-                if plastic and traces_on:
-                    if nearest:
-                        sx[s] = 1.0
+        pre_start = pre_len = shift = 0
+        for d in range(R):
+            if d == 0:
+                n_from = n_spk
+                sl = 0
+            else:
+                sl = sl0 - d if d <= sl0 else sl0 - d + R  # (t − d) mod R without a division
+                n_from = ring_n[sl]
+            for a in range(n_from):
+                base = (spk[a] if d == 0 else ring_ids[sl, a]) * R + d
+                for g in range(seg_ptr[base], seg_ptr[base + 1]):
+                    c = seg_conn[g]
+                    if c != c_cur:  # segments of one source come grouped by connection
+                        c_cur = c
+                        plastic = cprm[c, C_PLASTIC] != 0.0
+                        exc = cprm[c, C_RECEPTOR] == 0.0
+                        tau_prun = cprm[c, C_PRUNE_TAU]
+                        prune = plastic and tau_prun > 0.0 and kp != 0.0
+                        a_minus = cprm[c, C_A_MINUS]
+                        w_min = cprm[c, C_W_MIN]
+                        w_max = cprm[c, C_W_MAX]
+                        nearest = cprm[c, C_NEAREST] != 0.0
+                        pre_start = int(cprm[c, C_TAB_PRE])
+                        pre_len = int(cprm[c, C_LEN_PRE])
+                        shift = int(cprm[c, C_SLOT_SHIFT])
+                        fast = plastic and traces_on and learning and exc and nearest and not prune
+                        if plastic and traces_on and learning and y_step[c] != t:
+                            y_step[c] = t
+                            off = int(cprm[c, C_SLOT_OFF])
+                            post_start = int(cprm[c, C_TAB_POST])
+                            post_len = int(cprm[c, C_LEN_POST])
+                            for p in range(off, off + int(cprm[c, C_N_POST])):
+                                y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
+                                ycache[p] = y if lr1s[p] != 0.0 else 0.0
+                    lo = uint64(seg_lo[g])  # unsigned indices: no negative-index wraparound code
+                    hi = uint64(seg_lo[g + 1])
+                    if not plastic:
+                        if exc:
+                            for s in range(lo, hi):
+                                ge[uint64(syn_post[s])] += w[s]
+                        else:
+                            for s in range(lo, hi):
+                                gi[uint64(syn_post[s])] += w[s]
+                    elif fast:  # Diehl & Cook's input synapses
+                        for s in range(lo, hi):
+                            k = syn_post[s]
+                            ws = w[s]
+                            ge[uint64(k)] += ws
+                            sx[s] = 1.0
+                            stl[s] = t
+                            p = uint64(k + shift)
+                            y = ycache[p]
+                            # skipped when it is the identity (zero term, weight within bounds) or the
+                            # gate is 0 (one rarely taken branch for the common case)
+                            if (y != 0.0) | (ws > w_max) | (ws < w_min):
+                                lr1 = lr1s[p]
+                                if lr1 != 0.0:
+                                    w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
                     else:
-                        sx[s] = trace_bump(trace_read(sx[s], stl[s], t, tab, pre_start, pre_len), False)
-                    stl[s] = t
-                    if learning:
-                        p = syn_post[s] + shift
-                        y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
-                        lr1 = gates[p, 0]
-                        # skipped only when it is the identity (zero term, weight within bounds)
-                        if lr1 != 0.0 and (y != 0.0 or w[s] > w_max or w[s] < w_min):
-                            w[s] = stdp_pre_update(w[s], y, lr1, a_minus, w_min, w_max)
+                        for s in range(lo, hi):
+                            if prune:
+                                w[s] = use_it_or_lose_it(w[s], (t - stl[s]) * dt, tau_prun, kp)
+                            k = uint64(syn_post[s])
+                            ws = w[s]
+                            if exc:
+                                ge[k] += ws
+                            else:
+                                gi[k] += ws
+                            if traces_on:
+                                if nearest:
+                                    sx[s] = 1.0
+                                else:
+                                    sx[s] = trace_bump(trace_read(sx[s], stl[s], t, tab, pre_start, pre_len), False)
+                                stl[s] = t
+                                if learning:
+                                    p = uint64(syn_post[s] + shift)
+                                    y = ycache[p]
+                                    if (y != 0.0) | (ws > w_max) | (ws < w_min):
+                                        lr1 = lr1s[p]
+                                        if lr1 != 0.0:
+                                            w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
         # 4. post events and resets of the LIF neurons that fired
         for a in range(n_in, n_spk):
             k = spk[a]
@@ -268,11 +310,12 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                         a_plus = cprm[c, C_A_PLUS]
                         w_min = cprm[c, C_W_MIN]
                         w_max = cprm[c, C_W_MAX]
-                        for q in range(inp_ptr[p], inp_ptr[p + 1]):
-                            s = inp_syn[q]
+                        for q in range(uint64(inp_ptr[p]), uint64(inp_ptr[p + 1])):
+                            s = uint64(inp_syn[q])
                             x_now = trace_read(sx[s], stl[s], t, tab, pre_start, pre_len)
-                            if x_now != 0.0 or w[s] > w_max or w[s] < w_min:  # else the identity
-                                w[s] = stdp_post_update(w[s], x_now, y2_now, lr2, a_plus, w_min, w_max)
+                            ws = w[s]
+                            if x_now != 0.0 or ws > w_max or ws < w_min:  # else the identity
+                                w[s] = stdp_post_update(ws, x_now, y2_now, lr2, a_plus, w_min, w_max)
                     nearest = cprm[c, C_NEAREST] != 0.0
                     y1[p] = trace_bump(y1_now, nearest)
                     if triplet:

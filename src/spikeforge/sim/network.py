@@ -394,8 +394,17 @@ class Network:
             conn._idx = pos[conn._idx]
         syn_pre, syn_post, syn_w, syn_d = syn_pre[perm], syn_post[perm], syn_w[perm], syn_d[perm]
         syn_conn, syn_slot = syn_conn[perm], syn_slot[perm]
-        out_ptr = np.zeros(N * R + 1, dtype=np.int64)
-        np.cumsum(np.bincount(key, minlength=N * R), out=out_ptr[1:])
+        # segments: runs of one (source, delay, connection); those of (source, delay) ``b`` are
+        # ``seg_ptr[b] … seg_ptr[b + 1] − 1`` and segment ``g`` holds synapses ``seg_lo[g] … seg_lo[g + 1] − 1``
+        key = key[perm]
+        new_seg = np.ones(n_syn, dtype=bool)
+        if n_syn:
+            new_seg[1:] = (key[1:] != key[:-1]) | (syn_conn[1:] != syn_conn[:-1])
+        seg_first = np.flatnonzero(new_seg)
+        seg_lo = np.append(seg_first, n_syn).astype(np.int64)
+        seg_conn = syn_conn[seg_first].astype(np.int32)
+        seg_ptr = np.zeros(N * R + 1, dtype=np.int64)
+        np.cumsum(np.bincount(key[seg_first], minlength=N * R), out=seg_ptr[1:])
         maxd = np.full(N, -1, dtype=np.int64)
         np.maximum.at(maxd, syn_pre, syn_d)
         nprm[:, K.N_MAXD] = maxd
@@ -420,14 +429,22 @@ class Network:
         tab = np.concatenate(tables) if tables else np.zeros(1)
 
         norm_on = (cprm[syn_conn, K.C_PLASTIC] != 0) & (cprm[syn_conn, K.C_NORM] > 0) if n_syn else np.zeros(0, bool)
-        norm_syn = np.flatnonzero(norm_on).astype(np.int64)
-        norm_slot = (syn_post[norm_syn] + cprm[syn_conn[norm_syn], K.C_SLOT_SHIFT]).astype(np.int64)
+        # runs of consecutive normalised synapses of one connection: [norm_run[r, 0], norm_run[r, 1]), slot shift
+        edge = np.ones(n_syn, dtype=bool)
+        if n_syn:
+            edge[1:] = (norm_on[1:] != norm_on[:-1]) | (syn_conn[1:] != syn_conn[:-1])
+        starts = np.flatnonzero(edge)
+        ends = np.append(starts[1:], n_syn)
+        keep = norm_on[starts] if n_syn else np.zeros(0, bool)
+        starts, ends = starts[keep], ends[keep]
+        norm_run = np.stack([starts, ends, cprm[syn_conn[starts], K.C_SLOT_SHIFT].astype(np.int64)], axis=1) \
+            .astype(np.int64).reshape(-1, 3)
         lif_list = [p for p in self.populations.values() if not p.is_input]
         lif_pops = np.array([[p.slice.start, p.slice.stop] for p in lif_list], dtype=np.int64).reshape(-1, 2)
         pprm = np.ascontiguousarray(nprm[lif_pops[:, 0]]) if lif_list else np.zeros((0, K.NP))
         self._topo = (
-            lif_pops, pprm, np.asarray(inputs, dtype=np.int64), out_ptr, syn_post,
-            syn_conn, slot_conn, inp_ptr, inp_syn, kslot_ptr, kslot, norm_syn, norm_slot,
+            lif_pops, pprm, np.asarray(inputs, dtype=np.int64), seg_ptr, seg_lo, seg_conn, syn_post,
+            slot_conn, inp_ptr, inp_syn, kslot_ptr, kslot, norm_run,
         )
         self._nprm = nprm
         self._cprm = cprm
