@@ -108,6 +108,18 @@ def content_keys(seed, bits):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pre_event(w, s, ws, y, lr1, a_minus, w_min, w_max):
+    """Pre-event weight update of synapse ``s`` (weight ``ws``, postsynaptic trace ``y``, gate ``lr1``).
+
+    Skipped when it is the identity: zero term with the weight within bounds, or gate 0 (the
+    cached ``y`` is already 0 where the gate is 0, so the common case is one rarely taken branch).
+    """
+    if (y != 0.0) | (ws > w_max) | (ws < w_min):
+        if lr1 != 0.0:
+            w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
+
+
 @njit(cache=True, nogil=True)
 def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, gates, flags, onset,
              counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
@@ -261,13 +273,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             sx[s] = 1.0
                             stl[s] = t
                             p = uint64(k + shift)
-                            y = ycache[p]
-                            # skipped when it is the identity (zero term, weight within bounds) or the
-                            # gate is 0 (one rarely taken branch for the common case)
-                            if (y != 0.0) | (ws > w_max) | (ws < w_min):
-                                lr1 = lr1s[p]
-                                if lr1 != 0.0:
-                                    w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
+                            _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
                     else:
                         for s in range(lo, hi):
                             if prune:
@@ -286,11 +292,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                                 stl[s] = t
                                 if learning:
                                     p = uint64(syn_post[s] + shift)
-                                    y = ycache[p]
-                                    if (y != 0.0) | (ws > w_max) | (ws < w_min):
-                                        lr1 = lr1s[p]
-                                        if lr1 != 0.0:
-                                            w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
+                                    _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
         # 4. post events and resets of the LIF neurons that fired
         for a in range(n_in, n_spk):
             k = spk[a]
