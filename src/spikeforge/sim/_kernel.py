@@ -4,7 +4,9 @@ The network is flattened into arrays (see ``Network._compile``): every neuron of
 population has a global index; every synapse of every connection has a global index, stored
 connection by connection, presynaptic-major. A *slot* is one (connection, postsynaptic
 neuron) pair and carries that neuron's postsynaptic traces and learning gates for that
-connection. Nothing here knows about any particular model.
+connection. A *segment* is a run of synapses with one source, delay and connection: its
+synapses receive every spike at the same step, so their presynaptic trace and last-arrival
+step are stored once per segment (``sx``, ``stl``). Nothing here knows about any particular model.
 
 One step ``t`` of a presentation, in this order (the reference stepper in
 :mod:`spikeforge.sim.reference` follows the same order, so both produce identical spikes):
@@ -134,9 +136,11 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     by segment (one source, delay and connection), with the connection's parameters loaded once
     per segment run; the postsynaptic trace ``y1`` each pre event reads is computed once per
     step and slot (it only changes in the post-event phase, after every delivery); the common
-    case (excitatory, nearest-spike traces, learning, no decay) has its own loop.
+    case (excitatory, nearest-spike traces, learning, no decay) has its own branch-free loop
+    (the pre-event update as ``min(max(w − lr1·A−·y1, lo), hi)`` with per-slot terms, which is
+    the identity exactly where :func:`_pre_event` skips the update).
     """
-    (lif_pops, pprm, input_idx, seg_ptr, seg_lo, seg_conn, syn_post, slot_conn, inp_ptr, inp_syn,
+    (lif_pops, pprm, input_idx, seg_ptr, seg_lo, seg_conn, syn_post, slot_conn, inp_ptr, inp_syn, inp_seg,
      kslot_ptr, kslot, norm_run) = topo
     v, ge, gi, theta, theta_snap, last_spike, w, sx, stl, y1, y2, ylast, ring_ids, ring_n, clock = st
     learning = flags[F_LEARN] != 0.0
@@ -163,6 +167,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     rec_v_cap = rec_v.shape[0]
     ycache = np.zeros(P)  # y1 of each slot at the current step, 0 where lr1 = 0 (valid where y_step[c] == t)
     lr1s = np.empty(P)  # the pre-event gate of each slot, contiguous
+    pre_lin = np.zeros((P, 3))  # per slot at the current step: lr1·A−·y1, lower and upper bound
     for p in range(P):
         lr1s[p] = gates[p, 0]
     y_step = np.full(C, NEVER, dtype=np.int64)
@@ -256,6 +261,13 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             for p in range(off, off + int(cprm[c, C_N_POST])):
                                 y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
                                 ycache[p] = y if lr1s[p] != 0.0 else 0.0
+                                # branch-free form of _pre_event: w ← min(max(w − d, lo), hi) is the
+                                # identity where d = 0 and the weight is in bounds, and where lr1 = 0
+                                # (bounds ±inf), exactly as _pre_event skips those cases
+                                lr1 = lr1s[p]
+                                pre_lin[p, 0] = lr1 * a_minus * ycache[p]
+                                pre_lin[p, 1] = w_min if lr1 != 0.0 else -np.inf
+                                pre_lin[p, 2] = w_max if lr1 != 0.0 else np.inf
                     lo = uint64(seg_lo[g])  # unsigned indices: no negative-index wraparound code
                     hi = uint64(seg_lo[g + 1])
                     if not plastic:
@@ -266,33 +278,34 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             for s in range(lo, hi):
                                 gi[uint64(syn_post[s])] += w[s]
                     elif fast:  # Diehl & Cook's input synapses
+                        sx[g] = 1.0
+                        stl[g] = t
                         for s in range(lo, hi):
                             k = syn_post[s]
                             ws = w[s]
                             ge[uint64(k)] += ws
-                            sx[s] = 1.0
-                            stl[s] = t
                             p = uint64(k + shift)
-                            _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
+                            wn = ws - pre_lin[p, 0]
+                            wn = wn if wn >= pre_lin[p, 1] else pre_lin[p, 1]
+                            w[s] = wn if wn <= pre_lin[p, 2] else pre_lin[p, 2]
                     else:
+                        since_ms = (t - stl[g]) * dt  # the segment's synapses share their last arrival
                         for s in range(lo, hi):
                             if prune:
-                                w[s] = use_it_or_lose_it(w[s], (t - stl[s]) * dt, tau_prun, kp)
+                                w[s] = use_it_or_lose_it(w[s], since_ms, tau_prun, kp)
                             k = uint64(syn_post[s])
                             ws = w[s]
                             if exc:
                                 ge[k] += ws
                             else:
                                 gi[k] += ws
-                            if traces_on:
-                                if nearest:
-                                    sx[s] = 1.0
-                                else:
-                                    sx[s] = trace_bump(trace_read(sx[s], stl[s], t, tab, pre_start, pre_len), False)
-                                stl[s] = t
-                                if learning:
-                                    p = uint64(syn_post[s] + shift)
-                                    _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
+                            if traces_on and learning:
+                                p = uint64(k + shift)
+                                _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
+                        if traces_on:
+                            sx[g] = 1.0 if nearest else trace_bump(trace_read(sx[g], stl[g], t, tab, pre_start, pre_len),
+                                                                   False)
+                            stl[g] = t
         # 4. post events and resets of the LIF neurons that fired
         for a in range(n_in, n_spk):
             k = spk[a]
@@ -314,7 +327,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                         w_max = cprm[c, C_W_MAX]
                         for q in range(uint64(inp_ptr[p]), uint64(inp_ptr[p + 1])):
                             s = uint64(inp_syn[q])
-                            x_now = trace_read(sx[s], stl[s], t, tab, pre_start, pre_len)
+                            gq = uint64(inp_seg[q])
+                            x_now = trace_read(sx[gq], stl[gq], t, tab, pre_start, pre_len)
                             ws = w[s]
                             if x_now != 0.0 or ws > w_max or ws < w_min:  # else the identity
                                 w[s] = stdp_post_update(ws, x_now, y2_now, lr2, a_plus, w_min, w_max)

@@ -413,6 +413,8 @@ class Network:
         pl_syn = np.flatnonzero(plastic)
         order = pl_syn[np.argsort(syn_slot[pl_syn], kind="stable")]
         inp_syn = order.astype(np.int32)
+        # presynaptic traces live per segment (its synapses share source, delay and so every arrival)
+        inp_seg = (np.cumsum(new_seg) - 1)[order].astype(np.int32)
         inp_ptr = np.zeros(n_slots + 1, dtype=np.int64)
         np.cumsum(np.bincount(syn_slot[pl_syn], minlength=n_slots), out=inp_ptr[1:])
         slot_conn = np.zeros(n_slots, dtype=np.int32)
@@ -444,12 +446,13 @@ class Network:
         pprm = np.ascontiguousarray(nprm[lif_pops[:, 0]]) if lif_list else np.zeros((0, K.NP))
         self._topo = (
             lif_pops, pprm, np.asarray(inputs, dtype=np.int64), seg_ptr, seg_lo, seg_conn, syn_post,
-            slot_conn, inp_ptr, inp_syn, kslot_ptr, kslot, norm_run,
+            slot_conn, inp_ptr, inp_syn, inp_seg, kslot_ptr, kslot, norm_run,
         )
         self._nprm = nprm
         self._cprm = cprm
         self._tab = tab
         self._n_slots = n_slots
+        self._n_seg = seg_conn.shape[0]
         self._R = R
         self._input_pops = [p for p in self.populations.values() if p.is_input]
         self._state = {"w": syn_w}
@@ -471,7 +474,7 @@ class Network:
             Also reset the network time (and the use-it-or-lose-it reference times) to 0.
         """
         self.build()
-        N, S, P = self._n, self._state["w"].shape[0], self._n_slots
+        N, G, P = self._n, self._n_seg, self._n_slots
         st = self._state
         st["v"] = self._nprm[:, K.N_V_INIT].copy()
         st["ge"] = np.zeros(N)
@@ -484,9 +487,9 @@ class Network:
             st["theta"] = th
             st["theta_snap"] = th.copy()
         st["last_spike"] = np.full(N, K.NEVER, dtype=np.int64)
-        st["sx"] = np.zeros(S)
+        st["sx"] = np.zeros(G)  # presynaptic trace and last arrival step, per segment
         if clock or "stl" not in st:
-            st["stl"] = np.zeros(S, dtype=np.int64)
+            st["stl"] = np.zeros(G, dtype=np.int64)
             st["clock"] = np.zeros(1, dtype=np.int64)
         else:
             st["stl"] = np.minimum(st["stl"], st["clock"][0])
