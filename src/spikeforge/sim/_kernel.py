@@ -134,7 +134,10 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
 
     Speed notes (none of these changes an operation on a value): synapses are delivered segment
     by segment (one source, delay and connection), with the connection's parameters loaded once
-    per segment run; the postsynaptic trace ``y1`` each pre event reads is computed once per
+    per segment run; each step first lists its segments and their synapse ranges, then delivers
+    them (two loops instead of one nest: with random delays a segment holds ≈ 5 synapses, and
+    the lookups of many segments then overlap instead of waiting behind each segment's
+    mispredicted loop exit — 2.6 → 2.0 ms per Diehl & Cook image); the postsynaptic trace ``y1`` each pre event reads is computed once per
     step and slot (it only changes in the post-event phase, after every delivery); the common
     case (excitatory, nearest-spike traces, learning, no decay) has its own branch-free loop
     (the pre-event update as ``min(max(w − lr1·A−·y1, lo), hi)`` with per-slot terms, which is
@@ -171,6 +174,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     for p in range(P):
         lr1s[p] = gates[p, 0]
     y_step = np.full(C, NEVER, dtype=np.int64)
+    vis = np.empty((seg_conn.shape[0], 3), dtype=np.int64)  # segments delivered in one step (each at most once)
 
     for step in range(n_active + n_rest):
         t = clock[0]
@@ -228,6 +232,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
         tau_prun = a_minus = w_min = w_max = 0.0
         nearest = False
         pre_start = pre_len = shift = 0
+        # (a) list this step's segments in delivery order with their synapse ranges (independent
+        # loads, no data-dependent branches: the memory accesses of many segments overlap) ...
+        n_vis = 0
         for d in range(R):
             if d == 0:
                 n_from = n_spk
@@ -238,74 +245,81 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             for a in range(n_from):
                 base = (spk[a] if d == 0 else ring_ids[sl, a]) * R + d
                 for g in range(seg_ptr[base], seg_ptr[base + 1]):
-                    c = seg_conn[g]
-                    if c != c_cur:  # segments of one source come grouped by connection
-                        c_cur = c
-                        plastic = cprm[c, C_PLASTIC] != 0.0
-                        exc = cprm[c, C_RECEPTOR] == 0.0
-                        tau_prun = cprm[c, C_PRUNE_TAU]
-                        prune = plastic and tau_prun > 0.0 and kp != 0.0
-                        a_minus = cprm[c, C_A_MINUS]
-                        w_min = cprm[c, C_W_MIN]
-                        w_max = cprm[c, C_W_MAX]
-                        nearest = cprm[c, C_NEAREST] != 0.0
-                        pre_start = int(cprm[c, C_TAB_PRE])
-                        pre_len = int(cprm[c, C_LEN_PRE])
-                        shift = int(cprm[c, C_SLOT_SHIFT])
-                        fast = plastic and traces_on and learning and exc and nearest and not prune
-                        if plastic and traces_on and learning and y_step[c] != t:
-                            y_step[c] = t
-                            off = int(cprm[c, C_SLOT_OFF])
-                            post_start = int(cprm[c, C_TAB_POST])
-                            post_len = int(cprm[c, C_LEN_POST])
-                            for p in range(off, off + int(cprm[c, C_N_POST])):
-                                y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
-                                ycache[p] = y if lr1s[p] != 0.0 else 0.0
-                                # branch-free form of _pre_event: w ← min(max(w − d, lo), hi) is the
-                                # identity where d = 0 and the weight is in bounds, and where lr1 = 0
-                                # (bounds ±inf), exactly as _pre_event skips those cases
-                                lr1 = lr1s[p]
-                                pre_lin[p, 0] = lr1 * a_minus * ycache[p]
-                                pre_lin[p, 1] = w_min if lr1 != 0.0 else -np.inf
-                                pre_lin[p, 2] = w_max if lr1 != 0.0 else np.inf
-                    lo = uint64(seg_lo[g])  # unsigned indices: no negative-index wraparound code
-                    hi = uint64(seg_lo[g + 1])
-                    if not plastic:
-                        if exc:
-                            for s in range(lo, hi):
-                                ge[uint64(syn_post[s])] += w[s]
-                        else:
-                            for s in range(lo, hi):
-                                gi[uint64(syn_post[s])] += w[s]
-                    elif fast:  # Diehl & Cook's input synapses
-                        sx[g] = 1.0
-                        stl[g] = t
-                        for s in range(lo, hi):
-                            k = syn_post[s]
-                            ws = w[s]
-                            ge[uint64(k)] += ws
-                            p = uint64(k + shift)
-                            wn = ws - pre_lin[p, 0]
-                            wn = wn if wn >= pre_lin[p, 1] else pre_lin[p, 1]
-                            w[s] = wn if wn <= pre_lin[p, 2] else pre_lin[p, 2]
+                    vis[n_vis, 0] = g
+                    vis[n_vis, 1] = seg_lo[g]
+                    vis[n_vis, 2] = seg_lo[g + 1]
+                    n_vis += 1
+        # (b) ... then deliver them
+        for iv in range(n_vis):
+            g = vis[iv, 0]
+            c = seg_conn[g]
+            if c != c_cur:  # segments of one source come grouped by connection
+                c_cur = c
+                plastic = cprm[c, C_PLASTIC] != 0.0
+                exc = cprm[c, C_RECEPTOR] == 0.0
+                tau_prun = cprm[c, C_PRUNE_TAU]
+                prune = plastic and tau_prun > 0.0 and kp != 0.0
+                a_minus = cprm[c, C_A_MINUS]
+                w_min = cprm[c, C_W_MIN]
+                w_max = cprm[c, C_W_MAX]
+                nearest = cprm[c, C_NEAREST] != 0.0
+                pre_start = int(cprm[c, C_TAB_PRE])
+                pre_len = int(cprm[c, C_LEN_PRE])
+                shift = int(cprm[c, C_SLOT_SHIFT])
+                fast = plastic and traces_on and learning and exc and nearest and not prune
+                if plastic and traces_on and learning and y_step[c] != t:
+                    y_step[c] = t
+                    off = int(cprm[c, C_SLOT_OFF])
+                    post_start = int(cprm[c, C_TAB_POST])
+                    post_len = int(cprm[c, C_LEN_POST])
+                    for p in range(off, off + int(cprm[c, C_N_POST])):
+                        y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
+                        ycache[p] = y if lr1s[p] != 0.0 else 0.0
+                        # branch-free form of _pre_event: w ← min(max(w − d, lo), hi) is the
+                        # identity where d = 0 and the weight is in bounds, and where lr1 = 0
+                        # (bounds ±inf), exactly as _pre_event skips those cases
+                        lr1 = lr1s[p]
+                        pre_lin[p, 0] = lr1 * a_minus * ycache[p]
+                        pre_lin[p, 1] = w_min if lr1 != 0.0 else -np.inf
+                        pre_lin[p, 2] = w_max if lr1 != 0.0 else np.inf
+            lo = uint64(vis[iv, 1])  # unsigned indices: no negative-index wraparound code
+            hi = uint64(vis[iv, 2])
+            if not plastic:
+                if exc:
+                    for s in range(lo, hi):
+                        ge[uint64(syn_post[s])] += w[s]
+                else:
+                    for s in range(lo, hi):
+                        gi[uint64(syn_post[s])] += w[s]
+            elif fast:  # Diehl & Cook's input synapses
+                sx[g] = 1.0
+                stl[g] = t
+                for s in range(lo, hi):
+                    k = syn_post[s]
+                    ws = w[s]
+                    ge[uint64(k)] += ws
+                    p = uint64(k + shift)
+                    wn = ws - pre_lin[p, 0]
+                    wn = wn if wn >= pre_lin[p, 1] else pre_lin[p, 1]
+                    w[s] = wn if wn <= pre_lin[p, 2] else pre_lin[p, 2]
+            else:
+                since_ms = (t - stl[g]) * dt  # the segment's synapses share their last arrival
+                for s in range(lo, hi):
+                    if prune:
+                        w[s] = use_it_or_lose_it(w[s], since_ms, tau_prun, kp)
+                    k = uint64(syn_post[s])
+                    ws = w[s]
+                    if exc:
+                        ge[k] += ws
                     else:
-                        since_ms = (t - stl[g]) * dt  # the segment's synapses share their last arrival
-                        for s in range(lo, hi):
-                            if prune:
-                                w[s] = use_it_or_lose_it(w[s], since_ms, tau_prun, kp)
-                            k = uint64(syn_post[s])
-                            ws = w[s]
-                            if exc:
-                                ge[k] += ws
-                            else:
-                                gi[k] += ws
-                            if traces_on and learning:
-                                p = uint64(k + shift)
-                                _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
-                        if traces_on:
-                            sx[g] = 1.0 if nearest else trace_bump(trace_read(sx[g], stl[g], t, tab, pre_start, pre_len),
-                                                                   False)
-                            stl[g] = t
+                        gi[k] += ws
+                    if traces_on and learning:
+                        p = uint64(k + shift)
+                        _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
+                if traces_on:
+                    sx[g] = 1.0 if nearest else trace_bump(trace_read(sx[g], stl[g], t, tab, pre_start, pre_len),
+                                                           False)
+                    stl[g] = t
         # 4. post events and resets of the LIF neurons that fired
         for a in range(n_in, n_spk):
             k = spk[a]
