@@ -36,7 +36,6 @@ from ..encoding.poisson import _combine, _poisson_by_step, _presentation_key
 from ..neurons.lif import lif_conductance_euler, lif_current_euler
 from ..plasticity.trace_stdp import (
     stdp_post_update,
-    stdp_pre_update,
     trace_bump,
     trace_read,
     use_it_or_lose_it,
@@ -111,15 +110,18 @@ def content_keys(seed, bits):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pre_event(w, s, ws, y, lr1, a_minus, w_min, w_max):
-    """Pre-event weight update of synapse ``s`` (weight ``ws``, postsynaptic trace ``y``, gate ``lr1``).
+def _pre_event(w, s, ws, pre_lin, p):
+    """Pre-event weight update of synapse ``s`` (weight ``ws``) into slot ``p``, branch-free.
 
-    Skipped when it is the identity: zero term with the weight within bounds, or gate 0 (the
-    cached ``y`` is already 0 where the gate is 0, so the common case is one rarely taken branch).
+    ``pre_lin[p] = (lr1·A−·y1, lo, hi)`` holds the slot's terms at the current step, with
+    ``(lo, hi) = (w_min, w_max)`` where the gate ``lr1`` is on and ``(−inf, inf)`` where it is 0,
+    so ``min(max(ws − lr1·A−·y1, lo), hi)`` equals
+    :func:`~spikeforge.plasticity.trace_stdp.stdp_pre_update` where the gate is on and leaves
+    the weight unchanged where it is off, exactly as the reference stepper does.
     """
-    if (y != 0.0) | (ws > w_max) | (ws < w_min):
-        if lr1 != 0.0:
-            w[s] = stdp_pre_update(ws, y, lr1, a_minus, w_min, w_max)
+    wn = ws - pre_lin[p, 0]
+    wn = wn if wn >= pre_lin[p, 1] else pre_lin[p, 1]
+    w[s] = wn if wn <= pre_lin[p, 2] else pre_lin[p, 2]
 
 
 @njit(cache=True, nogil=True)
@@ -139,9 +141,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     the lookups of many segments then overlap instead of waiting behind each segment's
     mispredicted loop exit — 2.6 → 2.0 ms per Diehl & Cook image); the postsynaptic trace ``y1`` each pre event reads is computed once per
     step and slot (it only changes in the post-event phase, after every delivery); the common
-    case (excitatory, nearest-spike traces, learning, no decay) has its own branch-free loop
-    (the pre-event update as ``min(max(w − lr1·A−·y1, lo), hi)`` with per-slot terms, which is
-    the identity exactly where :func:`_pre_event` skips the update).
+    case (excitatory, nearest-spike traces, learning, no decay) has its own loop; the pre-event
+    update is branch-free (:func:`_pre_event`).
     """
     (lif_pops, pprm, input_idx, seg_ptr, seg_lo, seg_conn, syn_post, slot_conn, inp_ptr, inp_syn, inp_seg,
      kslot_ptr, kslot, norm_run) = topo
@@ -168,11 +169,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     spk = np.empty(N, dtype=np.int32)
     rec_cap = rec_t.shape[0]
     rec_v_cap = rec_v.shape[0]
-    ycache = np.zeros(P)  # y1 of each slot at the current step, 0 where lr1 = 0 (valid where y_step[c] == t)
-    lr1s = np.empty(P)  # the pre-event gate of each slot, contiguous
-    pre_lin = np.zeros((P, 3))  # per slot at the current step: lr1·A−·y1, lower and upper bound
-    for p in range(P):
-        lr1s[p] = gates[p, 0]
+    pre_lin = np.zeros((P, 3))  # per slot: lr1·A−·y1, lower, upper bound (valid where y_step[c] == t)
     y_step = np.full(C, NEVER, dtype=np.int64)
     vis = np.empty((seg_conn.shape[0], 3), dtype=np.int64)  # segments delivered in one step (each at most once)
 
@@ -273,15 +270,12 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     post_start = int(cprm[c, C_TAB_POST])
                     post_len = int(cprm[c, C_LEN_POST])
                     for p in range(off, off + int(cprm[c, C_N_POST])):
-                        y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len)
-                        ycache[p] = y if lr1s[p] != 0.0 else 0.0
-                        # branch-free form of _pre_event: w ← min(max(w − d, lo), hi) is the
-                        # identity where d = 0 and the weight is in bounds, and where lr1 = 0
-                        # (bounds ±inf), exactly as _pre_event skips those cases
-                        lr1 = lr1s[p]
-                        pre_lin[p, 0] = lr1 * a_minus * ycache[p]
-                        pre_lin[p, 1] = w_min if lr1 != 0.0 else -np.inf
-                        pre_lin[p, 2] = w_max if lr1 != 0.0 else np.inf
+                        lr1 = gates[p, 0]
+                        on = lr1 != 0.0
+                        y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len) if on else 0.0
+                        pre_lin[p, 0] = lr1 * a_minus * y
+                        pre_lin[p, 1] = w_min if on else -np.inf
+                        pre_lin[p, 2] = w_max if on else np.inf
             lo = uint64(vis[iv, 1])  # unsigned indices: no negative-index wraparound code
             hi = uint64(vis[iv, 2])
             if not plastic:
@@ -298,10 +292,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     k = syn_post[s]
                     ws = w[s]
                     ge[uint64(k)] += ws
-                    p = uint64(k + shift)
-                    wn = ws - pre_lin[p, 0]
-                    wn = wn if wn >= pre_lin[p, 1] else pre_lin[p, 1]
-                    w[s] = wn if wn <= pre_lin[p, 2] else pre_lin[p, 2]
+                    _pre_event(w, s, ws, pre_lin, uint64(k + shift))
             else:
                 since_ms = (t - stl[g]) * dt  # the segment's synapses share their last arrival
                 for s in range(lo, hi):
@@ -314,8 +305,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     else:
                         gi[k] += ws
                     if traces_on and learning:
-                        p = uint64(k + shift)
-                        _pre_event(w, s, ws, ycache[p], lr1s[p], a_minus, w_min, w_max)
+                        _pre_event(w, s, ws, pre_lin, uint64(k + shift))
                 if traces_on:
                     sx[g] = 1.0 if nearest else trace_bump(trace_read(sx[g], stl[g], t, tab, pre_start, pre_len),
                                                            False)
