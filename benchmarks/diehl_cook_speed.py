@@ -229,6 +229,12 @@ def _brian2_network(b2, n_in: int, rates_expr=None):
     return X, E, I, S, EI, IE
 
 
+def _normalised(w: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """Diehl & Cook's normalisation of Brian's flat input weights: each neuron's inputs sum to 78."""
+    col = np.bincount(post, weights=w, minlength=N_NEURONS)
+    return w * (78.0 / col)[post]
+
+
 def run_brian2_runtime(n_images: int) -> dict:
     import brian2 as b2
 
@@ -241,9 +247,7 @@ def run_brian2_runtime(n_images: int) -> dict:
     post = np.asarray(S.j[:])
 
     def one(i: int) -> None:
-        w = np.asarray(S.w[:])
-        col = np.bincount(post, weights=w, minlength=N_NEURONS)
-        S.w[:] = w * (78.0 / col)[post]
+        S.w[:] = _normalised(np.asarray(S.w[:]), post)
         X.rates = imgs[i] * b2.Hz
         net.run(ACTIVE_MS * b2.ms)
         X.rates = 0 * b2.Hz
@@ -329,10 +333,8 @@ def run_brian2_standalone_per_image(n_images: int) -> dict:
         b2.device.run(directory=build_dir, run_args={X.rates: imgs[i] * b2.Hz, **carry})
         if post is None:
             post = np.asarray(S.j[:])
-        w = np.asarray(S.w[:])
-        col = np.bincount(post, weights=w, minlength=N_NEURONS)
         shift = (ACTIVE_MS + REST_MS) * b2.ms
-        carry = {S.w: w * (78.0 / col)[post], E.theta: E.theta[:], E.v: E.v[:], E.ge: E.ge[:], E.gi: E.gi[:],
+        carry = {S.w: _normalised(np.asarray(S.w[:]), post), E.theta: E.theta[:], E.v: E.v[:], E.ge: E.ge[:], E.gi: E.gi[:],
                  I.v: I.v[:], I.ge: I.ge[:], I.gi: I.gi[:], S.state("pre"): S.state("pre")[:],
                  S.post1: S.post1[:], S.post2: S.post2[:], S.lastupdate: S.lastupdate[:] - shift}
 
