@@ -171,11 +171,13 @@ def test_use_it_or_lose_it_kp0_in_training_decays_only_in_the_sweep(digits01):
     Xtr, ytr, _, _ = digits01
     kw = {**FAST_AL, "input_max": 255.0, "prune_tau_ms": 300.0}
     plain = STDPAllLTDClassifier(**{**kw, "prune_tau_ms": None}).fit(Xtr[:20], ytr[:20])
-    late = STDPAllLTDClassifier(**kw, prune_in_training=False)
-    late.partial_fit(Xtr[:20], ytr[:20], classes=[0, 1])
+    # the default is the notebooks' k_p = 0 while training; prune_sweep_ms=0 defers the sweep
+    late = STDPAllLTDClassifier(**kw, prune_sweep_ms=0.0).fit(Xtr[:20], ytr[:20])
     # k_p = 0 while training: weights identical to the unregularised network (same random streams)
     np.testing.assert_array_equal(late.weights_, plain.weights_)
-    late.prune_sweep()
+    with pytest.raises(ValueError, match="prune_sweep_ms > 0"):
+        late.prune_sweep()
+    late.set_params(prune_sweep_ms=50.0).prune_sweep()
     never = Xtr[:20].max(axis=0) == 0
     assert (late.weights_[never] < 1e-4).mean() > 0.9  # the sweep still prunes the silent inputs
     # an input used in the last image keeps most of its weight (t − t_last ≪ τ_prun · a few)
@@ -184,11 +186,25 @@ def test_use_it_or_lose_it_kp0_in_training_decays_only_in_the_sweep(digits01):
     assert np.median(kept) > 0.5
 
 
+def test_use_it_or_lose_it_kp1_in_training_decays_during_training(digits01):
+    Xtr, ytr, _, _ = digits01
+    kw = {**FAST_AL, "input_max": 255.0}
+    plain = STDPAllLTDClassifier(**kw).partial_fit(Xtr[:20], ytr[:20], classes=[0, 1])
+    spec = STDPAllLTDClassifier(**kw, prune_tau_ms=300.0, prune_in_training=True)
+    spec.partial_fit(Xtr[:20], ytr[:20], classes=[0, 1])  # no sweep: only the in-training decay
+    used = Xtr[:20].max(axis=0) > 0
+    # with τ_prun = 300 ms, gaps of one image (500 ms) already cost exp(−(500/300)²) ≈ 6 %
+    assert spec.weights_[used].sum() < 0.5 * plain.weights_[used].sum()
+    never = ~used  # inputs that never fired have never been decayed
+    np.testing.assert_array_equal(spec.weights_[never], plain.weights_[never])
+
+
 @pytest.mark.parametrize("kw, msg", [
     (dict(neurons_per_class=0), "neurons_per_class"),
     (dict(prune_tau_ms="sometimes"), "prune_tau_ms"),
     (dict(prune_tau_ms=-1.0), "prune_tau_ms"),
     (dict(n_epochs=0), "n_epochs"),
+    (dict(prune_tau_ms=100.0, prune_sweep_ms=-1.0), "prune_sweep_ms"),
     (dict(max_rate_hz=0.0), "max_rate_hz"),
 ])
 def test_bad_parameters(digits01, kw, msg):

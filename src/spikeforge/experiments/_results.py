@@ -102,9 +102,11 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _jsonable(obj.item())
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None  # strict JSON has no NaN / inf: an undefined number is null
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -172,8 +174,11 @@ class Results:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / "results.json"
         fd, tmp = tempfile.mkstemp(dir=self.out_dir, suffix=".json.tmp")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=1)
+            json.dump(self.to_dict(), fh, indent=1, allow_nan=False)
         os.replace(tmp, path)
         (self.out_dir / "results.md").write_text(markdown)
         return path

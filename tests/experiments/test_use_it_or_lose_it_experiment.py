@@ -1,0 +1,43 @@
+"""The seed-001 "use it or lose it" reproduction: arms, pairing, results contract."""
+
+import json
+import math
+
+from spikeforge.experiments import use_it_or_lose_it as ul
+
+
+def test_epochs_match_the_notebooks_presentations():
+    cfg = {"n_presentations": 15000}
+    assert ul.n_epochs(cfg, 1200) == 13  # ceil(15000 / 1200)
+    assert ul.n_epochs(cfg, 15000) == 1
+    assert ul.n_epochs(cfg, 20000) == 1
+
+
+def test_tiny_run_pairs_each_regularised_arm_with_its_own_training(tmp_path):
+    cfg = ul.Config(n_test_per_class=10, n_noise=10, n_unknown_per_class=10, n_train=40, n_presentations=80,
+                    seeds=(0,), jobs=1)
+    res = ul.run(out_dir=tmp_path, jobs=1, command="test", config=cfg)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert set(doc) >= {"name", "command", "config", "environment", "metrics"}
+    runs = {r["arm"]: r for r in doc["extra"]["runs"]}
+    assert set(runs) == set(ul._ARMS)
+    # "without" is the notebook-protocol network measured before its sweep: same training
+    assert runs["none"]["train_spikes_last_100"] == runs["sweep"]["train_spikes_last_100"]
+    assert runs["none"]["presentations"] == runs["sweep"]["presentations"] == 80
+    assert runs["none1"]["presentations"] == runs["sweep1"]["presentations"] == 40
+    assert runs["none"]["prune_tau_ms"] == 7500.0 and runs["long"]["prune_tau_ms"] == 30000.0
+    # the sweep removes the weights of inputs the digits never used: noise responses fall
+    ratio = res.get("mnist-noise/stdp+all-ltd+use-it-or-lose-it/spike_ratio")
+    assert ratio.value < 0.5
+    assert math.isclose(ratio.value, runs["sweep"]["noise_spikes"] / max(runs["none"]["noise_spikes"], 1))
+    change = res.get("mnist-known/stdp+all-ltd+use-it-or-lose-it/accuracy_change").value
+    assert math.isclose(change, runs["sweep"]["known_accuracy"] - runs["none"]["known_accuracy"])
+    d0, d1 = runs["none"]["deficit"], runs["sweep"]["deficit"]
+    growth = res.get("mnist-known-vs-unknown/stdp+all-ltd+use-it-or-lose-it/deficit_growth_of_means").value
+    assert (math.isnan(growth) and d0 <= 0) or math.isclose(growth, d1 / d0)
+    for m in doc["metrics"]:
+        assert set(m) == {"key", "value", "std", "n", "paper", "source"}
+    md = (tmp_path / "results.md").read_text()
+    assert "k_p = 0 in training, final sweep (the notebooks)" in md and "training presentations" in md
+    for name in ("weights_one_neuron.png", "weights_all_sweep.png", "spike_totals.png"):
+        assert (tmp_path / name).stat().st_size > 0
