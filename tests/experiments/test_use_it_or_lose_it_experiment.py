@@ -35,9 +35,16 @@ def test_tiny_run_pairs_each_regularised_arm_with_its_own_training(tmp_path):
     d0, d1 = runs["none"]["deficit"], runs["sweep"]["deficit"]
     growth = res.get("mnist-known-vs-unknown/stdp+all-ltd+use-it-or-lose-it/deficit_growth_of_means").value
     assert (math.isnan(growth) and d0 <= 0) or math.isclose(growth, d1 / d0)
+    # the test-threshold probe of the main arm: a higher threshold gives fewer spikes
+    probe = runs["none"]["threshold_probe"]
+    assert list(probe) == [str(t) for t in cfg.probe_thresholds_mv]
+    per_image = [runs["none"]["known_per_image"]] + [probe[k]["known_per_image"] for k in probe]
+    assert all(x >= y for x, y in zip(per_image, per_image[1:])) and per_image[-1] < per_image[0]
+    assert res.get("mnist-known/stdp+all-ltd+use-it-or-lose-it(test-threshold=-44mv)/spikes_per_image").n == 1
     for m in doc["metrics"]:
         assert set(m) == {"key", "value", "std", "n", "paper", "source"}
     md = (tmp_path / "results.md").read_text()
     assert "k_p = 0 in training, final sweep (the notebooks)" in md and "training presentations" in md
+    assert "| −52 mV (the notebooks) |" in md and "| −44 mV |" in md
     for name in ("weights_one_neuron.png", "weights_all_sweep.png", "spike_totals.png"):
         assert (tmp_path / name).stat().st_size > 0

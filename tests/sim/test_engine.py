@@ -243,3 +243,24 @@ def test_no_changes_after_build():
     with pytest.raises(RuntimeError):
         net.connect("X", "E")
     assert "Network(dt_ms=0.5" in repr(net)
+
+
+def test_set_population_params_changes_the_threshold_and_keeps_the_state():
+    rng = np.random.default_rng(3)
+    rates = rng.uniform(0, 60, (6, 60))
+    net = al_like()
+    seg = np.repeat(np.arange(3), 3)
+    net.run(rates, active_ms=80, rest_ms=20, gates={"XE": np.stack([segment_gates(9, seg, c % 3) for c in range(6)])})
+    w = net.connections["XE"].weights.copy()
+    base = net.infer(rates, active_ms=80, use_thresholds=False, n_jobs=1)["E"]
+    assert base.sum() > 0
+    net.set_population_params("E", AL_EXC.replace(v_thresh_mv=-46.0))
+    high = net.infer(rates, active_ms=80, use_thresholds=False, n_jobs=1)["E"]
+    assert high.sum() < base.sum()
+    np.testing.assert_array_equal(net.connections["XE"].weights, w)
+    net.set_population_params("E", AL_EXC)
+    np.testing.assert_array_equal(net.infer(rates, active_ms=80, use_thresholds=False, n_jobs=1)["E"], base)
+    with pytest.raises(ValueError, match="not a LIF population"):
+        net.set_population_params("X", AL_EXC)
+    with pytest.raises(ValueError, match="synapse kind"):
+        net.set_population_params("E", AL_EXC.replace(synapse="current"))

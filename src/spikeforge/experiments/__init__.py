@@ -91,7 +91,7 @@ register(
     seed="001",
     summary="'use it or lose it' weight decay: spikes on noise / known / unknown digits, weight maps",
     module="spikeforge.experiments.use_it_or_lose_it",
-    full_minutes=8,
+    full_minutes=12,
     quick_minutes=1,
 )
 

@@ -293,6 +293,57 @@ class Network:
         self.connections[name] = conn
         return conn
 
+    def _fill_neuron_params(self, nprm: np.ndarray, pop: Population) -> None:
+        """Write ``pop``'s rows of the per-neuron parameter array of the kernel."""
+        sl = pop.slice
+        dt = self.dt_ms
+        if pop.is_input:
+            nprm[sl, K.N_KIND] = K.KIND_INPUT
+            return
+        p = pop.params
+        dge, dgi, dth = p.decay_factors(dt)
+        nprm[sl, K.N_KIND] = K.KIND_CONDUCTANCE if p.synapse == "conductance" else K.KIND_CURRENT
+        nprm[sl, K.N_V_REST] = p.v_rest_mv
+        nprm[sl, K.N_V_RESET] = p.v_reset_mv
+        nprm[sl, K.N_V_TH] = p.v_thresh_mv
+        nprm[sl, K.N_E_EXC] = p.e_exc_mv
+        nprm[sl, K.N_E_INH] = p.e_inh_mv
+        nprm[sl, K.N_DT_TAU] = dt / p.tau_m_ms
+        nprm[sl, K.N_DEC_GE] = dge
+        nprm[sl, K.N_DEC_GI] = dgi
+        nprm[sl, K.N_REF] = round(p.refractory_ms / dt)
+        nprm[sl, K.N_BLOCK] = p.block_steps(dt)
+        nprm[sl, K.N_CLAMP] = float(p.clamp_refractory)
+        nprm[sl, K.N_TH_PLUS] = p.theta_plus_mv
+        nprm[sl, K.N_DEC_TH] = dth
+        nprm[sl, K.N_SNAP] = float(p.theta_snapshot)
+        nprm[sl, K.N_V_INIT] = p.v_rest_mv if p.v_init_mv is None else p.v_init_mv
+
+    def set_population_params(self, name: str, params: LIFParameters) -> None:
+        """Replace the parameters of LIF population ``name`` (e.g. its threshold, in mV) without
+        touching weights, thresholds θ or any other state; takes effect from the next run.
+
+        The population's kind (conductance/current) cannot change once the network is built.
+        Parameters are structure, not state: :meth:`state_dict` does not carry them, so a model
+        that rebuilds its network from its own settings (the classifiers' ``load``) gets its
+        original parameters back.
+        """
+        if name not in self.populations or self.populations[name].is_input:
+            raise ValueError(f"{name!r} is not a LIF population; known: "
+                             f"{[k for k, v in self.populations.items() if not v.is_input]}")
+        if not isinstance(params, LIFParameters):
+            raise TypeError("params must be a LIFParameters")
+        params.decay_factors(self.dt_ms)
+        pop = self.populations[name]
+        if self._built and params.synapse != pop.params.synapse:
+            raise ValueError("the synapse kind of a built population cannot change")
+        pop.params = params
+        if self._built:
+            self._ensure_writeable()
+            self._fill_neuron_params(self._nprm, pop)
+            lif_pops = self._topo[0]
+            self._topo = (lif_pops, np.ascontiguousarray(self._nprm[lif_pops[:, 0]])) + tuple(self._topo[2:])
+
     # ------------------------------------------------------------------ compilation
     def build(self) -> Network:
         """Flatten the network into the arrays of the compiled kernel (done on first use)."""
@@ -306,29 +357,9 @@ class Network:
         nprm = np.zeros((N, K.NP))
         inputs = []
         for pop in self.populations.values():
-            sl = pop.slice
+            self._fill_neuron_params(nprm, pop)
             if pop.is_input:
-                nprm[sl, K.N_KIND] = K.KIND_INPUT
-                inputs.extend(range(sl.start, sl.stop))
-                continue
-            p = pop.params
-            dge, dgi, dth = p.decay_factors(dt)
-            nprm[sl, K.N_KIND] = K.KIND_CONDUCTANCE if p.synapse == "conductance" else K.KIND_CURRENT
-            nprm[sl, K.N_V_REST] = p.v_rest_mv
-            nprm[sl, K.N_V_RESET] = p.v_reset_mv
-            nprm[sl, K.N_V_TH] = p.v_thresh_mv
-            nprm[sl, K.N_E_EXC] = p.e_exc_mv
-            nprm[sl, K.N_E_INH] = p.e_inh_mv
-            nprm[sl, K.N_DT_TAU] = dt / p.tau_m_ms
-            nprm[sl, K.N_DEC_GE] = dge
-            nprm[sl, K.N_DEC_GI] = dgi
-            nprm[sl, K.N_REF] = round(p.refractory_ms / dt)
-            nprm[sl, K.N_BLOCK] = p.block_steps(dt)
-            nprm[sl, K.N_CLAMP] = float(p.clamp_refractory)
-            nprm[sl, K.N_TH_PLUS] = p.theta_plus_mv
-            nprm[sl, K.N_DEC_TH] = dth
-            nprm[sl, K.N_SNAP] = float(p.theta_snapshot)
-            nprm[sl, K.N_V_INIT] = p.v_rest_mv if p.v_init_mv is None else p.v_init_mv
+                inputs.extend(range(pop.slice.start, pop.slice.stop))
 
         # synapses, connection by connection, presynaptic-major
         pre_l, post_l, w_l, d_l, conn_l, slot_l = [], [], [], [], [], []
