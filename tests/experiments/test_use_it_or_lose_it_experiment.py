@@ -3,6 +3,8 @@
 import json
 import math
 
+import pytest
+
 from spikeforge.experiments import use_it_or_lose_it as ul
 
 
@@ -48,3 +50,18 @@ def test_tiny_run_pairs_each_regularised_arm_with_its_own_training(tmp_path):
     assert "| −52 mV (the notebooks) |" in md and "| −44 mV |" in md
     for name in ("weights_one_neuron.png", "weights_all_sweep.png", "spike_totals.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_full_reproduction_against_issue_3_item_2(tmp_path):
+    """Issue 3, item 2: noise ≤ 5 % of the unregularised response, known accuracy within 3 points,
+    deficit growth ≥ 1.5× (the last is not met: xfail with the measured value)."""
+    res = ul.run(out_dir=tmp_path, jobs=2, command="spikeforge reproduce use-it-or-lose-it")
+    m = "stdp+all-ltd+use-it-or-lose-it"
+    assert res.get(f"mnist-noise/{m}/spike_ratio").value <= 0.05
+    assert res.get(f"mnist-blurred_noise/{m}/spike_ratio").value <= 0.05
+    assert res.get(f"mnist-known/{m}/accuracy_change").value >= -0.03
+    growth = res.get(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means").value
+    assert growth > 1.0  # the deficit does grow
+    if growth < 1.5:
+        pytest.xfail(f"deficit growth {growth:.2f}x < 1.5x (seed 1.8x); see docs/notes/issue3.md")
