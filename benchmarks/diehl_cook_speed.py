@@ -369,7 +369,7 @@ def render(paths: list[str]) -> str:
     runs = [json.loads(Path(p).read_text()) for p in paths]
     engines = [e for e in ENGINES if any(e in r["engines"] for r in runs)]
     head = "| engine | " + " | ".join(f"run {i + 1}: median ms/image (wall) | CPU ms/image" for i in range(len(runs)))
-    head += " | peak RSS (MB) | × spikeforge (run 1) |"
+    head += " | peak RSS (MB), run by run | × spikeforge, run by run |"
     lines = [head, "|" + "---|" * (3 + 2 * len(runs))]
     for e in engines:
         cells = []
@@ -378,10 +378,10 @@ def render(paths: list[str]) -> str:
             ok = "seconds_per_image_median" in v
             cells += [f"{1000 * v['seconds_per_image_median']:.2f}" if ok else "—",
                       f"{1000 * v['cpu_seconds_per_image']:.2f}" if ok else "—"]
-        v0 = runs[0]["engines"].get(e, {})
-        ratio = runs[0].get("speedup_vs", {}).get(e)
-        rss = f"{v0['peak_rss_mb']:.0f}" if "peak_rss_mb" in v0 else "—"
-        lines.append(f"| {e} | " + " | ".join(cells) + f" | {rss} | " + (f"{ratio:.1f}×" if ratio else "1") + " |")
+        rss = " / ".join(f"{r['engines'][e]['peak_rss_mb']:.0f}" if "peak_rss_mb" in r["engines"].get(e, {}) else "—"
+                         for r in runs)
+        ratios = " / ".join(f"{x:.1f}×" if (x := r.get("speedup_vs", {}).get(e)) else "1" for r in runs)
+        lines.append(f"| {e} | " + " | ".join(cells) + f" | {rss} | {ratios} |")
     lines.append("")
     for i, r in enumerate(runs):
         bars = ", ".join(f"{k} {b['value']:.2f} ({'met' if b['met'] else 'not met'})" for k, b in r.get("bars", {}).items())

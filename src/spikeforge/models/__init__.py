@@ -1,24 +1,36 @@
 """The seeds' methods as complete models (scikit-learn estimators for local learning)."""
 
-from ._rate_network import NoAnswerWarning
-from .colanet import CoLaNET, DigitalCoLaNET
-from .convmatrix import CSNN, ConvMatrixLearner, SpikingConvFrontEnd
-from .correlation import PRESETS, CorrelationClassifier, prune_and_rescale
-from .diehl_cook import DiehlCook2015
-from .mozafari import MozafariClassifier
-from .stdp_all_ltd import STDPAllLTDClassifier
+from .._lazy import lazy_exports
 
-__all__ = [
-    "CSNN",
-    "PRESETS",
-    "CoLaNET",
-    "ConvMatrixLearner",
-    "CorrelationClassifier",
-    "DiehlCook2015",
-    "DigitalCoLaNET",
-    "MozafariClassifier",
-    "NoAnswerWarning",
-    "STDPAllLTDClassifier",
-    "SpikingConvFrontEnd",
-    "prune_and_rescale",
-]
+# public name -> submodule; each submodule is imported on first use (the engine and the
+# local-learning models must not pull in torch through their package)
+_EXPORTS = {
+    "._rate_network": (
+        "NoAnswerWarning",
+    ),
+    ".colanet": (
+        "CoLaNET",
+        "DigitalCoLaNET",
+    ),
+    ".convmatrix": (
+        "CSNN",
+        "ConvMatrixLearner",
+        "SpikingConvFrontEnd",
+    ),
+    ".correlation": (
+        "PRESETS",
+        "CorrelationClassifier",
+        "prune_and_rescale",
+    ),
+    ".diehl_cook": (
+        "DiehlCook2015",
+    ),
+    ".mozafari": (
+        "MozafariClassifier",
+    ),
+    ".stdp_all_ltd": (
+        "STDPAllLTDClassifier",
+    ),
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -2,100 +2,15 @@
 batch path; the per-pairing formulas (``*_facilitate`` / ``*_depress``) exist once and are
 shared by every compiled kernel that uses the rule."""
 
-from .constraints import WeightConstraint, constrained_update, effective_bounds, project
-from .first_spike import RSTDP, FirstSpikeSTDP, first_spike_stdp_reference, first_spike_stdp_step
-from .memristive import (
-    TANH_CUTOFF,
-    MemristiveTanh,
-    memristive_depress,
-    memristive_facilitate,
-    memristive_stdp,
-    memristive_stdp_reference,
-)
-from .resource import (
-    NEURON_STATE_FIELDS,
-    SynapticResource,
-    anti_hebbian_delta,
-    dopamine_delta,
-    initial_neuron_state,
-    resource_at_zero_weight,
-    resource_on_dopamine,
-    resource_on_spike,
-    resource_one_factor,
-    resource_plasticity,
-    resource_plasticity_reference,
-    resource_redistribute,
-    resource_to_weight,
-    stability_after_dopamine,
-    stability_factor,
-    weight_to_resource,
-)
-from .stdp import (
-    NNRestrictedSTDP,
-    stdp_depress,
-    stdp_facilitate,
-    stdp_nn_restricted,
-    stdp_nn_restricted_reference,
-)
-from .trace_stdp import (
-    GATES,
-    TraceSTDP,
-    decay_table,
-    normalize_columns,
-    segment_gates,
-    stdp_post_update,
-    stdp_pre_update,
-    trace_bump,
-    trace_read,
-    trace_stdp_reference,
-    use_it_or_lose_it,
-)
+from .._lazy import lazy_exports
 
-__all__ = [
-    "GATES",
-    "RSTDP",
-    "TANH_CUTOFF",
-    "FirstSpikeSTDP",
-    "TraceSTDP",
-    "decay_table",
-    "normalize_columns",
-    "segment_gates",
-    "stdp_post_update",
-    "stdp_pre_update",
-    "trace_bump",
-    "trace_read",
-    "trace_stdp_reference",
-    "use_it_or_lose_it",
-    "MemristiveTanh",
-    "NEURON_STATE_FIELDS",
-    "NNRestrictedSTDP",
-    "SynapticResource",
-    "anti_hebbian_delta",
-    "dopamine_delta",
-    "initial_neuron_state",
-    "WeightConstraint",
-    "constrained_update",
-    "effective_bounds",
-    "first_spike_stdp_reference",
-    "first_spike_stdp_step",
-    "memristive_depress",
-    "memristive_facilitate",
-    "memristive_stdp",
-    "memristive_stdp_reference",
-    "resource_at_zero_weight",
-    "resource_on_dopamine",
-    "resource_on_spike",
-    "resource_one_factor",
-    "resource_plasticity",
-    "resource_plasticity_reference",
-    "resource_redistribute",
-    "resource_to_weight",
-    "stability_after_dopamine",
-    "stability_factor",
-    "project",
-    "stdp_depress",
-    "stdp_facilitate",
-    "stdp_nn_restricted",
-    "stdp_nn_restricted_reference",
-    "weight_to_resource",
-]
+# every submodule's public names (its __all__) are exported here, the submodule being imported
+# on first use (the engine and the local-learning models must not pull in torch this way)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, (
+    ".constraints",
+    ".first_spike",
+    ".memristive",
+    ".resource",
+    ".stdp",
+    ".trace_stdp",
+))

@@ -29,6 +29,7 @@ from numba import njit
 from .stdp import _run_batch
 
 __all__ = [
+    "TANH_CUTOFF",
     "MemristiveTanh",
     "memristive_depress",
     "memristive_facilitate",
