@@ -15,8 +15,8 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -173,10 +173,9 @@ class Results:
         """Write ``results.json`` (atomically) and ``results.md``; return the JSON path."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / "results.json"
-        fd, tmp = tempfile.mkstemp(dir=self.out_dir, suffix=".json.tmp")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        tmp = self.out_dir / f".results.{uuid.uuid4().hex}.json.tmp"
+        # mode 0666 less the umask, as for any new file (mkstemp would make it 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w") as fh:
             json.dump(self.to_dict(), fh, indent=1, allow_nan=False)
         os.replace(tmp, path)

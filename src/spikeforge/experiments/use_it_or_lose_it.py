@@ -126,6 +126,8 @@ def _measure(clf, sets, *, weights: bool = True) -> dict:
 def _threshold_probe(clf, sets, thresholds) -> dict:
     """Measurements of ``clf`` with its excitatory test threshold moved to each of ``thresholds``
     (mV); the threshold is restored afterwards."""
+    if not thresholds:
+        return {}
     net = clf.network_
     params = net.populations["E"].params
     out = {}
@@ -136,6 +138,20 @@ def _threshold_probe(clf, sets, thresholds) -> dict:
     finally:
         net.set_population_params("E", params)
     return out
+
+
+def _spike_ratios(base: list[dict], runs: list[dict], name: str) -> list[float]:
+    """Per seed: total spikes on set ``name`` with over without."""
+    return [b[f"{name}_spikes"] / max(a[f"{name}_spikes"], 1) for a, b in zip(base, runs)]
+
+
+def _deficit_growths(base: list[dict], runs: list[dict]) -> tuple[list[float], float]:
+    """Deficit with over deficit without: per seed, and of the means over seeds (NaN where the
+    deficit without is not positive)."""
+    per_seed = [b["deficit"] / a["deficit"] if a["deficit"] > 0 else float("nan") for a, b in zip(base, runs)]
+    d_a = float(np.mean([a["deficit"] for a in base]))
+    d_b = float(np.mean([b["deficit"] for b in runs]))
+    return per_seed, (d_b / d_a if d_a > 0 else float("nan"))
 
 
 def _task(args) -> list[dict]:
@@ -210,8 +226,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
             res.add(f"mnist-{name}/{m}/total_spikes", [r[f"{name}_spikes"] for r in runs],
                     paper=p_with if base else p_without, source=PAPER_SOURCE)
             if base:
-                res.add(f"mnist-{name}/{m}/spike_ratio", [b[f"{name}_spikes"] / max(a[f"{name}_spikes"], 1)
-                                                          for a, b in zip(base, runs)],
+                res.add(f"mnist-{name}/{m}/spike_ratio", _spike_ratios(base, runs, name),
                         paper=p_with / p_without, source=PAPER_SOURCE)
         res.add(f"mnist-known-vs-unknown/{m}/spike_deficit", [r["deficit"] for r in runs],
                 paper=PAPER_DEFICIT[1] if base else PAPER_DEFICIT[0],
@@ -220,12 +235,10 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
                 paper=PAPER_ACCURACY if base else None, source="UL notebook, regularised run (88.6 %)" if base else "")
         res.add(f"mnist-train/{m}/spikes_per_image_last_100", [r["train_spikes_last_100"] for r in runs])
         if base:
-            growth = [b["deficit"] / a["deficit"] if a["deficit"] > 0 else float("nan") for a, b in zip(base, runs)]  # NaN propagates
-            res.add(f"mnist-known-vs-unknown/{m}/deficit_growth", growth,
+            per_seed, of_means = _deficit_growths(base, runs)
+            res.add(f"mnist-known-vs-unknown/{m}/deficit_growth", per_seed,
                     paper=PAPER_DEFICIT[1] / PAPER_DEFICIT[0], source="seed 001 slide (1.8×)")
-            d_a = float(np.mean([a["deficit"] for a in base]))
-            d_b = float(np.mean([b["deficit"] for b in runs]))
-            res.add(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means", d_b / d_a if d_a > 0 else float("nan"),
+            res.add(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means", of_means,
                     paper=PAPER_DEFICIT[1] / PAPER_DEFICIT[0], source="seed 001 slide (1.8×)")
             res.add(f"mnist-known/{m}/accuracy_change", [b["known_accuracy"] - a["known_accuracy"]
                                                          for a, b in zip(base, runs)])
@@ -253,14 +266,11 @@ def _probe_metrics(res: Results, base: list[dict], reg: list[dict], thresholds) 
             res.add(f"mnist-known/{m}/accuracy", [r["known_accuracy"] for r in runs])
             res.add(f"mnist-known-vs-unknown/{m}/spike_deficit", [r["deficit"] for r in runs])
         for name in ("noise", "blurred_noise"):
-            res.add(f"mnist-{name}/{m1}/spike_ratio", [y[f"{name}_spikes"] / max(x[f"{name}_spikes"], 1)
-                                                       for x, y in zip(a, b)])
-        d_a = float(np.mean([x["deficit"] for x in a]))
-        d_b = float(np.mean([y["deficit"] for y in b]))
-        res.add(f"mnist-known-vs-unknown/{m1}/deficit_growth_of_means", d_b / d_a if d_a > 0 else float("nan"),
+            res.add(f"mnist-{name}/{m1}/spike_ratio", _spike_ratios(a, b, name))
+        per_seed, of_means = _deficit_growths(a, b)
+        res.add(f"mnist-known-vs-unknown/{m1}/deficit_growth_of_means", of_means,
                 paper=PAPER_DEFICIT[1] / PAPER_DEFICIT[0], source="seed 001 slide (1.8×)")
-        res.add(f"mnist-known-vs-unknown/{m1}/deficit_growth",
-                [y["deficit"] / x["deficit"] if x["deficit"] > 0 else float("nan") for x, y in zip(a, b)])
+        res.add(f"mnist-known-vs-unknown/{m1}/deficit_growth", per_seed)
 
 
 def _probe_markdown(res: Results) -> list[str]:
@@ -281,8 +291,8 @@ def _probe_markdown(res: Results) -> list[str]:
              for t in ths]
     for th, m0, m1 in rows:
         if th == -52.0:
-            k0 = res.get(f"mnist-known/{m0}/total_spikes").value / max(3 * res.config["n_test_per_class"], 1)
-            k1 = res.get(f"mnist-known/{m1}/total_spikes").value / max(3 * res.config["n_test_per_class"], 1)
+            k0 = res.get(f"mnist-known/{m0}/total_spikes").value / max(len(KNOWN) * res.config["n_test_per_class"], 1)
+            k1 = res.get(f"mnist-known/{m1}/total_spikes").value / max(len(KNOWN) * res.config["n_test_per_class"], 1)
             label = "−52 mV (the notebooks)"
         else:
             k0 = res.get(f"mnist-known/{m0}/spikes_per_image").value
