@@ -90,6 +90,32 @@ def test_al_like_network_with_gates_snapshot_decay_and_current_neurons_matches_r
     np.testing.assert_array_equal(net.theta("E"), ref.theta("E"))
 
 
+@pytest.mark.parametrize("nearest", [True, False])
+def test_short_post_traces_and_partial_gates_match_reference(nearest):
+    """Postsynaptic traces that die within a presentation (τ_post 1 ms: the decay table is 33
+    steps), gates with lr1 off on some neurons, and a second plastic connection: the fast
+    kernel refreshes pre-event terms only for slots whose trace is alive and must still give
+    the reference stepper's spikes and weights exactly."""
+    rng = np.random.default_rng(5)
+    net = Network(dt_ms=0.5, seed=7)
+    net.add_input("X", 40)
+    net.add_population("E", 8, DC_INH)
+    net.add_population("F", 4, DC_INH)
+    rule = TraceSTDP(a_plus=0.02, a_minus=0.03, tau_pre_ms=3.0, tau_post_ms=1.0, nearest=nearest, w_max=2.0)
+    net.connect("X", "E", weight=(0, 1.2), delay_ms=(0, 4), plasticity=rule, name="XE")
+    net.connect("E", "F", weight=(0, 2.0), delay_ms=(0, 2), plasticity=rule.replace(tau_post_ms=2.0), name="EF")
+    net.connect("F", "E", "all_to_all", weight=1.0, receptor="inh", delay_ms=1.0)
+    ref = ReferenceNetwork(net)
+    rates = rng.uniform(0, 300, (4, 40))
+    gates = {"XE": np.stack([np.where(rng.random((8, 1)) < 0.4, 0.0, 1.0) * np.ones((8, 2)) for _ in range(4)])}
+    kw = dict(active_ms=120, rest_ms=10, gates=gates)
+    a, b = net.run(rates, **kw), ref.run(rates, **kw)
+    _same(a, b)
+    assert a.counts["E"].sum() > 50 and a.counts["F"].sum() > 0
+    for name in ("XE", "EF"):
+        np.testing.assert_array_equal(net.connections[name].weights, ref.weights(name))
+
+
 def test_infer_matches_reference_started_at_rest_and_is_batch_independent():
     net = dc_like(seed=3)
     rates = np.random.default_rng(4).uniform(0, 150, (6, 30))
