@@ -9,6 +9,8 @@ Engines (each runs in its own subprocess, so imports and memory are isolated):
 
 * ``spikeforge``            our compiled engine, one ``Network.run`` call per image (Python loop)
 * ``spikeforge-chunked``    the same, 50 images per call (what ``DiehlCook2015.fit`` does)
+* ``spikeforge-infer``      frozen-weight inference (``Network.infer``, one thread, 350 ms per image
+                            from rest, no learning): not part of the training bars, shown for reference
 * ``bindsnet``              BindsNET's ``DiehlAndCook2015`` model (current-based LIF, no delays)
 * ``brian2-runtime``        Brian 2, Cython runtime, two ``run()`` calls per image, normalisation in Python
 * ``brian2-standalone-per-image``  Brian 2 ``cpp_standalone`` compiled once and run once per image,
@@ -53,7 +55,7 @@ DT_MS = 0.5
 ACTIVE_MS = 350.0
 REST_MS = 150.0
 N_NEURONS = 100
-ENGINES = ("spikeforge", "spikeforge-chunked", "bindsnet", "brian2-runtime", "brian2-standalone-per-image",
+ENGINES = ("spikeforge", "spikeforge-chunked", "spikeforge-infer", "bindsnet", "brian2-runtime", "brian2-standalone-per-image",
            "brian2-standalone")
 
 
@@ -122,6 +124,28 @@ def run_spikeforge(n_images: int, chunk: int) -> dict:
     return _summary(times, {"cpu_seconds_per_image": cpu, "repetitions_per_image": float(np.mean(attempts)),
                             "rss_after_warmup_mb": rss_warm, "network_state_mb": state_mb,
                             "note": "conductance LIF, per-synapse delays 0-10 ms, triplet STDP, repetition rule"})
+
+
+def run_spikeforge_infer(n_images: int, chunk: int = 50) -> dict:
+    from spikeforge.models import DiehlCook2015
+
+    model = DiehlCook2015(random_state=0)
+    model.n_features_in_ = 784
+    net = model._build_network(10)
+    rates = _images(n_images + 5) / 4.0
+    kw = dict(active_ms=ACTIVE_MS, rest_ms=REST_MS, min_spikes=5, retry_population="E", n_jobs=1)
+    net.infer(rates[:5], **kw)  # compile / warm up
+    rss_warm = _rss_mb()
+    times = []
+    t_cpu = time.process_time()
+    for a in range(5, 5 + n_images, chunk):
+        b = min(5 + n_images, a + chunk)
+        t0 = time.perf_counter()
+        net.infer(rates[a:b], first_index=a, **kw)
+        times.extend([(time.perf_counter() - t0) / (b - a)] * (b - a))
+    cpu = (time.process_time() - t_cpu) / n_images
+    return _summary(times, {"cpu_seconds_per_image": cpu, "rss_after_warmup_mb": rss_warm,
+                            "note": "frozen weights, each image from rest, one thread, 50 images per call"})
 
 
 # --------------------------------------------------------------------------- BindsNET
@@ -356,6 +380,8 @@ def _child(engine: str, n_images: int) -> dict:
         return run_spikeforge(n_images, chunk=1)
     if engine == "spikeforge-chunked":
         return run_spikeforge(n_images, chunk=50)
+    if engine == "spikeforge-infer":
+        return run_spikeforge_infer(n_images)
     needs = "bindsnet" if engine == "bindsnet" else "brian2"
     if importlib.util.find_spec(needs) is None:
         return {"skipped": f"{needs} is not installed for {sys.executable}"}
