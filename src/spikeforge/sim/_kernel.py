@@ -147,8 +147,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     once per run; the postsynaptic term ``lr1·A−·y1`` each pre event reads is refreshed once per
     step, and only for the "hot" slots whose trace is not yet 0 (it only changes in the
     post-event phase, after every delivery); the pre-event update is branch-free
-    (:func:`_pre_event`). Diehl & Cook image (learning on): 2.6 → 2.0 ms with the segment runs of
-    the first version, ≈ 2.1 → 1.8 ms with the flat list and the hot slots (this machine, noisy).
+    (:func:`_pre_event`). Diehl & Cook image with learning, chunks of 50
+    (``benchmarks/diehl_cook_speed.py``): 2.6 → 2.0 ms with the segment listing of the previous
+    version, 2.1–2.2 → 1.9 ms with the flat list and the hot slots (A/B in docs/local_learning.md).
     """
     (lif_pops, pprm, input_idx, seg_ptr, seg_lo, seg_conn, syn_post, slot_conn, inp_ptr, inp_syn, inp_seg,
      kslot_ptr, kslot, norm_run) = topo
