@@ -93,59 +93,39 @@ def _summary(times: list[float], extra: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- spikeforge
-def run_spikeforge(n_images: int, chunk: int) -> dict:
+def run_spikeforge(n_images: int, chunk: int, infer: bool = False) -> dict:
+    """Training (``Network.run``, ``chunk`` images per call) or, with ``infer``, frozen-weight
+    inference (``Network.infer`` on one thread, 50 images per call, each image from rest)."""
     from spikeforge.models import DiehlCook2015
 
     model = DiehlCook2015(random_state=0)
     model.n_features_in_ = 784
     net = model._build_network(10)
     rates = _images(n_images + 5) / 4.0
-    kw = dict(active_ms=ACTIVE_MS, rest_ms=REST_MS, learning=True, normalize=True, min_spikes=5,
-              retry_population="E")
-    net.run(rates[:5], **kw)  # compile / warm up
+    kw = dict(active_ms=ACTIVE_MS, rest_ms=REST_MS, min_spikes=5, retry_population="E")
+    if infer:
+        kw["n_jobs"] = 1
+        call = lambda a, b: net.infer(rates[a:b], first_index=a, return_attempts=True, **kw)[1]  # noqa: E731
+    else:
+        kw.update(learning=True, normalize=True)
+        call = lambda a, b: net.run(rates[a:b], chunk=max(chunk, 1), **kw).attempts  # noqa: E731
+    call(0, 5)  # compile / warm up
     rss_warm = _rss_mb()
     times, attempts = [], []
+    step = max(chunk, 1)
     t_cpu = time.process_time()
-    if chunk <= 1:
-        for i in range(5, 5 + n_images):
-            t0 = time.perf_counter()
-            res = net.run(rates[i : i + 1], **kw)
-            times.append(time.perf_counter() - t0)
-            attempts.append(int(res.attempts[0]))
-    else:
-        for a in range(5, 5 + n_images, chunk):
-            b = min(5 + n_images, a + chunk)
-            t0 = time.perf_counter()
-            res = net.run(rates[a:b], chunk=chunk, **kw)
-            times.extend([(time.perf_counter() - t0) / (b - a)] * (b - a))
-            attempts.extend(res.attempts.tolist())
+    for a in range(5, 5 + n_images, step):
+        b = min(5 + n_images, a + step)
+        t0 = time.perf_counter()
+        att = call(a, b)
+        times.extend([(time.perf_counter() - t0) / (b - a)] * (b - a))
+        attempts.extend(np.asarray(att).tolist())
     cpu = (time.process_time() - t_cpu) / n_images
     state_mb = sum(v.nbytes for v in net._state.values()) / 2**20
+    note = ("frozen weights, each image from rest (350 ms, no rest phase unless repeated), one thread" if infer else
+            "conductance LIF, per-synapse delays 0-10 ms, triplet STDP, repetition rule")
     return _summary(times, {"cpu_seconds_per_image": cpu, "repetitions_per_image": float(np.mean(attempts)),
-                            "rss_after_warmup_mb": rss_warm, "network_state_mb": state_mb,
-                            "note": "conductance LIF, per-synapse delays 0-10 ms, triplet STDP, repetition rule"})
-
-
-def run_spikeforge_infer(n_images: int, chunk: int = 50) -> dict:
-    from spikeforge.models import DiehlCook2015
-
-    model = DiehlCook2015(random_state=0)
-    model.n_features_in_ = 784
-    net = model._build_network(10)
-    rates = _images(n_images + 5) / 4.0
-    kw = dict(active_ms=ACTIVE_MS, rest_ms=REST_MS, min_spikes=5, retry_population="E", n_jobs=1)
-    net.infer(rates[:5], **kw)  # compile / warm up
-    rss_warm = _rss_mb()
-    times = []
-    t_cpu = time.process_time()
-    for a in range(5, 5 + n_images, chunk):
-        b = min(5 + n_images, a + chunk)
-        t0 = time.perf_counter()
-        net.infer(rates[a:b], first_index=a, **kw)
-        times.extend([(time.perf_counter() - t0) / (b - a)] * (b - a))
-    cpu = (time.process_time() - t_cpu) / n_images
-    return _summary(times, {"cpu_seconds_per_image": cpu, "rss_after_warmup_mb": rss_warm,
-                            "note": "frozen weights, each image from rest, one thread, 50 images per call"})
+                            "rss_after_warmup_mb": rss_warm, "network_state_mb": state_mb, "note": note})
 
 
 # --------------------------------------------------------------------------- BindsNET
@@ -381,7 +361,7 @@ def _child(engine: str, n_images: int) -> dict:
     if engine == "spikeforge-chunked":
         return run_spikeforge(n_images, chunk=50)
     if engine == "spikeforge-infer":
-        return run_spikeforge_infer(n_images)
+        return run_spikeforge(n_images, chunk=50, infer=True)
     needs = "bindsnet" if engine == "bindsnet" else "brian2"
     if importlib.util.find_spec(needs) is None:
         return {"skipped": f"{needs} is not installed for {sys.executable}"}

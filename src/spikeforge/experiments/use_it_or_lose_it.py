@@ -515,8 +515,8 @@ def markdown(res: Results) -> str:
         "| known-digit accuracy (silent = error; change in brackets) | " + " | ".join(cell_a(a) for a in arms)
         + " | 88.6 % (with) |",
         "| known-digit spikes per image | "
-        + " | ".join(fmt_pm(res.get(f"mnist-known/{_method(a)}/spikes_per_image").value,
-                            res.get(f"mnist-known/{_method(a)}/spikes_per_image").std, 2) for a in arms)
+        + " | ".join(fmt_pm(m.value, m.std, 2) for m in (res.get(f"mnist-known/{_method(a)}/spikes_per_image")
+                                                         for a in arms))
         + " | 0.28 → 0.23 (table); 10.1 (notebook, with) |",
         "| training spikes per image, last 100 images | "
         + " | ".join(f"{res.get(f'mnist-train/{_method(a)}/spikes_per_image_last_100').value:.1f}" for a in arms)

@@ -182,12 +182,28 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     # when its neuron fires and cold when a refresh finds its trace past the decay table.
     pre_lin = np.zeros((P, 3))
     y_step = np.full(C, NEVER, dtype=np.int64)
-    learn = np.zeros(C, dtype=np.bool_)
     hot = np.empty(P, dtype=np.int64)
     is_hot = np.zeros(P, dtype=np.bool_)
     n_hot = 0
+    # per connection, fixed for the presentation: whether pre events update weights (``learn``),
+    # how its segments are delivered (``kind``) and whether a delivery sets its segments'
+    # nearest-spike presynaptic trace (``mark``); every learning slot starts hot
+    learn = np.zeros(C, dtype=np.bool_)
+    kind = np.empty(C, dtype=np.int64)
+    mark = np.zeros(C, dtype=np.bool_)
     for c in range(C):
-        learn[c] = cprm[c, C_PLASTIC] != 0.0 and traces_on and learning
+        plastic = cprm[c, C_PLASTIC] != 0.0
+        exc = cprm[c, C_RECEPTOR] == 0.0
+        nearest = cprm[c, C_NEAREST] != 0.0
+        prune = plastic and cprm[c, C_PRUNE_TAU] > 0.0 and kp != 0.0
+        learn[c] = plastic and traces_on and learning
+        if not plastic:
+            kind[c] = K_EXC if exc else K_INH
+        elif prune or (traces_on and not nearest) or (learn[c] and not exc):
+            kind[c] = K_SEGMENT
+        else:
+            kind[c] = K_LEARN if learn[c] else (K_EXC if exc else K_INH)
+            mark[c] = traces_on
         if learn[c]:
             off = int(cprm[c, C_SLOT_OFF])
             for p in range(off, off + int(cprm[c, C_N_POST])):
@@ -197,22 +213,6 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                 hot[n_hot] = p
                 is_hot[p] = True
                 n_hot += 1
-    # per connection, fixed for the presentation: how its segments are delivered (``kind``) and
-    # whether a delivery sets its segments' nearest-spike presynaptic trace (``mark``)
-    kind = np.empty(C, dtype=np.int64)
-    mark = np.zeros(C, dtype=np.bool_)
-    for c in range(C):
-        plastic = cprm[c, C_PLASTIC] != 0.0
-        exc = cprm[c, C_RECEPTOR] == 0.0
-        nearest = cprm[c, C_NEAREST] != 0.0
-        prune = plastic and cprm[c, C_PRUNE_TAU] > 0.0 and kp != 0.0
-        if not plastic:
-            kind[c] = K_EXC if exc else K_INH
-        elif prune or (traces_on and not nearest) or (traces_on and learning and not exc):
-            kind[c] = K_SEGMENT
-        else:
-            kind[c] = K_LEARN if (traces_on and learning) else (K_EXC if exc else K_INH)
-            mark[c] = traces_on
     runs = np.empty((seg_conn.shape[0], 4), dtype=np.int64)  # a step delivers each segment at most once
     flat = np.empty(syn_post.shape[0] + FLAT_W, dtype=np.int64)
 
@@ -315,7 +315,6 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             runs[n_run - 1, 3] = n_flat
         # (b) ... then deliver them, run by run
         c_cur = -1
-        plastic = False
         exc = True
         prune = False
         tau_prun = 0.0
@@ -326,10 +325,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
             c = runs[r, 1]
             if c != c_cur:
                 c_cur = c
-                plastic = cprm[c, C_PLASTIC] != 0.0
                 exc = cprm[c, C_RECEPTOR] == 0.0
                 tau_prun = cprm[c, C_PRUNE_TAU]
-                prune = plastic and tau_prun > 0.0 and kp != 0.0
+                prune = tau_prun > 0.0 and kp != 0.0  # read only by K_SEGMENT runs, all plastic
                 nearest = cprm[c, C_NEAREST] != 0.0
                 pre_start = int(cprm[c, C_TAB_PRE])
                 pre_len = int(cprm[c, C_LEN_PRE])
@@ -370,7 +368,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     ws = w[s]
                     ge[uint64(k)] += ws
                     _pre_event(w, s, ws, pre_lin, uint64(k + shift))
-            else:  # one segment: decay, other receptors, full traces
+            else:  # one segment of a plastic connection: decay, inhibitory learning, all-to-all traces
                 g = runs[r, 2]
                 since_ms = (t - stl[g]) * dt  # the segment's synapses share their last arrival
                 for s in range(uint64(seg_lo[g]), uint64(seg_lo[g + 1])):
@@ -382,9 +380,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                         ge[k] += ws
                     else:
                         gi[k] += ws
-                    if plastic and traces_on and learning:
+                    if traces_on and learning:
                         _pre_event(w, s, ws, pre_lin, uint64(k + shift))
-                if plastic and traces_on:
+                if traces_on:
                     sx[g] = 1.0 if nearest else trace_bump(trace_read(sx[g], stl[g], t, tab, pre_start, pre_len),
                                                            False)
                     stl[g] = t
