@@ -93,12 +93,12 @@ def _summary(times: list[float], extra: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- spikeforge
-def run_spikeforge(n_images: int, chunk: int, infer: bool = False) -> dict:
+def run_spikeforge(n_images: int, chunk: int, infer: bool = False, max_delay_ms: float = 10.0) -> dict:
     """Training (``Network.run``, ``chunk`` images per call) or, with ``infer``, frozen-weight
     inference (``Network.infer`` on one thread, 50 images per call, each image from rest)."""
     from spikeforge.models import DiehlCook2015
 
-    model = DiehlCook2015(random_state=0)
+    model = DiehlCook2015(random_state=0, max_delay_ms=max_delay_ms)
     model.n_features_in_ = 784
     net = model._build_network(10)
     rates = _images(n_images + 5) / 4.0
@@ -355,13 +355,13 @@ def run_brian2_standalone_per_image(n_images: int) -> dict:
 
 
 # --------------------------------------------------------------------------- driver
-def _child(engine: str, n_images: int) -> dict:
+def _child(engine: str, n_images: int, max_delay_ms: float = 10.0) -> dict:
     if engine == "spikeforge":
-        return run_spikeforge(n_images, chunk=1)
+        return run_spikeforge(n_images, chunk=1, max_delay_ms=max_delay_ms)
     if engine == "spikeforge-chunked":
-        return run_spikeforge(n_images, chunk=50)
+        return run_spikeforge(n_images, chunk=50, max_delay_ms=max_delay_ms)
     if engine == "spikeforge-infer":
-        return run_spikeforge(n_images, chunk=50, infer=True)
+        return run_spikeforge(n_images, chunk=50, infer=True, max_delay_ms=max_delay_ms)
     needs = "bindsnet" if engine == "bindsnet" else "brian2"
     if importlib.util.find_spec(needs) is None:
         return {"skipped": f"{needs} is not installed for {sys.executable}"}
@@ -406,15 +406,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--render", nargs="+", default=None, metavar="JSON",
                    help="print a Markdown table of saved --json runs and exit")
+    p.add_argument("--max-delay-ms", type=float, default=10.0,
+                   help="spikeforge engines only: input delays uniform in [0, this] (Diehl & Cook: 10; "
+                        "0 shows what the delay handling costs)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.render:
         print(render(args.render))
         return 0
     if args.child:
-        print("RESULT " + json.dumps(_child(args.child, args.images)))
+        print("RESULT " + json.dumps(_child(args.child, args.images, args.max_delay_ms)))
         return 0
     out = {"task": "Diehl & Cook training, 100 exc + 100 inh neurons, 350 + 150 ms per image, dt = 0.5 ms",
+           "max_delay_ms": args.max_delay_ms,
            "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                        "load_average_start": os.getloadavg()}, "engines": {}}
     src = str(Path(__file__).resolve().parents[1] / "src")
@@ -425,8 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", "")) if not peer else dict(os.environ)
         print(f"== {engine} ({n} images, {python})", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run([python, __file__, "--child", engine, "--images", str(n)], capture_output=True, text=True,
-                              env=env)
+        cmd = [python, __file__, "--child", engine, "--images", str(n)]
+        if not peer:
+            cmd += ["--max-delay-ms", str(args.max_delay_ms)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         res = json.loads(line[7:]) if line else {"error": (proc.stderr or proc.stdout)[-2000:]}
         res["wall_seconds_total"] = time.perf_counter() - t0
