@@ -14,9 +14,10 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "diehl_cook_speed.
 def test_spikeforge_engines_write_json_and_render(tmp_path):
     out = tmp_path / "run.json"
     proc = subprocess.run([sys.executable, str(SCRIPT), "--engines", "spikeforge", "spikeforge-infer", "--images", "3",
-                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+                           "--max-delay-ms", "2", "--json", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = json.loads(out.read_text())
+    assert run["max_delay_ms"] == 2.0
     for engine in ("spikeforge", "spikeforge-infer"):
         res = run["engines"][engine]
         assert res["n_images_timed"] == 3 and res["seconds_per_image_median"] > 0, res
