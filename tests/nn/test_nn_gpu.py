@@ -87,3 +87,30 @@ print("ok")
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-2000:]
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("spiking", [True, False])
+def test_triton_under_compile_matches_eager(spiking):
+    """The custom-operator wrapper of the Triton path (aux = float32 h_seq, v0 saved as an input)."""
+    pytest.importorskip("triton")
+    from spikeforge.nn.surrogate import Surrogate
+
+    spec = LIFSpec(reset="soft_delayed", surrogate=Surrogate("atan", 2.0, spiking=spiking))
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.randn(7, 4, 513, generator=gen) * 1.5).cuda()
+    v0 = (torch.randn(4, 513, generator=gen) * 0.3).cuda()
+    w = torch.randn(x.shape, generator=gen).cuda()
+
+    def f(x, v0):
+        return lif_multi_step(x, v0, spec)
+
+    out = []
+    for fn in (f, torch.compile(f, backend="aot_eager", fullgraph=True)):
+        xd, vd = x.clone().requires_grad_(True), v0.clone().requires_grad_(True)
+        s, v = fn(xd, vd)
+        gx, gv = torch.autograd.grad((s * w).sum() + v.sum(), (xd, vd))
+        out.append((s, v, gx, gv))
+    for a, b in zip(*out):
+        torch.testing.assert_close(b, a, rtol=0, atol=0)

@@ -164,6 +164,26 @@ class TritonImpl:
                               _vth_fire(spec), CHARGE=ip[0], RESET=ip[1], HAS_V0=v0 is not None, BLOCK=_BLOCK)
         return s, vT, (h, v0, torch.empty(0, dtype=x.dtype, device=x.device))  # last: x's dtype
 
+    # the custom operators' view (see ``functional._CpuImpl``): ``aux`` is ``h`` (float32), or the
+    # torch path's ``h_seq`` in the smooth mode; ``v0`` is an input, saved by the autograd formula
+    saves_x = False
+
+    @staticmethod
+    def aux(saved, x: torch.Tensor) -> torch.Tensor:
+        return saved[0]
+
+    @staticmethod
+    def aux_like(x: torch.Tensor, spec) -> torch.Tensor:
+        return x.new_empty(x.shape, dtype=torch.float32 if spec.surrogate.spiking else x.dtype)
+
+    @staticmethod
+    def restore(x, v0, aux, spec, dtype: torch.dtype):
+        from .functional import _TorchImpl
+
+        if not spec.surrogate.spiking:
+            return _TorchImpl.restore(x, v0, aux, spec, dtype)
+        return aux, (None if v0 is None else v0.contiguous()), aux.new_empty(0, dtype=dtype)
+
     @staticmethod
     def backward(saved, gs, gvT, spec, need_gv0: bool):
         from .functional import _TorchImpl

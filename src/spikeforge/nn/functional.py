@@ -24,12 +24,18 @@ Multi-step tensors are time-first ``[T, B, ...]``. :func:`lif_multi_step` runs t
 fused :class:`torch.autograd.Function` (one pass over time forward, one backward, only the input and the
 initial state saved); :func:`lif_multi_step_reference` is the readable per-step autograd twin used by
 the tests.
+
+Under :func:`torch.compile` the same kernels run as two ``torch.library`` custom operators
+(``spikeforge::lif_forward`` and ``spikeforge::lif_backward``, with shape functions and a registered
+autograd formula), so a compiled model keeps the fused kernels and traces with ``fullgraph=True``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 
@@ -289,6 +295,24 @@ class _CpuImpl:
             raise _nan_error()
         return s, vT, (x, v0)
 
+    # the custom operators' view of what forward saves: inputs are saved by the autograd
+    # formula, ``aux`` is the one tensor forward makes for backward (nothing here)
+    saves_x = True
+
+    @staticmethod
+    def aux(saved, x: torch.Tensor) -> torch.Tensor:
+        return x.new_empty(0)
+
+    @staticmethod
+    def aux_like(x: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+        return x.new_empty(0)
+
+    @staticmethod
+    def restore(x, v0, aux, spec: LIFSpec, dtype: torch.dtype):
+        if not (x.is_contiguous() or (x.shape[0] > 1 and x.stride(0) == 0 and x[0].is_contiguous())):
+            x = x.contiguous()
+        return x, (None if v0 is None else v0.contiguous())
+
     @staticmethod
     def backward(saved, gs, gvT, spec: LIFSpec, need_gv0: bool):
         x, v0 = saved
@@ -336,6 +360,22 @@ class _TorchImpl:
             spikes.append(s)
             hs.append(h)
         return torch.stack(spikes), v, (torch.stack(hs), v0 if spec.reset == "soft_delayed" else None)
+
+    saves_x = False
+
+    @staticmethod
+    def aux(saved, x: torch.Tensor) -> torch.Tensor:
+        return saved[0]
+
+    @staticmethod
+    def aux_like(x: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+        return x.new_empty(x.shape)
+
+    @staticmethod
+    def restore(x, v0, aux, spec: LIFSpec, dtype: torch.dtype):
+        if spec.reset != "soft_delayed":
+            return aux, None
+        return aux, (torch.zeros_like(aux[0]) if v0 is None else v0)
 
     @staticmethod
     def backward(saved, gs, gvT, spec: LIFSpec, need_gv0: bool):
@@ -451,22 +491,107 @@ def lif_multi_step(
     """
     x_seq = check_sequence(x_seq)
     v0 = _prepare_v0(v0, x_seq, spec)
-    which = select_backend(x_seq, backend, not spec.surrogate.spiking)
-    if which == "reference":
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+    if backend == "reference":
         if check_nan:
             _check_nan(x_seq)
         return lif_multi_step_reference(x_seq, v0, spec)  # type: ignore[return-value]
+    if torch.compiler.is_compiling():  # opaque custom operators; the backend is resolved when they run
+        s, vT, _ = torch.ops.spikeforge.lif_forward(x_seq, v0, _spec_key(spec), backend, check_nan)
+        return s, vT
+    return _FusedLIF.apply(x_seq, v0, spec, _resolve_impl(x_seq, backend, spec), check_nan)
+
+
+def _resolve_impl(x: torch.Tensor, backend: str, spec: LIFSpec):
+    """The fused implementation (``_CpuImpl``, ``TritonImpl`` or ``_TorchImpl``) for ``x``, with a
+    clear error when an explicitly requested backend cannot run it."""
+    which = select_backend(x, backend, not spec.surrogate.spiking)
     if which == "cpu":
-        if x_seq.device.type != "cpu" or x_seq.dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"backend 'cpu' needs a float32/float64 CPU tensor; got {x_seq.dtype} on {x_seq.device}")
-        if _cpu_kernel.load(x_seq.dtype, not spec.surrogate.spiking) is None:
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"backend 'cpu' needs a float32/float64 CPU tensor; got {x.dtype} on {x.device}")
+        if _cpu_kernel.load(x.dtype, not spec.surrogate.spiking) is None:
             raise RuntimeError(f"the compiled CPU kernel is unavailable: {_cpu_kernel.unavailable_reason()}")
-        impl = _CpuImpl
-    elif which == "triton":
-        impl = _triton_impl()
-    else:
-        impl = _TorchImpl
-    return _FusedLIF.apply(x_seq, v0, spec, impl, check_nan)
+        return _CpuImpl
+    if which == "triton":
+        return _triton_impl()
+    if which == "reference":  # not reachable from lif_multi_step, which runs the reference itself
+        raise ValueError("the reference backend has no fused implementation")
+    return _TorchImpl
+
+
+# ---------------------------------------------------------------------------- torch.compile
+@torch.compiler.assume_constant_result
+def _spec_key(spec: LIFSpec) -> str:
+    """A string naming ``spec`` exactly (floats round-trip through JSON): the custom operators'
+    non-tensor argument, computed once per traced call site."""
+    d = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "surrogate"}
+    sg = spec.surrogate
+    d["surrogate"] = [sg.name, sg.alpha, sg.spiking]
+    return json.dumps(d, sort_keys=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _spec_from_key(key: str) -> LIFSpec:
+    d = json.loads(key)
+    name, alpha, spiking = d.pop("surrogate")
+    return LIFSpec(**d, surrogate=Surrogate(name, alpha, spiking))
+
+
+@torch.library.custom_op(
+    "spikeforge::lif_forward", mutates_args=(),
+    schema="(Tensor x, Tensor? v0, str spec_key, str backend, bool check_nan) -> (Tensor, Tensor, Tensor)",
+)
+def _lif_forward_op(x, v0, spec_key, backend, check_nan):
+    """Fused forward: ``(spikes [T, ...], v_T [...], aux)``; ``aux`` is what the backward needs
+    besides the inputs (``h_seq`` for the torch and Triton paths, empty for the CPU kernel)."""
+    spec = _spec_from_key(spec_key)
+    impl = _resolve_impl(x, backend, spec)
+    s, vT, saved = impl.forward(x, v0, spec, check_nan)
+    return s, vT, impl.aux(saved, x)
+
+
+@_lif_forward_op.register_fake
+def _(x, v0, spec_key, backend, check_nan):
+    spec = _spec_from_key(spec_key)
+    return x.new_empty(x.shape), x.new_empty(x.shape[1:]), _resolve_impl(x, backend, spec).aux_like(x, spec)
+
+
+@torch.library.custom_op(
+    "spikeforge::lif_backward", mutates_args=(),
+    schema="(Tensor? x, Tensor? v0, Tensor aux, Tensor? gs, Tensor? gvT, str spec_key, str backend, "
+           "ScalarType dtype, bool need_gv0) -> (Tensor, Tensor)",
+)
+def _lif_backward_op(x, v0, aux, gs, gvT, spec_key, backend, dtype, need_gv0):
+    """Fused backward: ``(dL/dx [T, ...], dL/dv0 [...])`` (the latter empty unless ``need_gv0``)."""
+    spec = _spec_from_key(spec_key)
+    impl = _resolve_impl(aux if x is None else x, backend, spec)
+    like = aux if x is None else x
+    gx, gv0 = impl.backward(impl.restore(x, v0, aux, spec, dtype), gs, gvT, spec, need_gv0)
+    return gx, (gv0 if gv0 is not None else like.new_empty(0, dtype=dtype))
+
+
+@_lif_backward_op.register_fake
+def _(x, v0, aux, gs, gvT, spec_key, backend, dtype, need_gv0):
+    shape = aux.shape if x is None else x.shape
+    return aux.new_empty(shape, dtype=dtype), aux.new_empty(shape[1:] if need_gv0 else (0,), dtype=dtype)
+
+
+def _lif_forward_setup(ctx, inputs, output):
+    x, v0, spec_key, backend, _ = inputs
+    impl = _resolve_impl(x, backend, _spec_from_key(spec_key))
+    ctx.save_for_backward(x if impl.saves_x else None, v0, output[2])
+    ctx.spec_key, ctx.backend, ctx.dtype = spec_key, backend, x.dtype
+
+
+def _lif_forward_backward(ctx, gs, gvT, _gaux):
+    x, v0, aux = ctx.saved_tensors
+    need_gv0 = bool(ctx.needs_input_grad[1])
+    gx, gv0 = torch.ops.spikeforge.lif_backward(x, v0, aux, gs, gvT, ctx.spec_key, ctx.backend, ctx.dtype, need_gv0)
+    return gx, (gv0 if need_gv0 else None), None, None, None
+
+
+torch.library.register_autograd("spikeforge::lif_forward", _lif_forward_backward, setup_context=_lif_forward_setup)
 
 
 def lif_step(
