@@ -18,7 +18,7 @@ def test_epochs_match_the_notebooks_presentations():
 
 def test_tiny_run_pairs_each_regularised_arm_with_its_own_training(tmp_path):
     cfg = ul.Config(n_test_per_class=10, n_noise=10, n_unknown_per_class=10, n_train=40, n_presentations=80,
-                    seeds=(0,), jobs=1)
+                    seeds=(0,), jobs=1, sweep_taus_ms=(1875.0, 7500.0))
     res = ul.run(out_dir=tmp_path, jobs=1, command="test", config=cfg)
     doc = json.loads((tmp_path / "results.json").read_text())
     assert set(doc) >= {"name", "command", "config", "environment", "metrics"}
@@ -46,12 +46,23 @@ def test_tiny_run_pairs_each_regularised_arm_with_its_own_training(tmp_path):
     per_image = [runs["none"]["known_per_image"]] + [probe[k]["known_per_image"] for k in probe]
     assert all(x >= y for x, y in zip(per_image, per_image[1:])) and per_image[-1] < per_image[0]
     assert res.get("mnist-known/stdp+all-ltd+use-it-or-lose-it(test-threshold=-44mv)/spikes_per_image").n == 1
+    # the sweep-τ probe sweeps copies of the same network: at the main arm's τ it reproduces the main arm
+    tau_probe = runs["sweep"]["tau_probe"]
+    assert list(tau_probe) == ["1875.0", "7500.0"]
+    for key in ("noise_spikes", "blurred_noise_spikes", "known_spikes", "unknown_spikes", "known_accuracy"):
+        assert tau_probe["7500.0"][key] == runs["sweep"][key], key
+    short = "stdp+all-ltd+use-it-or-lose-it(sweep-tau=1875ms)"
+    assert math.isclose(res.get(f"mnist-noise/{short}/spike_ratio").value,
+                        tau_probe["1875.0"]["noise_spikes"] / max(runs["none"]["noise_spikes"], 1))
+    assert math.isclose(res.get(f"mnist-known/{short}/accuracy_change").value,
+                        tau_probe["1875.0"]["known_accuracy"] - runs["none"]["known_accuracy"])
     for m in doc["metrics"]:
         assert set(m) == {"key", "value", "std", "n", "paper", "source"}
     md = (tmp_path / "results.md").read_text()
     assert "k_p = 0 in training, final sweep (the notebooks)" in md and "training presentations" in md
     assert "| −52 mV (the notebooks) |" in md and "| −44 mV |" in md
-    for name in ("weights_one_neuron.png", "weights_all_sweep.png", "spike_totals.png"):
+    assert "| 1.875 s |" in md and md.count("| 7.5 s (the notebooks) |") == 1
+    for name in ("weights_one_neuron.png", "weights_all_sweep.png", "spike_totals.png", "sweep_tau_tradeoff.png"):
         assert (tmp_path / name).stat().st_size > 0
 
 
@@ -66,8 +77,15 @@ def test_full_reproduction_against_issue_3_item_2(tmp_path):
     assert res.get(f"mnist-known/{m}/accuracy_change").value >= -0.03
     growth = res.get(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means").value
     assert growth > 1.0  # the deficit does grow
+    # the sweep-τ probe: shorter τ_prun raises the growth but costs known-digit accuracy
+    taus = sorted(res.extra["sweep_taus_ms"])
+    growths = [res.get(f"mnist-known-vs-unknown/{ul._tau_method(t)}/deficit_growth_of_means").value for t in taus]
+    assert growths[0] > growth  # the shortest τ prunes more and separates more
     if growth < 1.5:
-        pytest.xfail(f"deficit growth {growth:.2f}x < 1.5x (seed 1.8x); see docs/notes/issue3.md")
+        all_met = [t for t in taus if res.get(f"mnist-known-vs-unknown/{ul._tau_method(t)}/deficit_growth_of_means")
+                   .value >= 1.5 and res.get(f"mnist-known/{ul._tau_method(t)}/accuracy_change").value >= -0.03]
+        pytest.xfail(f"deficit growth {growth:.2f}x < 1.5x (seed 1.8x); sweep τ meeting growth and accuracy "
+                     f"together: {all_met or 'none'}; see docs/notes/issue3.md")
 
 
 def test_shift_images_moves_pixels_and_fills_zeros():

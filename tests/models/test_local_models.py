@@ -186,6 +186,18 @@ def test_use_it_or_lose_it_kp0_in_training_decays_only_in_the_sweep(digits01):
     assert np.median(kept) > 0.5
 
 
+def test_use_it_or_lose_it_set_params_tau_after_fit_applies_to_the_sweep(digits01):
+    Xtr, ytr, _, _ = digits01
+    kw = {**FAST_AL, "input_max": 255.0}
+    direct = STDPAllLTDClassifier(**kw, prune_tau_ms=100.0).fit(Xtr[:20], ytr[:20])
+    late = STDPAllLTDClassifier(**kw, prune_tau_ms=300.0, prune_sweep_ms=0.0).fit(Xtr[:20], ytr[:20])
+    late.set_params(prune_tau_ms=100.0, prune_sweep_ms=50.0).prune_sweep()
+    np.testing.assert_array_equal(late.weights_, direct.weights_)
+    assert late.network_.connections["XE"].plasticity.prune_tau_ms == 100.0
+    with pytest.raises(ValueError, match="prune_tau_ms must be positive"):
+        late.set_params(prune_tau_ms=-5.0).prune_sweep()
+
+
 def test_use_it_or_lose_it_kp1_in_training_decays_during_training(digits01):
     Xtr, ytr, _, _ = digits01
     kw = {**FAST_AL, "input_max": 255.0}

@@ -204,6 +204,32 @@ def test_use_it_or_lose_it_decays_a_silent_input_exactly_at_its_next_spike():
     assert net.connections["XE"].weights[1, 0] == 0.04  # input 1 never fired
 
 
+def test_set_prune_tau_matches_a_network_built_with_it():
+    rng = np.random.default_rng(5)
+    rates = rng.uniform(0, 60, (4, 60))
+    sweep = np.full((1, 60), 63.0)
+    seg = np.repeat(np.arange(3), 3)
+    gates = {"XE": np.stack([segment_gates(9, seg, c % 3) for c in range(4)])}
+    changed, built = al_like(prune=2000.0), al_like(prune=300.0)
+    for net in (changed, built):  # identical training (no decay in training), then a decaying sweep
+        net.run(rates, active_ms=80, rest_ms=420, gates=gates)
+    changed.set_prune_tau("XE", 300.0)
+    assert changed.connections["XE"].plasticity.prune_tau_ms == 300.0
+    for net in (changed, built):
+        net.run(sweep, active_ms=50, rest_ms=0, learning=False, decay=True)
+    np.testing.assert_array_equal(changed.connections["XE"].weights, built.connections["XE"].weights)
+    before = changed.connections["XE"].weights
+    changed.set_prune_tau("XE", None)  # no decay left in the rule: a sweep leaves the weights alone
+    changed.run(np.full((1, 60), 63.0), active_ms=50, rest_ms=2000, learning=False, decay=True)
+    np.testing.assert_array_equal(changed.connections["XE"].weights, before)
+    with pytest.raises(ValueError, match="unknown connection"):
+        changed.set_prune_tau("nope", 1.0)
+    with pytest.raises(ValueError, match="not plastic"):
+        changed.set_prune_tau(next(n for n, c in changed.connections.items() if c.plasticity is None), 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        changed.set_prune_tau("XE", -1.0)
+
+
 def test_monitors():
     net = dc_like(seed=0)
     res = net.run(np.full((2, 30), 250.0), active_ms=50, rest_ms=10, record_spikes=True, record_voltages=["E"])

@@ -73,6 +73,9 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
     prune_tau_ms : None, "auto" or float, default None
         τ_prun of the use-it-or-lose-it decay (spec §D); ``"auto"`` is
         ``5 · n_classes · (active_ms + rest_ms)`` (7 500 ms for 3 classes); None disables it.
+        Changing it with ``set_params`` after :meth:`fit` applies to later training and sweeps
+        (e.g. to compare sweeps of one trained network; switching it from None to a value
+        adds the decay to the fitted network).
     prune_in_training : bool, default False
         k_p during training (spec §D). False (the default) is what Antonov's notebooks do:
         their decay factor is ``exp(−((t − tpre)·test_stop/τ_prun)²)`` with ``test_stop`` a
@@ -255,6 +258,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
             raise ValueError(f"labels {np.unique(y_arr[unknown]).tolist()} are not among the fitted classes "
                              f"{self.classes_.tolist()}")
         y_enc = np.searchsorted(self.classes_, y_arr)
+        self._sync_prune_tau()
         n_e = self.segment_.shape[0]
         patterns = np.stack([segment_gates(n_e, self.segment_, c) for c in range(self.classes_.shape[0])])
         res = self.network_.run(
@@ -279,10 +283,16 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         if not float(self.prune_sweep_ms) > 0 or not float(self.prune_sweep_rate_hz) > 0:
             raise ValueError(f"prune_sweep needs prune_sweep_ms > 0 and prune_sweep_rate_hz > 0; got "
                              f"{self.prune_sweep_ms} ms, {self.prune_sweep_rate_hz} Hz")
+        self._sync_prune_tau()
         rates = np.full((1, self.n_features_in_), float(self.prune_sweep_rate_hz))
         self.network_.run(rates, active_ms=self.prune_sweep_ms, rest_ms=0.0, learning=False,
                           adapt_thresholds=bool(self.adaptive_threshold), decay=True)
         return self
+
+    def _sync_prune_tau(self) -> None:
+        """Give the fitted network the current ``prune_tau_ms`` (``set_params`` after ``fit``
+        changes the τ_prun of later training and sweeps)."""
+        self.network_.set_prune_tau("XE", self._prune_tau(self.classes_.shape[0]))
 
     # ------------------------------------------------------------------ inference
     def spike_counts(self, X) -> np.ndarray:

@@ -144,6 +144,12 @@ class RunResult:
     seconds: float = 0.0
 
 
+def _population_rows(nprm: np.ndarray, lif_pops: np.ndarray) -> np.ndarray:
+    """The kernel's per-population parameters ``pprm`` [n_populations, NP]: one row of ``nprm`` per
+    LIF population (its first neuron's; parameters are uniform within a population)."""
+    return np.ascontiguousarray(nprm[lif_pops[:, 0]]) if lif_pops.shape[0] else np.zeros((0, K.NP))
+
+
 def _values(spec: Any, n: int, rng: np.random.Generator, what: str, mask: np.ndarray) -> np.ndarray:
     """Per-synapse values from a scalar, a ``(low, high)`` uniform range, a dense array or a callable."""
     if callable(spec):
@@ -342,7 +348,24 @@ class Network:
             self._ensure_writeable()
             self._fill_neuron_params(self._nprm, pop)
             lif_pops = self._topo[0]
-            self._topo = (lif_pops, np.ascontiguousarray(self._nprm[lif_pops[:, 0]])) + tuple(self._topo[2:])
+            self._topo = (lif_pops, _population_rows(self._nprm, lif_pops)) + tuple(self._topo[2:])
+
+    def set_prune_tau(self, name: str, tau_ms: float | None) -> None:
+        """Change ``τ_prun`` (ms) of the use-it-or-lose-it decay of plastic connection ``name``
+        without touching weights or any other state; takes effect from the next run.
+
+        ``None`` removes the decay from the rule. Like :meth:`set_population_params`, this is
+        structure, not state: :meth:`state_dict` does not carry it.
+        """
+        if name not in self.connections:
+            raise ValueError(f"unknown connection {name!r}; known: {list(self.connections)}")
+        conn = self.connections[name]
+        if conn.plasticity is None:
+            raise ValueError(f"connection {name!r} is not plastic; the decay is an option of its plasticity rule")
+        conn.plasticity = conn.plasticity.replace(prune_tau_ms=None if tau_ms is None else float(tau_ms))
+        if self._built:
+            self._ensure_writeable()
+            self._cprm[conn.index, K.C_PRUNE_TAU] = conn.plasticity.prune_tau_ms or 0.0
 
     # ------------------------------------------------------------------ compilation
     def build(self) -> Network:
@@ -474,9 +497,8 @@ class Network:
             .astype(np.int64).reshape(-1, 3)
         lif_list = [p for p in self.populations.values() if not p.is_input]
         lif_pops = np.array([[p.slice.start, p.slice.stop] for p in lif_list], dtype=np.int64).reshape(-1, 2)
-        pprm = np.ascontiguousarray(nprm[lif_pops[:, 0]]) if lif_list else np.zeros((0, K.NP))
         self._topo = (
-            lif_pops, pprm, np.asarray(inputs, dtype=np.int64), seg_ptr, seg_lo, seg_conn, syn_post,
+            lif_pops, _population_rows(nprm, lif_pops), np.asarray(inputs, dtype=np.int64), seg_ptr, seg_lo, seg_conn, syn_post,
             slot_conn, inp_ptr, inp_syn, inp_seg, kslot_ptr, kslot, norm_run,
         )
         self._nprm = nprm
