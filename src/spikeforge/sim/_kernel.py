@@ -146,7 +146,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     each segment's loop exit was a mispredicted branch); the connection's parameters are loaded
     once per run; the postsynaptic term ``lr1·A−·y1`` each pre event reads is refreshed once per
     step, and only for the "hot" slots whose trace is not yet 0 (it only changes in the
-    post-event phase, after every delivery); the pre-event update is branch-free
+    post-event phase, after every delivery; each connection keeps its own hot list, so the
+    refresh never scans another connection's slots); the pre-event update is branch-free
     (:func:`_pre_event`). Diehl & Cook image with learning, chunks of 50
     (``benchmarks/diehl_cook_speed.py``): 2.6 → 2.0 ms with the segment listing of the previous
     version, 2.1–2.2 → 1.9 ms with the flat list and the hot slots (A/B in docs/local_learning.md).
@@ -180,11 +181,13 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     # Only "hot" slots (gate lr1 on and postsynaptic trace not yet 0) have a term that changes
     # with t; the others hold lr1·A−·0, exactly what the trace read would give. A slot turns hot
     # when its neuron fires and cold when a refresh finds its trace past the decay table.
+    # Connection c's hot slots are hot[off_c : off_c + n_hot[c]] (off_c its first slot: a
+    # connection's slots are contiguous, so its region can hold all of them).
     pre_lin = np.zeros((P, 3))
     y_step = np.full(C, NEVER, dtype=np.int64)
     hot = np.empty(P, dtype=np.int64)
     is_hot = np.zeros(P, dtype=np.bool_)
-    n_hot = 0
+    n_hot = np.zeros(C, dtype=np.int64)
     # per connection, fixed for the presentation: whether pre events update weights (``learn``),
     # how its segments are delivered (``kind``) and whether a delivery sets its segments'
     # nearest-spike presynaptic trace (``mark``); every learning slot starts hot
@@ -210,9 +213,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                 on = gates[p, 0] != 0.0
                 pre_lin[p, 1] = cprm[c, C_W_MIN] if on else -np.inf
                 pre_lin[p, 2] = cprm[c, C_W_MAX] if on else np.inf
-                hot[n_hot] = p
+                hot[off + n_hot[c]] = p
                 is_hot[p] = True
-                n_hot += 1
+                n_hot[c] += 1
     runs = np.empty((seg_conn.shape[0], 4), dtype=np.int64)  # a step delivers each segment at most once
     flat = np.empty(syn_post.shape[0] + FLAT_W, dtype=np.int64)
 
@@ -337,12 +340,10 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     a_minus = cprm[c, C_A_MINUS]
                     post_start = int(cprm[c, C_TAB_POST])
                     post_len = int(cprm[c, C_LEN_POST])
-                    i = 0
-                    while i < n_hot:
+                    off = int(cprm[c, C_SLOT_OFF])
+                    i = off
+                    while i < off + n_hot[c]:
                         p = hot[i]
-                        if slot_conn[p] != c:
-                            i += 1
-                            continue
                         lr1 = gates[p, 0]
                         on = lr1 != 0.0 and t - ylast[p] < post_len
                         y = trace_read(y1[p], ylast[p], t, tab, post_start, post_len) if on else 0.0
@@ -351,8 +352,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             i += 1
                         else:  # its trace reads 0 until its neuron fires again: cold
                             is_hot[p] = False
-                            n_hot -= 1
-                            hot[i] = hot[n_hot]
+                            n_hot[c] -= 1
+                            hot[i] = hot[off + n_hot[c]]
             if kd == K_EXC:
                 for q in range(uint64(runs[r, 2]), uint64(runs[r, 3])):
                     s = flat[q]
@@ -418,9 +419,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                         y2[p] = trace_bump(y2_now, nearest)
                     ylast[p] = t
                     if learn[c] and not is_hot[p]:
-                        hot[n_hot] = p
+                        hot[int(cprm[c, C_SLOT_OFF]) + n_hot[c]] = p
                         is_hot[p] = True
-                        n_hot += 1
+                        n_hot[c] += 1
             v[k] = nprm[k, N_V_RESET]
             last_spike[k] = t
             if adapt:
