@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NAMES = sorted(p.name for p in EXAMPLES.glob("*.py"))
@@ -21,6 +22,10 @@ def test_example_runs(name, tmp_path, monkeypatch, capsys):
     assert source.lstrip().startswith('"""'), f"{name} needs a module docstring"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", [name])  # default arguments, not pytest's
-    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    finally:  # an example may set torch's thread count for itself; later tests keep theirs
+        torch.set_num_threads(threads)
     out = capsys.readouterr().out
     assert re.search(r"\d\.\d", out), f"{name} printed no result"

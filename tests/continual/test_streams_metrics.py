@@ -96,3 +96,24 @@ def test_run_stream_records_matrix_and_curves(make_toy, toy_tasks):
         run_stream(model, tasks, epochs=[1])
     with pytest.raises(ValueError):
         run_stream(model, tasks, epochs=1, first_task=2)
+
+
+def test_resumed_stream_takes_the_first_rows_from_resume(make_toy, toy_tasks):
+    """Branching from a trained copy: resume= fills the rows before first_task, so the
+    summary is the one of an uninterrupted stream; without it the summary warns."""
+    import copy
+
+    tasks = toy_tasks(2)
+    whole = run_stream(make_toy(30, 3, seed=0), tasks, epochs=[2, 3])
+    model = make_toy(30, 3, seed=0)
+    first = run_stream(model, tasks[:1], epochs=2, eval_tasks=tasks)
+    resumed = run_stream(copy.deepcopy(model), tasks, epochs=[2, 3], first_task=1, resume=first)
+    np.testing.assert_array_equal(resumed.accuracy, whole.accuracy)
+    assert [c.shape for c in resumed.curves] == [(2, 2), (3, 2)]
+    assert resumed.summary() == whole.summary()
+    bare = run_stream(copy.deepcopy(model), tasks, epochs=[2, 3], first_task=1)
+    with pytest.warns(UserWarning, match=r"rows \[0\].*resume="):
+        assert np.isnan(bare.summary()["forgetting"])
+    narrow = run_stream(make_toy(30, 3, seed=0), tasks[:1], epochs=1)  # scored on task 0 only
+    with pytest.raises(ValueError, match="evaluation task"):
+        run_stream(copy.deepcopy(model), tasks, epochs=1, first_task=1, resume=narrow)

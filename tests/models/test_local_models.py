@@ -99,6 +99,21 @@ def test_save_and_load(tmp_path, digits01, Model, kw):
         (DiehlCook2015 if Model is STDPAllLTDClassifier else STDPAllLTDClassifier).load(path)
 
 
+@pytest.mark.parametrize("Model, kw", [(STDPAllLTDClassifier, FAST_AL), (DiehlCook2015, FAST_DC)])
+@pytest.mark.parametrize("random_state", [None, "generator"])
+def test_save_and_load_without_an_int_seed(tmp_path, digits01, Model, kw, random_state):
+    """The network's seed is saved, so a model fitted with random_state=None or a Generator
+    comes back with the same delays and the same (stochastic) predictions."""
+    Xtr, ytr, Xte, _ = digits01
+    rs = np.random.default_rng(5) if random_state == "generator" else None
+    clf = Model(**{**kw, "random_state": rs}).fit(Xtr[:20] / 5.1, ytr[:20])
+    back = Model.load(clf.save(tmp_path / "model.safetensors"))
+    assert back.network_seed_ == clf.network_seed_
+    for name, conn in clf.network_.connections.items():
+        np.testing.assert_array_equal(back.network_.connections[name].delay_steps, conn.delay_steps)
+    np.testing.assert_array_equal(back.decision_function(Xte[:8] / 5.1), clf.decision_function(Xte[:8] / 5.1))
+
+
 def test_images_accepted_as_3d_stacks(digits01):
     Xtr, ytr, Xte, _ = digits01
     clf = STDPAllLTDClassifier(**{**FAST_AL, "input_max": 255.0}).fit(Xtr[:10].reshape(-1, 28, 28), ytr[:10])

@@ -76,6 +76,30 @@ def test_plastic_weights_are_live_views(data):
     assert not np.any(m.predict(Xt) == 0)
 
 
+def test_cached_features_follow_the_feature_weights(data):
+    """Writes into conv1/conv2 through the live views, constraint projections and new
+    thresholds all change the features; a deep copy sharing the cache keeps its own."""
+    import copy
+
+    from spikeforge.plasticity import WeightConstraint
+
+    X, y, Xt, _ = data
+    m = MozafariClassifier(**SMALL, random_state=0).fit(X, y)
+    before = m.transform(Xt)
+    twin = copy.deepcopy(m)
+    m.plastic_weights()["conv1"].zero_()
+    silent = m.transform(Xt)
+    assert np.all(silent == m.n_steps) and not np.array_equal(before, silent)
+    np.testing.assert_array_equal(twin.transform(Xt), before)  # the copy's weights are untouched
+    twin.set_constraints({"conv2": WeightConstraint(upper=torch.zeros(twin.plastic_weights()["conv2"].shape))})
+    assert np.all(twin.transform(Xt) == twin.n_steps)
+    third = copy.deepcopy(m)
+    third._wt = {k: v.copy() for k, v in MozafariClassifier(**SMALL, random_state=0).fit(X, y)._wt.items()}
+    np.testing.assert_array_equal(third.transform(Xt), before)
+    third.set_params(conv1_threshold=third.conv1_threshold * 10)
+    assert not np.array_equal(third.transform(Xt), before)
+
+
 def test_input_validation(fitted, data):
     X, y, Xt, _ = data
     with pytest.raises(ValueError, match="non-negative"):

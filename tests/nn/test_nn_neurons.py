@@ -53,6 +53,9 @@ def test_parameters_reach_the_dynamics():
     ref, _ = lif_multi_step_reference(x, None, sp)
     assert torch.equal(lif(x), ref)
     assert "tau=1.33333" in repr(lif) and "reset=soft" in repr(lif)
+    # read-only views of the spec on the layer
+    assert (lif.tau, lif.v_th, lif.surrogate) == (sp.tau, 0.3, sp.surrogate)
+    assert sfnn.LIF(decay=0.8).decay == 0.8
 
 
 def test_if_neuron():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,10 @@ class StreamResult:
     def summary(self) -> dict[str, float]:
         """Average accuracy, forgetting and backward transfer (square ``R`` only)."""
         R = self.accuracy
+        missing = np.flatnonzero(np.isnan(R).all(axis=1))
+        if missing.size:
+            warnings.warn(f"rows {missing.tolist()} of the accuracy matrix are NaN (a stream resumed with first_task "
+                          "but without resume=): the metrics that read them come out NaN", stacklevel=2)
         if R.shape[0] != R.shape[1]:
             return {"average_accuracy": float(np.mean(R[-1]))}
         return {
@@ -53,6 +58,7 @@ def run_stream(
     eval_tasks: Sequence[Task] | None = None,
     on_epoch: Callable[[int, int, np.ndarray], None] | None = None,
     first_task: int = 0,
+    resume: StreamResult | None = None,
 ) -> StreamResult:
     """Train ``model`` on ``tasks`` in order under ``strategy``.
 
@@ -78,7 +84,11 @@ def run_stream(
         Resume a stream: the model has already learned ``tasks[:first_task]`` (e.g. a copy of
         a network trained on task 0, to branch several strategies from one network). The
         strategy's ``after_task`` hook of task ``first_task − 1`` runs first; rows of ``R``
-        before ``first_task`` are NaN.
+        before ``first_task`` are NaN unless ``resume`` is given.
+    resume : StreamResult, optional
+        The result of the run that trained ``tasks[:first_task]``, evaluated on the same
+        evaluation tasks: its first rows of ``R`` and its curves fill those of the result, so
+        that :meth:`StreamResult.summary` (forgetting, backward transfer) covers the whole stream.
 
     Returns
     -------
@@ -91,9 +101,17 @@ def run_stream(
         raise ValueError("epochs must be a positive int or one positive int per task")
     if not 0 <= first_task < len(tasks):
         raise ValueError(f"first_task must lie in [0, {len(tasks) - 1}]; got {first_task}")
-    strategy.prepare(model)
     R = np.full((len(tasks), len(eval_tasks)), np.nan)
     curves = [np.empty((0, len(eval_tasks))) for _ in range(first_task)]
+    if resume is not None:
+        prev = np.asarray(resume.accuracy)
+        if prev.ndim != 2 or prev.shape[1] != len(eval_tasks) or prev.shape[0] < first_task:
+            raise ValueError(f"resume must hold at least {first_task} row(s) over the {len(eval_tasks)} evaluation "
+                             f"task(s); its accuracy matrix has shape {prev.shape} (evaluate the first run with "
+                             "eval_tasks= the same tasks)")
+        R[:first_task] = prev[:first_task]
+        curves = [np.asarray(c) for c in resume.curves[:first_task]]
+    strategy.prepare(model)
     if first_task > 0:
         strategy.after_task(model, first_task - 1, tasks)
     for i, task in enumerate(tasks):

@@ -114,6 +114,10 @@ def split_mnist(
     The default is seed 001's offline protocol (spec §C.5): Task 1 = digits 0–4, Task 2 =
     digits 5–9 relabelled ``d − 5`` (domain-incremental, shared outputs). ``seed`` draws the
     stratified train/test split and the presentation order.
+
+    ``n_train`` and ``n_test`` size the whole split *before* it is divided into tasks: with
+    two groups of five digits each task gets about ``n_train / 2`` training and
+    ``n_test / 2`` test images.
     """
     Xtr, Xte, ytr, yte = mnist_subset_split(n_train, n_test, seed=seed, images=True)
     names = [f"digits {g[0]}-{g[-1]}" if list(g) == list(range(g[0], g[-1] + 1)) else None for g in groups]

@@ -57,6 +57,10 @@ def _read_mnist_subset() -> tuple[np.ndarray, np.ndarray]:
 def load_mnist_subset(*, images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The real 5 000-image MNIST subset (about 500 images per digit).
 
+    The images come **sorted by label** (all 0s first, then all 1s, …), as the file stores them:
+    shuffle before taking the first *n* (or use :func:`mnist_subset_split`, which shuffles and
+    stratifies); ``X[y == c]`` selects one digit as usual.
+
     Parameters
     ----------
     images : bool

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_features
+from .._validation import check_features, rng_from_seed
 
 __all__ = ["NoAnswerWarning", "RateNetworkClassifier"]
 
@@ -133,6 +133,15 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         """Boolean mask [n_samples]: the network gave an answer (some deciding neuron spiked)."""
         return self._scores(X)[1]
 
+    def _network_seed(self, seed: int | None = None) -> int:
+        """The seed of a new network (its delays, initial weights and input streams): drawn from
+        ``random_state`` unless given (``load`` passes the saved one). Kept as ``network_seed_``
+        so that :meth:`save` can store it whatever ``random_state`` was (None, a Generator)."""
+        if seed is None:
+            seed = int(rng_from_seed(self.random_state, 0).integers(0, 2**63 - 1))
+        self.network_seed_ = int(seed)
+        return self.network_seed_
+
     # ------------------------------------------------------------------ persistence
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         return {}
@@ -155,6 +164,7 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
             "params": json.dumps(params),
             "classes": json.dumps(self.classes_.tolist()),
             "n_features_in": str(self.n_features_in_),
+            "network_seed": str(self.network_seed_),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(arrays, str(path), metadata=meta)
@@ -175,7 +185,8 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         model.classes_ = np.asarray(json.loads(meta["classes"]))
         model.n_features_in_ = int(meta["n_features_in"])
         model.class_prior_ = arrays["model/class_prior"]
-        model.network_ = model._build_network(model.classes_.shape[0])
+        seed = int(meta["network_seed"]) if "network_seed" in meta else None  # older files: from random_state
+        model.network_ = model._build_network(model.classes_.shape[0], seed=seed)
         model.network_.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net/")})
         model._load_extra({k[6:]: v for k, v in arrays.items() if k.startswith("model/")})
         return model

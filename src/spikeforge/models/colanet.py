@@ -374,11 +374,11 @@ n_silent, free_threshold, one_factor, one_factor_period
         Shuffle the training order each epoch.
     random_state : int, Generator or None
         Seeds noise, tie-breaks and shuffling; the same seed gives identical networks.
+    verbose : int, default 0
+        1 shows a progress bar in :meth:`fit`.
 
     Defaults were tuned on the MNIST-5k split (``benchmarks/tune_colanet.py``); the KNP
     values are noted per parameter and collected in ``docs/colanet.md``.
-    verbose : int, default 0
-        1 shows a progress bar in :meth:`fit`.
 
     Attributes
     ----------

@@ -165,14 +165,13 @@ class DiehlCook2015(RateNetworkClassifier):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ network
-    def _build_network(self, n_classes: int) -> Network:
+    def _build_network(self, n_classes: int, seed: int | None = None) -> Network:
         if int(self.n_neurons) < 1:
             raise ValueError(f"n_neurons must be >= 1; got {self.n_neurons}")
         if self.max_delay_ms < 0 or self.w_init_max < 0:
             raise ValueError("max_delay_ms and w_init_max must be non-negative")
         n = int(self.n_neurons)
-        seed = int(rng_from_seed(self.random_state, 0).integers(0, 2**63 - 1))
-        net = Network(dt_ms=self.dt_ms, seed=seed)
+        net = Network(dt_ms=self.dt_ms, seed=self._network_seed(seed))
         net.add_input("X", self.n_features_in_)
         net.add_population("E", n, DIEHL_COOK_EXC.replace(theta_plus_mv=self.theta_plus_mv,
                                                           tau_theta_ms=self.tau_theta_ms,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -45,8 +44,6 @@ from . import _ttfs_kernel as K
 __all__ = ["MozafariClassifier"]
 
 LAYERS = ("conv1", "conv2", "conv3")
-#: unique ids of feature-layer states (cache keys stay valid when caches are shared by copies)
-_FEATURE_IDS = itertools.count(1)
 _INPUT_PAD, _POOL1, _POOL2 = 2, (2, 2, 1), (3, 3, 2)  # (window, stride, pad after pooling)
 
 
@@ -342,8 +339,18 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         return self._features(self._check_images(X, fitted=True))
 
+    def _feature_tag(self) -> str:
+        """What conv2's output depends on besides the images: the conv1/conv2 weights (by
+        content, so writes through :meth:`plastic_weights` views, :meth:`set_constraints`
+        projections and ``set_params`` all invalidate cached features) and the settings."""
+        h = hashlib.blake2b(digest_size=16)
+        for name in ("conv1", "conv2"):
+            h.update(np.ascontiguousarray(self._wt[name]).data)
+        return (f"feat{h.hexdigest()},{self.n_steps},{self.dog_threshold},{self.normalization_radius},"
+                f"{self.conv1_threshold},{self.conv2_threshold}")
+
     def _features(self, X: np.ndarray) -> np.ndarray:
-        key = self._key(X, f"feat{self._feature_version}")
+        key = self._key(X, self._feature_tag())
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -358,7 +365,6 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(int(v) for v in X.shape[1:])
         self._rng = check_random_state(self.random_state)
         self._cache = _LRU(int(self.cache_mb) * 2**20)
-        self._feature_version = next(_FEATURE_IDS)
         n_out = int(self.features_per_class) * len(self.classes_)
         shapes = {
             "conv1": (len(MOZAFARI_DOG), 5, 5, int(self.conv1_features)),
@@ -496,7 +502,6 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         if int(self.conv2_epochs) > 0:
             out1 = self._layer_out(lat, "conv1")
             self._train_stdp("conv2", out1, order, int(self.conv2_epochs), int(self.conv2_winners), self.inhibition_radii[1])
-        self._feature_version = next(_FEATURE_IDS)
         self._reset_decision_rates()
         return self
 

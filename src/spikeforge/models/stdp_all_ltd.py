@@ -182,15 +182,14 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
             raise ValueError(f"prune_tau_ms must be positive; got {self.prune_tau_ms}")
         return float(self.prune_tau_ms)
 
-    def _build_network(self, n_classes: int) -> Network:
+    def _build_network(self, n_classes: int, seed: int | None = None) -> Network:
         npc = int(self.neurons_per_class)
         if npc < 1:
             raise ValueError(f"neurons_per_class must be >= 1; got {self.neurons_per_class}")
         if not self.g_max > 0:
             raise ValueError(f"g_max must be positive; got {self.g_max}")
         n_e = npc * n_classes
-        seed = int(rng_from_seed(self.random_state, 0).integers(0, 2**63 - 1))
-        net = Network(dt_ms=self.dt_ms, seed=seed)
+        net = Network(dt_ms=self.dt_ms, seed=self._network_seed(seed))
         net.add_input("X", self.n_features_in_)
         exc = ANTONOV_EXC.replace(
             theta_plus_mv=self.theta_plus_mv if self.adaptive_threshold else 0.0, tau_theta_ms=self.tau_theta_ms

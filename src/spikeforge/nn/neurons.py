@@ -126,6 +126,21 @@ class LIF(nn.Module):
         """Firing threshold."""
         return self.spec.v_th
 
+    @property
+    def tau(self) -> float:
+        """Membrane time constant in steps (meaningful for ``charge="tau"``; see :class:`LIFSpec`)."""
+        return self.spec.tau
+
+    @property
+    def decay(self) -> float:
+        """Per-step decay factor β (meaningful for ``charge="decay"``; see :class:`LIFSpec`)."""
+        return self.spec.decay
+
+    @property
+    def surrogate(self):
+        """The surrogate derivative (:class:`~spikeforge.nn.surrogate.Surrogate`)."""
+        return self.spec.surrogate
+
     def reset_state(self) -> None:
         """Forget the single-step membrane potential."""
         self.v = None

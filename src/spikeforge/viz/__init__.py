@@ -15,7 +15,7 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_confusion", "plot_curves", "plot_raster", "plot_weight_maps", "save"]
+__all__ = ["plot_confusion", "plot_curves", "plot_input_weights", "plot_raster", "plot_weight_maps", "save"]
 
 
 def save(fig, path: str | Path | None, dpi: int = 120):
@@ -140,19 +140,110 @@ def plot_curves(
 
 
 def plot_raster(
-    spikes: np.ndarray,
+    spikes,
     *,
     dt_ms: float = 1.0,
+    window_ms: tuple[float, float] | None = None,
     title: str = "",
     path: str | Path | None = None,
 ):
-    """Spike raster of a time-first 0/1 array ``[T, N]`` (neurons on the y axis)."""
-    spikes = np.asarray(spikes)
-    t, n = np.nonzero(spikes)
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.scatter(t * dt_ms, n, s=2, marker="|", color="k")
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("neuron")
+    """Spike raster (neurons on the y axis, time in ms on the x axis).
+
+    Parameters
+    ----------
+    spikes : one of
+        * a time-first 0/1 array ``[T, N]`` (step ``t`` drawn at ``t · dt_ms``);
+        * a pair ``(times_ms, neuron)`` of equal-length 1-D arrays, as
+          ``Network.run(record_spikes=True).spikes[name]`` holds them;
+        * a mapping ``name -> (times_ms, neuron)`` (``RunResult.spikes``): one panel per
+          population, top to bottom (None entries skipped).
+    dt_ms : float
+        Step of the dense form (ms); ignored for recorded spike times.
+    window_ms : (start, stop), optional
+        Only spikes with ``start <= t < stop`` (ms) are drawn.
+    """
+    if isinstance(spikes, Mapping):
+        panels = [(str(k), v) for k, v in spikes.items() if v is not None]
+        if not panels:
+            raise ValueError("no recorded spikes to draw (was the run made with record_spikes=True?)")
+    else:
+        panels = [("", spikes)]
+    events = [(name, *_spike_events(sp, dt_ms)) for name, sp in panels]
+    fig, axes = plt.subplots(len(events), 1, figsize=(7, 1.2 + 1.8 * len(events)), sharex=True, squeeze=False)
+    for ax, (name, t, n) in zip(axes[:, 0], events):
+        if window_ms is not None:
+            keep = (t >= window_ms[0]) & (t < window_ms[1])
+            t, n = t[keep], n[keep]
+        ax.scatter(t, n, s=2, marker="|", color="k")
+        ax.set_ylabel(f"{name} neuron" if name else "neuron")
+    axes[-1, 0].set_xlabel("time (ms)")
+    if window_ms is not None:
+        axes[-1, 0].set_xlim(*window_ms)
     if title:
-        ax.set_title(title, fontsize=10)
+        axes[0, 0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def _spike_events(spikes, dt_ms: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(times_ms, neuron)`` from a dense ``[T, N]`` array or a ``(times_ms, neuron)`` pair."""
+    if isinstance(spikes, tuple) and len(spikes) == 2:
+        t, n = (np.asarray(a) for a in spikes)
+        if t.ndim != 1 or t.shape != n.shape:
+            raise ValueError(f"(times_ms, neuron) must be two 1-D arrays of equal length; got {t.shape}, {n.shape}")
+        return t.astype(float), n
+    arr = np.asarray(spikes)
+    if arr.ndim != 2:
+        raise ValueError(f"a dense raster must be [T, N]; got shape {arr.shape}")
+    t, n = np.nonzero(arr)
+    return t * float(dt_ms), n
+
+
+def plot_input_weights(
+    weights: np.ndarray,
+    *,
+    image_shape: tuple[int, int] = (28, 28),
+    neurons: Sequence[int] | None = None,
+    ncols: int = 10,
+    titles: Sequence[str] | None = None,
+    cmap: str = "hot_r",
+    title: str = "",
+    path: str | Path | None = None,
+):
+    """The input weights of each neuron drawn as an image (Diehl & Cook style receptive fields).
+
+    Parameters
+    ----------
+    weights : ndarray [n_inputs, n_neurons]
+        E.g. ``model.weights_`` or ``network.connections["XE"].weights``; ``n_inputs`` must equal
+        ``image_shape[0] · image_shape[1]``.
+    neurons : indices to draw (default: all), in panel order.
+    ncols : panels per row.
+    titles : one label per drawn neuron (e.g. its assigned class), optional.
+    All panels share one colour scale from 0 to the largest drawn weight.
+    """
+    w = np.asarray(weights, dtype=float)
+    h, wd = image_shape
+    if w.ndim != 2 or w.shape[0] != h * wd:
+        raise ValueError(f"weights must be [n_inputs = {h * wd}, n_neurons] for images {image_shape}; got {w.shape}")
+    idx = np.arange(w.shape[1]) if neurons is None else np.asarray(neurons, dtype=int)
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= w.shape[1]:
+        raise ValueError(f"neurons must be indices in [0, {w.shape[1]}); got {idx.tolist()}")
+    if titles is not None and len(titles) != idx.size:
+        raise ValueError(f"titles needs one label per drawn neuron ({idx.size}); got {len(titles)}")
+    ncols = max(1, min(int(ncols), idx.size))
+    nrows = int(np.ceil(idx.size / ncols))
+    vmax = float(w[:, idx].max()) or 1.0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(0.95 * ncols + 0.8, 0.95 * nrows + 0.5), squeeze=False,
+                             layout="constrained")
+    im = None
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k < idx.size:
+            im = ax.imshow(w[:, idx[k]].reshape(h, wd), cmap=cmap, vmin=0.0, vmax=vmax)
+            if titles is not None:
+                ax.set_title(str(titles[k]), fontsize=7)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="weight")
+    if title:
+        fig.suptitle(title, fontsize=9)
     return save(fig, path)
