@@ -1,6 +1,7 @@
 """torch.compile: the fused LIF runs as custom operators, traces without graph breaks, and gives
 the eager results (spikes, final state, gradients)."""
 
+import dataclasses
 import shutil
 
 import pytest
@@ -101,7 +102,8 @@ def test_operators_pass_opcheck(backend):
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(5, 3, 4, generator=gen, requires_grad=True)
     v0 = torch.randn(3, 4, generator=gen, requires_grad=True)
-    key = _spec_key(LIFSpec(reset="soft"))
+    key = LIFSpec(reset="soft")._key
+    assert key == _spec_key(LIFSpec(reset="soft"))
     torch.library.opcheck(torch.ops.spikeforge.lif_forward.default, (x, v0, key, backend, True),
                           test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
 
@@ -127,3 +129,60 @@ def test_torch_export_keeps_the_fused_operator():
     ep = torch.export.export(net, (x,))
     assert any("spikeforge.lif_forward" in str(n.target) for n in ep.graph.nodes)
     torch.testing.assert_close(ep.module()(x), net(x), rtol=0, atol=0)
+
+
+def test_permuted_input_gives_contiguous_outputs_as_the_fake_says():
+    """The torch path keeps a permuted input's layout; the operators return contiguous tensors."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 5, 3, generator=gen).permute(0, 2, 1).requires_grad_(True)  # [T, 3, 5], not contiguous
+    key = LIFSpec(reset="soft")._key
+    for backend in ("torch", "auto"):
+        torch.library.opcheck(torch.ops.spikeforge.lif_forward.default, (x, None, key, backend, True),
+                              test_utils=("test_schema", "test_faketensor", "test_autograd_registration"))
+
+
+def test_spec_built_inside_the_compiled_function():
+    base = LIFSpec(tau=2.0)
+
+    def f(x):
+        return lif_multi_step(x, None, dataclasses.replace(base, v_th=0.8))[0]
+
+    x = torch.randn(5, 2, 3) * 2
+    torch.testing.assert_close(torch.compile(f, backend="aot_eager")(x), f(x), rtol=0, atol=0)
+
+
+def test_equal_specs_share_one_compiled_graph():
+    calls = []
+
+    def counting_backend(gm, example_inputs):
+        calls.append(gm)
+        return gm.forward
+
+    @torch.compile(backend=counting_backend)
+    def f(x, spec):
+        return lif_multi_step(x, None, spec)[0]
+
+    x = torch.randn(5, 2, 3)
+    for _ in range(4):
+        f(x, LIFSpec(tau=3.0))  # a fresh but equal spec each call
+    assert len(calls) == 1
+    f(x, LIFSpec(tau=4.0))  # a different spec is a different graph
+    assert len(calls) == 2
+
+
+def test_the_graph_names_the_resolved_backend():
+    net = sfnn.LIF(tau=2.0, step_mode="m")
+    expl = torch._dynamo.explain(net)(torch.randn(4, 2, 3))
+    ops = [n for n in expl.graphs[0].graph.nodes if "spikeforge.lif_forward" in str(n.target)]
+    assert len(ops) == 1
+    assert ops[0].args[3] == ("cpu" if HAVE_KERNEL else "torch")  # "auto" is resolved when tracing
+
+
+def test_double_backward_raises_instead_of_a_wrong_answer():
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    spec = LIFSpec(surrogate=Surrogate("atan", 2.0, spiking=False))
+    for backend in ("torch", "auto"):
+        s, _ = lif_multi_step(x, None, spec, backend=backend)
+        (g,) = torch.autograd.grad(s.sum(), x, create_graph=True)
+        with pytest.raises(RuntimeError):
+            torch.autograd.grad(g.sum(), x)

@@ -105,9 +105,11 @@ def run_stream(
     curves = [np.empty((0, len(eval_tasks))) for _ in range(first_task)]
     if resume is not None:
         prev = np.asarray(resume.accuracy)
-        if prev.ndim != 2 or prev.shape[1] != len(eval_tasks) or prev.shape[0] < first_task:
+        if prev.ndim != 2 or prev.shape[1] != len(eval_tasks) or prev.shape[0] < first_task \
+                or len(resume.curves) < first_task:
             raise ValueError(f"resume must hold at least {first_task} row(s) over the {len(eval_tasks)} evaluation "
-                             f"task(s); its accuracy matrix has shape {prev.shape} (evaluate the first run with "
+                             f"task(s) with their curves; it has an accuracy matrix of shape {prev.shape} and "
+                             f"{len(resume.curves)} curve(s) (evaluate the first run with "
                              "eval_tasks= the same tasks)")
         R[:first_task] = prev[:first_task]
         curves = [np.asarray(c) for c in resume.curves[:first_task]]

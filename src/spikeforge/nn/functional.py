@@ -38,6 +38,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import _cpu_kernel
 from .surrogate import Surrogate, heaviside, spike_fn, surrogate
@@ -55,6 +56,15 @@ __all__ = [
 BACKENDS = ("auto", "cpu", "torch", "triton", "reference")
 _CHARGES = ("tau", "decay", "if")
 _RESETS = ("hard", "soft", "none", "soft_delayed")
+
+
+def _spec_key(spec: LIFSpec) -> str:
+    """A string naming ``spec`` exactly (floats round-trip through JSON): the custom operators'
+    non-tensor argument, kept on the spec as ``spec._key``."""
+    d = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "surrogate"}
+    sg = spec.surrogate
+    d["surrogate"] = [sg.name, sg.alpha, sg.spiking]
+    return json.dumps(d, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,8 @@ class LIFSpec:
             raise ValueError(f"tau must be >= 1 time step; got {self.tau}")
         if self.charge == "decay" and not 0.0 <= self.decay <= 1.0:
             raise ValueError(f"decay must lie in [0, 1]; got {self.decay}")
+        # the custom operators' name for this spec (a value, so equal specs share compiled graphs)
+        object.__setattr__(self, "_key", _spec_key(self))
 
     # ------------------------------------------------------------------ derived constants
     @property
@@ -424,6 +436,7 @@ class _FusedLIF(torch.autograd.Function):
         return s, vT
 
     @staticmethod
+    @once_differentiable  # the hand-written backward is not itself differentiable
     def backward(ctx, gs, gvT):  # type: ignore[override]
         if gs is None and gvT is None:
             return None, None, None, None, None
@@ -447,17 +460,28 @@ def select_backend(x: torch.Tensor, backend: str = "auto", smooth: bool = False)
         raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
     if backend != "auto":
         return backend
-    if x.device.type == "cpu":
-        if x.dtype in (torch.float32, torch.float64) and _cpu_kernel.load(x.dtype, smooth) is not None:
+    return _auto_backend(x.device.type, x.dtype, smooth)
+
+
+def _auto_backend(device_type: str, dtype: torch.dtype, smooth: bool) -> str:
+    if device_type == "cpu":
+        if dtype in (torch.float32, torch.float64) and _cpu_kernel.load(dtype, smooth) is not None:
             return "cpu"
         return "torch"
-    if x.is_cuda:
+    if device_type == "cuda":
         try:
             import triton  # noqa: F401
         except ImportError:
             return "torch"
         return "triton"
     return "torch"
+
+
+@torch.compiler.assume_constant_result
+def _concrete_backend(backend: str, device_type: str, dtype: torch.dtype, smooth: bool) -> str:
+    """``backend`` with ``"auto"`` resolved, evaluated once when a graph is traced: the graph
+    then names the implementation, so the forward, its saved tensors and the backward agree."""
+    return _auto_backend(device_type, dtype, smooth) if backend == "auto" else backend
 
 
 def lif_multi_step(
@@ -497,8 +521,9 @@ def lif_multi_step(
         if check_nan:
             _check_nan(x_seq)
         return lif_multi_step_reference(x_seq, v0, spec)  # type: ignore[return-value]
-    if torch.compiler.is_compiling():  # opaque custom operators; the backend is resolved when they run
-        s, vT, _ = torch.ops.spikeforge.lif_forward(x_seq, v0, _spec_key(spec), backend, check_nan)
+    if torch.compiler.is_compiling():  # opaque custom operators, the backend fixed in the graph
+        which = _concrete_backend(backend, x_seq.device.type, x_seq.dtype, not spec.surrogate.spiking)
+        s, vT, _ = torch.ops.spikeforge.lif_forward(x_seq, v0, spec._key, which, check_nan)
         return s, vT
     return _FusedLIF.apply(x_seq, v0, spec, _resolve_impl(x_seq, backend, spec), check_nan)
 
@@ -521,16 +546,6 @@ def _resolve_impl(x: torch.Tensor, backend: str, spec: LIFSpec):
 
 
 # ---------------------------------------------------------------------------- torch.compile
-@torch.compiler.assume_constant_result
-def _spec_key(spec: LIFSpec) -> str:
-    """A string naming ``spec`` exactly (floats round-trip through JSON): the custom operators'
-    non-tensor argument, computed once per traced call site."""
-    d = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "surrogate"}
-    sg = spec.surrogate
-    d["surrogate"] = [sg.name, sg.alpha, sg.spiking]
-    return json.dumps(d, sort_keys=True)
-
-
 @functools.lru_cache(maxsize=256)
 def _spec_from_key(key: str) -> LIFSpec:
     d = json.loads(key)
@@ -548,7 +563,8 @@ def _lif_forward_op(x, v0, spec_key, backend, check_nan):
     spec = _spec_from_key(spec_key)
     impl = _resolve_impl(x, backend, spec)
     s, vT, saved = impl.forward(x, v0, spec, check_nan)
-    return s, vT, impl.aux(saved, x)
+    # contiguous, as the fake function says (the torch path keeps a permuted input's layout)
+    return s.contiguous(), vT.contiguous(), impl.aux(saved, x).contiguous()
 
 
 @_lif_forward_op.register_fake
@@ -568,7 +584,7 @@ def _lif_backward_op(x, v0, aux, gs, gvT, spec_key, backend, dtype, need_gv0):
     impl = _resolve_impl(aux if x is None else x, backend, spec)
     like = aux if x is None else x
     gx, gv0 = impl.backward(impl.restore(x, v0, aux, spec, dtype), gs, gvT, spec, need_gv0)
-    return gx, (gv0 if gv0 is not None else like.new_empty(0, dtype=dtype))
+    return gx.contiguous(), (gv0.contiguous() if gv0 is not None else like.new_empty(0, dtype=dtype))
 
 
 @_lif_backward_op.register_fake

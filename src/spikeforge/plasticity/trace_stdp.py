@@ -94,8 +94,8 @@ class TraceSTDP:
             raise ValueError("tau_pre_ms and tau_post_ms must be positive")
         if self.tau_post2_ms is not None and self.tau_post2_ms <= 0:
             raise ValueError("tau_post2_ms must be positive or None")
-        if self.prune_tau_ms is not None and self.prune_tau_ms <= 0:
-            raise ValueError("prune_tau_ms must be positive or None")
+        if self.prune_tau_ms is not None and not (math.isfinite(self.prune_tau_ms) and self.prune_tau_ms > 0):
+            raise ValueError(f"prune_tau_ms must be a positive finite number or None; got {self.prune_tau_ms}")
         if self.w_max < self.w_min:
             raise ValueError("w_max must be >= w_min")
         if self.a_plus < 0 or self.a_minus < 0:
