@@ -37,20 +37,20 @@ mostly waits. Nothing is downloaded and no file is written (the Digits data ship
 Expected output (approximately: the digits vary with the CPU, the torch build, ``--threads`` and
 ``--compile``)::
 
-    Digits: 1347 training / 450 test images, 8x8, T = 4 steps, direct encoding
-    epoch 1/10  loss 1.732  train acc 0.595  test accuracy: 0.822  (0.3 s)
-    epoch 2/10  loss 0.585  train acc 0.890  test accuracy: 0.929  (0.2 s)
+    Digits: 1437 training / 360 test images, 8x8, T = 4 steps, direct encoding
+    epoch 1/10  loss 1.688  train acc 0.626  test accuracy: 0.844  (0.2 s)
+    epoch 2/10  loss 0.517  train acc 0.916  test accuracy: 0.925  (0.2 s)
     ...
-    epoch 10/10  loss 0.038  train acc 0.996  test accuracy: 0.982  (0.2 s)
-    final test accuracy: 0.982  (training + evaluation 2.2 s)
+    epoch 10/10  loss 0.031  train acc 0.997  test accuracy: 0.975  (0.2 s)
+    final test accuracy: 0.975  (training + evaluation 1.6 s)
     spike rate per LIF layer (test set, spikes per neuron per step):
-      layer 1 (tau=2, v_th=0.5): 0.296
-      layer 4 (tau=2, v_th=0.5): 0.452
-    membrane of neurons [62, 10, 12] of layer 4 on test image 0 (label 2), single-step API; v after the reset, * = spike:
-      t=0  I=+0.99 v=+0.50   I=+0.52 v=+0.26   I=+0.85 v=+0.42
-      t=1  I=+1.36 v=+0.00*  I=+0.90 v=+0.00*  I=+0.68 v=+0.00*
-      t=2  I=+1.23 v=+0.00*  I=+0.56 v=+0.28   I=+1.08 v=+0.00*
-      t=3  I=+1.40 v=+0.00*  I=+0.92 v=+0.00*  I=+0.76 v=+0.38
+      layer 1 (tau=2, v_th=0.5): 0.293
+      layer 4 (tau=2, v_th=0.5): 0.442
+    membrane of neurons [2, 32, 35] of layer 4 on test image 0 (label 7), single-step API; v after the reset, * = spike:
+      t=0  I=+1.13 v=+0.00*  I=+0.92 v=+0.46   I=+1.11 v=+0.00*
+      t=1  I=+1.46 v=+0.00*  I=+1.40 v=+0.00*  I=+1.43 v=+0.00*
+      t=2  I=+0.96 v=+0.48   I=+1.03 v=+0.00*  I=+0.94 v=+0.47
+      t=3  I=+1.43 v=+0.00*  I=+1.46 v=+0.00*  I=+1.44 v=+0.00*
     single-step spikes == multi-step spikes: True
 
 With ``tau=2`` (and ``decay_input=True``, SpikingJelly's form) a neuron charges ``H = V + (I − V)/2``
@@ -65,22 +65,11 @@ import time
 
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch import nn
 
 import spikeforge.nn as sfnn
 from spikeforge.encoding import rate_encode
-
-
-def load_data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Digits as float images in [0, 1], ``[N, 1, 8, 8]``; stratified 75 / 25 split."""
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).reshape(-1, 1, 8, 8)
-    split = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
-    X_tr, X_te = (torch.tensor(a, dtype=torch.float32) for a in split[:2])
-    y_tr, y_te = (torch.tensor(a, dtype=torch.long) for a in split[2:])
-    return X_tr, y_tr, X_te, y_te
+from spikeforge.nn.train import load_data
 
 
 def build_model() -> nn.Sequential:
@@ -126,7 +115,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)  # shuffling and rate-code spikes
-    X_tr, y_tr, X_te, y_te = load_data()
+    digits = load_data("digits", seed=args.seed)  # uint8 [N, 1, 8, 8], stratified 1 437 / 360 split
+    X_tr, X_te = digits.X_train.float() * digits.scale, digits.X_test.float() * digits.scale  # in [0, 1]
+    y_tr, y_te = digits.y_train, digits.y_test
     print(f"Digits: {len(X_tr)} training / {len(X_te)} test images, 8x8, T = {args.T} steps, "
           f"{args.encoding} encoding{', torch.compile' if args.compile else ''}")
 
