@@ -23,8 +23,8 @@ How to create the bench environment (peers never go into the main venv; torch st
     PYTHONPATH=src /work/venv-bench/bin/python benchmarks/deep_snn_speed.py [--compile]
 
 (``--no-deps`` because SpikingJelly and Norse pin torchvision/torchaudio, which they do not need for this.)
-Peers that are not installed are skipped. ``--compile`` adds SpikingJelly under ``torch.compile``
-(15–20 s of compilation). Results go to ``benchmarks/results/deep_snn_speed_<N>thread(s).{json,md}``.
+Peers that are not installed are skipped. ``--compile`` adds SpikingJelly and spikeforge under
+``torch.compile`` in W1 (15–20 s of compilation each) and compiled W2 networks (ours and the ReLU twin). Results go to ``benchmarks/results/deep_snn_speed_<N>thread(s).{json,md}``.
 """
 
 from __future__ import annotations
@@ -107,6 +107,33 @@ def w1_implementations(x: torch.Tensor, compile_sj: bool) -> dict[str, Callable[
     impls["spikeforge (compiled CPU kernel)"] = ours("cpu")
     impls["spikeforge (pure-torch fused fallback)"] = ours("torch")
     impls["spikeforge (naive per-step autograd reference)"] = ours("reference")
+    if compile_sj:  # ours under torch.compile: the same kernel as a custom operator in the graph
+        ours_compiled = torch.compile(lambda x: sfnn.lif_multi_step(x, None, spec)[0], fullgraph=True)
+
+        def ours_c_step():
+            ours_compiled(x).sum().backward()
+            x.grad = None
+
+        t0 = time.perf_counter()
+        ours_c_step()
+        print(f"  spikeforge torch.compile: first call {time.perf_counter() - t0:.1f} s")
+        impls["spikeforge (torch.compile, fullgraph)"] = ours_c_step
+        # the same two with loss = (spikes·w).sum(): its gradient is a full tensor, which takes away
+        # eager's shortcut of reading the stride-0 gradient of spikes.sum() as one scalar
+        w = torch.rand(x.shape, generator=torch.Generator().manual_seed(1))
+
+        def ours_full_step():
+            s, _ = sfnn.lif_multi_step(x, None, spec)
+            (s * w).sum().backward()
+            x.grad = None
+
+        def ours_c_full_step():
+            (ours_compiled(x) * w).sum().backward()
+            x.grad = None
+
+        ours_c_full_step()
+        impls["spikeforge (compiled CPU kernel), loss (spikes·w).sum()"] = ours_full_step
+        impls["spikeforge (torch.compile, fullgraph), loss (spikes·w).sum()"] = ours_c_full_step
     try:
         from spikingjelly.activation_based import neuron, surrogate
 
@@ -216,7 +243,7 @@ def run_w1(repeats: int, warmup: int, compile_sj: bool) -> dict:
 
 
 # ---------------------------------------------------------------------------- W2
-def run_w2(repeats: int, warmup: int) -> dict:
+def run_w2(repeats: int, warmup: int, compile_ours: bool = False) -> dict:
     import spikeforge.nn as sfnn
 
     torch.manual_seed(0)
@@ -224,6 +251,11 @@ def run_w2(repeats: int, warmup: int) -> dict:
     yb = torch.randint(0, 10, (32,))
     nets = {"LIF (spikeforge)": sfnn.ConvSNN(channels=(32, 64), T=4, norm="tdbn"),
             "ReLU (same network)": sfnn.ConvSNN(channels=(32, 64), T=4, norm="tdbn", act="relu")}
+    compiled = {}
+    if compile_ours:  # the whole training forward under torch.compile (inductor), ours and the ReLU twin
+        for name, act in (("LIF (spikeforge, torch.compile)", "lif"), ("ReLU (same network, torch.compile)", "relu")):
+            nets[name] = sfnn.ConvSNN(channels=(32, 64), T=4, norm="tdbn", act=act)
+            compiled[name] = torch.compile(nets[name], fullgraph=True)
     try:
         from spikingjelly.activation_based import neuron, surrogate
 
@@ -245,15 +277,19 @@ def run_w2(repeats: int, warmup: int) -> dict:
     for name, net in nets.items():
         opt = torch.optim.Adam(net.parameters(), 1e-3)
 
-        def step(net=net, opt=opt):
+        def step(net=net, opt=opt, fwd=compiled.get(name, net)):
             for m in net.modules():
                 if hasattr(m, "reset") and callable(m.reset) and m.__class__.__name__ == "LIFNode":
                     m.reset()
-            loss = F.cross_entropy(net(xb), yb)
+            loss = F.cross_entropy(fwd(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
 
+        if name in compiled:
+            t0 = time.perf_counter()
+            step()
+            print(f"  {name}: first call {time.perf_counter() - t0:.1f} s")
         fns[name] = step
     timing = interleaved_medians(fns, repeats, warmup)
     relu = timing["ReLU (same network)"]["median_ms"]
@@ -304,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--w2-repeats", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--compile", action="store_true", help="also SpikingJelly under torch.compile (slow to compile)")
+    p.add_argument("--compile", action="store_true",
+                   help="also SpikingJelly and ours under torch.compile (W1), and W2's networks compiled (slow to compile)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     p.add_argument("--out", default=str(HERE / "results"))
     args = p.parse_args(argv)
@@ -322,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     print("W1 ...")
     w1 = run_w1(args.repeats, args.warmup, args.compile)
     print("W2 ...")
-    w2 = run_w2(args.w2_repeats, args.warmup)
+    w2 = run_w2(args.w2_repeats, args.warmup, args.compile)
     env["load_after"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     cmd = "python benchmarks/deep_snn_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     res = {"command": cmd.strip(), "environment": env, "w1": w1, "w2": w2, "w1_repeats": args.repeats,
