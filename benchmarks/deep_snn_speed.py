@@ -277,7 +277,9 @@ def run_w2(repeats: int, warmup: int, compile_ours: bool = False) -> dict:
     for name, net in nets.items():
         opt = torch.optim.Adam(net.parameters(), 1e-3)
 
-        def step(net=net, opt=opt, fwd=compiled.get(name, net)):
+        fwd = compiled.get(name, net)
+
+        def step(net=net, opt=opt, fwd=fwd):
             for m in net.modules():
                 if hasattr(m, "reset") and callable(m.reset) and m.__class__.__name__ == "LIFNode":
                     m.reset()
