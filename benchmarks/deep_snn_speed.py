@@ -69,6 +69,13 @@ def peak_memory_mb(fn: Callable[[], None]) -> float:
     return peak / 2**20
 
 
+def first_call(label: str, fn: Callable[[], None]) -> None:
+    """Run ``fn`` once (a compiled function compiles here) and print how long it took."""
+    t0 = time.perf_counter()
+    fn()
+    print(f"  {label}: first call {time.perf_counter() - t0:.1f} s")
+
+
 def interleaved_medians(fns: dict[str, Callable[[], None]], repeats: int, warmup: int) -> dict[str, dict]:
     """Time every function once per round, ``repeats`` rounds; return median / quartiles in ms."""
     for _ in range(warmup):
@@ -114,9 +121,7 @@ def w1_implementations(x: torch.Tensor, compile_sj: bool) -> dict[str, Callable[
             ours_compiled(x).sum().backward()
             x.grad = None
 
-        t0 = time.perf_counter()
-        ours_c_step()
-        print(f"  spikeforge torch.compile: first call {time.perf_counter() - t0:.1f} s")
+        first_call("spikeforge torch.compile", ours_c_step)
         impls["spikeforge (torch.compile, fullgraph)"] = ours_c_step
         # the same two with loss = (spikes·w).sum(): its gradient is a full tensor, which takes away
         # eager's shortcut of reading the stride-0 gradient of spikes.sum() as one scalar
@@ -156,9 +161,7 @@ def w1_implementations(x: torch.Tensor, compile_sj: bool) -> dict[str, Callable[
                 compiled(x).sum().backward()
                 x.grad = None
 
-            t0 = time.perf_counter()
-            sjc_step()
-            print(f"  SpikingJelly torch.compile: first call {time.perf_counter() - t0:.1f} s")
+            first_call("SpikingJelly torch.compile", sjc_step)
             impls["SpikingJelly LIFNode (torch.compile)"] = sjc_step
     except ImportError:
         print("  SpikingJelly not installed: skipped")
@@ -289,9 +292,7 @@ def run_w2(repeats: int, warmup: int, compile_ours: bool = False) -> dict:
             opt.step()
 
         if name in compiled:
-            t0 = time.perf_counter()
-            step()
-            print(f"  {name}: first call {time.perf_counter() - t0:.1f} s")
+            first_call(name, step)
         fns[name] = step
     timing = interleaved_medians(fns, repeats, warmup)
     relu = timing["ReLU (same network)"]["median_ms"]
