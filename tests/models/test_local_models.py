@@ -158,6 +158,10 @@ def test_silent_inputs_are_reported_as_no_answer(digits01):
         pred = clf.predict(blank)
     np.testing.assert_array_equal(pred, -1)
     assert not clf.answered(blank).any()
+    with pytest.warns(NoAnswerWarning):
+        labels, answered = clf.predict(np.vstack([blank[:1], Xte[:2] / 5.1]), return_answered=True)
+    assert labels[0] == -1 and not answered[0]
+    np.testing.assert_array_equal(answered[1:], clf.answered(Xte[:2] / 5.1))
     np.testing.assert_allclose(clf.predict_proba(blank), 0.5)
     strings = STDPAllLTDClassifier(**{**FAST_AL, "no_answer_label": "auto"}).fit(
         Xtr[:10] / 5.1, np.where(ytr[:10] == 0, "zero", "one"))

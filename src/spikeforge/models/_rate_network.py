@@ -116,10 +116,15 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         X = self._check_X(X, reset=False)
         return self._class_scores(X)
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted labels [n_samples]; inputs that evoke no spike get ``no_answer_label``."""
+    def predict(self, X, *, return_answered: bool = False):
+        """Predicted labels [n_samples]; inputs that evoke no spike get ``no_answer_label``.
+
+        With ``return_answered=True`` also the mask of :meth:`answered` (from the same
+        simulation, so one inference instead of two): ``(labels, answered)``.
+        """
         scores, answered = self._scores(X)
-        return self._decide(scores, answered)
+        labels = self._decide(scores, answered)
+        return (labels, answered) if return_answered else labels
 
     def predict_proba(self, X) -> np.ndarray:
         """Scores normalised to sum to 1 per row [n_samples, n_classes] (uniform when silent)."""
