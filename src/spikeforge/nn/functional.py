@@ -583,6 +583,8 @@ def _lif_backward_op(x, v0, aux, gs, gvT, spec_key, backend, dtype, need_gv0):
     spec = _spec_from_key(spec_key)
     impl = _resolve_impl(aux if x is None else x, backend, spec)
     like = aux if x is None else x
+    if gvT is not None and not gvT.any():  # compiled graphs pass zeros for an unused v_T: skip them
+        gvT = None
     gx, gv0 = impl.backward(impl.restore(x, v0, aux, spec, dtype), gs, gvT, spec, need_gv0)
     return gx.contiguous(), (gv0.contiguous() if gv0 is not None else like.new_empty(0, dtype=dtype))
 
