@@ -212,7 +212,9 @@ def test_use_it_or_lose_it_set_params_tau_after_fit_applies_to_the_sweep(digits0
     late = STDPAllLTDClassifier(**kw, prune_tau_ms=300.0, prune_sweep_ms=0.0).fit(Xtr[:20], ytr[:20])
     late.set_params(prune_tau_ms=100.0, prune_sweep_ms=50.0).prune_sweep()
     np.testing.assert_array_equal(late.weights_, direct.weights_)
-    assert late.network_.connections["XE"].plasticity.prune_tau_ms == 100.0
+    assert late.network_.connections["XE"].plasticity.prune_tau_ms == 100.0 == late.prune_tau_ms_
+    assert STDPAllLTDClassifier(**kw, prune_tau_ms="auto").fit(Xtr[:20], ytr[:20]).prune_tau_ms_ == \
+        5 * 2 * (kw["active_ms"] + kw["rest_ms"])  # "auto": 5 · classes · presentation
     with pytest.raises(ValueError, match="prune_tau_ms must be positive"):
         late.set_params(prune_tau_ms=-5.0).prune_sweep()
 

@@ -107,6 +107,8 @@ class DiehlCook2015(RateNetworkClassifier):
         Mean spike count of each neuron per training class (frozen network).
     train_repetitions_ : float
         Mean repetitions per training image in the last epoch.
+    network_seed_ : int
+        Seed of the network (delays, initial weights, input streams); :meth:`save` stores it.
     """
 
     def __init__(

@@ -115,6 +115,10 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         Class index of each excitatory neuron's segment.
     n_seen_ : int
         Training images presented so far.
+    prune_tau_ms_ : float or None
+        The τ_prun (ms) the network uses now (``"auto"`` resolved), None without the decay.
+    network_seed_ : int
+        Seed of the network (delays, initial weights, input streams); :meth:`save` stores it.
     """
 
     def __init__(
@@ -291,7 +295,8 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
     def _sync_prune_tau(self) -> None:
         """Give the fitted network the current ``prune_tau_ms`` (``set_params`` after ``fit``
         changes the τ_prun of later training and sweeps)."""
-        self.network_.set_prune_tau("XE", self._prune_tau(self.classes_.shape[0]))
+        self.prune_tau_ms_ = self._prune_tau(self.classes_.shape[0])
+        self.network_.set_prune_tau("XE", self.prune_tau_ms_)
 
     # ------------------------------------------------------------------ inference
     def spike_counts(self, X) -> np.ndarray:
