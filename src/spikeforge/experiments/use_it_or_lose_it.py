@@ -398,10 +398,10 @@ BAR_NOISE, BAR_GROWTH, BAR_ACCURACY = 0.05, 1.5, -0.03
 
 
 def _tau_rows(res: Results) -> list[tuple[float, str]]:
-    """(τ_prun in ms, method) of the τ probe plus the main arm (7.5 s), by τ."""
+    """(τ_prun in ms, method) of the τ probe plus the main arm (``_method("sweep")``), by τ."""
     taus = res.extra.get("sweep_taus_ms") or []
-    main = next((info["prune_tau_ms"] for a, info in res.extra["arms"].items() if a == "sweep"), 7500.0)
-    return sorted([(float(t), _tau_method(t)) for t in taus] + [(float(main), "stdp+all-ltd+use-it-or-lose-it")])
+    main = res.extra["arms"].get("sweep", {}).get("prune_tau_ms", 7500.0)
+    return sorted([(float(t), _tau_method(t)) for t in taus] + [(float(main), _method("sweep"))])
 
 
 def _tau_probe_markdown(res: Results) -> list[str]:
@@ -427,7 +427,7 @@ def _tau_probe_markdown(res: Results) -> list[str]:
         ch = res.get(f"mnist-known/{m}/accuracy_change")
         met = [name for name, ok in (("noise", max(n, bl) <= BAR_NOISE), ("growth", g.value >= BAR_GROWTH),
                                      ("accuracy", ch.value >= BAR_ACCURACY)) if ok]
-        label = f"{tau / 1000:g} s" + (" (the notebooks)" if m == "stdp+all-ltd+use-it-or-lose-it" else "")
+        label = f"{tau / 1000:g} s" + (" (the notebooks)" if m == _method("sweep") else "")
         lines.append(
             f"| {label} | {res.get(f'mnist-known/{m}/spikes_per_image').value:.2f} "
             f"| {res.get(f'mnist-known-vs-unknown/{m}/spike_deficit').value:.3f} "
@@ -455,7 +455,7 @@ def _tau_plot(res: Results, base: list[dict], reg: list[dict]) -> None:
     ax.fill_between([BAR_ACCURACY * 100, 5.0], BAR_GROWTH, 5.0, color="0.88", zorder=0,
                     label=f"growth ≥ {BAR_GROWTH}× and accuracy within {-BAR_ACCURACY * 100:.0f} points (the bars)")
     for k, (tau, m) in enumerate(_tau_rows(res)):
-        probe = [r["tau_probe"][str(tau)] for r in reg] if m != "stdp+all-ltd+use-it-or-lose-it" else reg
+        probe = reg if m == _method("sweep") else [r["tau_probe"][str(tau)] for r in reg]
         xs = [100 * (b["known_accuracy"] - a["known_accuracy"]) for a, b in zip(base, probe)]
         ys = [b["deficit"] / a["deficit"] if a["deficit"] > 0 else np.nan for a, b in zip(base, probe)]
         color = f"C{k}"
@@ -464,7 +464,7 @@ def _tau_plot(res: Results, base: list[dict], reg: list[dict]) -> None:
         g = res.get(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means").value
         ch = 100 * res.get(f"mnist-known/{m}/accuracy_change").value
         ax.scatter([ch], [g], s=90, color=color, edgecolor="k", zorder=3,
-                   label=f"τ_prun {tau / 1000:g} s" + (" (notebooks)" if m == "stdp+all-ltd+use-it-or-lose-it" else ""))
+                   label=f"τ_prun {tau / 1000:g} s" + (" (notebooks)" if m == _method("sweep") else ""))
     ax.set_xlim(min(-12.0, ax.get_xlim()[0]), 2.0)
     ax.set_ylim(0.8, top)
     ax.set_xlabel("known-digit accuracy change (points)")

@@ -142,14 +142,13 @@ class TritonImpl:
 
     @staticmethod
     def forward(x: torch.Tensor, v0, spec, check_nan: bool):
-        from .functional import _check_nan, _TorchImpl
+        from .functional import _check_nan, _kernel_layout, _TorchImpl
 
         if not spec.surrogate.spiking:  # smooth gradient-check mode: torch path
             return _TorchImpl.forward(x, v0, spec, check_nan)
         if check_nan:
             _check_nan(x)
-        if not (x.is_contiguous() or (x.shape[0] > 1 and x.stride(0) == 0 and x[0].is_contiguous())):
-            x = x.contiguous()
+        x = _kernel_layout(x)
         T, M = x.shape[0], x[0].numel()
         xst = 0 if (T > 1 and x.stride(0) == 0) else M
         s = torch.empty(x.shape, dtype=x.dtype, device=x.device)

@@ -289,6 +289,14 @@ def lif_multi_step_reference(
 
 
 # ---------------------------------------------------------------------------- fused implementations
+def _kernel_layout(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as the compiled kernels read it: contiguous, or one contiguous step broadcast over
+    time (stride 0, direct encoding; read without a copy)."""
+    if x.is_contiguous() or (x.shape[0] > 1 and x.stride(0) == 0 and x[0].is_contiguous()):
+        return x
+    return x.contiguous()
+
+
 class _CpuImpl:
     """Compiled C++ kernel (float32 / float64 on CPU); saves only ``x`` and ``v0``."""
 
@@ -297,8 +305,7 @@ class _CpuImpl:
     @staticmethod
     def forward(x: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec, check_nan: bool):
         lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
-        if not (x.is_contiguous() or (x.shape[0] > 1 and x.stride(0) == 0 and x[0].is_contiguous())):
-            x = x.contiguous()
+        x = _kernel_layout(x)
         if v0 is not None:
             v0 = v0.contiguous()
         fp, ip = spec.kernel_params()
@@ -321,9 +328,7 @@ class _CpuImpl:
 
     @staticmethod
     def restore(x, v0, aux, spec: LIFSpec, dtype: torch.dtype):
-        if not (x.is_contiguous() or (x.shape[0] > 1 and x.stride(0) == 0 and x[0].is_contiguous())):
-            x = x.contiguous()
-        return x, (None if v0 is None else v0.contiguous())
+        return _kernel_layout(x), (None if v0 is None else v0.contiguous())
 
     @staticmethod
     def backward(saved, gs, gvT, spec: LIFSpec, need_gv0: bool):
@@ -581,8 +586,8 @@ def _(x, v0, spec_key, backend, check_nan):
 def _lif_backward_op(x, v0, aux, gs, gvT, spec_key, backend, dtype, need_gv0):
     """Fused backward: ``(dL/dx [T, ...], dL/dv0 [...])`` (the latter empty unless ``need_gv0``)."""
     spec = _spec_from_key(spec_key)
-    impl = _resolve_impl(aux if x is None else x, backend, spec)
     like = aux if x is None else x
+    impl = _resolve_impl(like, backend, spec)
     if gvT is not None and not gvT.any():  # compiled graphs pass zeros for an unused v_T: skip them
         gvT = None
     gx, gv0 = impl.backward(impl.restore(x, v0, aux, spec, dtype), gs, gvT, spec, need_gv0)
