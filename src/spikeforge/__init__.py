@@ -6,7 +6,12 @@ Subpackages (a layer imports only from the layers above it):
 - :mod:`spikeforge.encoding`   GRF, L1, rate and reference-train coding
 - :mod:`spikeforge.neurons`    neuron models (functional, explicit state)
 - :mod:`spikeforge.plasticity` learning rules (reference + compiled paths)
+- :mod:`spikeforge.sim`        the compiled engine for local-learning networks
+- :mod:`spikeforge.nn`         gradient-trained layers (fused LIF, tdBN, deep SNNs)
 - :mod:`spikeforge.models`     complete models (scikit-learn estimators)
+- :mod:`spikeforge.conversion` ANN→SNN conversion and hybrid training
+- :mod:`spikeforge.continual`  continual-learning streams, strategies and metrics
+- :mod:`spikeforge.interop`    NIR export and import
 - :mod:`spikeforge.experiments` reproductions of the seed papers
 """
 
@@ -22,6 +27,7 @@ _SUBMODULES = {
     "datasets",
     "encoding",
     "experiments",
+    "interop",
     "io",
     "models",
     "neurons",

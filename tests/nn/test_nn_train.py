@@ -14,6 +14,7 @@ from spikeforge.nn.train import (
     fit,
     load_checkpoint,
     load_data,
+    model_from_checkpoint,
     resolve_device,
     save_checkpoint,
 )
@@ -142,6 +143,18 @@ def test_cifar_pickles_and_cli(tmp_path, capsys):
     assert "final test accuracy" in capsys.readouterr().out
     with pytest.raises(FileNotFoundError):
         load_data(str(tmp_path / "missing"))
+    # the checkpoint rebuilds its model without the data (sizes are stored), and exports to NIR
+    import shutil
+
+    shutil.rmtree(root)
+    model, meta = model_from_checkpoint(out)
+    assert meta["model_args"] == {"in_channels": 3, "num_classes": 10, "image_size": 32} and not model.training
+    with pytest.raises(FileNotFoundError):
+        model_from_checkpoint(tmp_path / "nowhere")
+    pytest.importorskip("nir")
+    assert main(["export-nir", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert (out / "model.nir").exists() and "max |logit difference| = 0 " in text
 
 
 def test_config_validation():

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "load_data",
+    "model_from_checkpoint",
     "resolve_device",
     "save_checkpoint",
 ]
@@ -217,6 +219,43 @@ def build_model(cfg: TrainConfig, data: DataSplit) -> nn.Module:
         return ConvSNN(in_channels=data.in_channels, num_classes=data.num_classes, T=cfg.T,
                        image_size=data.image_size, norm=cfg.norm, **cfg.extra)
     return SpikingResNet19(num_classes=data.num_classes, in_channels=data.in_channels, T=cfg.T, norm=cfg.norm, **cfg.extra)
+
+
+def _model_args(data: DataSplit) -> dict[str, int]:
+    """What :func:`build_model` takes from the data (stored in checkpoints so a model can be rebuilt
+    without the data)."""
+    return {"in_channels": data.in_channels, "num_classes": data.num_classes, "image_size": data.image_size}
+
+
+def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model a ``spikeforge train`` run saved in ``path`` and load its weights (eval mode).
+
+    Returns ``(model, meta)``; ``meta["config"]`` is the run's :class:`TrainConfig` as a dict and
+    ``meta["model_args"]`` the input channels, classes and image size. Checkpoints written before
+    ``model_args`` was stored are rebuilt by loading the run's data once.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    with safe_open(str(path), framework="pt", device="cpu") as fh:
+        raw = (fh.metadata() or {}).get("meta")
+    meta = json.loads(raw or "{}")
+    if "config" not in meta:
+        raise ValueError(f"{path} has no stored training config (not written by spikeforge train)")
+    cfg = config_from_dict(meta["config"])
+    args = meta.get("model_args")
+    if args is None:
+        data = load_data(cfg.data, seed=cfg.seed, n_train=cfg.n_train, n_test=cfg.n_test)
+        meta["model_args"] = _model_args(data)
+    else:
+        data = SimpleNamespace(**args)
+    model = build_model(cfg, data)
+    load_checkpoint(path, model, device=device)
+    return model.eval(), meta
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:
@@ -438,7 +477,8 @@ def fit(
                 f"({metrics['train_seconds']:.1f} s train, {metrics['epoch_seconds']:.1f} s total)")
         if out_dir is not None:
             save_checkpoint(ckpt, model, opt, sched,
-                            meta={"epoch": epoch + 1, "config": asdict(cfg), "history": history})
+                            meta={"epoch": epoch + 1, "config": asdict(cfg), "history": history,
+                                  "model_args": _model_args(data)})
             with open(Path(out_dir) / "metrics.jsonl", "w") as fh:
                 for row in history:
                     fh.write(json.dumps(row) + "\n")

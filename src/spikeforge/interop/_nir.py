@@ -1,0 +1,770 @@
+"""NIR export (:func:`to_nir`) and import (:func:`from_nir`) for ``spikeforge.nn`` networks.
+
+Time
+----
+NIR describes neurons as continuous-time equations; spikeforge's layers are discrete (one update per
+step). Both directions use **forward Euler with step** ``dt`` (in the graph's time unit: seconds by NIR
+convention; default ``1e-3``, i.e. 1 ms). A discrete update ``H = a·V + b·X + (1 − a)·v_leak`` is the
+Euler step of ``τ dV/dt = (v_leak − V) + R·I`` with
+
+    a = 1 − dt/τ,   b = dt·R/τ      (so τ = dt/(1 − a), R = b/(1 − a))
+
+and of the IF node ``dV/dt = R·I`` with ``a = 1``, ``b = dt·R``. This is the convention of snnTorch and
+Norse's NIR bridges (``β = 1 − dt/τ``). Export and import with the same ``dt``.
+
+What NIR cannot say, and what we do
+-----------------------------------
+- **Soft reset** (reset by subtraction, RMP), ``reset="none"`` and snnTorch's delayed subtraction: NIR
+  neurons reset to ``v_reset``. They are exported as a hard reset to 0 with a :class:`UserWarning`;
+  the exact :class:`~spikeforge.nn.LIFSpec` is kept in the node's metadata (``"spikeforge.spec"``), and
+  :func:`from_nir` restores it when the node's parameters still match it. Other tools see the hard
+  reset.
+- **Initial membrane** (``v0 = ½`` of converted QCFS networks): metadata only, with a warning.
+- **Readout over time** (``readout(mean_t(spikes))`` of :class:`~spikeforge.nn.ConvSNN` /
+  :class:`~spikeforge.nn.SpikingResNet19`, :class:`~spikeforge.nn.MeanOverTime`): an affine readout
+  commutes with the mean, so the graph computes the readout at every step and records
+  ``graph.metadata["spikeforge.readout"] = "mean_over_time"``; average the output over time.
+- **BatchNorm / tdBN** are folded into the preceding conv / linear layer (evaluation statistics).
+- Max pooling and ReLU have no NIR node: export raises an error that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..nn.batchnorm import fold_batchnorm
+from ..nn.functional import LIFSpec
+from ..nn.layers import MeanOverTime, SeqToANN
+from ..nn.neurons import LIF
+from ..nn.surrogate import Surrogate
+
+__all__ = ["NIRBuilder", "NIRNetwork", "Source", "from_nir", "register_nir_exporter", "to_nir"]
+
+_SPEC_KEY = "spikeforge.spec"
+_V0_KEY = "spikeforge.v0"
+_READOUT_KEY = "spikeforge.readout"
+_DT_KEY = "spikeforge.dt"
+_COMPARE_KEY = "spikeforge.spike_compare"
+
+
+def _nir():
+    """The ``nir`` module, or an ImportError that says how to get it."""
+    try:
+        import nir
+    except ImportError as err:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "NIR support needs the optional 'nir' package: pip install \"spikeforge[nir]\" (or pip install nir)"
+        ) from err
+    return nir
+
+
+def _check_dt(dt: float) -> float:
+    if not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt must be a positive finite step length (seconds by NIR convention); got {dt!r}")
+    return float(dt)
+
+
+# ============================================================================ discretisation
+def _euler_of_spec(spec: LIFSpec) -> tuple[float, float, float]:
+    """``(a, b, v_leak)`` of ``H = a·V + b·X + (1 − a)·v_leak`` for a :class:`LIFSpec` (see module docs)."""
+    if spec.charge == "tau":
+        return 1.0 - 1.0 / spec.tau, (1.0 / spec.tau if spec.decay_input else 1.0), spec._vr_charge
+    if spec.charge == "decay":
+        return spec.decay, ((1.0 - spec.decay) if spec.decay_input else 1.0), 0.0
+    return 1.0, 1.0, 0.0
+
+
+def _spec_to_json(spec: LIFSpec) -> str:
+    return spec._key
+
+
+def _spec_from_json(text: str) -> LIFSpec:
+    d = json.loads(text)
+    name, alpha, spiking = d.pop("surrogate")
+    return LIFSpec(**d, surrogate=Surrogate(name, alpha, spiking))
+
+
+def _neuron_node(spec: LIFSpec, shape: tuple[int, ...], dt: float, *, scale_note: str = ""):
+    """The NIR ``LIF`` / ``IF`` node of ``spec`` for a population of per-step ``shape``."""
+    nir = _nir()
+    a, b, vl = _euler_of_spec(spec)
+    full = lambda v: np.full(shape, v, dtype=np.float32)  # noqa: E731
+    if spec.reset != "hard":
+        warnings.warn(
+            f"NIR neurons reset to v_reset; this layer's reset={spec.reset!r}{scale_note} is exported as a hard "
+            "reset to 0 (spikeforge.interop.from_nir restores it from the node metadata; other tools will not)",
+            UserWarning,
+            stacklevel=4,
+        )
+    v_reset = full(spec.v_reset if spec.reset == "hard" else 0.0)
+    meta = {_SPEC_KEY: _spec_to_json(spec), _COMPARE_KEY: spec.spike_compare, _DT_KEY: dt}
+    if a == 1.0:
+        return nir.IF(r=full(b / dt), v_threshold=full(spec.v_th), v_reset=v_reset, metadata=meta)
+    return nir.LIF(
+        tau=full(dt / (1.0 - a)),
+        r=full(b / (1.0 - a)),
+        v_leak=full(vl),
+        v_threshold=full(spec.v_th),
+        v_reset=v_reset,
+        metadata=meta,
+    )
+
+
+def _euler_of_node(node, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(a, b, c)`` arrays of ``H = a·V + b·X + c`` for a NIR ``LIF`` / ``IF`` / ``LI`` node."""
+    nir = _nir()
+    if isinstance(node, nir.IF):
+        r = np.asarray(node.r, dtype=np.float64)
+        return np.ones_like(r), dt * r, np.zeros_like(r)
+    tau = np.asarray(node.tau, dtype=np.float64)
+    r = np.asarray(node.r, dtype=np.float64)
+    vl = np.asarray(node.v_leak, dtype=np.float64)
+    if np.any(~np.isfinite(tau)) or np.any(tau <= 0):
+        raise ValueError(f"{type(node).__name__} node has non-positive or non-finite tau")
+    if np.any(tau < dt * (1 - 1e-9)):
+        raise ValueError(
+            f"{type(node).__name__} node has tau = {float(tau.min()):g} shorter than dt = {dt:g}: the Euler step would "
+            "overshoot; import with a smaller dt"
+        )
+    k = dt / tau
+    return 1.0 - k, k * r, k * vl
+
+
+def _spec_matches(spec: LIFSpec, node, dt: float) -> bool:
+    """True when ``node``'s parameters are those :func:`_neuron_node` writes for ``spec`` (not edited since)."""
+    nir = _nir()
+    if isinstance(node, nir.IF) != (_euler_of_spec(spec)[0] == 1.0):
+        return False
+    a, b, c = _euler_of_node(node, dt)
+    sa, sb, svl = _euler_of_spec(spec)
+    vr = 0.0 if node.v_reset is None else np.asarray(node.v_reset, dtype=np.float64)
+    want_vr = spec.v_reset if spec.reset == "hard" else 0.0
+    close = lambda x, y: bool(np.allclose(x, y, rtol=1e-5, atol=1e-6))  # noqa: E731
+    return (
+        close(a, sa)
+        and close(b, sb)
+        and close(c, (1.0 - sa) * svl)
+        and close(np.asarray(node.v_threshold, dtype=np.float64), spec.v_th)
+        and close(vr, want_vr)
+    )
+
+
+# ============================================================================ export
+@dataclass(frozen=True)
+class Source:
+    """What feeds the next node: the NIR nodes whose outputs are **summed** (NIR adds all edges into a
+    node), and the per-step shape of that sum (no time, no batch axis)."""
+
+    names: tuple[str, ...]
+    shape: tuple[int, ...]
+
+
+Exporter = Callable[["NIRBuilder", nn.Module, Source, str], Source]
+_EXPORTERS: dict[type, Exporter] = {}
+
+
+def register_nir_exporter(cls: type) -> Callable[[Exporter], Exporter]:
+    """Decorator: ``fn(builder, module, source, name) -> Source`` exports modules of type ``cls``.
+
+    Use it for a module with a custom ``forward``: emit its children with ``builder.emit(child, src,
+    f"{name}.child")`` and join branches with ``builder.sum(a, b)``. Example (a residual block)::
+
+        @register_nir_exporter(MyBlock)
+        def _(builder, block, src, name):
+            h = builder.emit(block.body, src, f"{name}.body")
+            return builder.emit(block.act, builder.sum(h, src), f"{name}.act")
+    """
+
+    def deco(fn: Exporter) -> Exporter:
+        _EXPORTERS[cls] = fn
+        return fn
+
+    return deco
+
+
+class NIRBuilder:
+    """Collects NIR nodes and edges while :func:`to_nir` walks a network (see :func:`register_nir_exporter`).
+
+    Parameters
+    ----------
+    dt : float
+        Step length used to turn the discrete layers into NIR's continuous-time nodes.
+    """
+
+    def __init__(self, dt: float) -> None:
+        self.dt = _check_dt(dt)
+        self.nodes: dict[str, object] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.metadata: dict[str, object] = {}
+
+    def add(self, name: str, node: object, src: Source, shape: tuple[int, ...]) -> Source:
+        """Add ``node`` fed by ``src``; returns the node as a source of per-step ``shape``."""
+        base = name or type(node).__name__.lower()
+        name, i = base, 1
+        while name in self.nodes:
+            i += 1
+            name = f"{base}_{i}"
+        self.nodes[name] = node
+        self.edges += [(s, name) for s in src.names]
+        return Source((name,), tuple(int(d) for d in shape))
+
+    def sum(self, *sources: Source) -> Source:
+        """The elementwise sum of several sources (a residual connection); shapes must agree."""
+        shapes = {s.shape for s in sources}
+        if len(shapes) != 1:
+            raise ValueError(f"cannot add sources of different per-step shapes {sorted(shapes)}")
+        names = tuple(n for s in sources for n in s.names)
+        if len(set(names)) != len(names):
+            raise ValueError("a sum that uses the same node twice (x + x) has no NIR form; scale the branch instead")
+        return Source(names, sources[0].shape)
+
+    def emit(self, module: nn.Module, src: Source, name: str) -> Source:
+        """Export ``module`` fed by ``src``; returns what it outputs."""
+        for cls in type(module).__mro__:
+            if cls in _EXPORTERS:
+                return _EXPORTERS[cls](self, module, src, name)
+        if isinstance(module, nn.Sequential) and type(module).forward in (nn.Sequential.forward, SeqToANN.forward):
+            for key, child in module.named_children():
+                src = self.emit(child, src, f"{name}.{key}" if name else key)
+            return src
+        raise TypeError(
+            f"no NIR export for {type(module).__name__} at {name or '<root>'!r}. Supported: nn.Sequential trees of "
+            "Conv1d/Conv2d, Linear, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Identity, LIF/IF, "
+            "SpikingActivation, MeanOverTime; ConvSNN, SpikingResNet19, ConvertedSNN. Register others with "
+            "spikeforge.interop.register_nir_exporter"
+        )
+
+
+def _probe(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Per-step output shape of a stateless module for per-step input ``shape``."""
+    p = next(iter(module.parameters()), None)
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    device = p.device if p is not None else torch.device("cpu")
+    with torch.no_grad():
+        return tuple(module(torch.zeros(1, *shape, dtype=dtype, device=device)).shape[1:])
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy().copy()
+
+
+def _pair(v) -> np.ndarray:
+    return np.array(v if isinstance(v, (tuple, list)) else (v, v), dtype=np.int64)
+
+
+@register_nir_exporter(nn.Linear)
+def _export_linear(b: NIRBuilder, m: nn.Linear, src: Source, name: str) -> Source:
+    nir = _nir()
+    if src.shape[-1] != m.in_features:
+        raise ValueError(f"{name}: Linear expects {m.in_features} input features; the graph gives shape {src.shape}")
+    node = nir.Linear(weight=_np(m.weight)) if m.bias is None else nir.Affine(weight=_np(m.weight), bias=_np(m.bias))
+    return b.add(name, node, src, _probe(m, src.shape))
+
+
+@register_nir_exporter(nn.Conv2d)
+def _export_conv2d(b: NIRBuilder, m: nn.Conv2d, src: Source, name: str) -> Source:
+    nir = _nir()
+    if m.padding_mode != "zeros" or isinstance(m.padding, str):
+        raise ValueError(f"{name}: only numeric zero padding is exported (got {m.padding!r}, {m.padding_mode!r})")
+    bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, dtype=np.float32)
+    node = nir.Conv2d(
+        input_shape=tuple(int(d) for d in src.shape[-2:]),
+        weight=_np(m.weight),
+        stride=tuple(m.stride),
+        padding=tuple(m.padding),
+        dilation=tuple(m.dilation),
+        groups=m.groups,
+        bias=bias,
+    )
+    return b.add(name, node, src, _probe(m, src.shape))
+
+
+@register_nir_exporter(nn.Conv1d)
+def _export_conv1d(b: NIRBuilder, m: nn.Conv1d, src: Source, name: str) -> Source:
+    nir = _nir()
+    if m.padding_mode != "zeros" or isinstance(m.padding, str):
+        raise ValueError(f"{name}: only numeric zero padding is exported (got {m.padding!r}, {m.padding_mode!r})")
+    bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, dtype=np.float32)
+    node = nir.Conv1d(
+        input_shape=int(src.shape[-1]),
+        weight=_np(m.weight),
+        stride=int(m.stride[0]),
+        padding=int(m.padding[0]),
+        dilation=int(m.dilation[0]),
+        groups=m.groups,
+        bias=bias,
+    )
+    return b.add(name, node, src, _probe(m, src.shape))
+
+
+@register_nir_exporter(nn.AvgPool2d)
+def _export_avgpool(b: NIRBuilder, m: nn.AvgPool2d, src: Source, name: str) -> Source:
+    nir = _nir()
+    if m.ceil_mode or m.divisor_override is not None or (not m.count_include_pad and np.any(_pair(m.padding))):
+        raise ValueError(f"{name}: AvgPool2d with ceil_mode, divisor_override or count_include_pad=False has no NIR form")
+    stride = m.stride if m.stride is not None else m.kernel_size
+    node = nir.AvgPool2d(kernel_size=_pair(m.kernel_size), stride=_pair(stride), padding=_pair(m.padding))
+    return b.add(name, node, src, _probe(m, src.shape))
+
+
+@register_nir_exporter(nn.AdaptiveAvgPool2d)
+def _export_adaptive_avgpool(b: NIRBuilder, m: nn.AdaptiveAvgPool2d, src: Source, name: str) -> Source:
+    nir = _nir()
+    H, W = src.shape[-2:]
+    oh, ow = _pair(m.output_size)
+    oh, ow = (H if oh is None else oh), (W if ow is None else ow)
+    if H % oh or W % ow:
+        raise ValueError(f"{name}: AdaptiveAvgPool2d({m.output_size}) on {H}x{W} is not a plain average pool")
+    k = np.array((H // oh, W // ow), dtype=np.int64)
+    node = nir.AvgPool2d(kernel_size=k, stride=k.copy(), padding=np.zeros(2, dtype=np.int64))
+    return b.add(name, node, src, _probe(m, src.shape))
+
+
+@register_nir_exporter(nn.Flatten)
+def _export_flatten(b: NIRBuilder, m: nn.Flatten, src: Source, name: str) -> Source:
+    nir = _nir()
+    nd = len(src.shape)
+    start = m.start_dim if m.start_dim >= 0 else m.start_dim + nd + 1
+    end = m.end_dim if m.end_dim >= 0 else m.end_dim + nd + 1
+    if start < 1:
+        raise ValueError(f"{name}: a Flatten that folds the batch axis has no per-step meaning")
+    node = nir.Flatten(input_type={"input": np.array(src.shape)}, start_dim=start - 1, end_dim=end - 1)
+    return b.add(name, node, src, _probe(m, src.shape))
+
+
+@register_nir_exporter(nn.Identity)
+@register_nir_exporter(nn.Dropout)
+def _export_identity(b: NIRBuilder, m: nn.Module, src: Source, name: str) -> Source:
+    return src
+
+
+@register_nir_exporter(MeanOverTime)
+def _export_mean(b: NIRBuilder, m: nn.Module, src: Source, name: str) -> Source:
+    b.metadata[_READOUT_KEY] = "mean_over_time"
+    return src
+
+
+@register_nir_exporter(nn.modules.batchnorm._BatchNorm)
+def _export_bn(b: NIRBuilder, m: nn.Module, src: Source, name: str) -> Source:
+    raise TypeError(
+        f"{name}: {type(m).__name__} could not be folded (it must follow a Conv/Linear inside an nn.Sequential); "
+        "NIR has no BatchNorm node"
+    )
+
+
+@register_nir_exporter(nn.ReLU)
+@register_nir_exporter(nn.MaxPool2d)
+def _export_unsupported(b: NIRBuilder, m: nn.Module, src: Source, name: str) -> Source:
+    hint = (
+        "convert the ANN first (spikeforge.conversion.convert)"
+        if isinstance(m, nn.ReLU)
+        else "use average pooling (e.g. ConvSNN(pool='avg'))"
+    )
+    raise TypeError(f"{name}: NIR has no {type(m).__name__} node; {hint}")
+
+
+@register_nir_exporter(LIF)
+def _export_lif(b: NIRBuilder, m: LIF, src: Source, name: str) -> Source:
+    return b.add(name, _neuron_node(m.spec, src.shape, b.dt), src, src.shape)
+
+
+def _register_model_exporters() -> None:
+    from ..conversion.snn import ConvertedSNN, SpikingActivation
+    from ..nn.models import ConvSNN, SpikingBasicBlock, SpikingResNet19
+
+    @register_nir_exporter(SpikingActivation)
+    def _export_spiking_activation(b: NIRBuilder, m: SpikingActivation, src: Source, name: str) -> Source:
+        nir = _nir()
+        lam = m.scale.detach().to("cpu", torch.float64)
+        lam = lam.reshape(-1, *([1] * (len(src.shape) - 1))) if lam.dim() == 1 else lam
+        lam_full = np.broadcast_to(lam.numpy(), src.shape).astype(np.float32)
+        h = b.add(f"{name}.in_scale", nir.Scale(scale=(1.0 / lam_full).astype(np.float32)), src, src.shape)
+        node = _neuron_node(m.neuron.spec, src.shape, b.dt, scale_note=" (converted network)")
+        if m.v0 != 0.0:
+            warnings.warn(
+                f"{name}: NIR has no initial membrane; v0 = {m.v0:g} (threshold units) is kept in metadata only",
+                UserWarning,
+                stacklevel=3,
+            )
+            node.metadata[_V0_KEY] = m.v0
+        h = b.add(f"{name}.if", node, h, src.shape)
+        return b.add(f"{name}.out_scale", nir.Scale(scale=lam_full.copy()), h, src.shape)
+
+    @register_nir_exporter(ConvertedSNN)
+    def _export_converted(b: NIRBuilder, m: ConvertedSNN, src: Source, name: str) -> Source:
+        b.metadata[_READOUT_KEY] = "mean_over_time"
+        return b.emit(m.net, src, name)
+
+    @register_nir_exporter(ConvSNN)
+    def _export_convsnn(b: NIRBuilder, m: ConvSNN, src: Source, name: str) -> Source:
+        p = (name + ".") if name else ""
+        h = b.emit(m.stem_act, b.emit(m.stem, src, p + "stem"), p + "stem_act")
+        for i, stage in enumerate(m.stages):
+            for key in ("pool", "conv", "act"):
+                h = b.emit(stage[key], h, f"{p}stages.{i}.{key}")
+        h = b.emit(m.last_pool, h, p + "last_pool")
+        if m.hidden is not None:
+            h = b.emit(m.hidden["act"], b.emit(m.hidden["fc"], h, p + "hidden.fc"), p + "hidden.act")
+        b.metadata[_READOUT_KEY] = "mean_over_time"
+        return b.emit(m.readout, h, p + "readout")
+
+    @register_nir_exporter(SpikingBasicBlock)
+    def _export_block(b: NIRBuilder, m: SpikingBasicBlock, src: Source, name: str) -> Source:
+        h = b.emit(m.act_a, b.emit(m.conv_a, src, f"{name}.conv_a"), f"{name}.act_a")
+        h = b.emit(m.conv_b, h, f"{name}.conv_b")
+        sc = b.emit(m.shortcut, src, f"{name}.shortcut")
+        return b.emit(m.act_out, b.sum(h, sc), f"{name}.act_out")
+
+    @register_nir_exporter(SpikingResNet19)
+    def _export_resnet(b: NIRBuilder, m: SpikingResNet19, src: Source, name: str) -> Source:
+        p = (name + ".") if name else ""
+        h = b.emit(m.stem_act, b.emit(m.stem, src, p + "stem"), p + "stem_act")
+        h = b.emit(m.blocks, h, p + "blocks")
+        h = b.emit(m.fc_act, b.emit(m.fc, b.emit(m.pool, h, p + "pool"), p + "fc"), p + "fc_act")
+        b.metadata[_READOUT_KEY] = "mean_over_time"
+        return b.emit(m.readout, h, p + "readout")
+
+
+_register_model_exporters()
+
+
+def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3):
+    """Export a spiking network to a ``nir.NIRGraph``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``nn.Sequential`` tree of supported layers (see :class:`NIRBuilder.emit`), or a
+        :class:`~spikeforge.nn.ConvSNN`, :class:`~spikeforge.nn.SpikingResNet19`,
+        :class:`~spikeforge.conversion.ConvertedSNN`, or a module with a registered exporter. The model is
+        not modified (BatchNorm is folded in a copy, with its evaluation statistics).
+    input_shape : tuple of int
+        Shape of one time step of one sample, e.g. ``(1, 28, 28)`` (no time, no batch axis).
+    dt : float
+        Step length in the graph's time unit (seconds by NIR convention; default 1 ms); see the module docs.
+
+    Returns
+    -------
+    nir.NIRGraph
+        Nodes named after the model's modules, plus ``"input"`` and ``"output"``; write it with
+        ``nir.write(path, graph)``. ``graph.metadata`` holds ``"spikeforge.dt"`` and, for networks that
+        average the readout over time, ``"spikeforge.readout" = "mean_over_time"``.
+
+    Warns
+    -----
+    UserWarning
+        For parts NIR cannot express (soft reset, initial membrane): see the module docs.
+    """
+    nir = _nir()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
+    shape = tuple(int(d) for d in input_shape)
+    if not shape or any(d < 1 for d in shape):
+        raise ValueError(f"input_shape must be the positive per-step shape of one sample, e.g. (1, 28, 28); got {input_shape!r}")
+    builder = NIRBuilder(dt)
+    folded = fold_batchnorm(model)  # a copy in eval mode
+    src = builder.add("input", nir.Input(input_type={"input": np.array(shape)}), Source((), shape), shape)
+    out = builder.emit(folded, src, "")
+    builder.add("output", nir.Output(output_type={"output": np.array(out.shape)}), out, out.shape)
+    builder.metadata[_DT_KEY] = builder.dt
+    return nir.NIRGraph(nodes=builder.nodes, edges=builder.edges, metadata=builder.metadata)
+
+
+# ============================================================================ import
+class _ScaleShift(nn.Module):
+    """``x ↦ b·x + c`` per neuron (``b``, ``c`` of one step's shape, broadcast over ``[T, B]``)."""
+
+    def __init__(self, b: np.ndarray, c: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("b", torch.as_tensor(np.asarray(b, dtype=np.float32)))
+        self.register_buffer("c", torch.as_tensor(np.asarray(c, dtype=np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, ...] -> [T, B, ...]``."""
+        return x * self.b.to(x.dtype) + self.c.to(x.dtype)
+
+
+class _Leaky(nn.Module):
+    """Per-neuron Euler dynamics ``H = a·V + b·X + c`` over ``[T, B, ...]`` (pure torch, one step per loop).
+
+    With ``v_th`` set it spikes (``H > v_th``, or ``>=``) and resets hard to ``v_reset``; without, it is a
+    leaky integrator (NIR ``LI``) that outputs ``V``. ``V`` starts at ``v_init`` (the rest, ``v_leak``).
+    Used for heterogeneous parameters and ``LI`` / ``CubaLIF`` nodes, and as the reference of the fused path.
+    """
+
+    def __init__(self, a, b, c, v_th=None, v_reset=None, spike_compare: str = ">", v_init=0.0) -> None:
+        super().__init__()
+        for k, v in (("a", a), ("b", b), ("c", c), ("v_init", v_init)):
+            self.register_buffer(k, torch.as_tensor(np.asarray(v, dtype=np.float32)))
+        self.spiking = v_th is not None
+        if self.spiking:
+            self.register_buffer("v_th", torch.as_tensor(np.asarray(v_th, dtype=np.float32)))
+            self.register_buffer("v_reset", torch.as_tensor(np.asarray(0.0 if v_reset is None else v_reset, dtype=np.float32)))
+        self.ge = spike_compare == ">="
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, ...]`` input → ``[T, B, ...]`` spikes (or potentials for a leaky integrator)."""
+        v = self.v_init.to(x.dtype).expand_as(x[0])
+        out = []
+        for t in range(x.shape[0]):
+            h = self.a * v + (self.b * x[t] + self.c)  # the fused path's operation order
+            if self.spiking:
+                s = (h >= self.v_th) if self.ge else (h > self.v_th)
+                s = s.to(x.dtype)
+                v = torch.where(s.bool(), self.v_reset.to(x.dtype).expand_as(h), h)
+                out.append(s)
+            else:
+                v = h
+                out.append(h)
+        return torch.stack(out)
+
+
+class _Scale(nn.Module):
+    def __init__(self, scale: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.to(x.dtype)
+
+
+class _Threshold(nn.Module):
+    def __init__(self, threshold: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("threshold", torch.as_tensor(np.asarray(threshold, dtype=np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x > self.threshold.to(x.dtype)).to(x.dtype)
+
+
+def _uniform(x) -> float | None:
+    arr = np.asarray(x, dtype=np.float64)
+    return float(arr.flat[0]) if arr.size and np.all(arr == arr.flat[0]) else None
+
+
+def _import_neuron(node, dt: float, name: str) -> nn.Module:
+    """A NIR ``LIF`` / ``IF`` node → spikeforge layer(s) over ``[T, B, ...]``."""
+    meta = dict(getattr(node, "metadata", {}) or {})
+    if _SPEC_KEY in meta:
+        spec = _spec_from_json(str(meta[_SPEC_KEY]))
+        if _spec_matches(spec, node, dt):
+            v0 = float(meta.get(_V0_KEY, 0.0))  # threshold units
+            return _InitialMembrane(LIF.from_spec(spec), v0 * spec.v_th) if v0 else LIF.from_spec(spec)
+        warnings.warn(f"{name}: parameters differ from the stored spikeforge spec (edited, or another dt); "
+                      "using the NIR parameters", UserWarning, stacklevel=3)
+    compare = str(meta.get(_COMPARE_KEY, ">"))
+    a, b, c = _euler_of_node(node, dt)
+    v_reset = np.zeros_like(a) if node.v_reset is None else np.asarray(node.v_reset, dtype=np.float64)
+    v_rest = np.broadcast_to(np.asarray(getattr(node, "v_leak", 0.0), dtype=np.float64), a.shape)
+    ua, uth, uvr = _uniform(a), _uniform(node.v_threshold), _uniform(v_reset)
+    if ua is None or uth is None or uvr is None:
+        return _Leaky(a, b, c, node.v_threshold, v_reset, compare, v_init=v_rest)
+    lif: nn.Module = LIF(decay=min(max(ua, 0.0), 1.0), decay_input=False, v_th=uth, v_reset=uvr, spike_compare=compare)
+    if not np.all(v_rest == uvr):  # the layer would start at v_reset; NIR neurons start at rest (v_leak)
+        lif = _InitialMembrane(lif, v_rest)
+    if np.all(b == 1.0) and np.all(c == 0.0):
+        return lif
+    return nn.Sequential(_ScaleShift(b, c), lif)
+
+
+class _InitialMembrane(nn.Module):
+    """A LIF layer started from a given membrane ``v0`` (a number or one value per neuron of a step)."""
+
+    def __init__(self, lif: LIF, v0) -> None:
+        super().__init__()
+        self.lif = lif
+        self.lif.return_state = True
+        self.register_buffer("v0", torch.as_tensor(np.asarray(v0, dtype=np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, ...] -> [T, B, ...]`` spikes."""
+        return self.lif(x, self.v0.to(x.dtype).expand_as(x[0]).contiguous())[0]
+
+
+def _import_node(node, dt: float, name: str) -> nn.Module:
+    """A NIR node → a module over ``[T, B, ...]``."""
+    nir = _nir()
+    if isinstance(node, (nir.Input, nir.Output)):
+        return nn.Identity()
+    if isinstance(node, (nir.LIF, nir.IF)):
+        return _import_neuron(node, dt, name)
+    if isinstance(node, nir.LI):
+        a, b, c = _euler_of_node(node, dt)
+        return _Leaky(a, b, c, v_init=np.broadcast_to(np.asarray(node.v_leak, dtype=np.float64), a.shape))
+    if isinstance(node, nir.CubaLIF):
+        tau_syn = np.asarray(node.tau_syn, dtype=np.float64)
+        if np.any(tau_syn < dt * (1 - 1e-9)):
+            raise ValueError(f"{name}: tau_syn shorter than dt; import with a smaller dt")
+        ks = dt / tau_syn
+        syn = _Leaky(1.0 - ks, ks * np.asarray(node.w_in, dtype=np.float64), np.zeros_like(ks))
+        mem = nir.LIF(tau=node.tau_mem, r=node.r, v_leak=node.v_leak, v_threshold=node.v_threshold, v_reset=node.v_reset)
+        return nn.Sequential(syn, _import_neuron(mem, dt, name))
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        w = torch.as_tensor(np.asarray(node.weight, dtype=np.float32))
+        bias = isinstance(node, nir.Affine)
+        lin = nn.Linear(w.shape[1], w.shape[0], bias=bias)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            if bias:
+                lin.bias.copy_(torch.as_tensor(np.asarray(node.bias, dtype=np.float32)))
+        return SeqToANN(lin)
+    if isinstance(node, (nir.Conv2d, nir.Conv1d)):
+        w = torch.as_tensor(np.asarray(node.weight, dtype=np.float32))
+        cls = nn.Conv2d if isinstance(node, nir.Conv2d) else nn.Conv1d
+        pad = node.padding
+        if isinstance(pad, np.ndarray):
+            pad = tuple(int(p) for p in pad.reshape(-1)) if pad.size > 1 else int(pad)
+        conv = cls(
+            w.shape[1] * int(node.groups), w.shape[0], tuple(w.shape[2:]),
+            stride=_ints(node.stride), padding=pad, dilation=_ints(node.dilation), groups=int(node.groups),
+        )
+        with torch.no_grad():
+            conv.weight.copy_(w)
+            conv.bias.copy_(torch.as_tensor(np.broadcast_to(np.asarray(node.bias, dtype=np.float32), (w.shape[0],)).copy()))
+        return SeqToANN(conv)
+    if isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
+        k, s, p = _ints(node.kernel_size), _ints(node.stride), _ints(node.padding)
+        pool = nn.AvgPool2d(k, s, p, divisor_override=1 if isinstance(node, nir.SumPool2d) else None)
+        return SeqToANN(pool)
+    if isinstance(node, nir.Flatten):
+        end = int(node.end_dim)
+        return SeqToANN(nn.Flatten(int(node.start_dim) + 1, end + 1 if end >= 0 else end))
+    if isinstance(node, nir.Scale):
+        return _Scale(node.scale)
+    if isinstance(node, nir.Threshold):
+        return _Threshold(node.threshold)
+    if isinstance(node, nir.NIRGraph):
+        raise NotImplementedError(f"{name}: nested NIR graphs are not supported; flatten the graph first")
+    raise NotImplementedError(f"{name}: NIR node type {type(node).__name__} has no spikeforge counterpart yet")
+
+
+def _ints(v):
+    arr = np.asarray(v).reshape(-1)
+    return tuple(int(x) for x in arr) if arr.size > 1 else int(arr[0])
+
+
+class NIRNetwork(nn.Module):
+    """A NIR graph as a runnable module over time-first sequences.
+
+    Nodes run in topological order; a node's input is the **sum** of its predecessors' outputs (NIR's
+    rule). Stateless nodes (conv, linear, pooling, flatten) see ``[T·B, ...]``; neurons run over the
+    whole sequence with spikeforge's fused kernels (uniform parameters) or a per-step torch loop
+    (per-neuron parameters, ``LI`` / ``CubaLIF``). Each call starts from rest.
+
+    Attributes
+    ----------
+    node_modules : nn.ModuleDict
+        One module per NIR node (keys: node names with ``.`` replaced by ``__``).
+    order : list of str
+        Node names in execution order.
+    readout : str or None
+        ``"mean_over_time"`` when the exported network averaged its output over time.
+    """
+
+    def __init__(self, graph, dt: float) -> None:
+        super().__init__()
+        nir = _nir()
+        self.dt = _check_dt(dt)
+        nodes = dict(graph.nodes)
+        self._key = {n: n.replace(".", "__") for n in nodes}
+        self.preds: dict[str, list[str]] = {n: [] for n in nodes}
+        for a, b in graph.edges:
+            if a not in nodes or b not in nodes:
+                raise ValueError(f"edge ({a!r}, {b!r}) names a node that is not in the graph")
+            self.preds[b].append(a)
+        self.inputs = [n for n, v in nodes.items() if isinstance(v, nir.Input)]
+        self.outputs = [n for n, v in nodes.items() if isinstance(v, nir.Output)]
+        if len(self.inputs) != 1:
+            raise ValueError(f"the graph must have exactly one Input node; it has {len(self.inputs)}")
+        if not self.outputs:
+            raise ValueError("the graph has no Output node")
+        self.order = _topological(nodes, self.preds)
+        self.node_modules = nn.ModuleDict({self._key[n]: _import_node(nodes[n], self.dt, n) for n in self.order})
+        in_type = nodes[self.inputs[0]].input_type
+        self.input_shape = tuple(int(d) for d in np.asarray(next(iter(in_type.values()))).reshape(-1))
+        meta = dict(getattr(graph, "metadata", {}) or {})
+        self.readout = meta.get(_READOUT_KEY)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        """``x [T, B, *input_shape]`` → output ``[T, B, ...]`` per step (a dict if the graph has several
+        outputs). For a static image use ``spikeforge.nn.repeat_in_time(img, T)``; average over time when
+        :attr:`readout` is ``"mean_over_time"``."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError("input must be a floating-point tensor [T, B, ...]")
+        if tuple(x.shape[2:]) != self.input_shape:
+            raise ValueError(f"input must be [T, B, {', '.join(map(str, self.input_shape))}]; got {tuple(x.shape)}")
+        vals: dict[str, torch.Tensor] = {}
+        for n in self.order:
+            if n == self.inputs[0]:
+                h = x
+            else:
+                ps = self.preds[n]
+                if not ps:
+                    raise ValueError(f"node {n!r} has no input edge")
+                h = vals[ps[0]]
+                for p in ps[1:]:
+                    h = h + vals[p]
+            vals[n] = self.node_modules[self._key[n]](h)
+        if len(self.outputs) == 1:
+            return vals[self.outputs[0]]
+        return {n: vals[n] for n in self.outputs}
+
+
+def _topological(nodes: dict, preds: dict[str, list[str]]) -> list[str]:
+    """Kahn's order (ties in the graph's node order); raises on cycles (recurrent graphs)."""
+    indeg = {n: len(set(preds[n])) for n in nodes}
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for b, ps in preds.items():
+        for a in set(ps):
+            succ[a].append(b)
+    ready = [n for n in nodes if indeg[n] == 0]
+    order: list[str] = []
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    if len(order) != len(nodes):
+        cyc = sorted(n for n in nodes if indeg[n] > 0)
+        raise NotImplementedError(
+            f"the graph has a cycle (recurrent connections through {cyc[:4]}...); recurrent NIR graphs are not supported yet"
+        )
+    return order
+
+
+def from_nir(graph, *, dt: float | None = None) -> NIRNetwork:
+    """Build a runnable :class:`NIRNetwork` from a ``nir.NIRGraph`` or a path to a ``.nir`` file.
+
+    Parameters
+    ----------
+    graph : nir.NIRGraph or str or os.PathLike
+    dt : float, optional
+        Euler step (see the module docs). Default: the ``"spikeforge.dt"`` stored by :func:`to_nir`, else
+        1e-3.
+
+    Returns
+    -------
+    NIRNetwork
+        ``[T, B, ...] -> [T, B, ...]``. Nodes written by :func:`to_nir` come back with their exact
+        :class:`~spikeforge.nn.LIFSpec` (reset mode, comparison, surrogate) when their parameters are
+        unchanged.
+    """
+    nir = _nir()
+    if isinstance(graph, (str, os.PathLike)):
+        graph = nir.read(graph)
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"graph must be a nir.NIRGraph or a path to a .nir file; got {type(graph).__name__}")
+    if dt is None:
+        dt = float((getattr(graph, "metadata", {}) or {}).get(_DT_KEY, 1e-3))
+    return NIRNetwork(graph, dt)
