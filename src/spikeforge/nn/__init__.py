@@ -9,6 +9,7 @@
   (:mod:`spikeforge.nn.qcfs`; converted by :func:`spikeforge.conversion.convert`).
 - :class:`ThresholdDependentBatchNorm1d` / ``2d`` (tdBN) and :func:`fold_batchnorm`.
 - :mod:`spikeforge.nn.models`: :class:`ConvSNN` (MNIST) and :class:`SpikingResNet19` (CIFAR).
+- :func:`count_synops` (:mod:`spikeforge.nn.synops`): synaptic operations (AC/MAC) and energy per sample.
 - :mod:`spikeforge.nn.train`: the training loop, checkpoints and datasets behind ``spikeforge train``.
 """
 
@@ -25,8 +26,11 @@ from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
 from .neurons import IF, LIF, reset_states
 from .qcfs import QCFS, floor_ste
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
+from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
 
 __all__ = [
+    "E_AC_PJ",
+    "E_MAC_PJ",
     "IF",
     "LIF",
     "LIFSpec",
@@ -36,11 +40,15 @@ __all__ = [
     "SURROGATES",
     "SeqToANN",
     "SpikingResNet19",
+    "SynOpsReport",
+    "SynOpsRow",
     "ConvSNN",
     "Surrogate",
     "ThresholdDependentBatchNorm1d",
     "ThresholdDependentBatchNorm2d",
+    "WEIGHT_LAYERS",
     "count_parameters",
+    "count_synops",
     "fold_batchnorm",
     "floor_ste",
     "fold_bn_into",
