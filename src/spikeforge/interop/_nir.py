@@ -20,6 +20,10 @@ What NIR cannot say, and what we do
   :func:`from_nir` restores it when the node's parameters still match it. Other tools see the hard
   reset.
 - **Initial membrane** (``v0 = ½`` of converted QCFS networks): metadata only, with a warning.
+- **Start at v_reset**: ``IF`` and ``decay``-form ``LIF`` with a hard reset to ``v_reset ≠ 0`` start at
+  ``v_reset`` but rest at 0; other tools start at rest. Export warns; :func:`from_nir` restores it.
+- **Division by λ** (converted networks): ``Scale(1/λ)`` in float32 is not ``x / λ``; λ goes into the
+  node metadata (``"spikeforge.divide_by"``) and :func:`from_nir` divides.
 - **Readout over time** (``readout(mean_t(spikes))`` of :class:`~spikeforge.nn.ConvSNN` /
   :class:`~spikeforge.nn.SpikingResNet19`, :class:`~spikeforge.nn.MeanOverTime`): an affine readout
   commutes with the mean, so the graph computes the readout at every step and records
@@ -34,7 +38,8 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +59,9 @@ _V0_KEY = "spikeforge.v0"
 _READOUT_KEY = "spikeforge.readout"
 _DT_KEY = "spikeforge.dt"
 _COMPARE_KEY = "spikeforge.spike_compare"
+_DIVIDE_KEY = "spikeforge.divide_by"
+# relative tolerance for "tau equals dt" (parameters are stored as float32)
+_TAU_RTOL = 1e-6
 
 
 def _nir():
@@ -106,6 +114,14 @@ def _neuron_node(spec: LIFSpec, shape: tuple[int, ...], dt: float, *, scale_note
             stacklevel=4,
         )
     v_reset = full(spec.v_reset if spec.reset == "hard" else 0.0)
+    if spec.reset == "hard" and vl != spec.v_reset:
+        warnings.warn(
+            f"this layer starts at v_reset = {spec.v_reset:g} but rests at {vl:g}; NIR has no initial membrane and "
+            "other tools start at rest (or 0), so their first steps differ (spikeforge.interop.from_nir restores "
+            "the start from the node metadata)",
+            UserWarning,
+            stacklevel=4,
+        )
     meta = {_SPEC_KEY: _spec_to_json(spec), _COMPARE_KEY: spec.spike_compare, _DT_KEY: dt}
     if a == 1.0:
         return nir.IF(r=full(b / dt), v_threshold=full(spec.v_th), v_reset=v_reset, metadata=meta)
@@ -130,12 +146,12 @@ def _euler_of_node(node, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     vl = np.asarray(node.v_leak, dtype=np.float64)
     if np.any(~np.isfinite(tau)) or np.any(tau <= 0):
         raise ValueError(f"{type(node).__name__} node has non-positive or non-finite tau")
-    if np.any(tau < dt * (1 - 1e-9)):
+    if np.any(tau < dt * (1 - _TAU_RTOL)):
         raise ValueError(
             f"{type(node).__name__} node has tau = {float(tau.min()):g} shorter than dt = {dt:g}: the Euler step would "
             "overshoot; import with a smaller dt"
         )
-    k = dt / tau
+    k = np.minimum(dt / tau, 1.0)  # τ = dt up to float32 rounding: a = 0 exactly
     return 1.0 - k, k * r, k * vl
 
 
@@ -198,10 +214,20 @@ class NIRBuilder:
     ----------
     dt : float
         Step length used to turn the discrete layers into NIR's continuous-time nodes.
+
+    Attributes
+    ----------
+    lead : int
+        Number of leading axes in front of one sample's axes that the module being exported sees: 2
+        (``[T, B, ...]``) for a layer called directly in a multi-step ``nn.Sequential``, 1 (``[T·B, ...]`` or
+        ``[B, ...]``) inside :class:`~spikeforge.nn.SeqToANN` and in the per-sample parts of the model
+        exporters (see :meth:`per_sample`). Layers whose meaning depends on axis numbers (``nn.Flatten``)
+        read it.
     """
 
     def __init__(self, dt: float) -> None:
         self.dt = _check_dt(dt)
+        self.lead = 2
         self.nodes: dict[str, object] = {}
         self.edges: list[tuple[str, str]] = []
         self.metadata: dict[str, object] = {}
@@ -227,14 +253,26 @@ class NIRBuilder:
             raise ValueError("a sum that uses the same node twice (x + x) has no NIR form; scale the branch instead")
         return Source(names, sources[0].shape)
 
+    @contextmanager
+    def per_sample(self) -> Iterator[None]:
+        """Within the block, modules see one leading axis (``[T·B, ...]`` or ``[B, ...]``): use it in an
+        exporter for a model whose stateless layers run on folded or per-sample tensors."""
+        old, self.lead = self.lead, 1
+        try:
+            yield
+        finally:
+            self.lead = old
+
     def emit(self, module: nn.Module, src: Source, name: str) -> Source:
         """Export ``module`` fed by ``src``; returns what it outputs."""
         for cls in type(module).__mro__:
             if cls in _EXPORTERS:
                 return _EXPORTERS[cls](self, module, src, name)
-        if isinstance(module, nn.Sequential) and type(module).forward in (nn.Sequential.forward, SeqToANN.forward):
-            for key, child in module.named_children():
-                src = self.emit(child, src, f"{name}.{key}" if name else key)
+        fwd = type(module).forward
+        if isinstance(module, nn.Sequential) and fwd in (nn.Sequential.forward, SeqToANN.forward):
+            with self.per_sample() if fwd is SeqToANN.forward else _nullcontext():
+                for key, child in module.named_children():
+                    src = self.emit(child, src, f"{name}.{key}" if name else key)
             return src
         raise TypeError(
             f"no NIR export for {type(module).__name__} at {name or '<root>'!r}. Supported: nn.Sequential trees of "
@@ -244,13 +282,18 @@ class NIRBuilder:
         )
 
 
-def _probe(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Per-step output shape of a stateless module for per-step input ``shape``."""
+@contextmanager
+def _nullcontext() -> Iterator[None]:
+    yield
+
+
+def _probe(module: nn.Module, shape: tuple[int, ...], lead: int = 1) -> tuple[int, ...]:
+    """Per-step output shape of a stateless module for per-step input ``shape`` behind ``lead`` axes."""
     p = next(iter(module.parameters()), None)
     dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
     device = p.device if p is not None else torch.device("cpu")
     with torch.no_grad():
-        return tuple(module(torch.zeros(1, *shape, dtype=dtype, device=device)).shape[1:])
+        return tuple(module(torch.zeros(*([1] * lead), *shape, dtype=dtype, device=device)).shape[lead:])
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -270,6 +313,13 @@ def _export_linear(b: NIRBuilder, m: nn.Linear, src: Source, name: str) -> Sourc
     return b.add(name, node, src, _probe(m, src.shape))
 
 
+def _fix_grouped_input_type(node, m: nn.Module, src: Source) -> None:
+    """nir 1.0.8 infers a conv's input channels as ``weight.shape[1]``, which is ``C_in / groups``; give the
+    grouped (depthwise) conv its true input type so the graph's type check passes."""
+    if m.groups != 1:
+        node.input_type = {"input": np.array(src.shape, dtype=np.int64)}
+
+
 @register_nir_exporter(nn.Conv2d)
 def _export_conv2d(b: NIRBuilder, m: nn.Conv2d, src: Source, name: str) -> Source:
     nir = _nir()
@@ -285,6 +335,7 @@ def _export_conv2d(b: NIRBuilder, m: nn.Conv2d, src: Source, name: str) -> Sourc
         groups=m.groups,
         bias=bias,
     )
+    _fix_grouped_input_type(node, m, src)
     return b.add(name, node, src, _probe(m, src.shape))
 
 
@@ -303,6 +354,7 @@ def _export_conv1d(b: NIRBuilder, m: nn.Conv1d, src: Source, name: str) -> Sourc
         groups=m.groups,
         bias=bias,
     )
+    _fix_grouped_input_type(node, m, src)
     return b.add(name, node, src, _probe(m, src.shape))
 
 
@@ -320,8 +372,8 @@ def _export_avgpool(b: NIRBuilder, m: nn.AvgPool2d, src: Source, name: str) -> S
 def _export_adaptive_avgpool(b: NIRBuilder, m: nn.AdaptiveAvgPool2d, src: Source, name: str) -> Source:
     nir = _nir()
     H, W = src.shape[-2:]
-    oh, ow = _pair(m.output_size)
-    oh, ow = (H if oh is None else oh), (W if ow is None else ow)
+    size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
+    oh, ow = (H if size[0] is None else int(size[0])), (W if size[1] is None else int(size[1]))
     if H % oh or W % ow:
         raise ValueError(f"{name}: AdaptiveAvgPool2d({m.output_size}) on {H}x{W} is not a plain average pool")
     k = np.array((H // oh, W // ow), dtype=np.int64)
@@ -332,13 +384,18 @@ def _export_adaptive_avgpool(b: NIRBuilder, m: nn.AdaptiveAvgPool2d, src: Source
 @register_nir_exporter(nn.Flatten)
 def _export_flatten(b: NIRBuilder, m: nn.Flatten, src: Source, name: str) -> Source:
     nir = _nir()
-    nd = len(src.shape)
-    start = m.start_dim if m.start_dim >= 0 else m.start_dim + nd + 1
-    end = m.end_dim if m.end_dim >= 0 else m.end_dim + nd + 1
-    if start < 1:
-        raise ValueError(f"{name}: a Flatten that folds the batch axis has no per-step meaning")
-    node = nir.Flatten(input_type={"input": np.array(src.shape)}, start_dim=start - 1, end_dim=end - 1)
-    return b.add(name, node, src, _probe(m, src.shape))
+    lead = b.lead  # axes in front of the sample: [T, B] in a multi-step Sequential, [T·B] inside SeqToANN
+    nd = len(src.shape) + lead
+    start = m.start_dim if m.start_dim >= 0 else m.start_dim + nd
+    end = m.end_dim if m.end_dim >= 0 else m.end_dim + nd
+    if start < lead:
+        where = "time and batch axes [T, B, ...]" if lead == 2 else "batch axis"
+        raise ValueError(
+            f"{name}: Flatten(start_dim={m.start_dim}) here folds the {where} and has no per-step meaning "
+            f"(this layer sees {lead} leading axes; use start_dim={lead} or wrap it in SeqToANN with start_dim=1)"
+        )
+    node = nir.Flatten(input_type={"input": np.array(src.shape)}, start_dim=start - lead, end_dim=end - lead)
+    return b.add(name, node, src, _probe(m, src.shape, lead))
 
 
 @register_nir_exporter(nn.Identity)
@@ -387,7 +444,9 @@ def _register_model_exporters() -> None:
         lam = m.scale.detach().to("cpu", torch.float64)
         lam = lam.reshape(-1, *([1] * (len(src.shape) - 1))) if lam.dim() == 1 else lam
         lam_full = np.broadcast_to(lam.numpy(), src.shape).astype(np.float32)
-        h = b.add(f"{name}.in_scale", nir.Scale(scale=(1.0 / lam_full).astype(np.float32)), src, src.shape)
+        # 1/λ in float32 is not exact (x = λ would give 0.99999994 and miss a spike): keep λ for from_nir
+        in_scale = nir.Scale(scale=(1.0 / lam_full).astype(np.float32), metadata={_DIVIDE_KEY: lam_full.copy()})
+        h = b.add(f"{name}.in_scale", in_scale, src, src.shape)
         node = _neuron_node(m.neuron.spec, src.shape, b.dt, scale_note=" (converted network)")
         if m.v0 != 0.0:
             warnings.warn(
@@ -402,10 +461,15 @@ def _register_model_exporters() -> None:
     @register_nir_exporter(ConvertedSNN)
     def _export_converted(b: NIRBuilder, m: ConvertedSNN, src: Source, name: str) -> Source:
         b.metadata[_READOUT_KEY] = "mean_over_time"
-        return b.emit(m.net, src, name)
+        with b.per_sample():  # ConvertedSNN runs its stateless layers on [T·B, ...]
+            return b.emit(m.net, src, name)
 
     @register_nir_exporter(ConvSNN)
     def _export_convsnn(b: NIRBuilder, m: ConvSNN, src: Source, name: str) -> Source:
+        with b.per_sample():
+            return _export_convsnn_body(b, m, src, name)
+
+    def _export_convsnn_body(b: NIRBuilder, m: ConvSNN, src: Source, name: str) -> Source:
         p = (name + ".") if name else ""
         h = b.emit(m.stem_act, b.emit(m.stem, src, p + "stem"), p + "stem_act")
         for i, stage in enumerate(m.stages):
@@ -426,6 +490,10 @@ def _register_model_exporters() -> None:
 
     @register_nir_exporter(SpikingResNet19)
     def _export_resnet(b: NIRBuilder, m: SpikingResNet19, src: Source, name: str) -> Source:
+        with b.per_sample():
+            return _export_resnet_body(b, m, src, name)
+
+    def _export_resnet_body(b: NIRBuilder, m: SpikingResNet19, src: Source, name: str) -> Source:
         p = (name + ".") if name else ""
         h = b.emit(m.stem_act, b.emit(m.stem, src, p + "stem"), p + "stem_act")
         h = b.emit(m.blocks, h, p + "blocks")
@@ -529,11 +597,20 @@ class _Leaky(nn.Module):
 
 
 class _Scale(nn.Module):
-    def __init__(self, scale: np.ndarray) -> None:
+    """``x · scale`` per neuron; or ``x / divide_by`` when the node stored the divisor (a converted network's
+    ``x / λ``, which ``x · float32(1/λ)`` does not reproduce exactly)."""
+
+    def __init__(self, scale: np.ndarray, divide_by: np.ndarray | None = None) -> None:
         super().__init__()
         self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+        self.divide = divide_by is not None
+        if self.divide:
+            self.register_buffer("divide_by", torch.as_tensor(np.asarray(divide_by, dtype=np.float32)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, ...] -> [T, B, ...]``."""
+        if self.divide:
+            return x / self.divide_by.to(x.dtype)
         return x * self.scale.to(x.dtype)
 
 
@@ -602,9 +679,9 @@ def _import_node(node, dt: float, name: str) -> nn.Module:
         return _Leaky(a, b, c, v_init=np.broadcast_to(np.asarray(node.v_leak, dtype=np.float64), a.shape))
     if isinstance(node, nir.CubaLIF):
         tau_syn = np.asarray(node.tau_syn, dtype=np.float64)
-        if np.any(tau_syn < dt * (1 - 1e-9)):
+        if np.any(tau_syn < dt * (1 - _TAU_RTOL)):
             raise ValueError(f"{name}: tau_syn shorter than dt; import with a smaller dt")
-        ks = dt / tau_syn
+        ks = np.minimum(dt / tau_syn, 1.0)
         syn = _Leaky(1.0 - ks, ks * np.asarray(node.w_in, dtype=np.float64), np.zeros_like(ks))
         mem = nir.LIF(tau=node.tau_mem, r=node.r, v_leak=node.v_leak, v_threshold=node.v_threshold, v_reset=node.v_reset)
         return nn.Sequential(syn, _import_neuron(mem, dt, name))
@@ -636,10 +713,17 @@ def _import_node(node, dt: float, name: str) -> nn.Module:
         pool = nn.AvgPool2d(k, s, p, divisor_override=1 if isinstance(node, nir.SumPool2d) else None)
         return SeqToANN(pool)
     if isinstance(node, nir.Flatten):
-        end = int(node.end_dim)
-        return SeqToANN(nn.Flatten(int(node.start_dim) + 1, end + 1 if end >= 0 else end))
+        start, end = int(node.start_dim), int(node.end_dim)  # per-sample axes; negative ones count from the end
+        return SeqToANN(nn.Flatten(start + 1 if start >= 0 else start, end + 1 if end >= 0 else end))
     if isinstance(node, nir.Scale):
-        return _Scale(node.scale)
+        div = (getattr(node, "metadata", None) or {}).get(_DIVIDE_KEY)
+        scale = np.asarray(node.scale, dtype=np.float32)
+        if div is not None:
+            div = np.asarray(div, dtype=np.float32)
+            # use the divisor only while the scale is still its reciprocal (not edited by another tool)
+            if div.shape != scale.shape or not np.allclose(scale * div, 1.0, rtol=1e-5, atol=0):
+                div = None
+        return _Scale(scale, div)
     if isinstance(node, nir.Threshold):
         return _Threshold(node.threshold)
     if isinstance(node, nir.NIRGraph):
@@ -663,7 +747,8 @@ class NIRNetwork(nn.Module):
     Attributes
     ----------
     node_modules : nn.ModuleDict
-        One module per NIR node (keys: node names with ``.`` replaced by ``__``).
+        One module per NIR node (keys: node names with ``.`` replaced by ``__``, plus a ``_2``... suffix
+        where two names would give the same key; :meth:`module` looks a node up by its NIR name).
     order : list of str
         Node names in execution order.
     readout : str or None
@@ -675,7 +760,7 @@ class NIRNetwork(nn.Module):
         nir = _nir()
         self.dt = _check_dt(dt)
         nodes = dict(graph.nodes)
-        self._key = {n: n.replace(".", "__") for n in nodes}
+        self._key = _module_keys(nodes)
         self.preds: dict[str, list[str]] = {n: [] for n in nodes}
         for a, b in graph.edges:
             if a not in nodes or b not in nodes:
@@ -694,6 +779,12 @@ class NIRNetwork(nn.Module):
         meta = dict(getattr(graph, "metadata", {}) or {})
         self.readout = meta.get(_READOUT_KEY)
 
+    def module(self, node_name: str) -> nn.Module:
+        """The module that runs NIR node ``node_name``."""
+        if node_name not in self._key:
+            raise KeyError(f"no node {node_name!r} in the graph; nodes: {self.order}")
+        return self.node_modules[self._key[node_name]]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
         """``x [T, B, *input_shape]`` → output ``[T, B, ...]`` per step (a dict if the graph has several
         outputs). For a static image use ``spikeforge.nn.repeat_in_time(img, T)``; average over time when
@@ -702,6 +793,10 @@ class NIRNetwork(nn.Module):
             raise TypeError("input must be a floating-point tensor [T, B, ...]")
         if tuple(x.shape[2:]) != self.input_shape:
             raise ValueError(f"input must be [T, B, {', '.join(map(str, self.input_shape))}]; got {tuple(x.shape)}")
+        p = next(iter(self.parameters()), None)
+        if p is not None and x.dtype != p.dtype:
+            raise TypeError(f"input is {x.dtype} but the network's weights are {p.dtype}; pass {p.dtype} input or "
+                            f"convert the network (e.g. net.to({x.dtype}))")
         vals: dict[str, torch.Tensor] = {}
         for n in self.order:
             if n == self.inputs[0]:
@@ -717,6 +812,22 @@ class NIRNetwork(nn.Module):
         if len(self.outputs) == 1:
             return vals[self.outputs[0]]
         return {n: vals[n] for n in self.outputs}
+
+
+def _module_keys(nodes: dict) -> dict[str, str]:
+    """Node name → ``nn.ModuleDict`` key: ``.`` becomes ``__`` (keys may not contain dots); a name that
+    would collide with an earlier key (``"a.b"`` and ``"a__b"``) gets a ``_2``, ``_3``... suffix."""
+    keys: dict[str, str] = {}
+    used: set[str] = set()
+    for n in nodes:
+        base = str(n).replace(".", "__") or "node"
+        key, i = base, 1
+        while key in used:
+            i += 1
+            key = f"{base}_{i}"
+        keys[n] = key
+        used.add(key)
+    return keys
 
 
 def _topological(nodes: dict, preds: dict[str, list[str]]) -> list[str]:
@@ -762,7 +873,9 @@ def from_nir(graph, *, dt: float | None = None) -> NIRNetwork:
     """
     nir = _nir()
     if isinstance(graph, (str, os.PathLike)):
-        graph = nir.read(graph)
+        # nir 1.0.8's type check misreads grouped convolutions (input channels = weight.shape[1]); shapes are
+        # checked when the network runs
+        graph = nir.read(graph, type_check=False)
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"graph must be a nir.NIRGraph or a path to a .nir file; got {type(graph).__name__}")
     if dt is None:
