@@ -406,3 +406,15 @@ def test_float64_input_gets_a_clear_error():
     net = from_nir(to_nir(model, (2,)))
     with pytest.raises(TypeError, match="float64.*float32"):
         net(torch.zeros(2, 1, 2, dtype=torch.float64))
+
+
+def test_conv1d_round_trip_through_a_file(tmp_path):
+    torch.manual_seed(3)
+    model = nn.Sequential(SeqToANN(nn.Conv1d(2, 4, 3, stride=2, padding=1, dilation=1)), LIF(tau=2.0),
+                          SeqToANN(nn.Conv1d(4, 4, 3, padding=2, dilation=2, groups=2)), LIF(tau=2.0))
+    g = to_nir(model, (2, 11))
+    assert isinstance(g.nodes["0.0"], nir.Conv1d)
+    nir.write(tmp_path / "c1.nir", g)
+    x = torch.rand(5, 3, 2, 11) * 2
+    with torch.no_grad():
+        assert torch.equal(from_nir(tmp_path / "c1.nir")(x), model(x))

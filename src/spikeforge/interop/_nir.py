@@ -313,48 +313,29 @@ def _export_linear(b: NIRBuilder, m: nn.Linear, src: Source, name: str) -> Sourc
     return b.add(name, node, src, _probe(m, src.shape))
 
 
-def _fix_grouped_input_type(node, m: nn.Module, src: Source) -> None:
-    """nir 1.0.8 infers a conv's input channels as ``weight.shape[1]``, which is ``C_in / groups``; give the
-    grouped (depthwise) conv its true input type so the graph's type check passes."""
-    if m.groups != 1:
-        node.input_type = {"input": np.array(src.shape, dtype=np.int64)}
-
-
 @register_nir_exporter(nn.Conv2d)
-def _export_conv2d(b: NIRBuilder, m: nn.Conv2d, src: Source, name: str) -> Source:
-    nir = _nir()
-    if m.padding_mode != "zeros" or isinstance(m.padding, str):
-        raise ValueError(f"{name}: only numeric zero padding is exported (got {m.padding!r}, {m.padding_mode!r})")
-    bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, dtype=np.float32)
-    node = nir.Conv2d(
-        input_shape=tuple(int(d) for d in src.shape[-2:]),
-        weight=_np(m.weight),
-        stride=tuple(m.stride),
-        padding=tuple(m.padding),
-        dilation=tuple(m.dilation),
-        groups=m.groups,
-        bias=bias,
-    )
-    _fix_grouped_input_type(node, m, src)
-    return b.add(name, node, src, _probe(m, src.shape))
-
-
 @register_nir_exporter(nn.Conv1d)
-def _export_conv1d(b: NIRBuilder, m: nn.Conv1d, src: Source, name: str) -> Source:
+def _export_conv(b: NIRBuilder, m: nn.Conv1d | nn.Conv2d, src: Source, name: str) -> Source:
     nir = _nir()
     if m.padding_mode != "zeros" or isinstance(m.padding, str):
         raise ValueError(f"{name}: only numeric zero padding is exported (got {m.padding!r}, {m.padding_mode!r})")
+    # nir.Conv1d takes ints, nir.Conv2d pairs
+    one_d = isinstance(m, nn.Conv1d)
+    fmt = (lambda v: int(v[0])) if one_d else (lambda v: tuple(int(d) for d in v))  # noqa: E731
     bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, dtype=np.float32)
-    node = nir.Conv1d(
-        input_shape=int(src.shape[-1]),
+    node = (nir.Conv1d if one_d else nir.Conv2d)(
+        input_shape=fmt(src.shape[1:]),
         weight=_np(m.weight),
-        stride=int(m.stride[0]),
-        padding=int(m.padding[0]),
-        dilation=int(m.dilation[0]),
+        stride=fmt(m.stride),
+        padding=fmt(m.padding),
+        dilation=fmt(m.dilation),
         groups=m.groups,
         bias=bias,
     )
-    _fix_grouped_input_type(node, m, src)
+    if m.groups != 1:
+        # nir 1.0.8 infers a conv's input channels as weight.shape[1] = C_in / groups: give the grouped
+        # (depthwise) conv its true input type so the graph's type check passes
+        node.input_type = {"input": np.array(src.shape, dtype=np.int64)}
     return b.add(name, node, src, _probe(m, src.shape))
 
 
