@@ -14,9 +14,11 @@ import numpy as np
 from sklearn.exceptions import DataConversionWarning
 
 __all__ = [
+    "auto_no_answer_label",
     "check_features",
     "check_random_state",
     "check_targets",
+    "labels_with_no_answer",
     "rng_from_seed",
 ]
 
@@ -115,16 +117,23 @@ def check_features(
     return arr
 
 
-def check_targets(y: Any, n_samples: int, *, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+def check_targets(
+    y: Any, n_samples: int, *, name: str = "y", estimator: str = "this estimator"
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate class labels and encode them as integers.
 
     Parameters
     ----------
     y : array-like of shape [n_samples]
         Class labels of any hashable type (ints, strings, ...). A column vector
-        ``[n_samples, 1]`` is accepted and flattened.
+        ``[n_samples, 1]`` is accepted and flattened. Object arrays (e.g. from pandas) holding
+        numbers are treated as numbers.
     n_samples : int
         Number of rows of the feature matrix, for the length check.
+    name : str
+        Name used in error messages.
+    estimator : str
+        Name of the estimator, for the messages.
 
     Returns
     -------
@@ -136,11 +145,14 @@ def check_targets(y: Any, n_samples: int, *, name: str = "y") -> tuple[np.ndarra
     Raises
     ------
     ValueError
-        Wrong length, NaN labels, continuous (regression) targets, or fewer than two classes.
+        Wrong length, missing labels (None / NaN, also inside object arrays), continuous
+        (regression) targets, or fewer than two classes.
+    TypeError
+        Labels of mixed, unorderable types (e.g. ints and strings together).
     """
     if y is None:
         raise ValueError(
-            "this classifier requires y to be passed, but the target y is None"
+            f"{estimator} requires y to be passed, but the target y is None"
         )
     if hasattr(y, "detach") and hasattr(y, "cpu"):
         y = y.detach().cpu().numpy()
@@ -159,21 +171,95 @@ def check_targets(y: Any, n_samples: int, *, name: str = "y") -> tuple[np.ndarra
         raise ValueError(
             f"{name} has {arr.shape[0]} labels but X has {n_samples} samples; they must match"
         )
+    if arr.dtype == object:
+        missing = [i for i, v in enumerate(arr) if v is None or (isinstance(v, float) and v != v)]
+        if missing:
+            raise ValueError(
+                f"Input {name} contains missing labels (None or NaN), first at position {missing[0]}"
+            )
+        if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in arr):
+            arr = arr.astype(np.float64)
+            if np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"Input {name} contains NaN or infinity.")
         if np.any(arr != np.round(arr)):
             raise ValueError(
                 f"Unknown label type: {name} looks continuous (non-integer floats); "
-                "CorrelationClassifier is a classifier and needs discrete class labels"
+                f"{estimator} is a classifier and needs discrete class labels"
             )
-    classes, y_enc = np.unique(arr, return_inverse=True)
+    try:
+        classes, y_enc = np.unique(arr, return_inverse=True)
+    except TypeError as exc:
+        kinds = sorted({type(v).__name__ for v in arr})
+        raise TypeError(
+            f"{name} mixes label types that cannot be ordered ({', '.join(kinds)}); "
+            "use labels of one type"
+        ) from exc
     if classes.shape[0] < 2:
         raise ValueError(
             f"{name} contains only one class ({classes[0]!r}); "
             "a classifier needs samples of at least 2 classes"
         )
     return classes, y_enc.astype(np.int64)
+
+
+def auto_no_answer_label(classes: np.ndarray) -> Any:
+    """The label a classifier predicts for "no answer" (a silent network) when the user chose
+    ``no_answer_label="auto"``: never one of ``classes``.
+
+    Numeric classes get -1, or ``min(classes) - 1`` when -1 is itself a class; other labels
+    (strings, booleans, objects) get the string ``"no answer"``.
+
+    Parameters
+    ----------
+    classes : numpy.ndarray of shape [n_classes]
+        The fitted, sorted class labels.
+
+    Raises
+    ------
+    ValueError
+        If ``"no answer"`` is itself one of the (string) classes.
+    """
+    if classes.dtype.kind in "iuf":
+        if not np.any(classes == -1):
+            return -1
+        low = classes.min() - 1
+        return int(low) if classes.dtype.kind in "iu" else float(low)
+    if np.any(classes == "no answer"):
+        raise ValueError('"no answer" is a class label; set no_answer_label to another value')
+    return "no answer"
+
+
+def labels_with_no_answer(classes: np.ndarray, idx: np.ndarray, answered: np.ndarray, value: Any) -> np.ndarray:
+    """``classes[idx]`` with the unanswered rows set to ``value``, in a dtype that holds both.
+
+    Parameters
+    ----------
+    classes : numpy.ndarray of shape [n_classes]
+    idx : numpy.ndarray of int, shape [n_samples]
+        Class index per sample (any value where not answered).
+    answered : numpy.ndarray of bool, shape [n_samples]
+    value : label
+        The no-answer label; integer classes with a string label (or bool classes with -1)
+        give an object array.
+
+    Returns
+    -------
+    numpy.ndarray of shape [n_samples]
+    """
+    labels = classes[np.clip(idx, 0, classes.shape[0] - 1)]
+    if answered.all():
+        return labels
+    v = np.asarray(value)
+    if classes.dtype.kind == "b" or (v.dtype.kind in "USO") != (classes.dtype.kind in "USO"):
+        dtype = np.dtype(object)
+    else:
+        dtype = np.result_type(classes.dtype, v.dtype)
+    out = labels.astype(dtype)
+    out[~answered] = value
+    return out
 
 
 def check_random_state(seed: Any) -> np.random.Generator:

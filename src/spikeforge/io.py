@@ -16,14 +16,60 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-__all__ = ["FORMAT_VERSION", "SafetensorsMixin", "load_arrays", "save_arrays"]
+__all__ = ["FORMAT_VERSION", "SafetensorsMixin", "jsonable_params", "load_arrays", "save_arrays"]
 
 FORMAT_VERSION = 1
 
 
+def _to_json(value: Any) -> Any:
+    """NumPy scalars/arrays and tuples → plain JSON values (recursively)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    return value
+
+
+def jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Constructor parameters made JSON-serialisable for a model file.
+
+    NumPy scalars and arrays become Python numbers and lists (so ``n_neurons=np.int64(10)``
+    saves); a ``random_state`` that is not an integer (a ``Generator``, ``RandomState`` or
+    ``SeedSequence``) is stored as ``None`` — models keep the seed they drew from it as state
+    where it matters. Any other value that JSON cannot hold raises ``TypeError`` naming it.
+
+    Parameters
+    ----------
+    params : dict
+        Output of ``get_params(deep=False)``.
+
+    Returns
+    -------
+    dict
+        A copy with JSON-compatible values (tuples become lists).
+    """
+    import numbers
+
+    out = {}
+    for k, v in params.items():
+        if k == "random_state" and not (v is None or isinstance(v, numbers.Integral)):
+            v = None
+        v = _to_json(v)
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"parameter {k}={v!r} cannot be saved in a model file: {exc}") from exc
+        out[k] = v
+    return out
+
+
 def save_arrays(path: str | Path, arrays: dict[str, Any], meta: dict[str, Any]) -> Path:
     """Atomically write ``arrays`` (numpy arrays or torch tensors) and JSON ``meta`` to ``path``."""
-    path = Path(path)
+    path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for k, v in arrays.items():
@@ -46,7 +92,7 @@ def save_arrays(path: str | Path, arrays: dict[str, Any], meta: dict[str, Any]) 
 
 def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read a file written by :func:`save_arrays`: ``(arrays, meta)``."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
     from safetensors import safe_open
@@ -79,9 +125,7 @@ class SafetensorsMixin:
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        params = self.get_params(deep=False)
-        if not isinstance(params.get("random_state", None), (int, type(None))):
-            params["random_state"] = None
+        params = jsonable_params(self.get_params(deep=False))
         arrays, scalars = self._state()
         return save_arrays(path, arrays, {"class": type(self).__name__, "params": params, "state": scalars})
 

@@ -142,3 +142,24 @@ def test_progress_bar_and_spike_input(small_mnist, capsys):
     clf = CoLaNET(n_microcolumns=3, n_epochs=1, image_tacts=12, verbose=1, random_state=0).fit_spikes(spikes, y)
     assert clf.predict_spikes(spikes).shape == (60,)
     assert "fit CoLaNET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cls", [CoLaNET, DigitalCoLaNET])
+def test_predict_before_fit_is_not_fitted_error(cls):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        cls().predict(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("cls", [CoLaNET, DigitalCoLaNET])
+def test_read_only_state_and_numpy_or_generator_params_save(tmp_path, small_mnist, cls):
+    Xtr, Xte, ytr, _ = small_mnist
+    clf = cls(n_microcolumns=np.int64(2), n_epochs=1, random_state=np.random.default_rng(0)).fit(Xtr[:100], ytr[:100])
+    expected = clf.predict(Xte[:20])
+    clf.weights_.setflags(write=False)
+    clf.theta_.setflags(write=False)
+    np.testing.assert_array_equal(clf.predict(Xte[:20]), expected)  # read-only arrays: no numba TypingError
+    back = cls.load(clf.save(tmp_path / "sub" / "net.safetensors"))
+    assert back.n_microcolumns == 2 and back.random_state is None
+    np.testing.assert_array_equal(back.weights_, clf.weights_)

@@ -19,7 +19,6 @@ FAST_DC = dict(n_neurons=6, dt_ms=0.5, active_ms=40.0, rest_ms=10.0, input_max=5
 # cannot pass: accuracy/ranking requirements on sklearn's tiny synthetic blobs.
 EXPECTED_FAILURES = {
     "check_classifiers_train": "a 4-12 neuron spiking network does not reach sklearn's accuracy bar on tiny blobs",
-    "check_classifiers_classes": "same: needs a trained classifier on synthetic data with string labels",
     "check_decision_proba_consistency": "feeds negative-valued blobs although the estimator is tagged positive_only",
 }
 
@@ -244,3 +243,31 @@ def test_bad_parameters(digits01, kw, msg):
     Xtr, ytr, _, _ = digits01
     with pytest.raises(ValueError, match=msg):
         STDPAllLTDClassifier(**{**FAST_AL, **kw}).fit(Xtr[:6] / 5.1, ytr[:6])
+
+
+@pytest.mark.parametrize("Model, kw", [(STDPAllLTDClassifier, FAST_AL), (DiehlCook2015, FAST_DC)])
+def test_save_with_numpy_scalar_params(tmp_path, digits01, Model, kw):
+    Xtr, ytr, Xte, _ = digits01
+    kw = {**kw, "random_state": np.int64(3), "max_rate_hz": np.float64(400.0)}
+    clf = Model(**kw).fit(Xtr[:20] / 5.1, ytr[:20])
+    back = Model.load(clf.save(tmp_path / "m.safetensors"))
+    assert back.random_state == 3 and back.max_rate_hz == 400.0
+    np.testing.assert_array_equal(back.decision_function(Xte[:4] / 5.1), clf.decision_function(Xte[:4] / 5.1))
+
+
+@pytest.mark.parametrize("Model, kw", [(STDPAllLTDClassifier, FAST_AL), (DiehlCook2015, FAST_DC)])
+def test_binary_decision_function_is_one_score_per_sample(digits01, Model, kw):
+    Xtr, ytr, Xte, _ = digits01
+    clf = Model(**kw).fit(Xtr[:20] / 5.1, ytr[:20])
+    d = clf.decision_function(Xte[:6] / 5.1)
+    scores, _ = clf._scores(Xte[:6] / 5.1)
+    assert d.shape == (6,)
+    np.testing.assert_allclose(d, scores[:, 1] - scores[:, 0])
+
+
+def test_minus_one_as_a_class_gets_another_no_answer_label(digits01):
+    Xtr, ytr, _, _ = digits01
+    y = np.where(ytr[:10] == 0, -1, 1)
+    clf = STDPAllLTDClassifier(**{**FAST_AL, "no_answer_label": "auto"}).fit(Xtr[:10] / 5.1, y)
+    with pytest.warns(NoAnswerWarning, match="labelled -2"):
+        assert clf.predict(np.zeros((1, 784)))[0] == -2

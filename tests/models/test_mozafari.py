@@ -179,3 +179,40 @@ def test_parallel_inference_equals_serial():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+def test_string_and_bool_labels_and_silent_images(data):
+    X, y, Xt, _ = data
+    names = np.array(["zero", "one", "two"])
+    m = MozafariClassifier(**{**SMALL, "decision_epochs": 1}, random_state=0).fit(X, names[y])
+    pred = m.predict(np.vstack([np.zeros((1, 28, 28)), Xt[:5]]))  # a blank image is silent
+    assert pred[0] == "no answer" and set(pred[1:]) <= {*names, "no answer"}
+    assert m.n_features_in_ == 784
+    keep = y < 2
+    b = MozafariClassifier(**{**SMALL, "decision_epochs": 1}, random_state=0).fit(X[keep], y[keep] == 1)
+    pb = b.predict(np.vstack([np.zeros((1, 28, 28)), Xt[:3]]))
+    assert pb[0] == "no answer" and all(isinstance(v, (bool, np.bool_)) for v in pb[1:])
+
+
+def test_fit_validates_labels(data):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match="MozafariClassifier is a classifier"):
+        MozafariClassifier(**SMALL).fit(X, y + 0.5)
+    with pytest.raises(ValueError, match="missing labels"):
+        MozafariClassifier(**SMALL).fit(X[:3], np.array([0, None, 1], dtype=object))
+    with pytest.raises(ValueError, match="only one class"):
+        MozafariClassifier(**SMALL).partial_fit(X[:3], np.array([1, 1, 1]))
+
+
+def test_save_with_a_generator_seed_into_a_new_folder_and_load_checks(data, tmp_path):
+    X, y, Xt, _ = data
+    m = MozafariClassifier(**{**SMALL, "decision_epochs": 1}, random_state=np.random.default_rng(1)).fit(X[:40], y[:40])
+    back = MozafariClassifier.load(m.save(tmp_path / "new" / "dir" / "m.safetensors"))
+    assert np.array_equal(back.predict(Xt[:10]), m.predict(Xt[:10]))
+    from spikeforge.models import CoLaNET
+
+    other = CoLaNET(n_microcolumns=2, n_epochs=1, random_state=0).fit(X[:40].reshape(40, -1), y[:40])
+    with pytest.raises(ValueError, match="holds a CoLaNET, not a MozafariClassifier"):
+        MozafariClassifier.load(other.save(tmp_path / "colanet.safetensors"))
+    with pytest.raises(FileNotFoundError):
+        MozafariClassifier.load(tmp_path / "missing.safetensors")

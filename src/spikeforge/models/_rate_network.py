@@ -13,7 +13,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_features, rng_from_seed
+from .._validation import auto_no_answer_label, check_features, labels_with_no_answer, rng_from_seed
+from ..io import jsonable_params
 
 __all__ = ["NoAnswerWarning", "RateNetworkClassifier"]
 
@@ -71,12 +72,8 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         if lab is None:
             return None
         if isinstance(lab, str) and lab == "auto":
-            if self.classes_.dtype.kind in "iuf":
-                if -1 in self.classes_:
-                    raise ValueError("-1 is a class label; set no_answer_label to another value or None")
-                return -1
-            return "no answer"
-        if lab in self.classes_:
+            return auto_no_answer_label(self.classes_)
+        if np.any(self.classes_ == lab):
             raise ValueError(f"no_answer_label={lab!r} is one of the classes")
         return lab
 
@@ -98,17 +95,17 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         if value is None:
             idx[~answered] = int(np.argmax(self.class_prior_))
             return self.classes_[idx]
-        try:
-            dtype = np.result_type(self.classes_.dtype, np.asarray(value).dtype)
-        except TypeError:  # e.g. integer classes and a string label
-            dtype = np.dtype(object)
-        out = self.classes_[idx].astype(dtype)
-        out[~answered] = value
-        return out
+        return labels_with_no_answer(self.classes_, idx, answered, value)
 
     def decision_function(self, X) -> np.ndarray:
-        """Class scores [n_samples, n_classes] (see :meth:`_class_scores`)."""
+        """Class scores [n_samples, n_classes] (see :meth:`_class_scores`).
+
+        With two classes, scikit-learn's convention: one score per sample [n_samples],
+        ``score(classes_[1]) - score(classes_[0])`` (positive favours ``classes_[1]``).
+        """
         scores, _ = self._scores(X)
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
         return scores
 
     def _scores(self, X) -> tuple[np.ndarray, np.ndarray]:
@@ -159,11 +156,11 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         from safetensors.numpy import save_file
 
         check_is_fitted(self, "network_")
-        path = Path(path)
+        path = Path(path).expanduser()
         arrays = {f"net/{k}": np.ascontiguousarray(v) for k, v in self.network_.state_dict().items()}
         arrays.update({f"model/{k}": np.ascontiguousarray(v) for k, v in self._extra_arrays().items()})
         arrays["model/class_prior"] = np.asarray(self.class_prior_, dtype=np.float64)
-        params = {k: v for k, v in self.get_params().items() if k != "random_state" or isinstance(v, (int, type(None)))}
+        params = jsonable_params(self.get_params(deep=False))
         meta = {
             "class": type(self).__name__,
             "params": json.dumps(params),
@@ -181,8 +178,12 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         from safetensors import safe_open
         from safetensors.numpy import load_file
 
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"model file not found: {path}")
+
         with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata()
+            meta = fh.metadata() or {}
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}")
         arrays = load_file(str(path))

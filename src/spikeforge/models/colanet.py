@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_features, check_targets, rng_from_seed
+from ..io import jsonable_params
 from ..encoding.accumulator import accumulator_spikes
 from ..plasticity.resource import SynapticResource, initial_neuron_state, resource_to_weight
 from . import _colanet_kernel as K
@@ -114,7 +115,7 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
                     raise ValueError("y contains labels that are not in classes")
                 y_enc = np.searchsorted(self.classes_, y_arr).astype(np.int64)
             else:
-                self.classes_, y_enc = check_targets(y, X.shape[0])
+                self.classes_, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
             self.n_features_in_ = X.shape[1]
             scale = float(X.max()) if self.input_scale == "auto" else float(self.input_scale)
             self.input_scale_ = 1.0 if self.input_scale == "auto" and scale <= 1.0 else scale
@@ -199,6 +200,9 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
         return self._counts(self._events(X))
 
     def _counts(self, events) -> np.ndarray:
+        for a in ("weights_", "theta_"):  # numba kernels are compiled for writable arrays
+            if not getattr(self, a).flags.writeable:
+                setattr(self, a, getattr(self, a).copy())
         n = self._n_events_samples(events)
         counts = np.zeros((n, self.classes_.shape[0]), dtype=np.int64)
         cfg = self._cfg(self.classes_.shape[0])
@@ -218,7 +222,8 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Class with the most OUT spikes (ties → lowest index; no answer → the first class): [n_samples]."""
-        return self.classes_[np.argmax(self.out_counts(X), axis=1)]
+        counts = self.out_counts(X)  # checks that the model is fitted before classes_ is read
+        return self.classes_[np.argmax(counts, axis=1)]
 
     def answer_rate(self, X) -> float:
         """Fraction of samples that evoke at least one OUT spike (the rest count as errors in the papers)."""
@@ -251,11 +256,12 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
         from safetensors.numpy import save_file
 
         check_is_fitted(self, "resource_")
-        path = Path(path)
+        path = Path(path).expanduser()
         tensors = {a: np.ascontiguousarray(getattr(self, a)) for a in _STATE}
         tensors["rng_state_"] = tensors["rng_state_"].view(np.int64)
         tensors["online_correct_"] = self.online_correct_
-        params = {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in self.get_params().items()}
+        params = jsonable_params(self.get_params(deep=False))
+        params = {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in params.items()}
         params = {k: ("inf" if v is None and k == "free_threshold" else v) for k, v in params.items()}
         meta = {
             "format": "spikeforge.colanet/1",
@@ -277,8 +283,12 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
         from safetensors import safe_open
         from safetensors.numpy import load_file
 
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"model file not found: {path}")
+
         with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata()
+            meta = fh.metadata() or {}
         if not meta or meta.get("format") != "spikeforge.colanet/1":
             raise ValueError(f"{path} is not a spikeforge CoLaNET file")
         if meta["class"] != cls.__name__:
@@ -511,7 +521,7 @@ n_silent, free_threshold, one_factor, one_factor_period
             if hasattr(self, a):
                 delattr(self, a)
         spikes = self._check_spikes(spikes, first=True)
-        self.classes_, y_enc = check_targets(y, spikes.shape[1])
+        self.classes_, y_enc = check_targets(y, spikes.shape[1], estimator=type(self).__name__)
         self._check_common()
         self.n_features_in_ = spikes.shape[2]
         self.input_scale_ = 1.0
@@ -523,7 +533,8 @@ n_silent, free_threshold, one_factor, one_factor_period
         """Predictions for pre-encoded spikes ``[T_in, n_samples, n_inputs]``: [n_samples]."""
         check_is_fitted(self, "resource_")
         spikes = self._check_spikes(spikes, first=False)
-        return self.classes_[np.argmax(self._counts(_raster_to_csr(spikes)), axis=1)]
+        counts = self._counts(_raster_to_csr(spikes))
+        return self.classes_[np.argmax(counts, axis=1)]
 
     def _check_spikes(self, spikes, *, first: bool) -> np.ndarray:
         s = np.asarray(spikes)

@@ -474,7 +474,7 @@ class CSNN(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> CSNN:
         """Train on images ``X`` [n, H, W] (or [n, H·W] square) with labels ``y`` [n]."""
         imgs = as_images(X)
-        self.classes_, _ = check_targets(y, imgs.shape[0])
+        self.classes_, _ = check_targets(y, imgs.shape[0], estimator=type(self).__name__)
         self.n_features_in_ = imgs.shape[1] * imgs.shape[2]
         if self.kernels is None:
             params = dict(n_kernels=self.n_kernels, kernel_size=self.kernel_size, stride=self.stride,

@@ -380,7 +380,7 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         X = check_features(X, estimator=type(self).__name__)
-        self.classes_, y_enc = check_targets(y, X.shape[0])
+        self.classes_, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
         self.n_features_in_ = X.shape[1]
         n_classes = self.classes_.shape[0]
         self.class_prior_ = np.bincount(y_enc, minlength=n_classes) / y_enc.shape[0]

@@ -89,7 +89,8 @@ class DiehlCook2015(RateNetworkClassifier):
         Present training images in a random order in every epoch.
     no_answer_label : "auto", label or None, default "auto"
         Label predicted for images that evoke no spike in any assigned neuron: -1 for numeric
-        classes, "no answer" for strings (``"auto"``); None predicts the most frequent class.
+        classes (``min(classes) - 1`` if -1 is a class), "no answer" for other labels
+        (``"auto"``); None predicts the most frequent class.
     n_jobs : int, optional
         Threads for inference (default: all cores).
     random_state : int, Generator or None
@@ -203,7 +204,7 @@ class DiehlCook2015(RateNetworkClassifier):
         if int(self.n_epochs) < 1:
             raise ValueError(f"n_epochs must be >= 1; got {self.n_epochs}")
         X = self._check_X(X, reset=True)
-        self.classes_, y_enc = check_targets(y, X.shape[0])
+        self.classes_, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
         self.class_prior_ = np.bincount(y_enc, minlength=self.classes_.shape[0]) / y_enc.shape[0]
         self.network_ = self._build_network(self.classes_.shape[0])
         rates = self._rates(X)

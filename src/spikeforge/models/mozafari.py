@@ -35,7 +35,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_random_state
+from .._validation import auto_no_answer_label, check_random_state, check_targets, labels_with_no_answer
+from ..io import jsonable_params
 from ..encoding.latency import MOZAFARI_DOG, dog_filter, local_normalization, rank_order_latency
 from ..plasticity.constraints import WeightConstraint, effective_bounds, project
 from ..plasticity.first_spike import RSTDP
@@ -363,6 +364,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         self.classes_ = np.asarray(classes)
         self.image_shape_ = tuple(int(v) for v in X.shape[1:])
+        self.n_features_in_ = int(np.prod(self.image_shape_))
         self._rng = check_random_state(self.random_state)
         self._cache = _LRU(int(self.cache_mb) * 2**20)
         n_out = int(self.features_per_class) * len(self.classes_)
@@ -464,12 +466,8 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         X = self._check_images(X, fitted=False)
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y must have shape [{X.shape[0]}]; got {y.shape}")
-        classes = np.unique(y)
-        if classes.shape[0] < 2:
-            raise ValueError("y contains only one class; a classifier needs at least 2")
+        classes, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
+        y = classes[y_enc]
         self._init_state(X, classes)
         order = self._order(X.shape[0])
         X, y = X[order], y[order]
@@ -491,7 +489,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
             if y is None:
                 raise ValueError("the first task needs y to know the classes")
             X = self._check_images(X, fitted=False)
-            self._init_state(X, np.unique(np.asarray(y)))
+            self._init_state(X, check_targets(y, X.shape[0], estimator=type(self).__name__)[0])
         elif not _checked:
             X = self._check_images(X, fitted=True)
         self._check_params()
@@ -569,7 +567,12 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         """
         if not hasattr(self, "classes_"):
             X = self._check_images(X, fitted=False)
-            labels = np.unique(np.asarray(y if classes is None else classes))
+            if classes is None:
+                labels = check_targets(y, X.shape[0], estimator=type(self).__name__)[0]
+            else:
+                labels = np.unique(np.asarray(classes))
+                if labels.shape[0] < 2:
+                    raise ValueError(f"classes must name at least 2 classes; got {labels.tolist()}")
             self._init_state(X, labels)
             self.start_task(X, y, _checked=True)
         else:
@@ -647,11 +650,14 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X) -> np.ndarray:
-        """Predicted labels [n]; silent images get −1 (never a fitted class when labels are
-        non-negative integers), so that they count as errors."""
+        """Predicted labels [n]; silent images get a label that is never a fitted class, so that
+        they count as errors: −1 for numeric classes (``min(classes) − 1`` if −1 is a class),
+        "no answer" for strings and other labels (then the result has dtype object when the
+        classes are booleans)."""
         idx = self.decision_function(X)
-        pred = np.where(idx >= 0, self.classes_[np.clip(idx, 0, None)], -1)
-        return pred
+        answered = idx >= 0
+        value = auto_no_answer_label(self.classes_) if not answered.all() else None
+        return labels_with_no_answer(self.classes_, idx, answered, value)
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy; silent images count as wrong (spec §C.1)."""
@@ -669,17 +675,20 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         from safetensors.numpy import save_file
 
         check_is_fitted(self, "classes_")
-        path = Path(path)
+        path = Path(path).expanduser()
         tensors = {f"weight.{n}": np.ascontiguousarray(w) for n, w in self._wt.items()}
         tensors.update({f"stdp_state.{n}": s.copy() for n, s in self._stdp_state.items()})
         tensors["decision_rates"] = self._decision_rates.copy()
         tensors["adaptation_batch_counts"] = self._batch.copy()
         meta = {
-            "params": json.dumps(self.get_params(), default=lambda o: o if not isinstance(o, np.generic) else o.item()),
+            "format": "spikeforge.mozafari/1",
+            "class": type(self).__name__,
+            "params": json.dumps(jsonable_params(self.get_params(deep=False))),
             "classes": json.dumps(self.classes_.tolist()),
             "image_shape": json.dumps(list(self.image_shape_)),
             "n_tasks_seen": str(self.n_tasks_seen_),
         }
+        path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata=meta)
         return path
 
@@ -688,9 +697,17 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         """Restore a model written by :meth:`save` (constraints are not saved)."""
         from safetensors import safe_open
 
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"model file not found: {path}")
         with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata()
+            meta = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        # files written before the format marker have params/classes/image_shape only
+        if meta.get("class", cls.__name__) != cls.__name__:
+            raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
+        if not {"params", "classes", "image_shape"} <= meta.keys() or "weight.conv3" not in tensors:
+            raise ValueError(f"{path} is not a spikeforge MozafariClassifier file")
         params = json.loads(meta["params"])
         for k in ("inhibition_radii", "stdp_rates", "reward_rates", "punish_rates", "decision_bounds", "adaptive_scale"):
             params[k] = tuple(params[k])

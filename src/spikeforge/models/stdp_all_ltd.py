@@ -101,7 +101,8 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
     input_max : float, default 255
     no_answer_label : "auto", label or None, default "auto"
         Label for test images that evoke no excitatory spike (the notebooks silently predicted
-        the first class; spec G.17).
+        the first class; spec G.17): ``"auto"`` gives -1 for numeric classes (``min(classes) - 1``
+        if -1 is a class) and "no answer" for other labels; None predicts the most frequent class.
     n_jobs : int, optional
         Threads for inference.
     random_state : int, Generator or None
@@ -219,7 +220,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         if float(self.prune_sweep_ms) < 0:
             raise ValueError(f"prune_sweep_ms must be >= 0; got {self.prune_sweep_ms}")
         X = self._check_X(X, reset=True)
-        classes, y_enc = check_targets(y, X.shape[0])
+        classes, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
         for attr in ("network_", "classes_"):
             self.__dict__.pop(attr, None)
         order_rng = rng_from_seed(self.random_state, 3)
@@ -241,7 +242,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         y_arr = np.asarray(y)
         if first:
             if classes is None:
-                classes, _ = check_targets(y_arr, X.shape[0])
+                classes, _ = check_targets(y_arr, X.shape[0], estimator=type(self).__name__)
             classes = np.unique(np.asarray(classes))
             if classes.shape[0] < 2:
                 raise ValueError("a classifier needs at least 2 classes")
