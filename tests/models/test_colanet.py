@@ -163,3 +163,11 @@ def test_read_only_state_and_numpy_or_generator_params_save(tmp_path, small_mnis
     back = cls.load(clf.save(tmp_path / "sub" / "net.safetensors"))
     assert back.n_microcolumns == 2 and back.random_state is None
     np.testing.assert_array_equal(back.weights_, clf.weights_)
+
+
+def test_digital_poisson_predictions_do_not_depend_on_the_batch(small_mnist):
+    Xtr, Xte, ytr, _ = small_mnist
+    clf = DigitalCoLaNET(n_microcolumns=3, n_epochs=1, counts="poisson", random_state=0).fit(Xtr[:200], ytr[:200])
+    full = clf.out_counts(Xte[:30])
+    np.testing.assert_array_equal(clf.out_counts(Xte[[4, 17]]), full[[4, 17]])
+    np.testing.assert_array_equal(clf.out_counts(Xte[:30][::-1]), full[::-1])

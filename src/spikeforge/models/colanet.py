@@ -8,6 +8,7 @@ MNIST pixels 0–255), trained by the synaptic-resource rule of
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -197,7 +198,7 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
         """OUT spike counts (spiking) or winner votes (digital) summed over copies: [n_samples, n_classes]."""
         check_is_fitted(self, "resource_")
         X = self._check_X(X, fitted=True)
-        return self._counts(self._events(X))
+        return self._counts(self._events(X, inference=True))
 
     def _counts(self, events) -> np.ndarray:
         for a in ("weights_", "theta_"):  # numba kernels are compiled for writable arrays
@@ -507,7 +508,7 @@ n_silent, free_threshold, one_factor, one_factor_period
         return cfg
 
     # spike events -----------------------------------------------------------
-    def _events(self, X: np.ndarray):
+    def _events(self, X: np.ndarray, inference: bool = False):
         spikes = accumulator_spikes(self._scale(X), int(self.image_tacts))  # [T, n, D]
         return _raster_to_csr(spikes)
 
@@ -593,6 +594,9 @@ class DigitalCoLaNET(_CoLaNETBase):
     presentation_tacts : int, default 10
         ``T_p``: counts are ``⌊T_p·x⌋``.
     counts : {"floor", "poisson"}, default "floor"
+        Input counts per presentation: the accumulator's ``⌊T_p·x⌋`` or Poisson with that mean.
+        At prediction time the Poisson draws of a sample are keyed by its content, so its
+        answer does not depend on the batch it comes in.
     threshold : float, default 10.0
         ``θ0`` on the scale of a whole presentation's counts.
     threshold_weight_coef : float, default 1.2
@@ -675,10 +679,17 @@ class DigitalCoLaNET(_CoLaNETBase):
         cfg[K.C_TIE] = K.TIE_MARGIN if self.tie_break == "margin" else K.TIE_RANDOM
         return cfg
 
-    def _events(self, X: np.ndarray):
+    def _events(self, X: np.ndarray, inference: bool = False):
         mean = int(self.presentation_tacts) * self._scale(X)
         if self.counts == "floor":
             cnt = np.floor(mean + 1e-9)
+        elif inference:
+            # one stream per sample, keyed by its content: a sample's prediction does not depend
+            # on the rest of the batch (or its position in it)
+            cnt = np.empty_like(mean)
+            for i, row in enumerate(X):
+                key = int.from_bytes(hashlib.blake2b(np.ascontiguousarray(row).tobytes(), digest_size=8).digest())
+                cnt[i] = np.random.default_rng([self.predict_seed_, 3, key]).poisson(mean[i])
         else:
             gen = rng_from_seed(self.random_state, 2, getattr(self, "n_presentations_", 0), X.shape[0])
             cnt = gen.poisson(mean).astype(np.float64)
