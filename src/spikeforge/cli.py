@@ -6,12 +6,19 @@
     spikeforge report                       refresh README.md tables from results/*/results.md
     spikeforge train MODEL --data NAME|PATH train a deep SNN (spikeforge.nn), checkpoints in runs/
     spikeforge env                          versions and hardware, for bug reports
+
+Numeric options are checked when the command line is parsed (argparse usage error, exit status 2).
+Bad input found later (a missing or malformed file, an invalid value) ends the command with one line
+``spikeforge COMMAND: error: MESSAGE`` on stderr and exit status 2, not a traceback; set the
+environment variable ``SPIKEFORGE_TRACEBACK=1`` to see the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import re
 import shlex
 import subprocess
@@ -44,7 +51,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         failed = []
         for name in names:
             cmd = [sys.executable, "-m", "spikeforge", "reproduce", name, "--jobs", str(args.jobs), "--out", args.out]
-            cmd += (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds else [])
+            cmd += (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds is not None else [])
             if subprocess.run(cmd).returncode != 0:
                 failed.append(name)
         if failed:
@@ -55,7 +62,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     exp = ex.get(name)
     out = Path(args.out) / name
     command = "spikeforge reproduce " + " ".join(
-        shlex.quote(a) for a in ([name] + (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds else []))
+        shlex.quote(a) for a in ([name] + (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds is not None else []))
     )
     print(f"== {name} (seed {exp.seed}): {exp.summary}")
     t0 = time.perf_counter()
@@ -87,8 +94,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .nn.train import run_cli  # imports torch only when training
+    from .nn.train import resolve_device, run_cli  # imports torch only when training
 
+    try:  # a bad --device is the user's input: report it as such, before any data is loaded
+        resolve_device(args.device)
+    except RuntimeError as e:
+        raise ValueError(f"--device {args.device!r}: {e}") from None
     return run_cli(args)
 
 
@@ -125,6 +136,53 @@ def _cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int(text: str, *, minimum: int) -> int:
+    what = "positive" if minimum >= 1 else "non-negative"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {what} integer; got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be a {what} integer; got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _int(text, minimum=1)
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int(text, minimum=0)
+
+
+def _float(text: str, *, allow_zero: bool) -> float:
+    what = "non-negative" if allow_zero else "positive"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {what} number; got {text!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise argparse.ArgumentTypeError(f"must be a finite {what} number; got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    return _float(text, allow_zero=False)
+
+
+def _non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return _float(text, allow_zero=True)
+
+
+def _user_path(text: str) -> str:
+    """argparse type: a path with ``~`` expanded (the shell does not expand it in ``--opt=~/x``)."""
+    return str(Path(text).expanduser())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from .experiments._runner import default_jobs
@@ -135,47 +193,72 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="run a reproduction and write results/NAME/")
     r.add_argument("name", help="reproduction name (see `spikeforge list`) or 'all'")
     r.add_argument("--quick", action="store_true", help="reduced sizes (minutes at most)")
-    r.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the reproduction's)")
+    r.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds (default: the reproduction's)")
     r.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default: CPU cores)")
-    r.add_argument("--out", default="results", help="output root (default: results/)")
+    r.add_argument("--out", type=_user_path, default="results", help="output root (default: results/)")
     r.set_defaults(fn=_cmd_reproduce)
     rep = sub.add_parser("report", help="refresh the README tables from results/*/results.md")
-    rep.add_argument("--readme", default="README.md")
-    rep.add_argument("--out", default="results")
+    rep.add_argument("--readme", type=_user_path, default="README.md")
+    rep.add_argument("--out", type=_user_path, default="results")
     rep.set_defaults(fn=_cmd_report)
     sub.add_parser("env", help="print versions and hardware").set_defaults(fn=_cmd_env)
     t = sub.add_parser("train", help="train a deep SNN (convsnn, resnet19); safetensors checkpoints with resume")
     t.add_argument("model", choices=("convsnn", "resnet19"))
     t.add_argument("--data", required=True, help="'mnist', 'digits', or a folder of CIFAR-10 python pickles")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--batch-size", type=_positive_int, default=64)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
     t.add_argument("--schedule", choices=("cosine", "none"), default="cosine")
-    t.add_argument("-T", "--T", type=int, default=4, help="time steps (default 4)")
+    t.add_argument("-T", "--T", type=_positive_int, default=4, help="time steps (default 4)")
     t.add_argument("--norm", choices=("tdbn", "bn", "none"), default="tdbn")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_non_negative_int, default=0)
     t.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     t.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
-    t.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
-    t.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
-    t.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA-T-seed)")
+    t.add_argument("--n-train", type=_positive_int, default=None, help="use only the first N training images")
+    t.add_argument("--n-test", type=_positive_int, default=None, help="use only the first N test images")
+    t.add_argument("--out", type=_user_path, default=None, help="run folder (default runs/MODEL-DATA-T-seed)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(fn=_cmd_train)
     xn = sub.add_parser("export-nir", help="write a trained checkpoint as a NIR graph (needs the 'nir' extra)")
-    xn.add_argument("checkpoint", help="checkpoint.safetensors of `spikeforge train`, or its run folder")
-    xn.add_argument("-o", "--out", default=None, help="output .nir file (default: next to the checkpoint)")
-    xn.add_argument("--dt", type=float, default=1e-3, help="Euler step of the NIR neurons, seconds (default 1e-3)")
+    xn.add_argument("checkpoint", type=_user_path, help="checkpoint.safetensors of `spikeforge train`, or its run folder")
+    xn.add_argument("-o", "--out", type=_user_path, default=None, help="output .nir file (default: next to the checkpoint)")
+    xn.add_argument("--dt", type=_positive_float, default=1e-3, help="Euler step of the NIR neurons, seconds (default 1e-3)")
     xn.set_defaults(fn=_cmd_export_nir)
     return p
 
 
+def _describe(e: BaseException) -> str:
+    """One line for an error the user can fix: the exception's message, the path for OS errors."""
+    if isinstance(e, OSError) and e.strerror and e.filename is not None:
+        where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+        return f"{where}: {e.strerror}"
+    if isinstance(e, ModuleNotFoundError) and e.name and e.name.split(".")[0] != "spikeforge":
+        package = e.name.split(".")[0]
+        hint = " (pip install 'spikeforge[nir]')" if package == "nir" else ""
+        return f"{e}; this command needs the package {package!r}{hint}"
+    return str(e) or type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``spikeforge`` console script."""
+    """Entry point of the ``spikeforge`` console script; returns the exit status.
+
+    Invalid options are argparse usage errors (``SystemExit(2)``). A :class:`ValueError`,
+    :class:`OSError` (missing file, permission...) or :class:`ImportError` (optional dependency)
+    raised by the command is printed as ``spikeforge COMMAND: error: MESSAGE`` on stderr and gives
+    exit status 2; with ``SPIKEFORGE_TRACEBACK=1`` in the environment it propagates instead.
+    Other exceptions (programming errors) keep their traceback.
+    """
     args = build_parser().parse_args(argv)
-    return int(args.fn(args) or 0)
+    try:
+        return int(args.fn(args) or 0)
+    except (ValueError, OSError, ImportError) as e:
+        if os.environ.get("SPIKEFORGE_TRACEBACK", "") not in ("", "0"):
+            raise
+        print(f"spikeforge {args.command}: error: {_describe(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

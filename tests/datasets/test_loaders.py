@@ -79,12 +79,13 @@ def test_idx_errors(tmp_path):
 
 def test_cifar10_from_tiny_pickles(tmp_path):
     rng = np.random.default_rng(0)
-    for name, n in (("data_batch_1", 4), ("data_batch_2", 3), ("test_batch", 2)):
+    sizes = {"data_batch_1": 4, "data_batch_2": 3, "data_batch_3": 1, "data_batch_4": 1, "data_batch_5": 1, "test_batch": 2}
+    for name, n in sizes.items():
         batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, n))}
         with open(tmp_path / name, "wb") as fh:
             pickle.dump(batch, fh)
     X, y = load_cifar10(tmp_path, "train")
-    assert X.shape == (7, 3, 32, 32) and y.shape == (7,) and y.dtype == np.int64
+    assert X.shape == (10, 3, 32, 32) and y.shape == (10,) and y.dtype == np.int64
     assert load_cifar10(tmp_path, "test")[0].shape == (2, 3, 32, 32)
     with pytest.raises(FileNotFoundError):
         load_cifar10(tmp_path / "nowhere")
@@ -111,3 +112,199 @@ def test_events_nmnist_bin_and_npy(tmp_path):
         load_events(tmp_path / "bad.npy")
     with pytest.raises(ValueError, match="outside"):
         events_to_frames(ev2, sensor_size=(2, 2), n_time_bins=2)
+
+
+# ---------------------------------------------------------------------------- regressions (review)
+def _write_cifar_batches(directory, names=None, n=2, data=None, labels=None):
+    directory.mkdir(parents=True, exist_ok=True)
+    names = names or [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    rng = np.random.default_rng(0)
+    for name in names:
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8) if data is None else data,
+                 b"labels": list(rng.integers(0, 10, n)) if labels is None else labels}
+        with open(directory / name, "wb") as fh:
+            pickle.dump(batch, fh)
+    return directory
+
+
+def test_cifar10_missing_training_batch_is_an_error(tmp_path):
+    # a missing data_batch_k was silently skipped (training on 4/5 of CIFAR-10 without notice)
+    _write_cifar_batches(tmp_path, ["data_batch_1", "data_batch_2", "data_batch_4", "data_batch_5", "test_batch"])
+    with pytest.raises(FileNotFoundError, match=r"data_batch_3") as info:
+        load_cifar10(tmp_path, "train")
+    assert "data_batch_1" not in str(info.value) and str(tmp_path) in str(info.value)
+    assert load_cifar10(tmp_path, "test")[0].shape == (2, 3, 32, 32)
+    with pytest.raises(FileNotFoundError, match="test_batch"):
+        load_cifar10(_write_cifar_batches(tmp_path / "b", ["data_batch_1"]), "test")
+    with pytest.raises(NotADirectoryError):
+        load_cifar10(tmp_path / "data_batch_1")
+
+
+@pytest.mark.parametrize(
+    "data, labels, match",
+    [
+        (np.zeros((3, 3072), np.uint8), [0, 1], "3 images but 2 labels"),  # count mismatch
+        (np.zeros((2, 3000), np.uint8), [0, 1], r"\[N, 3072\]"),  # wrong row width
+        (np.zeros(3072 * 2, np.uint8), [0, 1], r"\[N, 3072\]"),  # flat, not [N, 3072]
+        (np.full((2, 3072), 0.5, np.float32), [0, 1], "float32"),  # float pixels would truncate to 0
+        (np.full((2, 3072), 300, np.int64), [0, 1], "0-255"),  # would wrap in uint8
+        (np.zeros((2, 3072), np.uint8), [0.5, 1.5], "labels"),  # float labels would truncate
+    ],
+)
+def test_cifar10_malformed_batches(tmp_path, data, labels, match):
+    _write_cifar_batches(tmp_path, ["test_batch"], data=data, labels=labels)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, "test")
+    assert "test_batch" in str(info.value)
+
+
+def test_cifar10_unreadable_pickle(tmp_path):
+    (tmp_path / "test_batch").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="test_batch"):
+        load_cifar10(tmp_path, "test")
+    with open(tmp_path / "test_batch", "wb") as fh:
+        pickle.dump([1, 2, 3], fh)
+    with pytest.raises(ValueError, match="not a CIFAR-10 batch"):
+        load_cifar10(tmp_path, "test")
+
+
+def test_cifar10_integer_pixels_in_range_are_accepted(tmp_path):
+    data = np.arange(2 * 3072).reshape(2, 3072) % 256  # int64, e.g. from a list of lists
+    _write_cifar_batches(tmp_path, ["test_batch"], data=data, labels=[3, 4])
+    X, y = load_cifar10(tmp_path, "test")
+    assert X.dtype == np.uint8 and np.array_equal(X.reshape(2, -1), data) and y.tolist() == [3, 4]
+
+
+def test_loaders_expand_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    images = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4)
+    _write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([1, 2], np.uint8))
+    np.testing.assert_array_equal(load_idx("~/train-images-idx3-ubyte"), images)
+    assert load_mnist_idx("~", "train")[1].tolist() == [1, 2]
+    _write_cifar_batches(tmp_path / "cifar")
+    assert load_cifar10("~/cifar", "train")[0].shape == (10, 3, 32, 32)
+    (tmp_path / "a.bin").write_bytes(bytes([3, 4, 0x80, 0, 5]))
+    assert read_nmnist_bin("~/a.bin")["t"].tolist() == [5]
+    assert load_events("~/a.bin")["p"].tolist() == [1]
+    ev = np.zeros(2, dtype=EVENT_DTYPE)
+    np.save(tmp_path / "e.npy", ev)
+    assert load_events("~/e.npy").shape == (2,)
+
+
+def test_idx_gzip_detected_by_content_not_name(tmp_path):
+    arr = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    _write_idx(tmp_path / "compressed-but-no-suffix", arr, gz=True)
+    np.testing.assert_array_equal(load_idx(tmp_path / "compressed-but-no-suffix"), arr)
+    _write_idx(tmp_path / "plain.gz", arr, gz=False)  # a .gz name on an uncompressed file
+    np.testing.assert_array_equal(load_idx(tmp_path / "plain.gz"), arr)
+
+
+def test_idx_truncated_files_give_clear_errors(tmp_path):
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "full", arr)
+    raw = (tmp_path / "full").read_bytes()
+    (tmp_path / "short-header").write_bytes(raw[:9])  # magic + 1 of the 3 dimension sizes, cut
+    with pytest.raises(ValueError, match="truncated IDX header") as info:
+        load_idx(tmp_path / "short-header")
+    assert "short-header" in str(info.value)
+    (tmp_path / "long").write_bytes(raw + b"\x00")  # extra bytes are not silently accepted
+    with pytest.raises(ValueError, match="promises 24 values"):
+        load_idx(tmp_path / "long")
+    wide = np.arange(6, dtype=">i4").reshape(2, 3)
+    _write_idx(tmp_path / "wide", wide, code=0x0C)
+    (tmp_path / "wide").write_bytes((tmp_path / "wide").read_bytes()[:-2])  # not a whole number of int32
+    with pytest.raises(ValueError, match="promises 6 values of 4 byte"):
+        load_idx(tmp_path / "wide")
+    gz = gzip.compress(raw)
+    (tmp_path / "cut.gz").write_bytes(gz[: len(gz) // 2])  # gzip stream cut mid-way: EOFError before
+    with pytest.raises(ValueError, match="gzip") as info:
+        load_idx(tmp_path / "cut.gz")
+    assert "cut.gz" in str(info.value)
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + b"\xff" * 30)  # gzip magic, garbage after
+    with pytest.raises(ValueError, match="bad.gz"):
+        load_idx(tmp_path / "bad.gz")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_idx(tmp_path / "nowhere")
+
+
+def test_mnist_idx_pairs_gz_images_with_plain_labels(tmp_path):
+    images = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    _write_idx(tmp_path / "train-images-idx3-ubyte.gz", images, gz=True)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([7, 8], np.uint8))
+    X, y = load_mnist_idx(tmp_path, "train")
+    np.testing.assert_array_equal(X, images)
+    assert y.tolist() == [7, 8] and y.dtype == np.int64
+    # images without labels: the missing file is named
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", images)
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
+        load_mnist_idx(tmp_path, "test")
+
+
+@pytest.mark.parametrize(
+    "images, labels, match",
+    [
+        (np.zeros((2, 9), np.uint8), np.zeros(2, np.uint8), "rank 3"),
+        (np.zeros((2, 3, 3), np.uint8), np.zeros((2, 1), np.uint8), "rank 1"),
+        (np.zeros((2, 3, 3), np.uint8), np.zeros(3, np.uint8), "2 images but .* 3 labels"),
+        (np.full((2, 3, 3), 0.5, ">f4"), np.zeros(2, np.uint8), "float32"),  # was silently kept as float
+        (np.zeros((2, 3, 3), np.uint8), np.full(2, 1.5, ">f4"), "labels have dtype"),  # was truncated
+    ],
+)
+def test_mnist_idx_shape_and_dtype_checks(tmp_path, images, labels, match):
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(">f4"): 0x0D}
+    _write_idx(tmp_path / "train-images-idx3-ubyte", images, code=codes[images.dtype])
+    _write_idx(tmp_path / "train-labels-idx1-ubyte", labels, code=codes[labels.dtype])
+    with pytest.raises(ValueError, match=match):
+        load_mnist_idx(tmp_path, "train")
+
+
+def _events(x, y, t, p, dtype=None):
+    dtype = dtype or [("x", "<i4"), ("y", "<i4"), ("t", "<f8"), ("p", "<i1")]
+    arr = np.zeros(len(x), dtype=dtype)
+    arr["x"], arr["y"], arr["t"], arr["p"] = x, y, t, p
+    return arr
+
+
+def test_load_events_refuses_lossy_casts(tmp_path):
+    np.save(tmp_path / "frac.npy", _events([0, 1], [0, 0], [0.0, 1.5], [1, 0]))
+    with pytest.raises(ValueError, match="'t' holds non-integer") as info:
+        load_events(tmp_path / "frac.npy")  # was silently truncated to 1
+    assert "frac.npy" in str(info.value)
+    np.save(tmp_path / "whole.npy", _events([0, 1], [0, 0], [0.0, 2.0], [1, 0]))
+    assert load_events(tmp_path / "whole.npy")["t"].tolist() == [0, 2]  # lossless: accepted
+    np.save(tmp_path / "wide.npy", _events([0, 40000], [0, 0], [0, 1], [1, 0]))
+    with pytest.raises(ValueError, match="'x' ranges from 0 to 40000"):
+        load_events(tmp_path / "wide.npy")  # wrapped to -25536 in int16 before
+
+
+def test_load_events_npz_bin_case_and_shapes(tmp_path):
+    ev = _events([0, 1, 2], [0, 1, 0], [0, 5, 9], [1, 0, 1], dtype=EVENT_DTYPE)
+    np.savez(tmp_path / "one.npz", events=ev)
+    np.testing.assert_array_equal(load_events(tmp_path / "one.npz"), ev)
+    np.savez_compressed(tmp_path / "fields.npz", x=ev["x"], y=ev["y"], t=ev["t"], p=ev["p"].astype(bool))
+    np.testing.assert_array_equal(load_events(tmp_path / "fields.npz"), ev)
+    np.savez(tmp_path / "two.npz", a=ev, b=ev)
+    with pytest.raises(ValueError, match=r"\['a', 'b'\]"):
+        load_events(tmp_path / "two.npz")
+    np.savez(tmp_path / "ragged.npz", x=ev["x"], y=ev["y"][:2], t=ev["t"], p=ev["p"])
+    with pytest.raises(ValueError, match="one length"):
+        load_events(tmp_path / "ragged.npz")
+    (tmp_path / "A.BIN").write_bytes(bytes([3, 4, 0x80, 0, 5]))  # upper-case suffix is still N-MNIST
+    assert load_events(tmp_path / "A.BIN")["x"].tolist() == [3]
+    np.save(tmp_path / "scalar.npy", ev[0])  # a 0-d structured array
+    with pytest.raises(ValueError, match="1-d"):
+        load_events(tmp_path / "scalar.npy")
+    (tmp_path / "junk.npy").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="junk.npy"):
+        load_events(tmp_path / "junk.npy")
+    with pytest.raises(FileNotFoundError, match="nowhere.npy"):
+        load_events(tmp_path / "nowhere.npy")
+
+
+@pytest.mark.parametrize("duration", [0, -10, 0.5])
+def test_events_to_frames_rejects_non_positive_duration(duration):
+    ev = _events([0, 1], [0, 0], [0, 10], [1, 0], dtype=EVENT_DTYPE)
+    with pytest.raises(ValueError, match="duration_us"):
+        events_to_frames(ev, sensor_size=(2, 1), n_time_bins=2, duration_us=duration)
+    assert events_to_frames(ev, sensor_size=(2, 1), n_time_bins=2, duration_us=5).sum() == 1

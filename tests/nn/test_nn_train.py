@@ -120,12 +120,14 @@ def test_resolve_device():
             resolve_device("cuda:0")
 
 
-def _write_cifar(tmp_path, n_per_batch=8):
+def _write_cifar(tmp_path, sizes=(4, 3, 3, 3, 3, 8)):
+    """The five training batches and the test batch, ``sizes`` images each (16 train, 8 test)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    for name in ["data_batch_1", "data_batch_2", "test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
-                 b"labels": rng.integers(0, 10, n_per_batch).tolist()}
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name, n in zip(names, sizes, strict=True):
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": rng.integers(0, 10, n).tolist()}
         with open(tmp_path / name, "wb") as fh:
             pickle.dump(batch, fh)
     return tmp_path
@@ -162,3 +164,38 @@ def test_config_validation():
         TrainConfig(model="vgg")
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
+
+
+@pytest.mark.parametrize("field, value", [("n_train", 0), ("n_train", -5), ("n_test", 0), ("n_test", -1),
+                                          ("weight_decay", -1e-4), ("lr", float("inf"))])
+def test_config_rejects_non_positive_sizes(field, value):
+    # n_train=-5 sliced the data to [:-5] and n_train=0 to nothing (then ZeroDivisionError in fit)
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("kwargs", [{"n_train": 0}, {"n_train": -5}, {"n_test": 0}, {"n_test": -3}])
+def test_load_data_rejects_non_positive_sizes(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        load_data("digits", **kwargs)
+
+
+def test_model_from_checkpoint_expands_home(tmp_path, monkeypatch):
+    from dataclasses import asdict
+
+    from spikeforge.nn.train import _model_args
+
+    cfg = TrainConfig(**TINY)
+    data = load_data("digits", n_train=8, n_test=8)
+    save_checkpoint(tmp_path / "run" / CHECKPOINT, build_model(cfg, data),
+                    meta={"config": asdict(cfg), "model_args": _model_args(data)})
+    monkeypatch.setenv("HOME", str(tmp_path))
+    model, meta = model_from_checkpoint("~/run")
+    assert meta["model_args"]["image_size"] == 8 and not model.training
+
+
+def test_cifar_missing_batch_fails_in_load_data(tmp_path):
+    root = _write_cifar(tmp_path / "cifar")
+    (root / "data_batch_5").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_5"):
+        load_data(str(root))

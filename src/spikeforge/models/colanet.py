@@ -19,8 +19,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_features, check_targets, rng_from_seed
-from ..io import jsonable_params
 from ..encoding.accumulator import accumulator_spikes
+from ..io import jsonable_params
 from ..plasticity.resource import SynapticResource, initial_neuron_state, resource_to_weight
 from . import _colanet_kernel as K
 

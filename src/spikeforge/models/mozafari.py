@@ -35,9 +35,14 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import auto_no_answer_label, check_random_state, check_targets, labels_with_no_answer
-from ..io import jsonable_params
+from .._validation import (
+    auto_no_answer_label,
+    check_random_state,
+    check_targets,
+    labels_with_no_answer,
+)
 from ..encoding.latency import MOZAFARI_DOG, dog_filter, local_normalization, rank_order_latency
+from ..io import jsonable_params
 from ..plasticity.constraints import WeightConstraint, effective_bounds, project
 from ..plasticity.first_spike import RSTDP
 from . import _ttfs_kernel as K

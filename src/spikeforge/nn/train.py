@@ -93,6 +93,14 @@ def _split(X: np.ndarray, y: np.ndarray, n_test: int, seed: int):
     return train_test_split(X, y, test_size=n_test, stratify=y, random_state=seed)
 
 
+def _check_count(name: str, value: int | None) -> None:
+    """``None`` or a positive integer (a non-positive count would slice the data to ``[:0]`` or ``[:-k]``)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
+
+
 def load_data(data: str, *, seed: int = 0, n_train: int | None = None, n_test: int | None = None) -> DataSplit:
     """Load ``mnist``, ``digits`` or a CIFAR-10 pickle directory as a :class:`DataSplit`.
 
@@ -104,10 +112,19 @@ def load_data(data: str, *, seed: int = 0, n_train: int | None = None, n_test: i
     seed : int
         Seed of the stratified split (MNIST, digits).
     n_train, n_test : int, optional
-        Keep only the first ``n`` examples (for quick runs); the MNIST split sizes otherwise.
+        Keep only the first ``n`` examples (for quick runs; at least 1); the MNIST split sizes otherwise.
+
+    Raises
+    ------
+    ValueError
+        ``n_train`` or ``n_test`` below 1; ``data`` names a file, or a malformed CIFAR-10 batch.
+    FileNotFoundError
+        ``data`` is neither ``mnist``/``digits`` nor an existing directory, or a CIFAR-10 batch is missing.
     """
     from ..datasets import load_cifar10, load_tabular, mnist_subset_split
 
+    _check_count("n_train", n_train)
+    _check_count("n_test", n_test)
     key = str(data).lower()
     if key == "mnist":
         ntr = 4000 if n_train is None else min(n_train, 4000)
@@ -177,7 +194,14 @@ class TrainConfig:
     amp : bool
         Mixed precision (float16 autocast + gradient scaling) on CUDA; ignored on CPU.
     n_train, n_test : int or None
-        Truncate the data (quick runs).
+        Truncate the data (quick runs); at least 1.
+
+    Raises
+    ------
+    ValueError
+        On construction, for an unknown model, optimizer or schedule; ``epochs``, ``batch_size`` or
+        ``T`` below 1; ``lr`` not positive and finite; ``weight_decay`` negative or infinite;
+        ``n_train`` or ``n_test`` below 1.
     """
 
     model: str = "convsnn"
@@ -207,8 +231,12 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "T"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive; got {self.lr}")
+        if not self.lr > 0 or self.lr == float("inf"):
+            raise ValueError(f"lr must be a positive finite number; got {self.lr}")
+        if not 0 <= self.weight_decay < float("inf"):
+            raise ValueError(f"weight_decay must be a non-negative finite number; got {self.weight_decay}")
+        _check_count("n_train", self.n_train)
+        _check_count("n_test", self.n_test)
 
 
 def build_model(cfg: TrainConfig, data: DataSplit) -> nn.Module:
@@ -232,11 +260,18 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
 
     Returns ``(model, meta)``; ``meta["config"]`` is the run's :class:`TrainConfig` as a dict and
     ``meta["model_args"]`` the input channels, classes and image size. Checkpoints written before
-    ``model_args`` was stored are rebuilt by loading the run's data once.
+    ``model_args`` was stored are rebuilt by loading the run's data once. ``~`` in ``path`` is expanded.
+
+    Raises
+    ------
+    FileNotFoundError
+        No checkpoint at ``path`` (or in the folder ``path``).
+    ValueError
+        The file holds no training config (not written by ``spikeforge train``).
     """
     from safetensors import safe_open
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.exists():
