@@ -64,7 +64,7 @@ def test_conv_acs_equal_brute_force_at_borders(make, size, pads):
     x = (torch.rand(2, conv.in_channels, *size) < 0.4).float() * 0.7  # binary {0, 0.7}
     r = count_synops(conv, x)
     (row,) = r.rows
-    assert (row.kind, row.source) == ("ac", "binary")
+    assert (row.kind, row.source) == ("ac", "binary") and row.events > 0
     assert row.events == float((x != 0).sum()) / 2
     assert row.ac_ops == brute_force_acs(conv, (x != 0).double(), pads) / 2
     assert row.mac_ops == 0
@@ -307,3 +307,110 @@ def test_errors():
         count_synops(_Unused(), x[:, :2])
     with pytest.raises(ValueError, match="T must be a positive int"):
         count_synops(lin, x, T=0)
+    for bad in (torch.tensor(1.0), torch.zeros(0, 4)):
+        with pytest.raises(ValueError, match="x must have a batch dimension and elements"):
+            count_synops(lin, bad)
+
+
+# ----------------------------------------------------------------------------- regressions
+class _InPlaceAfterSpikes(nn.Module):
+    """LIF spikes rescaled in place (per feature) before the next layer."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.lif = sfnn.LIF(v_th=0.5)
+        self.fc = nn.Linear(4, 3)
+        self.scale = scale
+
+    def forward(self, x):
+        return self.fc(self.lif(x).mul_(self.scale))
+
+
+def test_spikes_modified_in_place_are_not_events():
+    torch.manual_seed(5)
+    x = torch.rand(4, 3, 4) * 2  # [T, B, F]
+    (row,) = count_synops(_InPlaceAfterSpikes(torch.tensor([0.5, 1.0, 1.5, 2.0])), x).rows
+    assert (row.kind, row.source, row.mac_ops) == ("mac", "analog", 4 * 4 * 3)
+    # an in-place change that keeps the values binary: events by value
+    (row,) = count_synops(_InPlaceAfterSpikes(2.0), x).rows
+    assert (row.kind, row.source) == ("ac", "binary") and row.events > 0
+
+
+def test_static_input_propagates_through_layers_before_the_first_neuron():
+    torch.manual_seed(6)
+    T = 3
+    ann = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 25, 6),
+        nn.ReLU(), nn.Linear(6, 3),
+    ).eval()  # fmt: skip
+    snn = convert(ann, torch.rand(16, 2, 5, 5), "robust")
+    assert snn.mode == "multi"
+    x = torch.rand(2, 2, 5, 5).to(memory_format=torch.channels_last)  # Flatten copies the conv output
+    r = count_synops(snn, repeat_in_time(x, T))
+    conv0, conv1, fc, out = r.rows
+    # conv → conv → Flatten (a copy) → Linear run once on the static input; each is charged T times
+    assert [row.source for row in r.rows] == ["analog", "analog", "analog", "spikes"]
+    assert [row.steps for row in r.rows] == [T, T, T, T]
+    assert conv0.mac_ops == T * 4 * 25 * 18 and conv1.mac_ops == T * 4 * 25 * 36
+    assert fc.mac_ops == T * 6 * 100
+    once = count_synops(snn, repeat_in_time(x, T), static_input_per_step=False)
+    assert [row.steps for row in once.rows] == [1, 1, 1, T]
+
+
+def test_convsnn_inside_sequential_keeps_its_layout_and_readout():
+    net = _active_convsnn()
+    for x in (torch.rand(2, 1, 8, 8), (torch.rand(3, 2, 1, 8, 8) < 0.3).float()):
+        bare = count_synops(net, x)
+        wrapped = count_synops(nn.Sequential(net), x)
+        assert (wrapped.batch_size, wrapped.T) == (bare.batch_size, bare.T) == (2, 3)
+        assert [row.name for row in wrapped.rows] == ["0." + row.name for row in bare.rows]
+        assert wrapped.rows[-1].source == "rates"
+        fields = lambda row: (row.kind, row.source, row.steps, row.synops, row.energy_pj)  # noqa: E731
+        assert [fields(a) for a in wrapped.rows] == [fields(b) for b in bare.rows]
+    # a step-mode ConvertedSNN has no multi-step neuron to tell its [T, B, ...] layout by
+    snn = _converted("robust", mode="step")
+    x = repeat_in_time(torch.rand(3, 1, 12, 12), 4)
+    bare, wrapped = count_synops(snn, x), count_synops(nn.Sequential(snn), x)
+    assert (wrapped.batch_size, wrapped.T) == (bare.batch_size, bare.T) == (3, 4)
+    assert [row.synops for row in wrapped.rows] == [row.synops for row in bare.rows]
+
+
+def test_single_step_state_is_reset_for_the_count_and_restored():
+    torch.manual_seed(7)
+    lif = sfnn.LIF(v_th=1.0, step_mode="s")
+    act = SpikingActivation(1.0, step_mode="s")
+    act.record = True
+    net = nn.Sequential(nn.Linear(4, 6), lif, nn.Linear(6, 5), act, nn.Linear(5, 2))
+    x = torch.rand(3, 4) * 2
+    fresh = count_synops(net, x)
+    assert lif.v is None and act._v is None and act.spike_counts is None
+    for _ in range(3):
+        net(x)  # the membranes charge up: the next step would spike more
+    v, v_act, counts = lif.v.clone(), act._v.clone(), act.spike_counts.clone()
+    r = count_synops(net, x)
+    assert torch.equal(lif.v, v) and torch.equal(act._v, v_act) and torch.equal(act.spike_counts, counts)
+    assert [row.synops for row in r.rows] == [row.synops for row in fresh.rows]
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(3), nn.AdaptiveMaxPool2d(1)])
+def test_max_pool_of_graded_events_follows_the_values(pool):
+    # average pool with border cells of 1, 2 and 4 inputs (count_include_pad=False): a corner cell with
+    # 1 spike (value 1) beats an inner cell with 3 spikes (value 0.75); the max pool passes the former
+    x = torch.zeros(1, 1, 4, 4)
+    x[0, 0, 0, 0] = 1.0
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = x[0, 0, 2, 1] = 1.0
+    net = nn.Sequential(nn.AvgPool2d(2, padding=1, count_include_pad=False), pool, nn.Flatten(), nn.Linear(1, 5))
+    (row,) = count_synops(net, x).rows
+    assert (row.kind, row.source, row.events, row.ac_ops) == ("ac", "pooled spikes", 1.0, 5.0)
+
+
+def test_unbatched_input_to_a_weight_layer():
+    torch.manual_seed(8)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    x = (torch.rand(1, 2, 5, 5) < 0.4).float()
+    batched = count_synops(conv, x)
+    for model in (conv, nn.Sequential(conv, nn.ReLU())):
+        r = count_synops(model, x[0])
+        assert r.batch_size == 1 and r.rows[0].ac_ops == batched.rows[0].ac_ops
+    lin = nn.Linear(4, 3)
+    assert count_synops(lin, torch.tensor([1.0, 0, 1, 0])).ac_ops == 6.0

@@ -28,9 +28,11 @@ Event or analog input (per call of a layer)
    :class:`spikeforge.conversion.SpikingActivation` (spikes · λ, i.e. values in ``{0, λ_c}``, per channel)
    and of any module type in ``spiking_types`` are events, and so is every view of them (the
    ``flatten(0, 1)`` / ``unflatten`` of :class:`~spikeforge.nn.SeqToANN`, ``nn.Flatten``, ``x_seq[t]``):
-   the tensors are recognised by their storage, not by their values.
+   the tensors are recognised by their storage, not by their values, as long as that storage is not
+   modified in place afterwards (e.g. ``s.mul_(w)``: from then on the tensor is judged by rule 4).
 2. **Event-preserving layers** pass events on: max pooling, zero padding, ``nn.Flatten`` /
-   ``nn.Unflatten`` (also when they copy).
+   ``nn.Unflatten`` (also when they copy). Max pooling of graded events (rule 3) passes on the spikes
+   of the input cell whose *value* wins, which need not be the cell with the most spikes.
 3. **Average pooling of events** (``pooled_events=True``, the default) gives *graded* events: a pooled value
    is (spikes in its window) · c / divisor, and the layer after it is counted as receiving each of those
    spikes, one AC per spike and fan-out target (``Σ_cells n_cell · fan-out(cell)``). This is what hardware
@@ -49,7 +51,13 @@ Direct encoding. :class:`~spikeforge.nn.ConvSNN`, :class:`~spikeforge.nn.Spiking
 neuron *once* on ``[B, ...]`` and repeat the result over time. A chip receives the analog input at every
 step, and the standard accounting (e.g. Rathi & Roy, DIET-SNN, 2021) charges the first layer its dense
 MACs at each of the T steps; ``static_input_per_step=True`` (default) does that for every weight layer that
-reads the static model input and ran once. ``False`` counts what the PyTorch model computes (once).
+ran once per sample on *static* data. Static are the model input (when T > 1 and it is ``[B, ...]`` or a
+stride-0 ``repeat_in_time`` sequence) and, propagated through forward hooks, the outputs of every module
+that contains no spiking layer and whose tensor inputs are all static, together with the views of these
+tensors: so a conv → conv chain, BatchNorm, or a copying ``nn.Flatten`` (e.g. of a channels-last
+tensor) before the first neuron are all charged T times. A tensor made by a functional operation outside
+a module (other than a view, e.g. ``x * 2`` in a custom ``forward``), or modified in place, is not
+static. ``False`` counts what the PyTorch model computes (once).
 
 The readout of ConvSNN / ResNet-19 is ``M(mean_t o_t)``: a dense layer on spike *rates*, so it is always
 counted as an analog (MAC) layer executed once per sample (source ``"rates"``: the spike counts are
@@ -297,16 +305,26 @@ def _storage_key(t: torch.Tensor) -> int:
     return t.untyped_storage().data_ptr()
 
 
-class _EventTracker:
-    """Which tensors (by storage) hold events, and how many spikes each element stands for.
+def _version(t: torch.Tensor) -> int | None:
+    """The in-place modification counter of ``t`` (shared with its views); None for inference tensors."""
+    try:
+        return t._version
+    except RuntimeError:  # an inference tensor (torch.inference_mode()): no version counter
+        return None
 
-    Recorded tensors are kept alive for the duration of the pass so that no other tensor can reuse their
-    memory (and be mistaken for them).
+
+class _EventTracker:
+    """Which tensors (by storage) hold events, and how many spikes each element stands for, and which hold
+    static data (the direct-encoded input and what non-spiking modules computed from it).
+
+    A tensor counts only while its storage has not been modified in place since it was recorded (its
+    version counter, shared by all its views, is unchanged). Recorded tensors are kept alive for the
+    duration of the pass so that no other tensor can reuse their memory (and be mistaken for them).
     """
 
-    def __init__(self, model_input: torch.Tensor) -> None:
-        self._store: dict[int, tuple[torch.Tensor, torch.Tensor | None, str]] = {}
-        self.input_key = _storage_key(model_input)
+    def __init__(self) -> None:
+        self._store: dict[int, tuple[torch.Tensor, torch.Tensor | None, str, int | None]] = {}
+        self._static: dict[int, tuple[torch.Tensor, int | None]] = {}
 
     def mark(self, t: torch.Tensor, counts: torch.Tensor | None, source: str) -> None:
         """Record ``t`` as events; ``counts`` (same shape) gives spikes per element for graded events."""
@@ -317,13 +335,23 @@ class _EventTracker:
             n = t.untyped_storage().nbytes() // t.element_size()
             buf = torch.zeros(n, dtype=torch.float64, device=t.device)
             buf.as_strided(t.size(), t.stride(), t.storage_offset()).copy_(counts)
-        self._store[_storage_key(t)] = (t, buf, source)
+        self._store[_storage_key(t)] = (t, buf, source, _version(t))
+
+    def mark_static(self, t: torch.Tensor) -> None:
+        """Record ``t`` (and so its views) as static: the same at every time step."""
+        if isinstance(t, torch.Tensor) and t.numel():
+            self._static[_storage_key(t)] = (t, _version(t))
+
+    def is_static(self, x: torch.Tensor) -> bool:
+        """Whether ``x`` is (a view of) a tensor recorded as static and not modified in place since."""
+        hit = self._static.get(_storage_key(x)) if x.numel() else None
+        return hit is not None and _version(hit[0]) == hit[1]
 
     def lookup(self, x: torch.Tensor) -> tuple[torch.Tensor | None, str]:
         """Spikes per element of ``x`` (float64, shape of ``x``) and the source, or ``(None, "analog")``."""
         hit = self._store.get(_storage_key(x)) if x.numel() else None
-        if hit is not None and hit[0].dtype == x.dtype:
-            _, buf, source = hit
+        if hit is not None and hit[0].dtype == x.dtype and _version(hit[0]) == hit[3]:
+            _, buf, source, _ = hit
             if buf is None:
                 return (x != 0).to(torch.float64), source
             return buf.as_strided(x.size(), x.stride(), x.storage_offset()).clone(), source
@@ -357,6 +385,27 @@ def _sum_pool(m: nn.Module, c: torch.Tensor) -> torch.Tensor:
         size = ((i + 1) * L + n - 1) // n - (i * L) // n
         area = area.unsqueeze(-1) * size.to(c.dtype)
     return (y * area).round()
+
+
+#: (module type, functional form, spatial dims) of the max pools.
+_MAX_POOLS = (
+    (nn.MaxPool1d, F.max_pool1d, 1), (nn.MaxPool2d, F.max_pool2d, 2), (nn.MaxPool3d, F.max_pool3d, 3),
+    (nn.AdaptiveMaxPool1d, F.adaptive_max_pool1d, 1), (nn.AdaptiveMaxPool2d, F.adaptive_max_pool2d, 2),
+    (nn.AdaptiveMaxPool3d, F.adaptive_max_pool3d, 3),
+)  # fmt: skip
+
+
+def _max_pool_counts(m: nn.Module, x: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Spikes per output element of the max pool ``m`` on graded events ``x`` (``counts`` spikes each): the
+    spikes of the input cell whose *value* wins, which need not hold the most spikes (e.g. average-pooled
+    spikes with different divisors)."""
+    fn, nd = next((fn, nd) for cls, fn, nd in _MAX_POOLS if isinstance(m, cls))
+    if isinstance(m, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
+        _, idx = fn(x, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, True)  # indices
+    else:
+        _, idx = fn(x, m.output_size, return_indices=True)
+    # indices are flat over the spatial dims of each (sample, channel) plane
+    return counts.flatten(-nd).gather(-1, idx.flatten(-nd)).reshape(idx.shape)
 
 
 def _conv_fanout_ops(m: nn.Module, counts: torch.Tensor) -> float:
@@ -409,10 +458,14 @@ def _layout(model: nn.Module, x: torch.Tensor, spiking: tuple[type[nn.Module], .
     """(time_first, B, T) inferred from the model type and the input (see :func:`count_synops`)."""
     from ..conversion.snn import ConvertedSNN, SpikingActivation
 
-    if isinstance(model, ConvertedSNN):
+    # the model itself or one inside it (e.g. wrapped in nn.Sequential): the first in model.modules()
+    types = (ConvertedSNN, ConvSNN, SpikingResNet19)
+    known = next((m for m in model.modules() if isinstance(m, types)), None)
+    if isinstance(known, ConvertedSNN):
         time_first = True
-    elif isinstance(model, (ConvSNN, SpikingResNet19)):
+    elif known is not None:
         time_first = x.dim() == 5
+        model = known  # its T
     else:
         inner = {id(m.neuron) for m in model.modules() if isinstance(m, SpikingActivation)}
         time_first = any(
@@ -426,6 +479,19 @@ def _layout(model: nn.Module, x: torch.Tensor, spiking: tuple[type[nn.Module], .
         return True, x.shape[1], x.shape[0]
     t = getattr(model, "T", 1)
     return False, x.shape[0], t if isinstance(t, int) and t >= 1 else 1
+
+
+def _neuron_state(model: nn.Module) -> list[tuple[nn.Module, str, object]]:
+    """(module, attribute, value) of the state that spiking layers keep between calls (step mode)."""
+    from ..conversion.snn import SpikingActivation
+
+    state = []
+    for m in model.modules():
+        if isinstance(m, LIF):
+            state.append((m, "v", m.v))
+        elif isinstance(m, SpikingActivation):
+            state += [(m, "_v", m._v), (m, "spike_counts", m.spike_counts)]
+    return state
 
 
 @torch.no_grad()
@@ -449,6 +515,11 @@ def count_synops(
     restored afterwards) with forward hooks on its ``nn.Conv1d/2d/3d`` and ``nn.Linear`` layers; see the
     module docstring for what is counted and how event and analog inputs are told apart. The spike tensors
     of the pass are kept until it ends (memory of one inference; use a small batch for large models).
+    Single-step (``step_mode="s"``) LIF / IF and SpikingActivation layers start the pass from rest: their
+    stored state (``LIF.v``, ``SpikingActivation._v`` and ``spike_counts``) is cleared for the pass and
+    restored afterwards, so counting leaves the model as it was (the state of ``spiking_types`` modules is
+    not touched). Under ``torch.inference_mode()`` tensors carry no version counter, so a spike tensor
+    modified in place is not noticed there (rule 1 of the module docstring).
 
     Parameters
     ----------
@@ -458,14 +529,20 @@ def count_synops(
     x : Tensor
         The model's input: ``[B, ...]`` images (direct encoding) or a time-first ``[T, B, ...]`` sequence.
         Layout inference: a ConvertedSNN takes ``[T, B, ...]``; ConvSNN / ResNet-19 take ``[T, B, C, H, W]``
-        (5-d) or ``[B, C, H, W]`` with ``T = model.T``; any other model is time-first if it contains a
-        multi-step spiking layer (LIF, SpikingActivation, ``spiking_types``), else ``[B, ...]`` with
-        ``T = model.T`` if it has an integer ``T`` attribute, else 1. ``batch_size`` / ``T`` override this.
+        (5-d) or ``[B, C, H, W]`` with ``T = model.T``; a model that contains one of these (e.g. wrapped in
+        ``nn.Sequential``) takes the layout of the first in ``model.modules()``; any other model is
+        time-first if it contains a multi-step spiking layer (LIF, SpikingActivation, ``spiking_types``),
+        else ``[B, ...]`` with ``T = model.T`` if it has an integer ``T`` attribute, else 1. An unbatched
+        ``x`` that goes straight into the first weight layer to run (``[C, H, W]`` into a ``Conv2d``,
+        ``[F]`` into a ``Linear``) is one sample (B = 1); other unbatched inputs (e.g. unbatched steps
+        ``[T, C, H, W]`` of a step-mode ConvertedSNN) need ``batch_size=1``. ``batch_size`` / ``T``
+        override the inference.
     e_ac_pj, e_mac_pj : float
         Energy per accumulate / multiply-accumulate, picojoules (default 0.9 / 4.6: 32-bit float, 45 nm,
         Horowitz ISSCC 2014).
     static_input_per_step : bool
-        Count a layer that read the static model input once (direct encoding) at every one of the T steps
+        Count a layer that ran once per sample on static data (the direct-encoded input or what
+        non-spiking modules computed from it; see the module docstring) at every one of the T steps
         (default; the usual accounting for the analog input layer). ``False``: count it once.
     pooled_events : bool
         Average-pooled events stay events, one AC per spike and target (default); ``False``: the strict
@@ -488,8 +565,10 @@ def count_synops(
     TypeError
         ``model`` is not an ``nn.Module`` or ``x`` is not a tensor.
     ValueError
-        No weight layer in the model (or none ran), an override names an unknown layer or both sets name
-        the same one, a negative energy, or a batch size that does not divide a layer's samples.
+        ``x`` is 0-dimensional or has no elements, no weight layer in the model (or none ran), an override
+        names an unknown layer or both sets name the same one, a negative or non-finite energy, a
+        ``batch_size`` or ``T`` that is not a positive int, a time-first input with fewer than 2 dims, or
+        a batch size that does not divide a layer's samples.
     """
     from ..conversion.snn import SpikingActivation
 
@@ -516,8 +595,12 @@ def count_synops(
         raise ValueError(f"layer(s) {sorted(forced_ac & forced_mac)} are in both event_layers and analog_layers")
 
     # ConvSNN / ResNet-19 apply the readout to spike rates mean_t(o_t): analog, whatever values they take
-    rates = frozenset({"readout"}) if isinstance(model, (ConvSNN, SpikingResNet19)) else frozenset()
-    rates -= forced_ac | forced_mac
+    rates = {
+        f"{n}.readout" if n else "readout"
+        for n, m in model.named_modules()
+        if isinstance(m, (ConvSNN, SpikingResNet19))
+    }
+    rates = (rates & set(weights)) - (forced_ac | forced_mac)
     time_first, B, steps = _layout(model, x, spiking_types)
     if batch_size is not None:
         B = batch_size
@@ -528,8 +611,13 @@ def count_synops(
             raise ValueError(f"{name} must be a positive int; got {v!r}")
     static_input = steps > 1 and (not time_first or (x.dim() >= 2 and x.stride(0) == 0))
 
-    tracker = _EventTracker(x)
+    tracker = _EventTracker()
+    if static_input:
+        tracker.mark_static(x)
     acc: dict[str, _Acc] = {}
+    neuron_types = (LIF, SpikingActivation, *spiking_types)
+    # [whether the first weight layer to run read x itself, unbatched]
+    unbatched_input: list[bool] = []
 
     def weight_hook(name: str):
         def hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
@@ -547,14 +635,20 @@ def count_synops(
                 kind = "ac" if counts is not None else "mac"
             if isinstance(m, nn.Linear):
                 samples, fan_in = inp.numel() // max(m.in_features, 1), m.in_features
+                unbatched = inp.dim() == 1
             else:
-                samples = inp.shape[0] if inp.dim() == len(m.kernel_size) + 2 else 1
+                unbatched = inp.dim() == len(m.kernel_size) + 1
+                samples = 1 if unbatched else inp.shape[0]
                 fan_in = m.in_channels // m.groups * math.prod(m.kernel_size)
+            if not unbatched_input:
+                unbatched_input.append(
+                    unbatched and inp.shape == x.shape and _storage_key(inp) == _storage_key(x)
+                )
             dense = float(out.numel()) * fan_in
             a = acc.setdefault(name, _Acc(_describe(m)))
             a.samples += samples
             a.dense += dense
-            a.static = a.static and _storage_key(inp) == tracker.input_key
+            a.static = a.static and tracker.is_static(inp)
             a.add_source(kind, source)
             if kind == "ac":
                 a.events += float(counts.sum())
@@ -571,38 +665,59 @@ def count_synops(
     def spike_hook(m: nn.Module, args: tuple, out) -> None:
         tracker.mark(out[0] if isinstance(out, tuple) else out, None, "spikes")
 
-    def pass_hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+    def pass_hook(m: nn.Module, args: tuple, out) -> None:
         counts, source = tracker.lookup(args[0])
         if counts is None:
             return
+        out = out[0] if isinstance(out, tuple) else out  # a max pool with return_indices=True
         if isinstance(m, _AVG_POOLS + _ADAPTIVE_AVG_POOLS):
             if not pooled_events:
                 return
             tracker.mark(out, _sum_pool(m, counts), "pooled spikes")
-        else:
-            graded = source == "pooled spikes"
-            tracker.mark(out, m.forward(counts) if graded else None, source)
+        elif source != "pooled spikes":  # one spike per nonzero output
+            tracker.mark(out, None, source)
+        elif isinstance(m, tuple(cls for cls, _, _ in _MAX_POOLS)):
+            tracker.mark(out, _max_pool_counts(m, args[0], counts), source)
+        else:  # padding, flatten: the counts move with the values
+            tracker.mark(out, m.forward(counts), source)
 
+    def static_hook(m: nn.Module, args: tuple, out) -> None:
+        # a module without spiking layers, all of whose tensor inputs are static, computes static outputs
+        ins = [a for a in args if isinstance(a, torch.Tensor)]
+        if ins and all(tracker.is_static(a) for a in ins):
+            for o in out if isinstance(out, (tuple, list)) else (out,):
+                tracker.mark_static(o)
+
+    # single-step neurons keep their membrane between calls: count from rest, leave the model as it was
+    state = _neuron_state(model)
     handles = []
     training = {m: m.training for m in model.modules()}
     try:
         model.eval()
+        for m, attr, _ in state:
+            setattr(m, attr, None)
         for n, m in weights.items():
             handles.append(m.register_forward_hook(weight_hook(n)))
         for m in model.modules():
-            if isinstance(m, (LIF, SpikingActivation, *spiking_types)):
+            if isinstance(m, neuron_types):
                 handles.append(m.register_forward_hook(spike_hook))
             elif isinstance(m, _AVG_POOLS + _ADAPTIVE_AVG_POOLS + _EVENT_PRESERVING):
                 handles.append(m.register_forward_hook(pass_hook))
+            if static_input and not any(isinstance(s, neuron_types) for s in m.modules()):
+                handles.append(m.register_forward_hook(static_hook))
         model(x)
     finally:
         for h in handles:
             h.remove()
         for m, flag in training.items():
             m.training = flag
+        for m, attr, value in state:
+            setattr(m, attr, value)
 
     if not acc:
         raise ValueError(f"none of the weight layers {sorted(weights)} ran in the forward pass")
+    if batch_size is None and not time_first and unbatched_input[0]:
+        B = 1  # x went unbatched ([C, H, W] to a conv, [F] to a Linear) straight into the first weight layer
     rows = []
     for name, a in acc.items():
         if a.samples % B:
