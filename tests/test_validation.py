@@ -64,3 +64,62 @@ def test_jsonable_params_numpy_scalars_and_generators():
     assert jsonable_params({"random_state": np.int64(7)})["random_state"] == 7
     with pytest.raises(TypeError, match="parameter f="):
         jsonable_params({"f": object()})
+
+
+def test_feature_names_are_stored_and_checked_like_sklearn():
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import load_iris
+
+    from spikeforge.models import CorrelationClassifier, DigitalCoLaNET
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    for est in (CorrelationClassifier(n_fields=5, random_state=0), DigitalCoLaNET(n_microcolumns=2, n_epochs=1, random_state=0)):
+        est.fit(X, y)
+        assert list(est.feature_names_in_) == list(X.columns)
+        est.predict(X)  # same columns: fine
+        with pytest.raises(ValueError, match="different order"):
+            est.predict(X[X.columns[::-1]])
+        with pytest.raises(ValueError, match="Unseen at fit time"):
+            est.predict(X.rename(columns={X.columns[0]: "other"}))
+        with pytest.warns(UserWarning, match="does not have valid feature names"):
+            est.predict(X.to_numpy())
+        est.fit(X.to_numpy(), y)
+        assert not hasattr(est, "feature_names_in_")
+    assert pd is not None
+
+
+def test_correlation_parameter_checks():
+    from sklearn.datasets import load_iris
+
+    from spikeforge.models import CorrelationClassifier
+
+    X, y = load_iris(return_X_y=True)
+    for kw, msg in [(dict(w_init=-1e-3), "w_init"), (dict(w_init=2.0), "w_init"), (dict(prune_beta=float("nan")), "prune_beta"),
+                    (dict(min_spikes=2.7), "min_spikes"),
+                    (dict(plasticity="memristive", memristive_a_minus=-0.2, memristive_scale=5.0), "η")]:
+        with pytest.raises(ValueError, match=msg):
+            CorrelationClassifier(n_fields=5, random_state=0, **kw).fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["CorrelationClassifier", "DiehlCook2015", "CoLaNET", "MozafariClassifier"])
+def test_loading_junk_or_truncated_files_names_the_file(tmp_path, name):
+    import spikeforge.models as M
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"this is not a model file at all")
+    with pytest.raises(ValueError, match="junk.safetensors is not a valid spikeforge model file"):
+        getattr(M, name).load(junk)
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        getattr(M, name).load(tmp_path / "missing.safetensors")
+
+
+def test_truncated_model_file(tmp_path):
+    from sklearn.datasets import load_iris
+
+    from spikeforge.models import CorrelationClassifier
+
+    X, y = load_iris(return_X_y=True)
+    raw = CorrelationClassifier(n_fields=5, random_state=0).fit(X, y).save(tmp_path / "m.safetensors").read_bytes()
+    (tmp_path / "t.safetensors").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="t.safetensors is not a valid"):
+        CorrelationClassifier.load(tmp_path / "t.safetensors")

@@ -31,6 +31,8 @@ def check_features(
     allow_negative: bool = True,
     dtype: type = np.float64,
     estimator: str = "this estimator",
+    owner: Any = None,
+    reset: bool = False,
 ) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous float array.
 
@@ -48,6 +50,12 @@ def check_features(
         If False, negative entries raise ``ValueError``.
     dtype : type
         Output dtype.
+    owner : estimator, optional
+        If given, column names of a DataFrame ``X`` are checked as scikit-learn does: with
+        ``reset=True`` they are stored in ``owner.feature_names_in_``; otherwise they must
+        equal the stored names (same names, same order).
+    reset : bool
+        True at fit time (see ``owner``).
 
     Returns
     -------
@@ -58,9 +66,11 @@ def check_features(
     TypeError
         For non-numeric input (strings, objects) or sparse matrices.
     ValueError
-        For 1-D or >2-D input, an empty matrix, NaN or infinite entries, or a wrong number
-        of features.
+        For 1-D or >2-D input, an empty matrix, NaN or infinite entries, a wrong number
+        of features, or DataFrame columns that differ from those seen at fit time.
     """
+    if owner is not None:
+        _check_feature_names(owner, X, reset=reset)
     if X is None:
         raise TypeError(f"{name} is None; expected a 2-D array of shape [n_samples, n_features]")
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
@@ -115,6 +125,44 @@ def check_features(
     if not allow_negative and np.any(arr < 0):
         raise ValueError(f"{name} must be non-negative; found minimum {arr.min()}")
     return arr
+
+
+def _feature_names(X: Any) -> np.ndarray | None:
+    """Column names of a DataFrame-like ``X`` when they are all strings, else None."""
+    cols = getattr(X, "columns", None)
+    if cols is None or not hasattr(X, "iloc"):
+        return None
+    names = np.asarray(list(cols), dtype=object)
+    return names if names.size and all(isinstance(c, str) for c in names) else None
+
+
+def _check_feature_names(owner: Any, X: Any, *, reset: bool) -> None:
+    """scikit-learn's feature-name contract: store names at fit, compare them afterwards."""
+    names = _feature_names(X)
+    est = type(owner).__name__
+    if reset:
+        if names is not None:
+            owner.feature_names_in_ = names
+        elif hasattr(owner, "feature_names_in_"):
+            del owner.feature_names_in_
+        return
+    fitted = getattr(owner, "feature_names_in_", None)
+    if fitted is None:
+        if names is not None:
+            warnings.warn(f"X has feature names, but {est} was fitted without feature names", UserWarning, stacklevel=4)
+        return
+    if names is None:
+        warnings.warn(f"X does not have valid feature names, but {est} was fitted with feature names",
+                      UserWarning, stacklevel=4)
+        return
+    if len(names) != len(fitted) or np.any(names != fitted):
+        unseen = [n for n in names if n not in set(fitted)]
+        missing = [n for n in fitted if n not in set(names)]
+        detail = (f" Unseen at fit time: {unseen[:5]}." if unseen else "") + (
+            f" Seen at fit time, now missing: {missing[:5]}." if missing else "")
+        if not detail:
+            detail = " The columns are the same but in a different order; reorder them as at fit time."
+        raise ValueError(f"The feature names should match those that were passed during fit.{detail}")
 
 
 def check_targets(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-__all__ = ["FORMAT_VERSION", "SafetensorsMixin", "jsonable_params", "load_arrays", "save_arrays"]
+__all__ = ["FORMAT_VERSION", "SafetensorsMixin", "jsonable_params", "load_arrays", "read_safetensors", "save_arrays"]
 
 FORMAT_VERSION = 1
 
@@ -90,21 +90,58 @@ def save_arrays(path: str | Path, arrays: dict[str, Any], meta: dict[str, Any]) 
     return path
 
 
-def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read a file written by :func:`save_arrays`: ``(arrays, meta)``."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"model file not found: {path}")
-    from safetensors import safe_open
+def read_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """Read any safetensors file: ``(metadata, arrays)``, with clear errors.
 
-    with safe_open(str(path), framework="numpy") as fh:
-        raw = (fh.metadata() or {}).get("spikeforge")
+    Parameters
+    ----------
+    path : path
+        The file; ``~`` is expanded.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a readable safetensors file (junk, truncated); the message names it.
+    """
+    from safetensors import SafetensorError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = dict(fh.metadata() or {})
+        arrays = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a valid spikeforge model file (safetensors): {exc}") from exc
+    return meta, arrays
+
+
+def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read a file written by :func:`save_arrays`: ``(arrays, meta)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Not a spikeforge model file, unreadable, or written by a newer spikeforge.
+    """
+    raw_meta, arrays = read_safetensors(path)
+    raw = raw_meta.get("spikeforge")
     if raw is None:
         raise ValueError(f"{path} is not a spikeforge model file (no 'spikeforge' metadata)")
-    meta = json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: corrupt spikeforge metadata ({exc})") from exc
     if meta.get("format", 0) > FORMAT_VERSION:
         raise ValueError(f"{path} was written by a newer spikeforge (format {meta['format']})")
-    return load_file(str(path)), meta
+    return arrays, meta
 
 
 class SafetensorsMixin:

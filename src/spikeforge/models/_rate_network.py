@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import auto_no_answer_label, check_features, labels_with_no_answer, rng_from_seed
-from ..io import jsonable_params
+from ..io import jsonable_params, read_safetensors
 
 __all__ = ["NoAnswerWarning", "RateNetworkClassifier"]
 
@@ -42,7 +42,8 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
             if arr.ndim == 3 and arr.dtype != object:  # a stack of images [n, H, W]
                 X = arr.reshape(arr.shape[0], -1)
         X = check_features(
-            X, n_features=None if reset else self.n_features_in_, allow_negative=True, estimator=name
+            X, n_features=None if reset else self.n_features_in_, allow_negative=True, estimator=name,
+            owner=self, reset=reset,
         )
         if X.min() < 0:
             raise ValueError(
@@ -175,18 +176,9 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | Path):
         """Load a model saved with :meth:`save` (ready to predict)."""
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
-
-        path = Path(path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"model file not found: {path}")
-
-        with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
+        meta, arrays = read_safetensors(path)
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}")
-        arrays = load_file(str(path))
         model = cls(**json.loads(meta["params"]))
         model.classes_ = np.asarray(json.loads(meta["classes"]))
         model.n_features_in_ = int(meta["n_features_in"])

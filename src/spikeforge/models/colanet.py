@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_features, check_targets, rng_from_seed
 from ..encoding.accumulator import accumulator_spikes
-from ..io import jsonable_params
+from ..io import jsonable_params, read_safetensors
 from ..plasticity.resource import SynapticResource, initial_neuron_state, resource_to_weight
 from . import _colanet_kernel as K
 
@@ -75,7 +75,8 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X, *, fitted: bool) -> np.ndarray:
         return check_features(
-            X, n_features=self.n_features_in_ if fitted else None, allow_negative=False, estimator=type(self).__name__
+            X, n_features=self.n_features_in_ if fitted else None, allow_negative=False, estimator=type(self).__name__,
+            owner=self, reset=not fitted,
         )
 
     # ------------------------------------------------------------------ state
@@ -281,15 +282,7 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | Path) -> _CoLaNETBase:
         """Recreate a fitted network written by :meth:`save`."""
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
-
-        path = Path(path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"model file not found: {path}")
-
-        with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
+        meta, tensors = read_safetensors(path)
         if not meta or meta.get("format") != "spikeforge.colanet/1":
             raise ValueError(f"{path} is not a spikeforge CoLaNET file")
         if meta["class"] != cls.__name__:
@@ -298,7 +291,7 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
         if params.get("free_threshold") == "inf":
             params["free_threshold"] = math.inf
         est = cls(**params)
-        for k, v in load_file(str(path)).items():
+        for k, v in tensors.items():
             setattr(est, k, v)
         est.rng_state_ = est.rng_state_.view(np.uint64)
         est.classes_ = np.asarray(json.loads(meta["classes"]))

@@ -7,6 +7,8 @@ a teacher → pruning and rescaling → correlation decoding.
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -314,8 +316,12 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"decoding must be 'sample' or 'expected'; got {self.decoding!r}")
         if self.scaler not in (None, "l1", "l2", "max", "standard", "minmax"):
             raise ValueError(f"unknown scaler {self.scaler!r}")
-        if self.min_spikes < 1:
-            raise ValueError(f"min_spikes must be >= 1; got {self.min_spikes}")
+        if isinstance(self.min_spikes, bool) or not isinstance(self.min_spikes, numbers.Integral) or self.min_spikes < 1:
+            raise ValueError(f"min_spikes must be an integer >= 1; got {self.min_spikes!r}")
+        if self.w_init is not None and not (math.isfinite(self.w_init) and 0.0 <= self.w_init <= 1.0):
+            raise ValueError(f"w_init must lie in [0, 1] (W_max = 1); got {self.w_init}")
+        if not math.isfinite(self.prune_beta):
+            raise ValueError(f"prune_beta must be finite; got {self.prune_beta}")
         if self.dt_ms <= 0:
             raise ValueError(f"dt_ms must be positive; got {self.dt_ms}")
         if round(self.delay_ms / self.dt_ms) < 1:
@@ -330,6 +336,14 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
             isinstance(self.memristive_scale, str) or not 0.0 <= self.memristive_scale <= 5.0
         ):
             raise ValueError(f"memristive_scale must be 'auto' or lie in [0, 5]; got {self.memristive_scale!r}")
+        if self.plasticity == "memristive" and self.memristive_scale != "auto":
+            try:
+                self._rule_params()
+            except ValueError as exc:
+                raise ValueError(
+                    f"memristive_scale η = {self.memristive_scale} with memristive_a_minus = "
+                    f"{self.memristive_a_minus} gives an invalid rule (η·A± must exceed -0.5): {exc}"
+                ) from None
 
     def _rule_params(self, lam: float | None = None, eta: float | None = None) -> np.ndarray:
         if self.plasticity == "stdp":
@@ -362,7 +376,7 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
         Row ``i`` is the fraction of the reference spikes each input receives.
         """
         check_is_fitted(self, "weights_")
-        X = check_features(X, n_features=self.n_features_in_, estimator=type(self).__name__)
+        X = check_features(X, n_features=self.n_features_in_, estimator=type(self).__name__, owner=self)
         return self._encode(X)
 
     def _encode(self, X: np.ndarray) -> np.ndarray:
@@ -379,7 +393,7 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        X = check_features(X, estimator=type(self).__name__)
+        X = check_features(X, estimator=type(self).__name__, owner=self, reset=True)
         self.classes_, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
         self.n_features_in_ = X.shape[1]
         n_classes = self.classes_.shape[0]
@@ -461,7 +475,7 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
     def input_spike_counts(self, X) -> np.ndarray:
         """Reference spikes allocated to each input: [n_samples, n_inputs] (int64)."""
         check_is_fitted(self, "weights_")
-        X = check_features(X, n_features=self.n_features_in_, estimator=type(self).__name__)
+        X = check_features(X, n_features=self.n_features_in_, estimator=type(self).__name__, owner=self)
         counts, _ = allocation_counts(
             self._encode(X), self.reference_train_.n_spikes, zero_gets_spike=self.zero_gets_spike
         )

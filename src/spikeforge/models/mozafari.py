@@ -42,7 +42,7 @@ from .._validation import (
     labels_with_no_answer,
 )
 from ..encoding.latency import MOZAFARI_DOG, dog_filter, local_normalization, rank_order_latency
-from ..io import jsonable_params
+from ..io import jsonable_params, read_safetensors
 from ..plasticity.constraints import WeightConstraint, effective_bounds, project
 from ..plasticity.first_spike import RSTDP
 from . import _ttfs_kernel as K
@@ -700,14 +700,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | Path) -> MozafariClassifier:
         """Restore a model written by :meth:`save` (constraints are not saved)."""
-        from safetensors import safe_open
-
-        path = Path(path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"model file not found: {path}")
-        with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        meta, tensors = read_safetensors(path)
         # files written before the format marker have params/classes/image_shape only
         if meta.get("class", cls.__name__) != cls.__name__:
             raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
