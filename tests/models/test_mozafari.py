@@ -122,6 +122,9 @@ def test_input_validation(fitted, data):
         MozafariClassifier(**{**SMALL, "inhibition_radii": (1,)}).fit(X, y)
     with pytest.raises(TypeError):
         fitted.predict(np.array([["a"] * 784]))
+    for name, bad in (("conv1_threshold", 0.0), ("conv2_threshold", -1.0), ("conv1_threshold", np.nan), ("dog_threshold", -5.0)):
+        with pytest.raises(ValueError, match=name):
+            MozafariClassifier(**{**SMALL, name: bad}).fit(X[:10], y[:10])
 
 
 def test_adaptation_batch_counts_samples_across_calls(fitted, data):

@@ -49,3 +49,13 @@ def test_bad_weights():
         probabilistic_spike_counts(np.ones((1, 2), int), np.array([[1.5], [0.1]]), np.random.default_rng())
     with pytest.raises(ValueError, match="T, B, D"):
         simulate_probabilistic_layer(np.zeros((3, 4)), np.zeros((4, 1)), np.random.default_rng())
+
+
+def test_reference_layer_rejects_bad_arguments():
+    rng = np.random.default_rng(0)
+    x = np.zeros((5, 1, 2))
+    w = np.full((2, 3), 0.5)
+    for kw, bad_w, bad_x, msg in [({"delay_steps": -1}, w, x, "delay_steps"), ({"delay_steps": 1.5}, w, x, "delay_steps"),
+                                  ({}, w * 3, x, r"\[0, 1\]"), ({}, w, x + 2, "0/1")]:
+        with pytest.raises(ValueError, match=msg):
+            simulate_probabilistic_layer(bad_x, bad_w, rng, **kw)

@@ -52,29 +52,52 @@ def fit_cnn(
     seed: int = 0,
 ) -> nn.Module:
     """Train ``model`` on images ``X`` [n, C, H, W] (float, e.g. brightness in [0, 1]) and integer
-    labels ``y`` [n] with Adam and cross-entropy. Deterministic for a given ``seed`` on CPU."""
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    Xt = torch.as_tensor(X, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.long)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    for _ in range(int(epochs)):
-        perm = torch.randperm(Xt.shape[0], generator=g)
-        for s in range(0, Xt.shape[0], batch_size):
-            idx = perm[s : s + batch_size]
-            opt.zero_grad()
-            loss = loss_fn(model(Xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
+    labels ``y`` [n] in ``0 … n_classes − 1`` with Adam and cross-entropy.
+
+    Deterministic for a given ``seed`` on CPU (up to thread-count effects in the float sums); the
+    global torch RNG is left as it was (training runs inside ``torch.random.fork_rng``).
+
+    Raises
+    ------
+    ValueError
+        Empty data, mismatched lengths, non-integer or negative labels, or labels beyond the
+        model's number of outputs.
+    """
+    y = np.asarray(y)
+    if X.shape[0] == 0:
+        raise ValueError("X is empty")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape [{X.shape[0]}]; got {y.shape}")
+    if y.dtype.kind not in "iu" or y.min() < 0:
+        raise ValueError("y must hold integer class indices 0 … n_classes − 1 (encode labels with np.unique(..., return_inverse=True))")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
+        Xt = torch.as_tensor(X, dtype=torch.float32)
+        yt = torch.as_tensor(y, dtype=torch.long)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        loss_fn = nn.CrossEntropyLoss()
+        model.train()
+        for _ in range(int(epochs)):
+            perm = torch.randperm(Xt.shape[0], generator=g)
+            for s in range(0, Xt.shape[0], batch_size):
+                idx = perm[s : s + batch_size]
+                opt.zero_grad()
+                logits = model(Xt[idx])
+                if int(yt.max()) >= logits.shape[1]:
+                    raise ValueError(f"label {int(yt.max())} is out of range for a model with {logits.shape[1]} outputs")
+                loss = loss_fn(logits, yt[idx])
+                loss.backward()
+                opt.step()
     model.eval()
     return model
 
 
 def predict_cnn(model: nn.Module, X: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Class indices ``[n]`` for images ``X`` [n, C, H, W]."""
+    """Class indices ``[n]`` for images ``X`` [n, C, H, W] (an empty ``X`` gives an empty array)."""
     model.eval()
+    if X.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
     out = []
     with torch.no_grad():
         for s in range(0, X.shape[0], batch_size):

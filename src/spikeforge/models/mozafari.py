@@ -238,6 +238,12 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
             v = getattr(self, name)
             if int(v) != v or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer; got {v!r}")
+        for name in ("conv1_threshold", "conv2_threshold"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number; got {v!r}")
+        if not (np.isfinite(self.dog_threshold) and self.dog_threshold >= 0):
+            raise ValueError(f"dog_threshold must be a non-negative number; got {self.dog_threshold!r}")
         lo, hi = self.decision_bounds
         if not lo < hi:
             raise ValueError(f"decision_bounds must be increasing; got {self.decision_bounds!r}")

@@ -52,6 +52,11 @@ def simulate_probabilistic_layer(
     -------
     ndarray of bool, shape [T, B, C]
         Output spikes; the last ``delay_steps`` steps of input cannot produce output.
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, non-binary input, weights outside [0, 1], or a negative/non-integer delay.
     """
     x = np.asarray(input_spikes, dtype=np.float64)
     if x.ndim != 3:
@@ -59,6 +64,12 @@ def simulate_probabilistic_layer(
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] != x.shape[2]:
         raise ValueError(f"weights must be [D={x.shape[2]}, C]; got shape {w.shape}")
+    if isinstance(delay_steps, bool) or not isinstance(delay_steps, (int, np.integer)) or delay_steps < 0:
+        raise ValueError(f"delay_steps must be a non-negative integer; got {delay_steps!r}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
+        raise ValueError("weights of probabilistic neurons are probabilities; keep them in [0, 1]")
+    if np.any((x != 0) & (x != 1)):
+        raise ValueError("input_spikes must be 0/1")
     T, B, _ = x.shape
     out = np.zeros((T, B, w.shape[1]), dtype=bool)
     for t in range(T - delay_steps):
