@@ -26,3 +26,16 @@ def test_matches_step_by_step_accumulator():
         np.testing.assert_array_equal(s[t], spk.astype(np.uint8))
     with pytest.raises(ValueError):
         accumulator_spikes(x, 0)
+
+
+def test_nan_input_and_non_integer_steps_rejected():
+    """Regression (review #11): NaN gave 0 spikes silently (a NaN cast to uint8), and
+    ``n_steps=2.7`` was truncated to 2 tacts."""
+    with pytest.raises(ValueError, match="NaN"):
+        accumulator_spikes(np.array([np.nan, 0.5]), 4)
+    for bad in (2.7, 2.0, True, "3"):
+        with pytest.raises(TypeError, match="n_steps must be an integer"):
+            accumulator_spikes(np.array([1.0]), bad)
+    # NumPy integers are integers; values outside [0, 1] (infinities too) are still clipped
+    s = accumulator_spikes(np.array([np.inf, -np.inf, 2.0]), np.int64(3))
+    np.testing.assert_array_equal(s.sum(0), [3, 0, 3])

@@ -1,6 +1,7 @@
 """Gaussian receptive fields and L1 normalisation."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -74,3 +75,16 @@ def test_l1_normalize():
 @pytest.mark.parametrize("est", [GaussianReceptiveFields(), L1Normalizer()])
 def test_sklearn_transformer_contract(est):
     check_estimator(est)
+
+
+def test_all_constant_training_data_warns():
+    """Regression (review, doubtful): fitting on all-constant columns silently gave 0 features.
+    It warns (CorrelationClassifier relies on the empty output to fall back to the class prior)."""
+    X = np.array([[1.0, 5.0], [1.0, 5.0]])
+    with pytest.warns(UserWarning, match="every column .* is constant"):
+        grf = GaussianReceptiveFields(n_fields=4).fit(X)
+    assert grf.n_output_features_ == 0 and grf.transform(X).shape == (2, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GaussianReceptiveFields(n_fields=4, drop_constant=False).fit(X)  # the quirk keeps them
+        GaussianReceptiveFields(n_fields=4).fit(np.array([[1.0, 5.0], [2.0, 5.0]]))

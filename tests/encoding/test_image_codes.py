@@ -95,3 +95,17 @@ def test_bad_types():
         latency_encode(torch.tensor([1, 2], dtype=torch.uint8), 4)
     with pytest.raises(TypeError):
         rate_encode([0.5], 4)
+
+
+def test_latency_encode_amplitude_must_fit_an_integer_dtype():
+    """Regression (review, doubtful): an integer dtype with a fractional amplitude gave zeros."""
+    x = torch.tensor([0.2, 0.9, 0.0])
+    with pytest.raises(ValueError, match="amplitude"):
+        latency_encode(x, 4, amplitude=0.5, dtype=torch.int64)
+    with pytest.raises(ValueError, match="amplitude"):
+        latency_encode(x, 4, amplitude=300.0, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="amplitude"):
+        latency_encode(x, 4, amplitude=2.0, dtype=torch.bool)
+    s = latency_encode(x, 4, amplitude=4.0, dtype=torch.uint8)
+    assert s.dtype == torch.uint8 and s.sum(0).tolist() == [4, 4, 0]
+    assert latency_encode(x, 4, dtype=torch.bool).sum(0).tolist() == [1, 1, 0]

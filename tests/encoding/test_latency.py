@@ -114,3 +114,36 @@ def test_local_normalization_matches_box_mean():
     kernel = torch.full((1, 1, 5, 5), 1 / 25)
     means = F.conv2d(x.reshape(6, 1, 11, 9), kernel, padding=2).reshape(2, 3, 11, 9) + 1e-12
     assert torch.allclose(out, x / means, rtol=1e-5)
+
+
+def test_wave_and_dog_filter_stay_on_the_input_device():
+    """Regression (review #9): ``latency_to_spike_wave`` built its step axis on the CPU (an
+    error for any other device) and ``dog_filter`` moved its kernels to the input's dtype but
+    not its device. The ``meta`` device stands in for a GPU: no data, but devices are checked."""
+    lat = torch.zeros(2, 5, dtype=torch.int64, device="meta")
+    for cumulative in (True, False):
+        wave = latency_to_spike_wave(lat, 4, cumulative=cumulative)
+        assert wave.device.type == "meta" and wave.shape == (4, 2, 5)
+    assert spike_wave_to_latency(torch.zeros(4, 2, 5, device="meta")).device.type == "meta"
+    out = dog_filter(torch.zeros(2, 28, 28, device="meta"))
+    assert out.device.type == "meta" and out.shape == (2, len(MOZAFARI_DOG), 28, 28)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_front_end_on_cuda_matches_cpu():
+    """Regression (review #9): rank_order_latency returned a CPU tensor and
+    local_normalization divided a CUDA tensor by a CPU one."""
+    rng = np.random.default_rng(0)
+    img = torch.from_numpy((rng.random((3, 28, 28)) * 255).astype(np.float32))
+    d_cpu = dog_filter(img)
+    d_gpu = dog_filter(img.cuda())  # cuDNN may round differently (TF32): compare devices only
+    assert d_gpu.is_cuda and d_gpu.shape == d_cpu.shape
+    f_cpu = local_normalization(d_cpu, 8)
+    f_gpu = local_normalization(d_cpu.cuda(), 8)
+    assert f_gpu.is_cuda
+    torch.testing.assert_close(f_gpu.cpu(), f_cpu)
+    lat = rank_order_latency(f_cpu.cuda(), 15)
+    assert lat.is_cuda and torch.equal(lat.cpu(), rank_order_latency(f_cpu, 15))
+    wave = latency_to_spike_wave(lat, 15)
+    assert wave.is_cuda and torch.equal(spike_wave_to_latency(wave).cpu(), lat.cpu())

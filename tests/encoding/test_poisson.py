@@ -19,7 +19,7 @@ def test_same_key_same_trains_and_keys_differ():
 
 
 def test_layout_zero_and_saturated_rates():
-    ptr, idx = poisson_spike_steps(np.array([0.0, 5000.0, 0.0]), 10, 0.5, 7)  # p = 2.5 → every step
+    ptr, idx = poisson_spike_steps(np.array([0.0, 2000.0, 0.0]), 10, 0.5, 7)  # p = 1 → every step
     np.testing.assert_array_equal(np.diff(ptr), 1)
     np.testing.assert_array_equal(idx, 1)
     ptr, idx = poisson_spike_steps(np.full(40, 300.0), 50, 1.0, 3)
@@ -64,3 +64,39 @@ def test_validation():
         poisson_spike_steps(np.array([-1.0]), 10, 0.5, 0)
     with pytest.raises(ValueError):
         poisson_spike_steps(np.array([1.0]), 10, 0.0, 0)
+
+
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        (dict(dt_ms=float("nan")), "dt_ms"),
+        (dict(dt_ms=float("inf")), "dt_ms"),
+        (dict(dt_ms=-0.5), "dt_ms"),
+        (dict(gain=float("nan")), "gain"),
+        (dict(gain=float("inf")), "gain"),
+        (dict(gain=-1.0), "gain"),
+        (dict(n_steps=2.5), "n_steps"),
+        (dict(n_steps=True), "n_steps"),
+        (dict(rates_hz=np.array([np.nan])), "rates_hz"),
+        (dict(rates_hz=np.array([np.inf])), "rates_hz"),
+        (dict(rates_hz=np.array([3000.0])), "exceeds 1"),  # p = 1.5
+        (dict(rates_hz=np.array([600.0]), gain=4.0), "exceeds 1"),  # p = 1.2
+    ],
+)
+def test_bad_parameters_raise_like_poisson_spikes(kw, msg):
+    """Regression (review #10): NaN dt/gain hit a bare ZeroDivisionError inside the kernel,
+    a negative gain gave no spikes, and ``rate·gain·dt/1000 > 1`` spiked at every step
+    where :func:`poisson_spikes` raises."""
+    args = dict(rates_hz=np.array([10.0]), n_steps=100, dt_ms=0.5, key=1) | kw
+    rates, n_steps, dt_ms, key = (args.pop(k) for k in ("rates_hz", "n_steps", "dt_ms", "key"))
+    with pytest.raises(ValueError, match=msg):
+        poisson_spike_steps(rates, n_steps, dt_ms, key, **args)
+
+
+def test_gain_zero_and_p_one_are_allowed():
+    ptr, idx = poisson_spike_steps(np.array([10.0]), 20, 1.0, 1, gain=0.0)
+    assert ptr[-1] == 0
+    ptr, idx = poisson_spike_steps(np.array([500.0]), 20, 1.0, 1, gain=2.0)  # p = 1 exactly
+    assert ptr[-1] == 20
+    ptr, idx = poisson_spike_steps(np.array([10.0]), np.int64(20), 1.0, 1)  # NumPy ints are fine
+    assert ptr.shape == (21,)

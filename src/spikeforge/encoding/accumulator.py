@@ -7,6 +7,8 @@ so over ``T`` tacts an input emits ``⌊T·x⌋`` evenly spaced spikes; ``x = 1`
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 __all__ = ["accumulator_spikes"]
@@ -21,18 +23,31 @@ def accumulator_spikes(x: np.ndarray, n_steps: int) -> np.ndarray:
     Parameters
     ----------
     x : ndarray of shape [...]
-        Intensities in [0, 1] (values outside are clipped).
+        Intensities in [0, 1] (values outside, infinities included, are clipped; NaN is an
+        error).
     n_steps : int
-        Number of tacts ``T`` (≥ 1).
+        Number of tacts ``T`` (an integer ≥ 1).
 
     Returns
     -------
     ndarray of uint8, shape [T, ...]: ``s[t] = ⌊(t+1)·x⌋ − ⌊t·x⌋`` (closed form of the
     accumulator), so ``s.sum(0) = ⌊T·x⌋``.
+
+    Raises
+    ------
+    TypeError
+        If ``n_steps`` is not an integer (a float or a bool).
+    ValueError
+        If ``n_steps < 1`` or ``x`` contains NaN.
     """
-    if int(n_steps) < 1:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+        raise TypeError(f"n_steps must be an integer; got {n_steps!r} ({type(n_steps).__name__})")
+    if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1; got {n_steps}")
-    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
+    x = np.asarray(x, dtype=np.float64)
+    if np.isnan(x).any():
+        raise ValueError("intensities x must not contain NaN")
+    x = np.clip(x, 0.0, 1.0)
     t = np.arange(int(n_steps) + 1, dtype=np.float64).reshape((-1,) + (1,) * x.ndim)
     cum = np.floor(t * x[None] + _EPS)
     return np.diff(cum, axis=0).astype(np.uint8)

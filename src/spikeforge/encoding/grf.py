@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -77,7 +79,19 @@ class GaussianReceptiveFields(TransformerMixin, BaseEstimator):
         self.clip = clip
 
     def fit(self, X, y=None) -> GaussianReceptiveFields:
-        """Fit per-column ranges on ``X`` of shape [n_samples, n_features]."""
+        """Fit per-column ranges on ``X`` of shape [n_samples, n_features].
+
+        Warns (``UserWarning``) when every column is constant and ``drop_constant`` drops
+        them all: the transformer then outputs 0 features.
+
+        Raises
+        ------
+        ValueError
+            If ``n_fields`` is not an integer ≥ 3, ``cutoff`` is outside [0, 1), or ``X`` is
+            not 2-D or holds NaN or infinity.
+        TypeError
+            If ``X`` is not numeric.
+        """
         X = check_features(X)
         if int(self.n_fields) != self.n_fields or self.n_fields < 3:
             raise ValueError(f"n_fields must be an integer >= 3; got {self.n_fields!r}")
@@ -87,6 +101,14 @@ class GaussianReceptiveFields(TransformerMixin, BaseEstimator):
         self.data_max_ = X.max(axis=0)
         constant = self.data_max_ <= self.data_min_
         self.keep_ = ~constant if self.drop_constant else np.ones(X.shape[1], dtype=bool)
+        if not self.keep_.any():
+            warnings.warn(
+                f"every column of X is constant over the {X.shape[0]} training sample(s): "
+                "GaussianReceptiveFields drops them all (drop_constant=True), so transform "
+                "returns 0 features; pass drop_constant=False to keep them (all fields = 1)",
+                UserWarning,
+                stacklevel=2,
+            )
         self.n_features_in_ = X.shape[1]
         self.n_output_features_ = int(self.keep_.sum()) * int(self.n_fields)
         return self

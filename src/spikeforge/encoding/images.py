@@ -43,6 +43,25 @@ def _check_T(T: int) -> int:
     return T
 
 
+def _check_amplitude(amplitude: float, dtype: torch.dtype) -> None:
+    if dtype.is_floating_point or dtype.is_complex:
+        return
+    if dtype == torch.bool:
+        ok = amplitude == 1
+    else:
+        info = torch.iinfo(dtype)
+        ok = (
+            math.isfinite(amplitude)
+            and amplitude == int(amplitude)
+            and info.min <= amplitude <= info.max
+        )
+    if not ok:
+        raise ValueError(
+            f"amplitude {amplitude!r} cannot be stored in {dtype} (spikes would be truncated); "
+            "use a floating dtype or an amplitude the dtype holds exactly"
+        )
+
+
 def latency_times(x: torch.Tensor, T: int, *, mode: str = "linear", threshold: float = 0.0) -> torch.Tensor:
     """First-spike step of each pixel (int64, same shape as ``x``); ``T`` means "no spike".
 
@@ -99,11 +118,20 @@ def latency_encode(
         times more input charge than one unit spike per pixel delivers; ``amplitude=T`` gives each
         spike the charge of a full-intensity pixel over the whole window.
     dtype : torch.dtype
+        Output dtype; an integer dtype needs an integer ``amplitude`` in its range, ``bool``
+        needs ``amplitude`` 1.
 
     Returns
     -------
     Tensor [T, B, ...] with at most one non-zero entry per pixel along time.
+
+    Raises
+    ------
+    ValueError
+        If ``amplitude`` is not representable in ``dtype`` (e.g. 0.5 with an integer dtype,
+        which would silently give all zeros), besides the errors of :func:`latency_times`.
     """
+    _check_amplitude(amplitude, dtype)
     t = latency_times(x, T, mode=mode, threshold=threshold)
     out = torch.zeros((T + 1, *x.shape), dtype=dtype, device=x.device)
     out.scatter_(0, t.unsqueeze(0), amplitude)

@@ -55,7 +55,8 @@ def _as_float(x) -> torch.Tensor:
     x = torch.as_tensor(x)
     if not torch.is_floating_point(x):
         x = x.to(torch.float32)
-    if not torch.isfinite(x).all():
+    # a meta tensor (shapes only, no values) has nothing to check
+    if not x.is_meta and not torch.isfinite(x).all():
         raise ValueError("intensities must be finite (no NaN or infinity)")
     return x
 
@@ -88,8 +89,8 @@ def rank_order_latency(x: torch.Tensor, n_steps: int) -> torch.Tensor:
 
     Returns
     -------
-    Tensor of shape [B, ...], uint8 (int64 if ``n_steps ≥ 255``)
-        First-spike step in ``0…T−1``, or ``T`` for no spike.
+    Tensor of shape [B, ...], uint8 (int64 if ``n_steps ≥ 255``), on the device of ``x``
+        First-spike step in ``0…T−1``, or ``T`` for no spike. The sort runs on the CPU.
     """
     x = _as_float(x)
     T = _check_steps(n_steps)
@@ -107,7 +108,7 @@ def rank_order_latency(x: torch.Tensor, n_steps: int) -> torch.Tensor:
         order = idx[np.argsort(-flat[b, idx], kind="stable")][:n_fire]
         out[b, order] = np.arange(n_fire) // bin_size
     out = torch.from_numpy(out)
-    return out.reshape(x.shape).to(_latency_dtype(T))
+    return out.reshape(x.shape).to(device=x.device, dtype=_latency_dtype(T))
 
 
 def latency_to_spike_wave(
@@ -131,11 +132,11 @@ def latency_to_spike_wave(
 
     Returns
     -------
-    Tensor of shape [T, B, ...] of 0/1.
+    Tensor of shape [T, B, ...] of 0/1, on the device of ``latency``.
     """
     T = _check_steps(n_steps)
     lat = torch.as_tensor(latency).to(torch.int64)
-    steps = torch.arange(T).reshape((T,) + (1,) * lat.ndim)
+    steps = torch.arange(T, device=lat.device).reshape((T,) + (1,) * lat.ndim)
     wave = (lat.unsqueeze(0) <= steps) if cumulative else (lat.unsqueeze(0) == steps)
     return wave.to(dtype)
 
@@ -203,7 +204,8 @@ def dog_filter(
 
     Returns
     -------
-    Tensor of shape [B, K, H', W'] (float32), ``K = len(filters)``.
+    Tensor of shape [B, K, H', W'] (float32, or the floating dtype of ``images``),
+    ``K = len(filters)``, on the device of ``images``.
     """
     x = _as_float(images)
     if x.ndim == 3:
@@ -218,9 +220,9 @@ def dog_filter(
         k = dog_kernel(int(window), float(s1), float(s2))
         p = (size - int(window)) // 2
         bank.append(F.pad(k, (p, p, p, p)))
-    weight = torch.stack(bank).unsqueeze(1).to(x.dtype)
+    weight = torch.stack(bank).unsqueeze(1).to(device=x.device, dtype=x.dtype)
     out = F.conv2d(x, weight, padding=size // 2 if padding is None else int(padding))
-    return torch.where(out < threshold, torch.zeros((), dtype=out.dtype), out)
+    return out.masked_fill(out < threshold, 0.0)
 
 
 def local_normalization(x: torch.Tensor, radius: int, *, eps: float = 1e-12) -> torch.Tensor:
@@ -239,7 +241,8 @@ def local_normalization(x: torch.Tensor, radius: int, *, eps: float = 1e-12) -> 
 
     Returns
     -------
-    Tensor of shape [B, C, H, W]
+    Tensor of shape [B, C, H, W], on the device of ``x`` (the box means are computed on the
+    CPU).
     """
     x = _as_float(x)
     if x.ndim != 4:
@@ -249,4 +252,4 @@ def local_normalization(x: torch.Tensor, radius: int, *, eps: float = 1e-12) -> 
     k = 2 * int(radius) + 1
     # separable box filter in C (scipy): the mean over the window, zeros outside the image
     means = uniform_filter(x.detach().cpu().numpy(), size=(1, 1, k, k), mode="constant", cval=0.0)
-    return x / (torch.from_numpy(means).to(x.dtype) + eps)
+    return x / (torch.from_numpy(means).to(device=x.device, dtype=x.dtype) + eps)

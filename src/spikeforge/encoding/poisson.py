@@ -16,6 +16,7 @@ Functions with a leading underscore are compiled (numba) and called from the eng
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from numba import njit, uint64
@@ -146,32 +147,52 @@ def poisson_spike_steps(
 
     Statistically identical to independent Bernoulli(``rate·gain·dt/1000``) draws per input
     and step (at most one spike per input and step), but costs one random draw per spike.
+    As in :func:`spikeforge.encoding.poisson_spikes`, a probability above 1 is an error
+    (``p = 1`` spikes at every step).
 
     Parameters
     ----------
     rates_hz : array-like of shape [n_inputs]
-        Firing rates (Hz), non-negative.
+        Firing rates (Hz), finite and non-negative.
     n_steps : int
-        Number of steps ``T``.
+        Number of steps ``T`` (≥ 0).
     dt_ms : float
-        Step (ms).
+        Step (ms), finite and > 0.
     key : int
         Random-stream key (e.g. :func:`presentation_key`); the same key gives the same trains.
     gain : float
-        Multiplier of every rate.
+        Multiplier of every rate, finite and ≥ 0.
 
     Returns
     -------
     ptr : ndarray of int64, shape [T + 1]
     inputs : ndarray of int32, shape [n_spikes]
         The inputs spiking at step ``s`` are ``inputs[ptr[s]:ptr[s + 1]]`` (ascending).
+
+    Raises
+    ------
+    ValueError
+        If a rate is negative or not finite, ``n_steps`` is not an integer ≥ 0, ``dt_ms`` is
+        not finite and > 0, ``gain`` is not finite and ≥ 0, or
+        ``rate·gain·dt_ms/1000 > 1`` for some input.
     """
     rates = np.ascontiguousarray(rates_hz, dtype=np.float64).ravel()
     if rates.size and (not np.all(np.isfinite(rates)) or rates.min() < 0):
         raise ValueError("rates_hz must be finite and non-negative")
-    if n_steps < 0 or dt_ms <= 0:
-        raise ValueError(f"n_steps must be >= 0 and dt_ms > 0; got {n_steps}, {dt_ms}")
-    return _poisson_by_step(rates, float(gain), int(n_steps), float(dt_ms), np.uint64(key % 2**64))
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 0:
+        raise ValueError(f"n_steps must be an integer >= 0; got {n_steps!r}")
+    dt_ms, gain = float(dt_ms), float(gain)
+    if not (math.isfinite(dt_ms) and dt_ms > 0):
+        raise ValueError(f"dt_ms must be finite and > 0; got {dt_ms}")
+    if not (math.isfinite(gain) and gain >= 0):
+        raise ValueError(f"gain must be finite and >= 0; got {gain}")
+    # the kernels' expression, so the check and the draws agree on the boundary p = 1
+    if rates.size and float((rates * gain * dt_ms / 1000.0).max()) > 1.0:
+        raise ValueError(
+            f"rate·gain·dt/1000 exceeds 1 (max rate·gain {float(rates.max()) * gain:.4g} Hz at "
+            f"dt = {dt_ms} ms); lower the rate, the gain or the step"
+        )
+    return _poisson_by_step(rates, gain, int(n_steps), dt_ms, np.uint64(key % 2**64))
 
 
 def spike_steps_to_dense(ptr: np.ndarray, inputs: np.ndarray, n_inputs: int) -> np.ndarray:

@@ -120,6 +120,11 @@ def draw_reference_train(
     raise RuntimeError("could not draw a non-empty reference train; increase n_spikes or rate")
 
 
+#: relative tolerance of ``floor(pool·x_j/P)``: round-off of the floating-point sums is far
+#: below it, so a quotient that is an integer in exact arithmetic is never floored one short
+_FLOOR_RTOL = 1e-10
+
+
 def allocation_counts(
     X_l1: np.ndarray, n_available: int, *, zero_gets_spike: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -130,6 +135,15 @@ def allocation_counts(
     ``k_j = max(floor(pool · x_j / P), 1)`` spikes (at most the pool), then
     ``pool -= k_j`` and ``P -= x_j``. The walk stops when the pool is empty or ``P ≤ 0``.
     Zero-valued inputs get no spike unless ``zero_gets_spike`` (the authors' code; spec G.8).
+
+    The rule is evaluated as in exact arithmetic: ``P`` is the sum of the values not yet
+    visited (a reversed cumulative sum of the sorted values, not a running ``P -= x_j``,
+    whose round-off made the floor land one short of an integer), the floor has a relative
+    tolerance of 1e-10, and the last positive input (``P == x_j``) takes the whole remaining
+    pool. So every spike is used whenever there are at most ``n_available`` positive inputs.
+    ``zero_gets_spike=True`` reproduces the authors' code, including its floating-point walk
+    (``P -= x_j`` from the row sum): there the weakest positive inputs sometimes get a spike
+    fewer, and the spikes left over go to zero inputs, one each, while ``P`` stays above 0.
 
     Parameters
     ----------
@@ -146,6 +160,11 @@ def allocation_counts(
         Spikes per input, in the original input order.
     order : ndarray of int64, shape [n_samples, n_inputs]
         The visiting order (inputs by descending value, ties by index).
+
+    Raises
+    ------
+    ValueError
+        If ``X_l1`` is not 2-D or has a negative entry.
     """
     X = np.asarray(X_l1, dtype=np.float64)
     if X.ndim != 2:
@@ -156,25 +175,46 @@ def allocation_counts(
     order = np.argsort(-X, axis=1, kind="stable")
     xs = np.take_along_axis(X, order, axis=1)
     pool = np.full(B, int(n_available), dtype=np.int64)
-    P = xs.sum(axis=1)
     k_sorted = np.zeros((B, D), dtype=np.int64)
-    for pos in range(D):
+    if zero_gets_spike:
+        _authors_walk(xs, pool, k_sorted)
+    else:
+        # tail[:, i] = Σ_{i' ≥ i} xs[:, i']: the mass not yet visited, exactly x_j (plus
+        # zeros) at the last positive input; rest = the mass after input i
+        tail = np.cumsum(xs[:, ::-1], axis=1)[:, ::-1]
+        rest = np.concatenate([tail[:, 1:], np.zeros((B, 1))], axis=1)
+        for pos in range(D):
+            v = xs[:, pos]
+            active = (pool > 0) & (v > 0)
+            if not active.any():
+                break
+            P = np.where(active, tail[:, pos], 1.0)
+            k = np.floor(pool * v / P * (1.0 + _FLOOR_RTOL)).astype(np.int64)
+            k = np.minimum(np.maximum(k, 1), pool)
+            k = np.where(rest[:, pos] > 0, k, pool)  # the last positive input takes the pool
+            k[~active] = 0
+            k_sorted[:, pos] = k
+            pool -= k
+    counts = np.zeros_like(k_sorted)
+    np.put_along_axis(counts, order, k_sorted, axis=1)
+    return counts, order
+
+
+def _authors_walk(xs: np.ndarray, pool: np.ndarray, k_sorted: np.ndarray) -> None:
+    """The authors' floating-point walk over sorted rows ``xs`` [B, D] (``P -= x_j``), zeros
+    included; fills ``k_sorted`` [B, D] and takes the spikes from ``pool`` [B], in place."""
+    P = xs.sum(axis=1)
+    for pos in range(xs.shape[1]):
         v = xs[:, pos]
         active = (pool > 0) & (P > 0)
-        if not zero_gets_spike:
-            active &= v > 0
         if not active.any():
             break
-        with np.errstate(divide="ignore", invalid="ignore"):
-            k = np.floor(pool * v / np.where(P > 0, P, 1.0)).astype(np.int64)
+        k = np.floor(pool * v / np.where(P > 0, P, 1.0)).astype(np.int64)
         k = np.minimum(np.maximum(k, 1), pool)
         k[~active] = 0
         k_sorted[:, pos] = k
         pool -= k
         P = np.where(active, P - v, P)
-    counts = np.zeros_like(k_sorted)
-    np.put_along_axis(counts, order, k_sorted, axis=1)
-    return counts, order
 
 
 def allocate_reference_spikes(
