@@ -20,7 +20,7 @@ class ToyPlastic:
         rng = np.random.default_rng(seed)
         self.w = torch.from_numpy(rng.uniform(0.3, 0.7, (n_classes * per_class, n_inputs)))
         self.per_class, self.rate = per_class, rate
-        self.constraints: dict[str, WeightConstraint] = {}
+        self.installed: dict[str, WeightConstraint] = {}  # no constraints() getter on purpose
         self.history: list[torch.Tensor] = []  # weights after every update
         self.record = False
 
@@ -30,9 +30,9 @@ class ToyPlastic:
     def set_constraints(self, constraints):
         for name, c in constraints.items():
             if c is None:
-                self.constraints.pop(name, None)
+                self.installed.pop(name, None)
             else:
-                self.constraints[name] = c
+                self.installed[name] = c
                 self.w.copy_(project(self.w, c, 0.0, 1.0))
 
     def partial_fit(self, X, y, **_):
@@ -42,7 +42,7 @@ class ToyPlastic:
             sign = 1.0 if unit // self.per_class == int(label) else -1.0
             delta = torch.zeros_like(self.w)
             delta[unit] = sign * self.rate * torch.where(x > 0, 1.0, -1.0)
-            self.w.copy_(constrained_update(self.w, delta, self.constraints.get("w"), w_min=0.0, w_max=1.0))
+            self.w.copy_(constrained_update(self.w, delta, self.installed.get("w"), w_min=0.0, w_max=1.0))
             if self.record:
                 self.history.append(self.w.clone())
         return self

@@ -163,6 +163,28 @@ def test_mozafari_honours_freeze_and_langevin_constraints():
     assert bool((lo >= 0.2).all() and (hi <= 0.8).all())
 
 
+def test_mozafari_composed_freeze_and_langevin():
+    """Regression (MozafariClassifier): Compose(FreezeLargest, LangevinRanges) installs the
+    freeze mask and the ranges together on conv3; frozen weights stay bit-identical."""
+    tasks = _tiny_mnist_tasks()
+    m = _tiny_model()
+    run_stream(m, tasks[:1], epochs=2)
+    w3 = m.plastic_weights()["conv3"].clone()
+    freeze = FreezeLargest(0.3)
+    langevin = LangevinRanges((0.1, 0.9), epochs=1, snapshot_every=20, fit_kwargs={"adapt_rates": False},
+                              random_state=0)  # fmt: skip
+    run_stream(m, tasks, Compose(freeze, langevin), epochs=[1, 2], first_task=1)
+    mask = freeze.frozen_["conv3"]
+    c = m.constraints()["conv3"]
+    assert torch.equal(torch.as_tensor(c.plastic) == 0, mask)
+    assert c.lower is not None and c.upper is not None and c.noise_std == 0
+    w = m.plastic_weights()["conv3"]
+    assert torch.equal(w[mask], w3[mask])
+    lo, hi = langevin.bounds_["conv3"]
+    assert bool(((w[~mask] >= lo[~mask]) & (w[~mask] <= hi[~mask])).all())
+    assert not torch.equal(w[~mask], w3[~mask])
+
+
 def test_mozafari_noise_constraint_needs_conv3():
     m = _tiny_model()
     tasks = _tiny_mnist_tasks()
@@ -173,3 +195,93 @@ def test_mozafari_noise_constraint_needs_conv3():
         m.set_constraints({"fc": WeightConstraint()})
     with pytest.raises(ValueError, match="shape"):
         m.set_constraints({"conv3": WeightConstraint(plastic=torch.ones(3))})
+
+
+@pytest.mark.parametrize("freeze_first", [True, False])
+def test_compose_intersects_the_constraints_of_its_strategies(make_toy, toy_tasks, freeze_first):
+    """Regression: in ``Compose(FreezeLargest, LangevinRanges)`` (either order) the Langevin
+    strategy's constraints (noise during research, bounds afterwards) used to replace the
+    freeze mask, so "frozen" weights moved. The model must get the intersection."""
+    tasks = toy_tasks(3)
+    model = make_toy(30, 3, seed=4, rate=0.02)
+    run_stream(model, tasks[:1], epochs=3)
+    before = model.w.clone()
+    freeze = FreezeLargest(0.25, layers=("w",))
+    langevin = LangevinRanges((0.1, 0.9), noise_std=0.01, epochs=2, snapshot_every=10, layers=("w",), random_state=0)
+    strategy = Compose(freeze, langevin) if freeze_first else Compose(langevin, freeze)
+    model.record = True
+    run_stream(model, tasks, strategy, epochs=[1, 3], first_task=1)
+    mask = freeze.frozen_["w"]
+    assert int(mask.sum()) == round(0.25 * mask.numel())
+    n_research = 2 * len(tasks[0].y_train)
+    assert len(model.history) == n_research + 3 * len(tasks[1].y_train)
+    if freeze_first:  # frozen before the research phase: bit-identical from then on
+        for w in model.history:
+            assert torch.equal(w[mask], before[mask])
+    after_research = model.history[n_research - 1]
+    lo, hi = langevin.bounds_["w"]
+    lo, hi = lo.to(model.w.dtype), hi.to(model.w.dtype)
+    c = model.installed["w"]
+    assert c.plastic is not None and c.lower is not None and c.upper is not None and c.noise_std == 0
+    frozen_w = model.history[n_research] if not freeze_first else before
+    for w in model.history[n_research:]:  # Task 2: frozen fixed, the rest within the ranges
+        assert torch.equal(w[mask], frozen_w[mask])
+        assert bool(((w[~mask] >= lo[~mask]) & (w[~mask] <= hi[~mask])).all())
+    assert (model.w[~mask] != after_research[~mask]).any()  # the plastic ones did learn
+
+
+def test_compose_keeps_constraints_installed_before_the_stream(make_toy, toy_tasks):
+    """Constraints the model already holds (read with its ``constraints()`` getter, when it
+    has one) stay in force under a Compose, intersected with the strategies' ones."""
+
+    class WithGetter(make_toy):
+        def constraints(self):
+            return dict(self.installed)
+
+    tasks = toy_tasks(3)
+    model = WithGetter(30, 3, seed=4, rate=0.02)
+    run_stream(model, tasks[:1], epochs=2)
+    first_row = torch.zeros_like(model.w, dtype=torch.bool)
+    first_row[0] = True
+    model.set_constraints({"w": WeightConstraint(plastic=(~first_row).float())})
+    before = model.w.clone()
+    freeze = FreezeLargest(0.2, layers=("w",))
+    s = Compose(freeze, LangevinRanges(epochs=1, snapshot_every=30, noise_std=0.01, layers=("w",), random_state=0))
+    model.record = True
+    run_stream(model, tasks, s, epochs=[1, 2], first_task=1)
+    assert model.history and all(torch.equal(w[0], before[0]) for w in model.history)
+    assert (model.w[1:] != before[1:]).any()
+    c = model.constraints()["w"]
+    assert torch.equal(c.plastic == 0, first_row | freeze.frozen_["w"])
+    # a second Compose on the same model starts from what is installed now
+    s.prepare(model)
+    assert torch.equal(s.installed_["w"].plastic, c.plastic)
+
+
+def test_freeze_largest_forgets_the_previous_stream_in_prepare(make_toy, toy_tasks):
+    """Regression: a FreezeLargest reused for a second stream carried the first stream's
+    frozen set into it (``frozen_`` was never reset)."""
+    tasks = toy_tasks(0)
+    reused = FreezeLargest(0.25, layers=("w",))
+    run_stream(make_toy(30, 3, seed=0), tasks, reused, epochs=1)
+    first = reused.frozen_["w"].clone()
+    fresh = FreezeLargest(0.25, layers=("w",))
+    run_stream(make_toy(30, 3, seed=1), tasks, fresh, epochs=1)
+    run_stream(make_toy(30, 3, seed=1), tasks, reused, epochs=1)
+    assert not torch.equal(first, fresh.frozen_["w"])
+    assert torch.equal(reused.frozen_["w"], fresh.frozen_["w"])
+    assert int(reused.frozen_["w"].sum()) == round(0.25 * first.numel())
+
+
+def test_freeze_largest_freezes_the_fraction_among_still_plastic_weights(make_toy, toy_tasks):
+    """After a later task the ``fraction`` newly frozen weights are the largest of those
+    still plastic (frozen weights stay large, so ranking them again froze fewer new ones)."""
+    model = make_toy(5, 1, per_class=1)
+    tasks = [toy_tasks(0, n_inputs=5)[0]] * 3
+    s = FreezeLargest(0.4, layers=("w",))
+    model.w.copy_(torch.tensor([[0.9, 0.8, 0.1, 0.3, 0.2]]))
+    s.after_task(model, 0, tasks)
+    assert s.frozen_["w"].tolist() == [[True, True, False, False, False]]
+    model.w.copy_(torch.tensor([[0.9, 0.8, 0.1, 0.4, 0.2]]))  # frozen ones unchanged, still largest
+    s.after_task(model, 1, tasks)
+    assert s.frozen_["w"].tolist() == [[True, True, False, True, True]]

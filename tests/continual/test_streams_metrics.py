@@ -8,6 +8,7 @@ from spikeforge.continual import (
     average_accuracy,
     backward_transfer,
     forgetting,
+    forward_transfer,
     joint_task,
     permuted_mnist,
     retained_accuracy_ratio,
@@ -78,6 +79,41 @@ def test_metrics_hand_computed():
     assert retained_accuracy_ratio(0.5, 0.0) == float("inf")
     with pytest.raises(ValueError):
         forgetting(np.zeros((2, 3)))
+
+
+def test_average_accuracy_checks_the_stage_index():
+    """Regression: ``after=-1`` gave NaN ("Mean of empty slice") and ``after >= n`` a raw
+    IndexError. Negative indices count from the end, as in Python."""
+    R = np.array([[0.9, np.nan, np.nan], [0.7, 0.8, np.nan], [0.5, 0.6, 0.9]])
+    assert average_accuracy(R, after=-1) == pytest.approx((0.5 + 0.6 + 0.9) / 3)
+    assert average_accuracy(R, after=-2) == pytest.approx(0.75)
+    assert average_accuracy(R, after=-3) == average_accuracy(R, after=0) == pytest.approx(0.9)
+    assert average_accuracy(R, after=np.int64(1)) == pytest.approx(0.75)
+    for bad in (3, -4, 10):
+        with pytest.raises(ValueError, match="after"):
+            average_accuracy(R, after=bad)
+    with pytest.raises(TypeError, match="after"):
+        average_accuracy(R, after=1.5)
+
+
+def test_retained_accuracy_ratio_edge_cases():
+    assert retained_accuracy_ratio(0.5, 0.0) == float("inf")
+    assert np.isnan(retained_accuracy_ratio(0.0, 0.0))  # both kept nothing: undefined
+    for bad in ((float("nan"), 0.5), (0.5, float("nan")), (float("inf"), 0.5), (-0.1, 0.5)):
+        with pytest.raises(ValueError):
+            retained_accuracy_ratio(*bad)
+
+
+def test_forward_transfer_hand_computed():
+    # Lopez-Paz & Ranzato (2017): mean over j >= 1 of R[j-1, j] - b[j]
+    R = np.array([[0.9, 0.3, 0.25], [0.6, 0.8, 0.4], [0.5, 0.7, 0.9]])
+    b = np.array([0.2, 0.2, 0.3])
+    assert forward_transfer(R, b) == pytest.approx(((0.3 - 0.2) + (0.4 - 0.3)) / 2)
+    assert forward_transfer(np.array([[0.7]]), [0.1]) == 0.0
+    with pytest.raises(ValueError, match="baseline"):
+        forward_transfer(R, [0.2, 0.2])
+    with pytest.raises(ValueError, match="zero-shot"):
+        forward_transfer(np.array([[0.9, np.nan], [0.5, 0.8]]), [0.5, 0.5])
 
 
 def test_run_stream_records_matrix_and_curves(make_toy, toy_tasks):

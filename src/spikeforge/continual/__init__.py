@@ -9,11 +9,19 @@ and forgetting metrics, for any model that exposes its plastic weights.
 >>> result.accuracy                              # R[i, j]: task j after training task i
 
 The protocol a model must follow is :class:`PlasticModel`; the constraints it must honour
-are :class:`~spikeforge.plasticity.WeightConstraint` (re-exported here).
+are :class:`~spikeforge.plasticity.WeightConstraint` (re-exported here, with
+:func:`~spikeforge.plasticity.constrained_update` and
+:func:`~spikeforge.plasticity.merge_constraints`).
 """
 
-from ..plasticity.constraints import WeightConstraint, constrained_update
-from .metrics import average_accuracy, backward_transfer, forgetting, retained_accuracy_ratio
+from ..plasticity.constraints import WeightConstraint, constrained_update, merge_constraints
+from .metrics import (
+    average_accuracy,
+    backward_transfer,
+    forgetting,
+    forward_transfer,
+    retained_accuracy_ratio,
+)
 from .runner import StreamResult, run_stream
 from .strategies import (
     Compose,
@@ -42,7 +50,9 @@ __all__ = [
     "backward_transfer",
     "constrained_update",
     "forgetting",
+    "forward_transfer",
     "joint_task",
+    "merge_constraints",
     "permuted_mnist",
     "retained_accuracy_ratio",
     "rotated_mnist",

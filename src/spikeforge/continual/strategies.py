@@ -5,6 +5,11 @@ A strategy is called around every task of a stream by :func:`~spikeforge.continu
 ``prepare`` once, then ``before_task`` / ``after_task`` for each task. It acts on the model
 only through the protocol (plastic weights, constraints, ``partial_fit``) and scikit-learn's
 ``set_params``.
+
+A strategy's ``set_constraints`` call replaces whatever constraint the tensor held. Inside a
+:class:`Compose` every strategy instead owns its own constraints, and the model gets their
+intersection (:func:`~spikeforge.plasticity.merge_constraints`), so that e.g. a freeze mask
+and Langevin ranges hold together.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..plasticity.constraints import WeightConstraint
+from ..plasticity.constraints import WeightConstraint, merge_constraints
 from .streams import Task
 
 __all__ = [
@@ -44,7 +49,9 @@ class PlasticModel(Protocol):
     * ``score(X, y)``: accuracy.
 
     Optionally ``start_task(X, y)``, called by :func:`~spikeforge.continual.run_stream` at
-    the start of every task (e.g. to retrain unsupervised layers on the new data).
+    the start of every task (e.g. to retrain unsupervised layers on the new data), and
+    ``constraints()`` → ``{name: WeightConstraint}``, the installed constraints
+    (:class:`Compose` keeps them in force when it has it).
     """
 
     def plastic_weights(self) -> Mapping[str, torch.Tensor]: ...
@@ -80,23 +87,83 @@ class NoProtection(Strategy):
 
 
 class Compose(Strategy):
-    """Several strategies, hooks called in order."""
+    """Several strategies, hooks called in order.
+
+    Constraints are intersected, not replaced: every strategy sees the model through a view
+    whose ``set_constraints`` sets only that strategy's own constraints (None removes only
+    its own), and the model receives, per tensor, :func:`~spikeforge.plasticity.merge_constraints`
+    of every strategy's constraint and of the constraint the model held when :meth:`prepare`
+    ran (read with the model's optional ``constraints()`` getter). Freeze masks multiply,
+    bounds intersect, Langevin noise is kept (frozen synapses get none). So in
+    ``Compose(FreezeLargest(), LangevinRanges())`` the frozen weights stay frozen through
+    the research phase and the following tasks, and the others are confined to their ranges.
+
+    Raises
+    ------
+    ValueError
+        From a hook, if two strategies' bounds on one tensor do not intersect, or two of them
+        add Langevin noise to the same tensor at once.
+    """
 
     def __init__(self, *strategies: Strategy) -> None:
         self.strategies = tuple(strategies)
         self.name = "+".join(s.name for s in strategies)
+        self.installed_: dict[str, WeightConstraint] = {}
+        self.own_: list[dict[str, WeightConstraint]] = [{} for _ in self.strategies]
 
     def prepare(self, model: PlasticModel) -> None:
-        for s in self.strategies:
-            s.prepare(model)
+        getter = getattr(model, "constraints", None)
+        self.installed_ = dict(getter()) if callable(getter) else {}
+        self.own_ = [{} for _ in self.strategies]
+        for i, s in enumerate(self.strategies):
+            s.prepare(_StrategyView(model, self, i))
 
     def before_task(self, model: PlasticModel, index: int, tasks: Sequence[Task]) -> None:
-        for s in self.strategies:
-            s.before_task(model, index, tasks)
+        for i, s in enumerate(self.strategies):
+            s.before_task(_StrategyView(model, self, i), index, tasks)
 
     def after_task(self, model: PlasticModel, index: int, tasks: Sequence[Task]) -> None:
-        for s in self.strategies:
-            s.after_task(model, index, tasks)
+        for i, s in enumerate(self.strategies):
+            s.after_task(_StrategyView(model, self, i), index, tasks)
+
+    def merged_constraints(self) -> dict[str, WeightConstraint]:
+        """The constraints the composition has installed, ``{name: WeightConstraint}``."""
+        names = set(self.installed_).union(*self.own_)
+        merged = {n: merge_constraints(self.installed_.get(n), *(o.get(n) for o in self.own_)) for n in names}
+        return {n: c for n, c in merged.items() if c is not None}
+
+    def _set_constraints(
+        self, model: PlasticModel, index: int, constraints: Mapping[str, WeightConstraint | None]
+    ) -> None:
+        own = [dict(o) for o in self.own_]
+        for name, c in constraints.items():
+            if c is None:
+                own[index].pop(name, None)
+            else:
+                own[index][name] = c
+        merged = {n: merge_constraints(self.installed_.get(n), *(o.get(n) for o in own)) for n in constraints}
+        model.set_constraints(merged)
+        self.own_ = own  # only once the model has accepted them
+
+
+class _StrategyView:
+    """The model as strategy ``index`` of a :class:`Compose` sees it: ``set_constraints``
+    sets that strategy's own constraints (the model gets the intersection of all), every
+    other attribute is the model's."""
+
+    def __init__(self, model: PlasticModel, compose: Compose, index: int) -> None:
+        self._model, self._compose, self._index = model, compose, index
+
+    def set_constraints(self, constraints: Mapping[str, WeightConstraint | None]) -> None:
+        self._compose._set_constraints(self._model, self._index, constraints)
+
+    def constraints(self) -> dict[str, WeightConstraint]:
+        return self._compose.merged_constraints()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_model", "_compose", "_index"):
+            raise AttributeError(name)
+        return getattr(self._model, name)
 
 
 class InhibitionRadius(Strategy):
@@ -128,10 +195,15 @@ class InhibitionRadius(Strategy):
 class FreezeLargest(Strategy):
     """Freeze the largest weights after each task (spec §C.3; method 2.1).
 
-    After task ``i`` (all but the last), the ``fraction`` largest entries of each named
-    plastic tensor (ranked by value; ties: lower flat index first) are frozen for the rest
-    of the stream: their increments are multiplied by 0, so they stay bit-identical. Frozen
-    sets accumulate over tasks.
+    After task ``i`` (all but the last), the ``fraction`` largest of the still-plastic entries
+    of each named plastic tensor (ranked by value; ties: lower flat index first) are frozen
+    for the rest of the stream: their increments are multiplied by 0, so they stay
+    bit-identical. Frozen sets accumulate over tasks: ``round(fraction·size)`` new entries
+    per task (fewer once nothing else is left), so after ``k`` tasks up to ``k·fraction`` of
+    the tensor is frozen. :meth:`prepare` forgets the frozen sets of a previous stream.
+
+    The installed constraint is the freeze mask alone (it replaces the tensor's constraint);
+    combine with other constraint strategies through :class:`Compose`.
 
     Parameters
     ----------
@@ -149,20 +221,25 @@ class FreezeLargest(Strategy):
         self.name = f"freeze-{self.fraction:g}"
         self.frozen_: dict[str, torch.Tensor] = {}
 
+    def prepare(self, model: PlasticModel) -> None:
+        """Start a new stream: nothing is frozen."""
+        self.frozen_ = {}
+
     def after_task(self, model: PlasticModel, index: int, tasks: Sequence[Task]) -> None:
         if index >= len(tasks) - 1:
             return
         weights = model.plastic_weights()
         constraints = {}
         for name in self.layers:
-            w = weights[name].detach().reshape(-1)
-            n = int(round(self.fraction * w.numel()))
-            top = torch.argsort(-w, stable=True)[:n]
+            w = weights[name].detach().reshape(-1).cpu()
             mask = torch.zeros(w.numel(), dtype=torch.bool)
+            if name in self.frozen_:
+                mask |= self.frozen_[name].reshape(-1)
+            n = int(round(self.fraction * w.numel()))
+            candidates = torch.nonzero(~mask).reshape(-1)  # ascending: ties keep the lower index
+            top = candidates[torch.argsort(-w[candidates], stable=True)[:n]]
             mask[top] = True
             mask = mask.reshape(weights[name].shape)
-            if name in self.frozen_:
-                mask |= self.frozen_[name]
             self.frozen_[name] = mask
             constraints[name] = WeightConstraint(plastic=(~mask).to(torch.float32))
         model.set_constraints(constraints)
@@ -211,6 +288,10 @@ class LangevinRanges(Strategy):
     after every update ("research" phase), snapshot the weights every ``snapshot_every``
     samples, and confine every weight to its own ``[q_lo, q_hi]`` quantile range of that
     trajectory for the following tasks.
+
+    The research phase installs the noise and then removes this strategy's constraints; the
+    ranges replace the tensor's constraint. To keep a freeze mask (or other constraints) in
+    force meanwhile, combine the strategies with :class:`Compose`, which intersects them.
 
     Parameters
     ----------
@@ -261,6 +342,11 @@ class LangevinRanges(Strategy):
         self.random_state = random_state
         self.name = f"langevin-q{round(100 * lo)}-q{round(100 * hi)}"
         self.bounds_: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.n_snapshots_ = 0
+
+    def prepare(self, model: PlasticModel) -> None:
+        """Start a new stream: forget the ranges of a previous one."""
+        self.bounds_ = {}
         self.n_snapshots_ = 0
 
     def research(self, model: PlasticModel, task: Task) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..plasticity.first_spike import first_spike_stdp_step
+from ..plasticity.first_spike import first_spike_stdp_delta
 
 __all__ = [
     "conv_first_spikes",
@@ -303,10 +303,12 @@ def decide_batch_serial(lat, wt, n_per_class, T, out):
 
 
 @njit(cache=True, nogil=True)
-def _update_winner(wt, lat, f, y, x, t_post, a_plus, a_minus, stabilizer, plastic, lower, upper):
+def _update_winner(wt, lat, f, y, x, t_post, a_plus, a_minus, stabilizer, plastic, lower, upper, w_min, w_max):
     """First-spike STDP on the receptive field of winner ``(f, y, x)`` (first spike
-    ``t_post``) against the input latencies ``lat`` [C, H, W]; increments scaled by
-    ``plastic`` (0: frozen, bit-identical), per-synapse bounds ``[lower, upper]``."""
+    ``t_post``) against the input latencies ``lat`` [C, H, W]: the rule's increment (the
+    stabiliser with the rule's bounds ``w_min``/``w_max``), scaled by ``plastic`` (0: frozen,
+    bit-identical), then clipped to the per-synapse effective bounds ``[lower, upper]``
+    (as :func:`~spikeforge.plasticity.constrained_update`)."""
     C, kh, kw = wt.shape[0], wt.shape[1], wt.shape[2]
     for c in range(C):
         for dy in range(kh):
@@ -314,14 +316,16 @@ def _update_winner(wt, lat, f, y, x, t_post, a_plus, a_minus, stabilizer, plasti
                 m = plastic[c, dy, dx, f]
                 if m == 0.0:
                     continue
-                wt[c, dy, dx, f] = first_spike_stdp_step(
-                    wt[c, dy, dx, f], lat[c, y + dy, x + dx] <= t_post, m * a_plus, m * a_minus,
-                    stabilizer, lower[c, dy, dx, f], upper[c, dy, dx, f],
-                )  # fmt: skip
+                w = wt[c, dy, dx, f]
+                w = w + first_spike_stdp_delta(
+                    w, lat[c, y + dy, x + dx] <= t_post, m * a_plus, m * a_minus, stabilizer, w_min, w_max
+                )
+                lo, hi = lower[c, dy, dx, f], upper[c, dy, dx, f]
+                wt[c, dy, dx, f] = lo if w < lo else (hi if w > hi else w)
 
 
 @njit(cache=True, nogil=True)
-def train_stdp_layer(lat, order, wt, threshold, k, radius, T, rates, schedule, plastic, lower, upper):
+def train_stdp_layer(lat, order, wt, threshold, k, radius, T, rates, schedule, plastic, lower, upper, w_min=0.0, w_max=1.0):
     """Unsupervised first-spike STDP of one convolutional layer, one sample at a time.
 
     Per sample: potentials → threshold → pointwise inhibition → k winners (radius) → STDP
@@ -341,7 +345,11 @@ def train_stdp_layer(lat, order, wt, threshold, k, radius, T, rates, schedule, p
         ``(every, a_plus_max, a_minus_ratio)``: every ``every`` samples ``a+ ← min(2a+,
         a_plus_max)`` and ``a− ← a_minus_ratio·a+`` (before that sample's update).
     plastic, lower, upper : float32 [C, kh, kw, F]
-        Increment multiplier (0 = frozen) and per-synapse bounds (the stabiliser uses them).
+        Increment multiplier (0 = frozen) and per-synapse effective bounds (the rule's,
+        tightened by a constraint), which clip every updated weight.
+    w_min, w_max : float, default 0 and 1
+        The rule's own bounds, used by the stabiliser ``(w − w_min)(w_max − w)`` (not the
+        constraint's: the increment is what the rule alone would add).
     """
     N, C, H, W = lat.shape
     kh, kw, F = wt.shape[1], wt.shape[2], wt.shape[3]
@@ -351,6 +359,7 @@ def train_stdp_layer(lat, order, wt, threshold, k, radius, T, rates, schedule, p
     win = np.empty((k, 3), dtype=np.int64)
     cand = np.empty((Ho * Wo, 3), dtype=np.int64)
     every, ap_max, ratio = int(schedule[0]), schedule[1], schedule[2]
+    s_lo, s_hi = np.float32(w_min), np.float32(w_max)
     for i in range(order.shape[0]):
         n = order[i]
         rates[2] += 1
@@ -363,12 +372,15 @@ def train_stdp_layer(lat, order, wt, threshold, k, radius, T, rates, schedule, p
         nw = k_winners(cand, n_cand, t_out, v_out, k, radius, win)
         for j in range(nw):
             f, y, x = win[j, 0], win[j, 1], win[j, 2]
-            _update_winner(wt, lat[n], f, y, x, t_out[y, x, f], rates[0], rates[1], True, plastic, lower, upper)
+            _update_winner(
+                wt, lat[n], f, y, x, t_out[y, x, f], rates[0], rates[1], True, plastic, lower, upper, s_lo, s_hi
+            )
 
 
 @njit(cache=True, nogil=True)
 def train_rstdp(
-    lat, labels, order, wt, plastic, lower, upper, rates, stabilizer, n_per_class, T, noise, sigma, out
+    lat, labels, order, wt, plastic, lower, upper, rates, stabilizer, n_per_class, T, noise, sigma, out,
+    w_min=0.2, w_max=0.8,
 ):
     """Reward-modulated STDP of the decision layer, one sample at a time.
 
@@ -379,7 +391,7 @@ def train_rstdp(
     the result clipped to ``[lower, upper]`` (per synapse). If ``sigma > 0``, after every
     update all synapses get ``plastic·σ·ξ`` (``ξ`` read from ``noise``) and are clipped again
     (Langevin "research" phase). With ``stabilizer`` the increment is scaled by
-    ``(w − lower)(upper − w)``.
+    ``(w − w_min)(w_max − w)``, with the rule's bounds (not the constraint's).
 
     Parameters
     ----------
@@ -393,6 +405,9 @@ def train_rstdp(
         Standard normal draws, row ``i`` used after the update of sample ``order[i]``.
     out : int64 [M]
         Decision for each presented sample (−1 silent).
+    w_min, w_max : float, default 0.2 and 0.8
+        The rule's own bounds, used only by the stabiliser (pass the model's decision bounds
+        when ``stabilizer`` is on); ``lower``/``upper`` must already lie within them.
 
     Returns
     -------
@@ -406,6 +421,7 @@ def train_rstdp(
     lflat = lower.reshape(-1)
     uflat = upper.reshape(-1)
     hits, misses, silent = 0, 0, 0
+    s_lo, s_hi = np.float32(w_min), np.float32(w_max)
     for i in range(order.shape[0]):
         n = order[i]
         d, f, y, x = _decide_one(lat[n], wt, n_per_class, T, V)
@@ -420,7 +436,7 @@ def train_rstdp(
             misses += 1
             ap, am = rates[2], rates[3]
         # the winner fires at the last step: every input that fired at all came first
-        _update_winner(wt, lat[n], f, y, x, T - 1, ap, am, stabilizer, plastic, lower, upper)
+        _update_winner(wt, lat[n], f, y, x, T - 1, ap, am, stabilizer, plastic, lower, upper, s_lo, s_hi)
         if sigma > 0.0:
             for j in range(wflat.shape[0]):
                 if pflat[j] == 0.0:

@@ -11,6 +11,9 @@ honours constraints applies exactly this, in whatever compiled form; :func:`cons
 is the readable reference. When a constraint is installed, the current weights are projected
 into ``[lo, hi]`` (:func:`project`): SpykeTorch clamps the whole tensor after every update, so
 the first update of the next task would do it anyway.
+
+Several sources of constraints on one tensor (e.g. a freeze mask and Langevin ranges) combine
+with :func:`merge_constraints`: increments multiply, bounds intersect, noise is kept.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["WeightConstraint", "constrained_update", "effective_bounds", "project"]
+__all__ = ["WeightConstraint", "constrained_update", "effective_bounds", "merge_constraints", "project"]
 
 
 @dataclass
@@ -63,6 +66,62 @@ class WeightConstraint:
             v = getattr(self, field)
             if isinstance(v, torch.Tensor) and v.ndim > 0 and tuple(v.shape) != tuple(shape):
                 raise ValueError(f"constraint.{field} has shape {tuple(v.shape)}; {name} have {tuple(shape)}")
+
+
+def merge_constraints(*constraints: WeightConstraint | None) -> WeightConstraint | None:
+    """One constraint that imposes all of ``constraints`` on the same tensor.
+
+    * ``plastic``: the product of the multipliers (a synapse frozen by any is frozen);
+    * ``lower`` / ``upper``: the intersection of the bounds (largest lower, smallest upper);
+    * ``noise_std`` / ``generator``: those of the one constraint that has noise.
+
+    Parameters
+    ----------
+    *constraints : WeightConstraint or None
+        None entries are skipped. Tensor fields broadcast against each other (scalars and
+        tensors of one shape).
+
+    Returns
+    -------
+    WeightConstraint or None
+        None if every entry is None; the constraint itself if only one is given.
+
+    Raises
+    ------
+    ValueError
+        If the bounds do not intersect somewhere, or more than one constraint adds noise
+        (two Langevin sources on one tensor are not defined).
+    """
+    given = [c for c in constraints if c is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+    noisy = [c for c in given if c.noise_std > 0]
+    if len(noisy) > 1:
+        raise ValueError(f"{len(noisy)} constraints add Langevin noise to the same tensor; at most one may")
+
+    def combine(field: str, op):
+        vals = [getattr(c, field) for c in given if getattr(c, field) is not None]
+        if not vals:
+            return None
+        if len(vals) == 1:
+            return vals[0]
+        out = torch.as_tensor(vals[0])
+        for v in vals[1:]:
+            out = op(out, torch.as_tensor(v))
+        return out
+
+    lower = combine("lower", torch.maximum)
+    upper = combine("upper", torch.minimum)
+    if lower is not None and upper is not None and (torch.as_tensor(lower) > torch.as_tensor(upper)).any():
+        raise ValueError("the constraints' bounds do not intersect: some synapse's largest lower bound exceeds "
+                         "its smallest upper bound")
+    return WeightConstraint(
+        plastic=combine("plastic", torch.mul),
+        lower=lower,
+        upper=upper,
+        noise_std=noisy[0].noise_std if noisy else 0.0,
+        generator=noisy[0].generator if noisy else None,
+    )
 
 
 def effective_bounds(

@@ -9,7 +9,12 @@ receptive field with first-spike step ``t_pre`` (``T`` = never fired)::
     Δw  = (a+ if ltp else a−) · S(w)            S(w) = (w − w_min)(w_max − w)  or 1
     w  ← clip(w + Δw, w_min, w_max)
 
-``S`` is the stabiliser (on in the unsupervised layers, off in the decision layer).
+``S`` is the stabiliser (on in the unsupervised layers, off in the decision layer); it always
+uses the rule's own bounds ``w_min``/``w_max``. Under a
+:class:`~spikeforge.plasticity.WeightConstraint` ``Δw`` is this same increment (what the rule
+alone would add), scaled by ``plastic`` and then clipped to the effective bounds (the rule's,
+tightened by the constraint's ``lower``/``upper``); frozen synapses (``plastic == 0``) keep
+their value, see :func:`~spikeforge.plasticity.constrained_update`.
 Reward-modulated STDP uses the same step with one rate pair when the decision was right
 (*reward*: STDP, ``a+ > 0 > a−``) and another when it was wrong (*punishment*: anti-STDP,
 ``a+ < 0 < a−``); Mozafari's adaptive rates scale the reward pair by the miss rate and the
@@ -27,6 +32,7 @@ from numba import njit
 __all__ = [
     "RSTDP",
     "FirstSpikeSTDP",
+    "first_spike_stdp_delta",
     "first_spike_stdp_reference",
     "first_spike_stdp_step",
 ]
@@ -100,14 +106,23 @@ class RSTDP:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def first_spike_stdp_delta(
+    w: float, ltp: bool, a_plus: float, a_minus: float, stabilizer: bool, w_min: float, w_max: float
+) -> float:
+    """One synapse's increment before clipping: ``(a+ if ltp else a−)·S(w)``, ``S`` with the
+    rule's bounds ``w_min``/``w_max`` (weight units)."""
+    a = a_plus if ltp else a_minus
+    if stabilizer:
+        a = a * (w - w_min) * (w_max - w)
+    return a
+
+
+@njit(cache=True, nogil=True, inline="always")
 def first_spike_stdp_step(
     w: float, ltp: bool, a_plus: float, a_minus: float, stabilizer: bool, w_min: float, w_max: float
 ) -> float:
     """One synapse: ``clip(w + (a+ if ltp else a−)·S(w), w_min, w_max)`` (weight units)."""
-    a = a_plus if ltp else a_minus
-    if stabilizer:
-        a = a * (w - w_min) * (w_max - w)
-    w = w + a
+    w = w + first_spike_stdp_delta(w, ltp, a_plus, a_minus, stabilizer, w_min, w_max)
     if w < w_min:
         return w_min
     if w > w_max:
@@ -144,10 +159,12 @@ def first_spike_stdp_reference(
         First-spike step of each winner.
     a_plus, a_minus : float or per-winner sequence
     stabilizer, w_min, w_max : see :class:`FirstSpikeSTDP`
+        The stabiliser always uses the rule's ``w_min``/``w_max``, not ``lower``/``upper``.
     plastic : Tensor of shape [F, C, kh, kw], optional
-        Multiplier of every increment (0 freezes a synapse).
+        Multiplier of every increment (0 freezes a synapse: it keeps its value, even outside
+        ``[lower, upper]``).
     lower, upper : Tensor of shape [F, C, kh, kw], optional
-        Per-synapse bounds, applied after the global ones.
+        Per-synapse bounds, applied after the global ones (to the plastic synapses).
 
     Returns
     -------
@@ -170,8 +187,10 @@ def first_spike_stdp_reference(
             rate = rate * plastic[f]
         new = (w[f] + rate).clamp(w_min, w_max)
         if lower is not None:
-            new = torch.maximum(new, lower[f])
+            new = torch.maximum(new, lower[f].to(w.dtype))
         if upper is not None:
-            new = torch.minimum(new, upper[f])
+            new = torch.minimum(new, upper[f].to(w.dtype))
+        if plastic is not None:
+            new = torch.where(plastic[f] != 0, new, w[f])
         w[f] = new
     return w
