@@ -535,7 +535,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         for _ in epochs_it:
             K.train_stdp_layer(
                 lat, order.astype(np.int64), self._wt[name], th, k, int(radius), int(self.n_steps),
-                state, schedule, plastic, lower, upper,
+                state, schedule, plastic, lower, upper, *self._bounds(name),
             )  # fmt: skip
 
     def fit_decision(
@@ -628,6 +628,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
             h, m, q = K.train_rstdp(
                 feats, labels, order, wt, plastic, lower, upper, self._decision_rates, False,
                 int(self.features_per_class), int(self.n_steps), noise, sigma, decisions[s:stop],
+                *self._bounds("conv3"),
             )  # fmt: skip
             hits, misses, silent = hits + h, misses + m, silent + q
             if adapt_rates:
