@@ -58,3 +58,14 @@ def test_clamped_refractory_holds_the_potential():
     first = int(np.flatnonzero(spikes[:, 0])[0])
     np.testing.assert_array_equal(v[first : first + 20, 0], -75.0)  # held for 2 ms
     assert v[first + 20, 0] > -75.0
+
+
+def test_membrane_time_constant_below_the_step_is_refused():
+    with pytest.raises(ValueError, match="unstable"):
+        LIFParameters(tau_m_ms=0.1).decay_factors(0.5)
+    with pytest.raises(ValueError, match="unstable"):
+        simulate_lif_reference(LIFParameters(tau_m_ms=0.2), np.zeros((3, 1)), np.zeros((3, 1)), 0.5)
+    LIFParameters(tau_m_ms=0.5, tau_ge_ms=0.5, tau_gi_ms=0.5).decay_factors(0.5)  # dt = τ is still allowed
+    for dt in (0.0, -0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="dt_ms"):
+            LIFParameters().decay_factors(dt)

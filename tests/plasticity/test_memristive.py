@@ -92,3 +92,37 @@ def test_parameter_validation():
         MemristiveTanh(tau_minus_ms=-10.8)
     with pytest.raises(ValueError):
         MemristiveTanh(a_minus=-0.7)
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("kw", [dict(a_plus=-0.4), dict(a_minus=0.3), dict(a_plus=NAN), dict(a_minus=NAN),
+                                dict(mu_plus_ms=NAN), dict(mu_minus_ms=np.inf), dict(tau_plus_ms=NAN),
+                                dict(w_max=np.inf)])
+def test_signs_and_finiteness_of_parameters(kw):
+    with pytest.raises(ValueError):
+        MemristiveTanh(**kw)
+    MemristiveTanh(a_plus=0.0, a_minus=0.0)  # zero amplitudes switch a branch off
+
+
+@pytest.mark.parametrize("fn", [memristive_stdp, memristive_stdp_reference])
+@pytest.mark.parametrize(
+    "pre, post, w0, kw, msg",
+    [
+        ([10, 30], [20], 0.5, dict(dt_ms=0.0), "dt_ms"),
+        ([10, 30], [20], 0.5, dict(dt_ms=-1.0), "dt_ms"),
+        ([10, 30], [20], 0.5, dict(delay_steps=-1), "delay_steps"),
+        ([10, 30], [20], NAN, {}, "w0"),
+        ([-5, 10], [20], 0.5, {}, "non-negative"),
+        ([10.7, 30], [20], 0.5, {}, "integer"),
+    ],
+)
+def test_bad_arguments_are_refused(fn, pre, post, w0, kw, msg):
+    P = MemristiveTanh()
+    args = {"delay_steps": 1, "dt_ms": 1.0, **kw}
+    with pytest.raises(ValueError, match=msg):
+        if fn is memristive_stdp:
+            fn([pre], [post], np.array([[w0]]), P, **args)
+        else:
+            fn(pre, post, w0, P, **args)

@@ -157,3 +157,31 @@ def test_history_and_validation():
         SynapticResource(w_min=1.0, w_max=0.5)
     with pytest.raises(ValueError, match="tacts"):
         SynapticResource(isi_max=0)
+
+
+@pytest.mark.parametrize("fn", [resource_plasticity, resource_plasticity_reference])
+@pytest.mark.parametrize(
+    "pre, post, dop, n_steps, W0, msg",
+    [
+        ([[2.5]], [(3, False)], {}, 5, None, "integer"),
+        ([[2]], [(3.5, False)], {}, 5, None, "integer"),
+        ([[2]], [(3, False)], {4.5: 1.0}, 6, None, "integer"),
+        ([[2]], [(3, False)], {4: float("nan")}, 6, None, "finite"),
+        ([[-1]], [], {}, 5, None, "outside"),
+        ([[]], [], {}, -1, None, "n_steps"),
+        ([[]], [], {}, 2.5, None, "n_steps"),
+        ([[1], [2]], [], {}, 5, [1.0, 2.0, 3.0], "W0"),
+        ([[1]], [], {}, 5, [float("nan")], "W0"),
+        ([[[1], [2]]], [], {}, 5, None, "1-D"),
+    ],
+)
+def test_bad_events_are_refused(fn, pre, post, dop, n_steps, W0, msg):
+    with pytest.raises(ValueError, match=msg):
+        fn(pre, post, dop, n_steps, P, W0)
+
+
+@pytest.mark.parametrize("field", ["w_min", "d_hebb", "stability_ratio", "n_silent", "free_threshold", "one_factor"])
+def test_parameters_refuse_nan(field):
+    with pytest.raises(ValueError, match="finite"):
+        SynapticResource(**{field: float("nan")})
+    SynapticResource(free_threshold=math.inf)

@@ -84,3 +84,45 @@ def test_fast_path_input_checks():
         stdp_nn_restricted([[1]], [[1]], np.zeros((2, 1)), P, delay_steps=1, dt_ms=1.0)
     with pytest.raises(ValueError):
         NNRestrictedSTDP(tau_plus_ms=0.0)
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("fn", [stdp_nn_restricted, stdp_nn_restricted_reference])
+@pytest.mark.parametrize(
+    "pre, post, w0, kw, msg",
+    [
+        ([10, 30], [20], 0.5, dict(dt_ms=0.0), "dt_ms"),
+        ([10, 30], [20], 0.5, dict(dt_ms=-1.0), "dt_ms"),
+        ([10, 30], [20], 0.5, dict(dt_ms=NAN), "dt_ms"),
+        ([10, 30], [20], 0.5, dict(delay_steps=-5), "delay_steps"),
+        ([10, 30], [20], 0.5, dict(delay_steps=1.5), "delay_steps"),
+        ([10, 30], [20], NAN, {}, "w0"),
+        ([10, 30], [20], np.inf, {}, "w0"),
+        ([-5, 10], [20], 0.5, {}, "non-negative"),
+        ([10, 30], [-1], 0.5, {}, "non-negative"),
+        ([10.7, 30.2], [20], 0.5, {}, "integer"),
+        ([10, 30], [20.5], 0.5, {}, "integer"),
+        ([[10], [30]], [20], 0.5, {}, "1-D"),
+    ],
+)
+def test_bad_arguments_are_refused(fn, pre, post, w0, kw, msg):
+    args = {"delay_steps": 1, "dt_ms": 1.0, **kw}
+    with pytest.raises(ValueError, match=msg):
+        if fn is stdp_nn_restricted:
+            fn([pre], [post], np.array([[w0]]), P, **args)
+        else:
+            fn(pre, post, w0, P, **args)
+
+
+def test_integral_float_steps_are_accepted():
+    a = stdp_nn_restricted([[10.0, 30.0]], [[20.0]], np.array([[0.5]]), P, delay_steps=1, dt_ms=1.0)
+    b = stdp_nn_restricted([[10, 30]], [[20]], np.array([[0.5]]), P, delay_steps=np.int64(1), dt_ms=1.0)
+    assert a[0, 0] == b[0, 0] == stdp_nn_restricted_reference([10, 30], [20], 0.5, P, delay_steps=1, dt_ms=1.0)
+
+
+@pytest.mark.parametrize("field", ["lam", "alpha", "mu_plus", "mu_minus", "tau_plus_ms", "tau_minus_ms", "w_max"])
+def test_parameters_refuse_nan(field):
+    with pytest.raises(ValueError, match="finite"):
+        NNRestrictedSTDP(**{field: NAN})

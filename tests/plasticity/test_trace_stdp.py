@@ -112,3 +112,31 @@ def test_decay_table():
 def test_bad_parameters(kw):
     with pytest.raises(ValueError):
         TraceSTDP(**kw)
+
+
+@pytest.mark.parametrize(
+    "tau, dt, tol", [(20.0, 0.0, 1e-7), (20.0, -1.0, 1e-7), (20.0, float("nan"), 1e-7), (0.0, 0.5, 1e-7),
+                     (float("inf"), 0.5, 1e-7), (20.0, 0.5, 0.0), (20.0, 0.5, 1.5)]
+)
+def test_decay_table_refuses_bad_arguments(tau, dt, tol):
+    with pytest.raises(ValueError):
+        decay_table(tau, dt, tol)
+
+
+@pytest.mark.parametrize(
+    "pre, post, w0, kw, msg",
+    [
+        ([10], [12], 0.5, dict(dt_ms=0.0), "dt_ms"),
+        ([10], [12], 0.5, dict(dt_ms=-0.5), "dt_ms"),
+        ([10], [12], 0.5, dict(delay_steps=-2), "delay_steps"),
+        ([10], [12], float("nan"), {}, "w0"),
+        ([-3], [12], 0.5, {}, "non-negative"),
+        ([10.5], [12], 0.5, {}, "integer"),
+        ([10], [12], 0.5, dict(lr1=float("nan")), "lr1"),
+    ],
+)
+def test_reference_refuses_bad_arguments(pre, post, w0, kw, msg):
+    args = {"dt_ms": 0.5, **kw}
+    dt = args.pop("dt_ms")
+    with pytest.raises(ValueError, match=msg):
+        trace_stdp_reference(pre, post, w0, TraceSTDP(), dt, **args)

@@ -31,6 +31,7 @@ shared by the simulation engine (:mod:`spikeforge.sim`) and its readable referen
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -101,9 +102,20 @@ class LIFParameters:
     theta_snapshot: bool = False
 
     def __post_init__(self) -> None:
+        """Store numbers as floats and check them.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``synapse``, a NaN or infinite number, a time constant ``τ_m`` or
+            ``τ_θ`` that is not positive, a negative ``τ_ge``, ``τ_gi``, refractory period,
+            spike block or ``θ_plus``.
+        """
         for name, value in asdict(self).items():  # accept ints, store floats
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
+                if not math.isfinite(value):
+                    raise ValueError(f"LIFParameters.{name} must be finite; got {value}")
         if self.synapse not in ("conductance", "current"):
             raise ValueError(f"synapse must be 'conductance' or 'current'; got {self.synapse!r}")
         if self.tau_m_ms <= 0 or self.tau_theta_ms <= 0:
@@ -127,7 +139,26 @@ class LIFParameters:
         return LIFParameters(**{**asdict(self), **changes})
 
     def decay_factors(self, dt_ms: float) -> tuple[float, float, float]:
-        """Per-step Euler factors ``(1 − dt/τ_ge, 1 − dt/τ_gi, 1 − dt/τ_θ)`` (0 for τ = 0)."""
+        """Per-step Euler factors ``(1 − dt/τ_ge, 1 − dt/τ_gi, 1 − dt/τ_θ)`` (0 for τ = 0).
+
+        Also checks the step against the membrane time constant ``τ_m`` (its factor
+        ``dt/τ_m`` is applied by the Euler step itself): every simulation of these parameters
+        calls this first.
+
+        Parameters
+        ----------
+        dt_ms : float
+            Time step (ms).
+
+        Raises
+        ------
+        ValueError
+            If ``dt_ms`` is not a positive finite number, or exceeds ``τ_m``, ``τ_θ`` or a
+            non-zero ``τ_ge`` / ``τ_gi`` (forward Euler is unstable there: the factor
+            ``1 − dt/τ`` is negative and below −1 for ``dt > 2τ``).
+        """
+        if not (math.isfinite(dt_ms) and dt_ms > 0):
+            raise ValueError(f"dt_ms must be a positive finite number; got {dt_ms}")
 
         def f(tau: float) -> float:
             if tau == 0:
@@ -136,6 +167,7 @@ class LIFParameters:
                 raise ValueError(f"dt_ms = {dt_ms} exceeds a time constant ({tau} ms): Euler is unstable")
             return 1.0 - dt_ms / tau
 
+        f(self.tau_m_ms)
         return f(self.tau_ge_ms), f(self.tau_gi_ms), f(self.tau_theta_ms)
 
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numba import njit
 
-from .stdp import _run_batch
+from .stdp import _check_rule_arguments, _run_batch
 
 __all__ = [
     "TANH_CUTOFF",
@@ -52,7 +52,8 @@ class MemristiveTanh:
     Attributes
     ----------
     a_plus, a_minus : float
-        Amplitudes ``A+ > 0`` and ``A− < 0`` (dimensionless, relative to ``ŵ``).
+        Amplitudes ``A+ ≥ 0`` and ``−0.5 < A− ≤ 0`` (dimensionless, relative to ``ŵ``; 0 switches
+        the branch off, as ``CorrelationClassifier(memristive_scale=0)`` does).
     mu_plus_ms, mu_minus_ms : float
         Centres of the LTP and LTD windows (ms).
     tau_plus_ms, tau_minus_ms : float
@@ -70,10 +71,24 @@ class MemristiveTanh:
     w_max: float = 1.0
 
     def __post_init__(self) -> None:
+        """Check the parameters.
+
+        Raises
+        ------
+        ValueError
+            For a NaN or infinite number, a width or ``w_max`` that is not positive, ``A+ < 0``
+            (LTP would depress), ``A− > 0`` (LTD would potentiate) or ``A− ≤ −0.5``.
+        """
+        for name, value in asdict(self).items():
+            if not math.isfinite(value):
+                raise ValueError(f"MemristiveTanh.{name} must be finite; got {value}")
         if self.tau_plus_ms <= 0 or self.tau_minus_ms <= 0:
             raise ValueError("tau_plus_ms and tau_minus_ms must be positive (the sign is in the formula)")
-        if not (self.a_plus > -0.5 and self.a_minus > -0.5):
-            raise ValueError("a_plus and a_minus must exceed -0.5 so that a step never flips the sign of w")
+        if self.a_plus < 0 or self.a_minus > 0:
+            raise ValueError(f"need a_plus >= 0 (potentiation) and a_minus <= 0 (depression); got "
+                             f"a_plus={self.a_plus}, a_minus={self.a_minus}")
+        if not self.a_minus > -0.5:
+            raise ValueError("a_minus must exceed -0.5 so that a step never flips the sign of w")
         if self.w_max <= 0:
             raise ValueError("w_max must be positive")
 
@@ -119,9 +134,9 @@ def memristive_stdp_reference(
 ):
     """Readable reference: apply the memristive rule to one synapse, spike by spike.
 
-    Parameters are as in :func:`spikeforge.plasticity.stdp_nn_restricted_reference`.
+    Parameters and errors are as in :func:`spikeforge.plasticity.stdp_nn_restricted_reference`.
     """
-    d = int(delay_steps)
+    pre_steps, post_steps, d = _check_rule_arguments(pre_steps, post_steps, w0, delay_steps, dt_ms)
     post = sorted(int(q) for q in post_steps)
     p = params
     w = float(w0)
@@ -187,7 +202,7 @@ def memristive_stdp(
 ) -> np.ndarray:
     """Compiled batch path of the memristive rule for an all-to-all layer.
 
-    Parameters and result as in :func:`spikeforge.plasticity.stdp_nn_restricted`;
+    Parameters, result and errors as in :func:`spikeforge.plasticity.stdp_nn_restricted`;
     equal to :func:`memristive_stdp_reference` per synapse up to float rounding.
     """
     return _run_batch(_memristive_batch, pre_trains, post_trains, w0, params, delay_steps, dt_ms)

@@ -113,6 +113,18 @@ class SynapticResource:
     one_factor_period: int = 10
 
     def __post_init__(self) -> None:
+        """Check the parameters.
+
+        Raises
+        ------
+        ValueError
+            For a NaN or infinite number (``free_threshold`` may be ``inf``), ``w_min ≥ w_max``,
+            ``w_max ≤ 0``, a window or period below one tact, or a negative ``stability_ratio``,
+            ``n_silent`` or ``free_threshold``.
+        """
+        for name, value in asdict(self).items():
+            if math.isnan(value) or (math.isinf(value) and name != "free_threshold"):
+                raise ValueError(f"SynapticResource.{name} must be finite; got {value}")
         if not self.w_min < self.w_max:
             raise ValueError(f"w_min ({self.w_min}) must be below w_max ({self.w_max})")
         if self.w_max <= 0:
@@ -340,14 +352,52 @@ def _resource_batch(pre_t, pre_i, post_t, post_f, dop_t, dop_v, n_steps, W, ns, 
     return W
 
 
+def _tact(t, what: str) -> int:
+    """An event time as int; integral floats (``3.0``) are accepted, ``2.5`` is refused."""
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what} must be integer tacts; got {t!r}")
+    if not (math.isfinite(t) and float(t).is_integer()):
+        raise ValueError(f"{what} must be integer tacts; got {t}")
+    return int(t)
+
+
 def _events(pre_times, post_spikes, dopamine, n_steps):
-    pre = sorted((int(t), i) for i, ts in enumerate(pre_times) for t in ts)
-    post = sorted((int(t), bool(f)) for t, f in post_spikes)
-    dop = sorted((int(t), float(v)) for t, v in dopamine.items())
+    """Check and sort the events of :func:`resource_plasticity`: (pre, post, dopamine, n_steps).
+
+    Raises ``ValueError`` for a negative or non-integer ``n_steps``, a train of ``pre_times``
+    that is not 1-D, an event time that is not an integer tact (``2.5``) or lies outside
+    ``[0, n_steps)``, or a NaN/infinite dopamine value.
+    """
+    if isinstance(n_steps, (bool, np.bool_)) or not float(n_steps).is_integer() or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative integer; got {n_steps}")
+    n_steps = int(n_steps)
+    trains = [np.asarray(ts) for ts in pre_times]
+    for i, ts in enumerate(trains):
+        if ts.ndim != 1:
+            raise ValueError(f"pre_times[{i}] must be a 1-D sequence of tacts; got shape {ts.shape}")
+    pre = sorted((_tact(t, "pre_times"), i) for i, ts in enumerate(trains) for t in ts.tolist())
+    post = sorted((_tact(t, "post_spikes"), bool(f)) for t, f in post_spikes)
+    dop = sorted((_tact(t, "dopamine tacts"), float(v)) for t, v in dopamine.items())
+    for t, v in dop:
+        if not math.isfinite(v):
+            raise ValueError(f"dopamine at tact {t} must be finite; got {v}")
     for t, *_ in pre + post + dop:
         if not 0 <= t < n_steps:
             raise ValueError(f"event at tact {t} lies outside [0, {n_steps})")
-    return pre, post, dop
+    return pre, post, dop, n_steps
+
+
+def _initial_resources(W0, n_in: int, params: SynapticResource) -> np.ndarray:
+    """``W0`` as float64 [n_in] (default: the resource of ``w = 0``); ``ValueError`` if its length
+    differs from the number of synapses or it holds NaN/inf."""
+    if W0 is None:
+        return np.full(n_in, params.resource_zero)
+    W = np.array(W0, dtype=np.float64)
+    if W.shape != (n_in,):
+        raise ValueError(f"W0 must have shape [{n_in}] (one resource per synapse); got {W.shape}")
+    if not np.all(np.isfinite(W)):
+        raise ValueError("W0 must be finite")
+    return W
 
 
 def resource_plasticity(
@@ -382,10 +432,18 @@ def resource_plasticity(
     -------
     (W, state) or (W, state, history): final resources ``[D]``, the neuron state as a dict
     (:data:`NEURON_STATE_FIELDS`), and optionally the history.
+
+    Raises
+    ------
+    ValueError
+        If ``n_steps`` is not a non-negative integer, an event time is not an integer tact
+        (``3.0`` is accepted, ``2.5`` is not) or lies outside ``[0, n_steps)``, a train of
+        ``pre_times`` is not 1-D, a dopamine value is NaN or infinite, or ``W0`` does not have
+        shape ``[D]`` or is not finite.
     """
-    pre, post, dop = _events(pre_times, post_spikes, dopamine, n_steps)
+    pre, post, dop, n_steps = _events(pre_times, post_spikes, dopamine, n_steps)
     n_in = len(pre_times)
-    W = np.full((n_in, 1), params.resource_zero) if W0 is None else np.array(W0, dtype=np.float64).reshape(n_in, 1)
+    W = _initial_resources(W0, n_in, params).reshape(n_in, 1)
     ns = initial_neuron_state(1)
     hist = np.zeros((n_steps, n_in))
     _resource_batch(
@@ -407,15 +465,15 @@ def resource_plasticity_reference(
     params: SynapticResource,
     W0: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """Readable pure-Python twin of :func:`resource_plasticity` (same arguments and result).
+    """Readable pure-Python twin of :func:`resource_plasticity` (same arguments, result and errors).
 
     Within a tact the order is: presynaptic arrivals, the neuron's spike (rule A), dopamine
     (rule B), redistribution (rule C), the one-factor term (rule E).
     """
     p = params
-    pre, post, dop = _events(pre_times, post_spikes, dopamine, n_steps)
+    pre, post, dop, n_steps = _events(pre_times, post_spikes, dopamine, n_steps)
     n = len(pre_times)
-    W = [p.resource_zero] * n if W0 is None else [float(v) for v in W0]
+    W = _initial_resources(W0, n, p).tolist()
     s = F = 0.0
     t_last = t_spike = t_first = -math.inf
     new_dss, last_forced = True, False

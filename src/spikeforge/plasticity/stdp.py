@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numba import njit
 
+from .trace_stdp import _check_step_arguments, _spike_steps
+
 __all__ = [
     "NNRestrictedSTDP",
     "stdp_depress",
@@ -63,6 +65,17 @@ class NNRestrictedSTDP:
     w_max: float = 1.0
 
     def __post_init__(self) -> None:
+        """Check the parameters.
+
+        Raises
+        ------
+        ValueError
+            For a NaN or infinite number, a time constant or ``w_max`` that is not positive, or a
+            negative ``lam`` or ``alpha``.
+        """
+        for name, value in asdict(self).items():
+            if not math.isfinite(value):
+                raise ValueError(f"NNRestrictedSTDP.{name} must be finite; got {value}")
         if self.tau_plus_ms <= 0 or self.tau_minus_ms <= 0:
             raise ValueError("tau_plus_ms and tau_minus_ms must be positive")
         if self.w_max <= 0:
@@ -116,17 +129,24 @@ def stdp_nn_restricted_reference(
         Initial weight.
     params : NNRestrictedSTDP
     delay_steps : int
-        Dendritic delay ``d`` (steps).
+        Dendritic delay ``d`` (steps, ≥ 0).
     dt_ms : float
-        Step size (ms).
+        Step size (ms, positive).
     return_trace : bool
         Also return the weight after each pre spike.
 
     Returns
     -------
     float, or (float, list of float) with ``return_trace``.
+
+    Raises
+    ------
+    ValueError
+        If ``dt_ms`` is not a positive finite number, ``delay_steps`` is not a non-negative
+        integer, a train is not 1-D or holds a negative or non-integer step (``10.0`` is
+        accepted, ``10.7`` is not), or ``w0`` is not finite.
     """
-    d = int(delay_steps)
+    pre_steps, post_steps, d = _check_rule_arguments(pre_steps, post_steps, w0, delay_steps, dt_ms)
     post = sorted(int(q) for q in post_steps)
     w = float(w0)
     t_prev = 0  # NEST initialises t_lastspike_ to 0
@@ -173,9 +193,24 @@ def _stdp_batch(pre, pre_ptr, post, post_ptr, w, d, dt_ms, p):
     return w
 
 
-def _to_csr(trains: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+def _check_rule_arguments(
+    pre_steps: Sequence[int], post_steps: Sequence[int], w0: float, delay_steps: int, dt_ms: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Check the arguments of a one-synapse reference; return the trains as int64 and the delay.
+
+    Raises ``ValueError`` if ``dt_ms`` is not a positive finite number, ``delay_steps`` is not
+    a non-negative integer, a spike step is negative or not an integer (``10.0`` is accepted,
+    ``10.7`` is not), a train is not 1-D, or ``w0`` is not finite.
+    """
+    d = _check_step_arguments(dt_ms, delay_steps)
+    if not math.isfinite(w0):
+        raise ValueError(f"w0 must be finite; got {w0}")
+    return _spike_steps(pre_steps, "pre_steps"), _spike_steps(post_steps, "post_steps"), d
+
+
+def _to_csr(trains: Sequence[Sequence[int]], what: str) -> tuple[np.ndarray, np.ndarray]:
     """Pack a list of sorted spike-step sequences into (values, pointers)."""
-    arrays = [np.asarray(t, dtype=np.int64).ravel() for t in trains]
+    arrays = [_spike_steps(t, f"{what}[{i}]") for i, t in enumerate(trains)]
     for a in arrays:
         if a.size > 1 and np.any(np.diff(a) < 0):
             raise ValueError("spike trains must be sorted ascending")
@@ -186,13 +221,20 @@ def _to_csr(trains: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _run_batch(kernel, pre_trains, post_trains, w0, params, delay_steps: int, dt_ms: float) -> np.ndarray:
-    """Pack the trains, check ``w0`` [D, C] and run a compiled all-to-all batch kernel on a copy."""
-    pre, pre_ptr = _to_csr(pre_trains)
-    post, post_ptr = _to_csr(post_trains)
+    """Pack the trains, check ``w0`` [D, C] and run a compiled all-to-all batch kernel on a copy.
+
+    Raises ``ValueError`` as :func:`_check_rule_arguments` does, for unsorted trains and for a
+    ``w0`` of the wrong shape.
+    """
+    d = _check_step_arguments(dt_ms, delay_steps)
+    pre, pre_ptr = _to_csr(pre_trains, "pre_trains")
+    post, post_ptr = _to_csr(post_trains, "post_trains")
     w = np.array(w0, dtype=np.float64, copy=True)
     if w.shape != (len(pre_trains), len(post_trains)):
         raise ValueError(f"w0 must have shape [{len(pre_trains)}, {len(post_trains)}]; got {w.shape}")
-    return kernel(pre, pre_ptr, post, post_ptr, w, int(delay_steps), float(dt_ms), params.as_array())
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w0 must be finite")
+    return kernel(pre, pre_ptr, post, post_ptr, w, d, float(dt_ms), params.as_array())
 
 
 def stdp_nn_restricted(
@@ -213,11 +255,23 @@ def stdp_nn_restricted(
     post_trains : list of C sorted int sequences
         Postsynaptic spike steps of each output neuron.
     w0 : ndarray of shape [D, C]
-        Initial weights (not modified).
+        Initial weights (not modified), finite.
+    params : NNRestrictedSTDP
+    delay_steps : int
+        Dendritic delay ``d`` (steps, ≥ 0).
+    dt_ms : float
+        Step size (ms, positive).
 
     Returns
     -------
     ndarray of shape [D, C]: final weights, equal to
     :func:`stdp_nn_restricted_reference` applied to each synapse.
+
+    Raises
+    ------
+    ValueError
+        If ``dt_ms`` is not a positive finite number, ``delay_steps`` is not a non-negative
+        integer, a train is not 1-D, unsorted, or holds a negative or non-integer step
+        (``10.0`` is accepted, ``10.7`` is not), or ``w0`` has the wrong shape or a NaN/inf.
     """
     return _run_batch(_stdp_batch, pre_trains, post_trains, w0, params, delay_steps, dt_ms)

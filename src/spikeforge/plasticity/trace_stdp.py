@@ -90,6 +90,17 @@ class TraceSTDP:
     prune_tau_ms: float | None = None
 
     def __post_init__(self) -> None:
+        """Check the parameters.
+
+        Raises
+        ------
+        ValueError
+            For a NaN or infinite number, a time constant that is not positive, ``w_max < w_min``
+            or a negative amplitude.
+        """
+        for name, value in asdict(self).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
+                raise ValueError(f"TraceSTDP.{name} must be finite; got {value}")
         if self.tau_pre_ms <= 0 or self.tau_post_ms <= 0:
             raise ValueError("tau_pre_ms and tau_post_ms must be positive")
         if self.tau_post2_ms is not None and self.tau_post2_ms <= 0:
@@ -174,9 +185,58 @@ def decay_table(tau_ms: float, dt_ms: float, tol: float = 1e-7) -> np.ndarray:
     Beyond the table a trace reads as 0: with the default ``tol`` a trace is dropped once it has
     decayed below 1e-7 of a single spike's contribution (16 time constants), which changes a
     weight by less than ``1e-7·A±`` and lets the engine skip the update.
+
+    Parameters
+    ----------
+    tau_ms, dt_ms : float
+        Time constant and step (ms), positive and finite.
+    tol : float
+        Smallest tabulated value, in ``(0, 1)``.
+
+    Raises
+    ------
+    ValueError
+        If ``tau_ms`` or ``dt_ms`` is not a positive finite number or ``tol`` is outside ``(0, 1)``.
     """
+    for name, value in (("tau_ms", tau_ms), ("dt_ms", dt_ms)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number; got {value}")
+    if not 0.0 < tol < 1.0:
+        raise ValueError(f"tol must lie in (0, 1); got {tol}")
     n = int(math.floor(-math.log(tol) * tau_ms / dt_ms)) + 1
     return np.exp(-np.arange(n, dtype=np.float64) * (dt_ms / tau_ms))
+
+
+# --------------------------------------------------------------------------- argument checks
+def _spike_steps(train: Sequence[int] | np.ndarray, what: str) -> np.ndarray:
+    """One spike train as int64 [n]: a 1-D sequence of non-negative integer steps.
+
+    Integral floats (``10.0``) are accepted; ``10.7`` is refused rather than truncated.
+    Shared by the rule references and batch paths of this package.
+    """
+    arr = np.asarray(train)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a 1-D sequence of spike steps; got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{what} must hold integer spike steps; got dtype {arr.dtype}")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.floor(arr))
+        if bad.any():
+            raise ValueError(f"{what} must hold integer spike steps; got {arr[bad][0]}")
+    if (arr < 0).any():
+        raise ValueError(f"{what} must hold non-negative spike steps; got {arr[arr < 0][0]}")
+    return arr.astype(np.int64)
+
+
+def _check_step_arguments(dt_ms: float, delay_steps: int) -> int:
+    """Check a step size (ms, positive and finite) and a delay (integer steps ≥ 0); the delay as int."""
+    if not (math.isfinite(dt_ms) and dt_ms > 0):
+        raise ValueError(f"dt_ms must be a positive finite number; got {dt_ms}")
+    if isinstance(delay_steps, (bool, np.bool_)) or not float(delay_steps).is_integer() or delay_steps < 0:
+        raise ValueError(f"delay_steps must be a non-negative integer; got {delay_steps}")
+    return int(delay_steps)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -237,7 +297,19 @@ def trace_stdp_reference(
         Final weight.
     history : list of float
         The weight after each event.
+
+    Raises
+    ------
+    ValueError
+        If ``dt_ms`` is not a positive finite number, ``delay_steps`` is not a non-negative
+        integer, a spike step is negative or not an integer, or ``w0``, ``lr1``, ``lr2`` or ``k_p``
+        is not finite.
     """
+    _check_step_arguments(dt_ms, delay_steps)
+    for name, value in (("w0", w0), ("lr1", lr1), ("lr2", lr2), ("k_p", k_p)):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite; got {value}")
+    pre_steps, post_steps = _spike_steps(pre_steps, "pre_steps"), _spike_steps(post_steps, "post_steps")
     events = sorted(
         [(int(t) + int(delay_steps), 0) for t in pre_steps] + [(int(t), 1) for t in post_steps]
     )

@@ -19,8 +19,11 @@ readable stepper with the same semantics.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,10 @@ from . import _kernel as K
 __all__ = ["Connection", "Network", "Population", "RunResult"]
 
 TOPOLOGIES = ("all_to_all", "one_to_one", "all_but_self")
+#: Largest voltage recording (bytes) one :meth:`Network.run` returns.
+MAX_VOLTAGE_BYTES = 2**31
+#: Largest voltage buffer (bytes) of one compiled call; recording runs use smaller chunks.
+_VOLTAGE_CHUNK_BYTES = 2**28
 
 
 @dataclass
@@ -98,14 +105,28 @@ class Connection:
         dense[self.mask] = w
         return dense
 
-    def set_weights(self, weights: np.ndarray) -> None:
-        """Replace the weights from a dense array [n_pre, n_post] (entries off the mask ignored)."""
+    def _checked_weights(self, weights: Any) -> np.ndarray:
+        """``weights`` as a float64 [n_pre, n_post] array; ``ValueError`` for another shape or NaN/inf."""
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != self.mask.shape:
-            raise ValueError(f"weights must have shape {self.mask.shape}; got {weights.shape}")
+            raise ValueError(f"weights of {self.name!r} must have shape {self.mask.shape}; got {weights.shape}")
         if not np.all(np.isfinite(weights)):
-            raise ValueError("weights must be finite")
-        vals = weights[self.mask]
+            raise ValueError(f"weights of {self.name!r} must be finite")
+        return weights
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """Replace the weights from a dense array [n_pre, n_post] (entries off the mask ignored).
+
+        Values are taken as they are, not clipped to the plasticity rule's ``[w_min, w_max]``:
+        the engine itself leaves that range (normalisation, the use-it-or-lose-it decay), so a
+        saved state must load unchanged. Plastic updates clip a weight as they change it.
+
+        Raises
+        ------
+        ValueError
+            If ``weights`` does not have shape [n_pre, n_post] or holds NaN/inf.
+        """
+        vals = self._checked_weights(weights)[self.mask]
         if self._net is not None and self._net._built:
             self._net._state["w"][self._idx] = vals
         else:
@@ -131,8 +152,19 @@ class RunResult:
     attempts : ndarray of int64 [n_presentations]
         Repetitions needed (0: the first attempt had enough spikes).
     spikes : dict name -> (times_ms, neuron) or None
-        Recorded spikes (absolute network time in ms, index within the population).
+        Recorded spikes (absolute network time in ms, index within the population), every
+        attempt included.
     voltages : dict name -> ndarray [n_recorded_steps, n] or None
+        Membrane potentials (mV) at the end of every simulated step, every attempt of a repeated
+        presentation included, in time order: row ``r`` is the step at network time
+        ``voltage_t0_ms + r·dt_ms`` (a neuron's row at one of its spike times holds ``v_reset``).
+    voltage_offsets : ndarray of int64 [n_recorded_presentations + 1] or None
+        Rows ``voltage_offsets[n] : voltage_offsets[n + 1]`` of ``voltages`` belong to
+        presentation ``n``: ``attempts[n] + 1`` blocks of ``active + rest`` steps, the last block
+        being the attempt ``counts`` describes. Shorter than ``n_presentations + 1`` only if the
+        recording reached :data:`MAX_VOLTAGE_BYTES` (a ``RuntimeWarning`` says so).
+    voltage_t0_ms : float or None
+        Network time (ms) of the first recorded row (the network time when the run started).
     seconds : float
         Wall-clock time of the run.
     """
@@ -142,6 +174,8 @@ class RunResult:
     spikes: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
     voltages: dict[str, np.ndarray] | None = None
     seconds: float = 0.0
+    voltage_offsets: np.ndarray | None = None
+    voltage_t0_ms: float | None = None
 
 
 def _population_rows(nprm: np.ndarray, lif_pops: np.ndarray) -> np.ndarray:
@@ -182,8 +216,8 @@ class Network:
     """
 
     def __init__(self, dt_ms: float = 0.5, seed: Any = None) -> None:
-        if not dt_ms > 0:
-            raise ValueError(f"dt_ms must be positive; got {dt_ms}")
+        if not (math.isfinite(dt_ms) and dt_ms > 0):
+            raise ValueError(f"dt_ms must be a positive finite number; got {dt_ms}")
         self.dt_ms = float(dt_ms)
         self._rng = rng_from_seed(seed, 0)
         self.poisson_seed = int(rng_from_seed(seed, 1).integers(0, 2**63 - 1))
@@ -199,9 +233,15 @@ class Network:
     def _add(self, name: str, n: int, params: LIFParameters | None) -> Population:
         if self._built:
             raise RuntimeError("the network is built; add populations before the first run")
+        if not isinstance(name, str):
+            raise TypeError(f"a population name must be a str; got {name!r}")
         if name in self.populations:
             raise ValueError(f"population {name!r} already exists")
-        if int(n) < 1:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Real):
+            raise TypeError(f"population size must be an integer >= 1; got {n!r}")
+        if not float(n).is_integer():
+            raise ValueError(f"population size must be an integer >= 1; got {n}")
+        if n < 1:
             raise ValueError(f"population size must be >= 1; got {n}")
         pop = Population(name, int(n), params, self._n)
         self._n += pop.n
@@ -209,11 +249,29 @@ class Network:
         return pop
 
     def add_input(self, name: str, n: int) -> Population:
-        """Add ``n`` Poisson input neurons (their rates are given to :meth:`run`)."""
+        """Add ``n`` Poisson input neurons (their rates are given to :meth:`run`).
+
+        Raises
+        ------
+        TypeError
+            If ``name`` is not a str or ``n`` is not a number.
+        ValueError
+            If the name is taken or ``n`` is not an integer ≥ 1 (``3.0`` is accepted, ``2.7`` is not).
+        RuntimeError
+            If the network is already built.
+        """
         return self._add(name, n, None)
 
     def add_population(self, name: str, n: int, params: LIFParameters) -> Population:
-        """Add ``n`` LIF neurons with the given parameters."""
+        """Add ``n`` LIF neurons with the given parameters.
+
+        Raises
+        ------
+        TypeError, ValueError, RuntimeError
+            As :meth:`add_input`; also ``TypeError`` if ``params`` is not a
+            :class:`LIFParameters` and ``ValueError`` if ``dt_ms`` exceeds one of its time
+            constants (``τ_m`` included: forward Euler is unstable there).
+        """
         if not isinstance(params, LIFParameters):
             raise TypeError("params must be a LIFParameters")
         params.decay_factors(self.dt_ms)  # validates dt against the time constants
@@ -246,9 +304,21 @@ class Network:
         receptor : {"exc", "inh"}
         plasticity : TraceSTDP, optional
         norm_total : float, optional
-            Target sum of each postsynaptic neuron's incoming weights (plastic connections).
+            Target sum of each postsynaptic neuron's incoming weights (plastic connections;
+            positive and finite).
         name : str, optional
             Default ``pre + post``.
+
+        Raises
+        ------
+        ValueError
+            For unknown populations, an input population as ``post``, a bad topology, receptor,
+            weight or delay (NaN/inf, negative delay, wrong shape), a taken name, or a
+            ``norm_total`` that is not positive and finite or is given without plasticity.
+        TypeError
+            If ``plasticity`` is not a :class:`TraceSTDP`.
+        RuntimeError
+            If the network is already built.
         """
         if self._built:
             raise RuntimeError("the network is built; connect populations before the first run")
@@ -288,8 +358,8 @@ class Network:
             if not isinstance(plasticity, TraceSTDP):
                 raise TypeError("plasticity must be a TraceSTDP")
             w = np.clip(w, plasticity.w_min, plasticity.w_max)
-        if norm_total is not None and (plasticity is None or norm_total <= 0):
-            raise ValueError("norm_total needs a plastic connection and a positive value")
+        if norm_total is not None and (plasticity is None or not (math.isfinite(norm_total) and norm_total > 0)):
+            raise ValueError(f"norm_total needs a plastic connection and a positive finite value; got {norm_total}")
         conn = Connection(
             name=name, pre=P, post=Q, mask=mask, receptor=receptor, plasticity=plasticity,
             norm_total=None if norm_total is None else float(norm_total),
@@ -516,8 +586,13 @@ class Network:
     def _w_flat(self) -> np.ndarray:
         return self._state["w"]
 
-    def reset_state(self, *, theta: bool = True, clock: bool = True) -> None:
+    def reset_state(self, *, theta: bool = True, clock: bool = True, presented: bool = False) -> None:
         """Return every neuron, trace and spike in flight to its initial state (weights kept).
+
+        The presentation counter :attr:`presented`, which keys the Poisson input spikes of
+        :meth:`run`, is kept by default: after a reset the same inputs get *new* random spikes.
+        Pass ``presented=True`` to replay the same spikes (a reset run then repeats the earlier
+        one exactly, if the weights did not change).
 
         Parameters
         ----------
@@ -525,8 +600,12 @@ class Network:
             Also reset the adaptive thresholds to ``theta_init_mv``.
         clock : bool
             Also reset the network time (and the use-it-or-lose-it reference times) to 0.
+        presented : bool
+            Also reset the presentation counter to 0.
         """
         self.build()
+        if presented:
+            self.presented = 0
         N, G, P = self._n, self._n_seg, self._n_slots
         st = self._state
         st["v"] = self._nprm[:, K.N_V_INIT].copy()
@@ -575,23 +654,63 @@ class Network:
         self.build()
         return float(self._state["clock"][0]) * self.dt_ms
 
+    def _lif_population(self, name: str, what: str) -> Population:
+        """The LIF population ``name``; ``ValueError`` if it is unknown or an input population
+        (which has no ``what``)."""
+        if name not in self.populations:
+            raise ValueError(f"unknown population {name!r}; known: {list(self.populations)}")
+        pop = self.populations[name]
+        if pop.is_input:
+            raise ValueError(f"{name!r} is an input population: it has no {what}")
+        return pop
+
+    def _checked_theta(self, pop: Population, theta: Any) -> np.ndarray:
+        """``theta`` as float64 [pop.n] (a scalar is broadcast); ``ValueError`` for another shape or NaN/inf."""
+        arr = np.asarray(theta, dtype=np.float64)
+        if arr.shape not in ((), (pop.n,)):
+            raise ValueError(f"theta of {pop.name!r} must be a scalar or have shape [{pop.n}]; got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"theta of {pop.name!r} must be finite")
+        return np.broadcast_to(arr, (pop.n,))
+
     def theta(self, population: str) -> np.ndarray:
-        """Adaptive threshold ``θ`` (mV) of a population (a copy)."""
+        """Adaptive threshold ``θ`` (mV) of a LIF population (a copy).
+
+        Raises
+        ------
+        ValueError
+            If ``population`` is unknown or an input population.
+        """
+        pop = self._lif_population(population, "threshold")
         self.build()
-        return self._state["theta"][self.populations[population].slice].copy()
+        return self._state["theta"][pop.slice].copy()
 
     def set_theta(self, population: str, theta: np.ndarray) -> None:
-        """Set ``θ`` (mV) of a population."""
+        """Set ``θ`` (mV) of a LIF population: a scalar or an array [n].
+
+        Raises
+        ------
+        ValueError
+            If ``population`` is unknown or an input population, or ``theta`` has another
+            shape or holds NaN/inf.
+        """
+        pop = self._lif_population(population, "threshold")
+        theta = self._checked_theta(pop, theta)
         self.build()
-        pop = self.populations[population]
-        theta = np.broadcast_to(np.asarray(theta, dtype=np.float64), (pop.n,))
         self._state["theta"][pop.slice] = theta
         self._state["theta_snap"][pop.slice] = theta
 
     def potentials(self, population: str) -> np.ndarray:
-        """Membrane potentials (mV) of a population (a copy)."""
+        """Membrane potentials (mV) of a LIF population (a copy).
+
+        Raises
+        ------
+        ValueError
+            If ``population`` is unknown or an input population.
+        """
+        pop = self._lif_population(population, "membrane potential")
         self.build()
-        return self._state["v"][self.populations[population].slice].copy()
+        return self._state["v"][pop.slice].copy()
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Weights of every connection (``"w/<name>"``, dense) and ``θ`` of every LIF population."""
@@ -602,22 +721,55 @@ class Network:
                 out[f"theta/{pop.name}"] = self.theta(pop.name)
         return out
 
+    def _state_keys(self) -> list[str]:
+        """The entries of :meth:`state_dict`."""
+        return [f"w/{c}" for c in self.connections] + [f"theta/{n}" for n, p in self.populations.items()
+                                                       if not p.is_input]
+
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        """Load weights and thresholds saved by :meth:`state_dict` (shapes are checked)."""
+        """Load weights and thresholds saved by :meth:`state_dict` (a subset of its entries is
+        fine). Every entry is checked before any is loaded, so a bad one changes nothing.
+        Weights are loaded as they are (see :meth:`Connection.set_weights`).
+
+        Raises
+        ------
+        KeyError
+            For an entry this network does not have (``theta/`` of an input population included).
+        ValueError
+            For an entry of the wrong shape or with NaN/inf.
+        """
         self.build()
+        checked = []
         for key, val in state.items():
             kind, _, name = key.partition("/")
             if kind == "w" and name in self.connections:
-                self.connections[name].set_weights(val)
-            elif kind == "theta" and name in self.populations:
-                self.set_theta(name, val)
+                conn = self.connections[name]
+                checked.append((conn.set_weights, conn._checked_weights(val)))
+            elif kind == "theta" and name in self.populations and not self.populations[name].is_input:
+                checked.append((lambda v, name=name: self.set_theta(name, v),
+                                self._checked_theta(self.populations[name], val)))
             else:
-                raise KeyError(f"unexpected entry {key!r} for this network")
+                raise KeyError(f"unexpected entry {key!r} for this network; expected some of {self._state_keys()}")
+        for load, val in checked:
+            load(val)
 
     # ------------------------------------------------------------------ running
     def _rates(self, inputs: Any) -> np.ndarray:
+        """Checked rates (Hz) as float64 [n_presentations, n_inputs], input populations side by side.
+
+        ``inputs`` is an array [n_presentations, n_inputs] (a 1-D row is one presentation) or a
+        dict input population name -> [n_presentations, n]. Shared by :meth:`run`,
+        :meth:`infer` and :class:`~spikeforge.sim.ReferenceNetwork`.
+
+        Raises ``ValueError`` for a wrong shape, NaN/inf or negative rates, a dict entry for an
+        unknown input population or a missing one, and entries of different lengths.
+        """
         n_in = sum(p.n for p in self._input_pops)
         if isinstance(inputs, Mapping):
+            known = [p.name for p in self._input_pops]
+            unknown = [k for k in inputs if k not in known]
+            if unknown:
+                raise ValueError(f"rates given for unknown input population(s) {unknown}; input populations: {known}")
             parts = []
             for pop in self._input_pops:
                 if pop.name not in inputs:
@@ -637,19 +789,23 @@ class Network:
         return np.ascontiguousarray(rates)
 
     def _steps(self, ms: float, what: str) -> int:
-        if ms < 0:
-            raise ValueError(f"{what} must be non-negative; got {ms}")
+        """A duration (ms, finite and ≥ 0) in steps, rounded."""
+        if not (math.isfinite(ms) and ms >= 0):
+            raise ValueError(f"{what} must be finite and non-negative; got {ms}")
         return int(round(ms / self.dt_ms))
 
     def _gates(self, gates: Mapping[str, np.ndarray] | None, n_pres: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-presentation gate arrays → (patterns [G, n_slots, 2], index [n_pres])."""
+        """Per-presentation gate arrays → (patterns [G, n_slots, 2], index [n_pres]).
+
+        Raises ``ValueError`` for an unknown connection, a wrong shape or NaN/inf gates.
+        """
         base = np.ones((self._n_slots, 2))
         if not gates:
             return base[None], np.zeros(n_pres, dtype=np.int64)
         per_conn = []
         for name, g in gates.items():
             if name not in self.connections:
-                raise ValueError(f"gates for unknown connection {name!r}")
+                raise ValueError(f"gates for unknown connection {name!r}; known: {list(self.connections)}")
             conn = self.connections[name]
             g = np.asarray(g, dtype=np.float64)
             if g.shape == (conn.post.n, 2):
@@ -657,8 +813,14 @@ class Network:
             if g.shape != (n_pres, conn.post.n, 2):
                 raise ValueError(f"gates[{name!r}] must have shape [{conn.post.n}, 2] or "
                                  f"[{n_pres}, {conn.post.n}, 2]; got {g.shape}")
+            if not np.all(np.isfinite(g)):
+                raise ValueError(f"gates[{name!r}] must be finite")
+            if n_pres == 0:
+                continue
             uniq, inv = np.unique(g.reshape(n_pres, -1), axis=0, return_inverse=True)
             per_conn.append((conn, uniq.reshape(-1, conn.post.n, 2), inv.ravel()))
+        if n_pres == 0:
+            return base[None], np.zeros(0, dtype=np.int64)
         combo = np.stack([inv for _, _, inv in per_conn], axis=1)
         uniq_combo, gate_idx = np.unique(combo, axis=0, return_inverse=True)
         pat = np.repeat(base[None], uniq_combo.shape[0], axis=0)
@@ -695,8 +857,9 @@ class Network:
         ----------
         inputs : ndarray [n_presentations, n_inputs] or dict input name -> [n_presentations, n]
             Poisson rates (Hz) of the input neurons during the active phase (0 during rest).
+            An empty batch (``n_presentations = 0``) simulates nothing and returns empty results.
         active_ms, rest_ms : float
-            Duration of the input phase and of the following rest phase (ms).
+            Duration of the input phase and of the following rest phase (ms, finite, ≥ 0).
         learning : bool
             Apply plasticity (weights change). Traces follow spikes either way.
         adapt_thresholds : bool, optional
@@ -713,19 +876,43 @@ class Network:
             Repeat a presentation with stronger input while ``retry_population`` fires fewer
             spikes (Diehl & Cook: 5); 0 disables.
         retry_population : str, optional
-            Population counted for ``min_spikes`` (default: the first LIF population).
+            LIF population counted for ``min_spikes`` (default: the first LIF population).
         retry_gain : float
-            Rates of repetition ``a`` are multiplied by ``1 + a·retry_gain``.
+            Rates of repetition ``a`` are multiplied by ``1 + a·retry_gain`` (finite, ≥ 0).
         max_retries : int
             Upper bound on repetitions per presentation.
         record_spikes : bool
-            Record every spike (up to ``max_recorded_spikes``).
+            Record every spike, every attempt included (up to ``max_recorded_spikes``; a
+            ``RuntimeWarning`` says when spikes beyond it were not recorded).
         record_voltages : list of str, optional
-            Populations whose membrane potentials are recorded at every step.
+            LIF populations whose membrane potentials are recorded at every simulated step,
+            every attempt of a repeated presentation included; ``RunResult.voltage_offsets``
+            maps rows to presentations. At most :data:`MAX_VOLTAGE_BYTES` are recorded: a run that
+            needs more even without repetitions is refused before it starts; if repetitions
+            make the recording reach it, later presentations are not recorded (only whole
+            presentations are kept) and a ``RuntimeWarning`` says so.
         progress : bool or str
             Show a progress bar (a string is used as its label).
         chunk : int
-            Presentations per compiled call (granularity of the progress bar).
+            Presentations per compiled call (granularity of the progress bar; smaller while
+            voltages are recorded, to bound the buffer). Results do not depend on it.
+
+        Returns
+        -------
+        RunResult
+
+        Raises
+        ------
+        ValueError
+            For rates of the wrong shape or with NaN/inf/negative values (or a dict naming an
+            unknown input population or missing one), a negative or non-finite duration, bad
+            gates (unknown connection, shape, NaN/inf), a negative ``min_spikes``,
+            ``max_retries`` or ``max_recorded_spikes``, a non-finite or negative ``retry_gain``,
+            a ``retry_population`` or ``record_voltages`` entry that is not a LIF population
+            (unknown populations are listed), or a voltage recording that cannot fit in
+            :data:`MAX_VOLTAGE_BYTES`. Nothing is simulated then.
+        TypeError
+            If ``record_voltages`` is a str rather than a list of names.
         """
         self.build()
         rates = self._rates(inputs)
@@ -741,19 +928,31 @@ class Network:
         flags[K.F_NORMALIZE] = float(normalize)
         flags[K.F_TRACES] = 1.0
         self._retry_flags(flags, min_spikes, retry_population, retry_gain, max_retries)
+        if not max_recorded_spikes >= 0:
+            raise ValueError(f"max_recorded_spikes must be non-negative; got {max_recorded_spikes}")
 
         cap = int(max_recorded_spikes) if record_spikes else 0
         rec_t = np.zeros(cap, dtype=np.int64)
         rec_i = np.zeros(cap, dtype=np.int32)
         rec_n = np.zeros(1, dtype=np.int64)
-        v_pops = [self.populations[n] for n in (record_voltages or [])]
+        # voltages: every step of every attempt, in time order; each compiled call gets a buffer
+        # for the most attempts its presentations can take, and only whole presentations are kept
+        v_pops = self._voltage_populations(record_voltages)
         rec_v_idx = np.concatenate([np.arange(p.slice.start, p.slice.stop) for p in v_pops]).astype(np.int32) \
             if v_pops else np.zeros(0, dtype=np.int32)
-        n_v_steps = n_pres * (n_active + n_rest) if v_pops else 0
-        if n_v_steps * rec_v_idx.size * 8 > 2**31:
-            raise ValueError("recording these voltages needs more than 2 GiB; record fewer presentations")
-        rec_v = np.zeros((n_v_steps, rec_v_idx.size))
+        no_v_idx, no_v = np.zeros(0, dtype=np.int32), np.zeros((0, 0))
+        per_attempt = n_active + n_rest
+        max_attempts = 1 + (int(max_retries) if min_spikes > 0 else 0)
+        row_bytes = 8 * rec_v_idx.size
+        if v_pops and n_pres * per_attempt * row_bytes > MAX_VOLTAGE_BYTES:
+            raise ValueError(f"recording these voltages needs more than {MAX_VOLTAGE_BYTES} bytes "
+                             f"({MAX_VOLTAGE_BYTES / 2**30:g} GiB); record fewer presentations or populations")
+        cap_rows = MAX_VOLTAGE_BYTES // row_bytes if v_pops else 0
+        v_parts: list[np.ndarray] = []
+        n_v_rows = n_v_pres = 0
+        recording = bool(v_pops)
         rec_v_n = np.zeros(1, dtype=np.int64)
+        t0_ms = self.time_ms
 
         counts = np.zeros((n_pres, self._n), dtype=np.int64)
         attempts = np.zeros(n_pres, dtype=np.int64)
@@ -766,11 +965,30 @@ class Network:
         t0 = time.perf_counter()
         st = self._state_tuple()
         step = max(1, int(chunk))
+        if recording and per_attempt:
+            step = max(1, min(step, _VOLTAGE_CHUNK_BYTES // (max_attempts * per_attempt * row_bytes)))
         for a in range(0, n_pres, step):
             b = min(n_pres, a + step)
+            if recording:
+                rec_v = np.zeros((min((b - a) * max_attempts * per_attempt, cap_rows - n_v_rows), rec_v_idx.size))
+                rec_v_n[0] = 0
             K.run_sequential(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, gate_idx[a:b],
                              np.uint64(self.poisson_seed), self.presented + a, n_active, n_rest, self.dt_ms, flags,
-                             counts[a:b], attempts[a:b], rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
+                             counts[a:b], attempts[a:b], rec_t, rec_i, rec_n,
+                             rec_v_idx if recording else no_v_idx, rec_v if recording else no_v, rec_v_n)
+            if recording:
+                ends = np.cumsum((attempts[a:b] + 1) * per_attempt)
+                whole = int(np.searchsorted(ends, rec_v_n[0], side="right"))  # presentations recorded in full
+                keep = int(ends[whole - 1]) if whole else 0
+                v_parts.append(rec_v[:keep])
+                n_v_rows += keep
+                n_v_pres += whole
+                if whole < b - a:
+                    recording = False
+                    warnings.warn(f"record_voltages: the recording reached MAX_VOLTAGE_BYTES "
+                                  f"({MAX_VOLTAGE_BYTES / 2**30:g} GiB) with the repetitions; voltages cover "
+                                  f"presentations 0..{n_v_pres - 1} of {n_pres} only (RunResult.voltage_offsets)",
+                                  RuntimeWarning, stacklevel=2)
             if bar is not None:
                 bar.update(b - a)
         if bar is not None:
@@ -779,27 +997,63 @@ class Network:
         res = RunResult(self._split(counts), attempts, seconds=time.perf_counter() - t0)
         if record_spikes:
             n = int(min(rec_n[0], cap))
+            if rec_n[0] > cap:
+                warnings.warn(f"max_recorded_spikes = {cap} reached: RunResult.spikes holds the first {cap} of "
+                              f"{int(rec_n[0])} spikes", RuntimeWarning, stacklevel=2)
             res.spikes = self._split_spikes(rec_t[:n], rec_i[:n])
         if v_pops:
-            rv = rec_v[: int(rec_v_n[0])]
+            rv = np.concatenate(v_parts) if v_parts else np.zeros((0, rec_v_idx.size))
             res.voltages = {}
             col = 0
             for p in v_pops:
                 res.voltages[p.name] = rv[:, col : col + p.n]
                 col += p.n
+            res.voltage_offsets = np.concatenate([[0], np.cumsum((attempts[:n_v_pres] + 1) * per_attempt)]) \
+                .astype(np.int64)
+            res.voltage_t0_ms = t0_ms
         return res
+
+    def _voltage_populations(self, record_voltages: Sequence[str] | None) -> list[Population]:
+        """The LIF populations named by ``record_voltages`` (``TypeError`` for a bare str,
+        ``ValueError`` for unknown and input populations)."""
+        if record_voltages is None:
+            return []
+        if isinstance(record_voltages, str):
+            raise TypeError(f"record_voltages must be a list of population names; got the str {record_voltages!r}")
+        return [self._lif_population(name, "membrane potential to record") for name in record_voltages]
+
+    def _retry_population(self, min_spikes: int, retry_population: str | None, retry_gain: float,
+                          max_retries: int) -> Population | None:
+        """Check the repetition arguments of :meth:`run` / :meth:`infer`; the population whose
+        spikes are counted for ``min_spikes`` (None when repetitions are off).
+
+        Raises ``ValueError`` for a negative or NaN ``min_spikes``, a negative or non-integer
+        ``max_retries``, a negative or non-finite ``retry_gain``, or a ``retry_population`` (given,
+        or needed and missing) that is not a LIF population of this network.
+        """
+        if not (math.isfinite(min_spikes) and min_spikes >= 0):
+            raise ValueError(f"min_spikes must be a non-negative number; got {min_spikes}")
+        if not (float(max_retries).is_integer() and max_retries >= 0):
+            raise ValueError(f"max_retries must be a non-negative integer; got {max_retries}")
+        if not (math.isfinite(retry_gain) and retry_gain >= 0):
+            raise ValueError(f"retry_gain must be finite and non-negative; got {retry_gain}")
+        lif_pops = [p for p in self.populations.values() if not p.is_input]
+        rp = None
+        if retry_population is not None:
+            rp = self.populations.get(retry_population)
+            if rp is None or rp.is_input:
+                raise ValueError(f"retry_population must name a LIF population ({[p.name for p in lif_pops]}); "
+                                 f"got {retry_population!r}")
+        elif min_spikes > 0:
+            if not lif_pops:
+                raise ValueError("min_spikes needs a LIF population (retry_population)")
+            rp = lif_pops[0]
+        return rp if min_spikes > 0 else None
 
     def _retry_flags(self, flags: np.ndarray, min_spikes: int, retry_population: str | None, retry_gain: float,
                      max_retries: int) -> None:
-        lo = hi = 0
-        if min_spikes > 0:
-            lif_pops = [p for p in self.populations.values() if not p.is_input]
-            rp = self.populations.get(retry_population) if retry_population else (lif_pops[0] if lif_pops else None)
-            if rp is None or rp.is_input:
-                raise ValueError(f"retry_population must name a LIF population; got {retry_population!r}")
-            lo, hi = rp.slice.start, rp.slice.stop
-        if max_retries < 0 or retry_gain < 0:
-            raise ValueError("max_retries and retry_gain must be non-negative")
+        rp = self._retry_population(min_spikes, retry_population, retry_gain, max_retries)
+        lo, hi = (rp.slice.start, rp.slice.stop) if rp is not None else (0, 0)
         flags[K.F_MIN_SPIKES] = float(min_spikes)
         flags[K.F_RETRY_LO], flags[K.F_RETRY_HI] = lo, hi
         flags[K.F_MAX_RETRIES] = float(max_retries)
@@ -842,6 +1096,11 @@ class Network:
         dict name -> ndarray of int64 [n_presentations, n]
             Spike counts of each population during the active phase (of the last attempt);
             with ``return_attempts`` also the repetitions per presentation.
+
+        Raises
+        ------
+        ValueError
+            For bad rates, durations, repetition arguments (as in :meth:`run`) or ``keys``.
         """
         self.build()
         rates = self._rates(inputs)

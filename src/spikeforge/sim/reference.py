@@ -227,17 +227,22 @@ class ReferenceNetwork:
         retry_gain: float = 0.5,
         max_retries: int = 20,
     ) -> RunResult:
-        """Same arguments and semantics as :meth:`Network.run` (monitors: counts only)."""
-        rates = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
+        """Same arguments and semantics as :meth:`Network.run` (monitors: counts only).
+
+        The arguments are converted and checked by the network's own code (same errors).
+        """
+        # inputs, durations, gates and repetition arguments: exactly as Network.run takes them
+        rates = self.net._rates(inputs)
         n_pres = rates.shape[0]
-        n_active, n_rest = int(round(active_ms / self.dt)), int(round(rest_ms / self.dt))
+        n_active, n_rest = self.net._steps(active_ms, "active_ms"), self.net._steps(rest_ms, "rest_ms")
+        self.net._gates(gates, n_pres)
+        rp = self.net._retry_population(min_spikes, retry_population, retry_gain, max_retries)
         adapt = learning if adapt_thresholds is None else adapt_thresholds
         flags = (bool(learning), bool(adapt), bool(use_thresholds), 1.0 if decay else 0.0)
         self._normalize_on = bool(normalize)
         n_total = sum(p.n for p in self.pops)
         counts = np.zeros((n_pres, n_total), dtype=np.int64)
         attempts = np.zeros(n_pres, dtype=np.int64)
-        rp = self.net.populations[retry_population] if retry_population else (self.lif[0] if self.lif else None)
         for n in range(n_pres):
             g = {}
             for c in self.conns:
