@@ -271,3 +271,27 @@ def test_reference_run_takes_the_same_inputs_and_checks_as_network_run():
                         (dict(gates={"XE": np.ones((5, 3, 2))}), "gates")):
         with pytest.raises(ValueError, match=msg):
             ref.run(rates, **{**kw, **kwargs})
+
+
+def test_rates_beyond_one_spike_per_step_are_refused_and_retries_saturate_like_the_reference():
+    def build():
+        net = Network(dt_ms=1.0, seed=0)
+        net.add_input("X", 3)
+        net.add_population("E", 2, LIFParameters())
+        net.connect("X", "E", weight=0.05)
+        return net
+
+    net = build()
+    with pytest.raises(ValueError, match="1000/dt"):
+        net.run(np.full((1, 3), 1500.0), active_ms=5.0, rest_ms=0.0)
+    with pytest.raises(ValueError, match="1000/dt"):
+        ReferenceNetwork(build()).run(np.full((1, 3), 1500.0), active_ms=5.0, rest_ms=0.0)
+    # repetitions raise rate·gain to 1.8 spikes per step: both paths fire at every step
+    kw = dict(active_ms=5.0, rest_ms=0.0, learning=False, min_spikes=10**6, retry_population="E", retry_gain=1.0,
+              max_retries=2)
+    rates = np.full((1, 3), 900.0)
+    fast = build().run(rates, **kw)
+    ref = ReferenceNetwork(build()).run(rates, **kw)
+    np.testing.assert_array_equal(fast.attempts, ref.attempts)
+    np.testing.assert_array_equal(fast.counts["E"], ref.counts["E"])
+    assert fast.attempts[0] == 2  # the last attempt ran at rate·gain·dt = 2.7

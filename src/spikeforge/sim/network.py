@@ -761,8 +761,10 @@ class Network:
         dict input population name -> [n_presentations, n]. Shared by :meth:`run`,
         :meth:`infer` and :class:`~spikeforge.sim.ReferenceNetwork`.
 
-        Raises ``ValueError`` for a wrong shape, NaN/inf or negative rates, a dict entry for an
-        unknown input population or a missing one, and entries of different lengths.
+        Raises ``ValueError`` for a wrong shape, NaN/inf or negative rates, rates above
+        ``1000/dt_ms`` Hz (more than one spike per step; repetitions that raise the rates by
+        ``retry_gain`` past that bound fire at every step), a dict entry for an unknown input
+        population or a missing one, and entries of different lengths.
         """
         n_in = sum(p.n for p in self._input_pops)
         if isinstance(inputs, Mapping):
@@ -786,6 +788,11 @@ class Network:
             raise ValueError(f"rates must have shape [n_presentations, {n_in}]; got {rates.shape}")
         if not np.all(np.isfinite(rates)) or (rates.size and rates.min() < 0):
             raise ValueError("rates must be finite and non-negative (Hz)")
+        if rates.size and float((rates * self.dt_ms / 1000.0).max()) > 1.0:
+            raise ValueError(
+                f"rates above 1000/dt = {1000.0 / self.dt_ms:.4g} Hz cannot be drawn (at most one spike per "
+                f"step); got {float(rates.max()):.4g} Hz — lower the rates or the step dt_ms"
+            )
         return np.ascontiguousarray(rates)
 
     def _steps(self, ms: float, what: str) -> int:

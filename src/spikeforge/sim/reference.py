@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..encoding.poisson import poisson_spike_steps, presentation_key
+from ..encoding.poisson import _poisson_by_step, presentation_key
 from ..neurons.lif import lif_conductance_euler, lif_current_euler
 from ..plasticity.trace_stdp import (
     decay_table,
@@ -149,7 +149,9 @@ class ReferenceNetwork:
                 self.state[p.name]["snap"][:] = self.state[p.name]["theta"]
         if self._normalize_on:
             self._normalize()
-        ptr, idx = poisson_spike_steps(rates, n_active, self.dt, key, gain=gain)
+        # the engine's own generator: rates were checked by Network._rates; repetitions may raise
+        # rate·gain past 1000/dt, where both paths fire at every step
+        ptr, idx = _poisson_by_step(rates, float(gain), int(n_active), float(self.dt), np.uint64(key % 2**64))
         in_offsets = np.concatenate([np.arange(p.offset, p.offset + p.n) for p in self.inputs]) if self.inputs \
             else np.zeros(0, dtype=np.int64)
         for step in range(n_active + n_rest):
