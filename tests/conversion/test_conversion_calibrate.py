@@ -113,3 +113,79 @@ def test_bad_data():
         activation_scales(_Pass(), 3.0)
     with pytest.raises(ValueError, match="no ReLU"):
         activation_scales(nn.Linear(3, 3), torch.rand(4, 3))
+
+
+# ---------------------------------------------------------------------------- review regressions
+@pytest.mark.parametrize("method", ["max", "robust", "channel"])
+def test_single_pass_generator_is_buffered(method):
+    # percentiles need two passes; a generator can be read once: it is buffered, not "empty"
+    data = torch.rand(100, 4) * 3 - 1
+    gen = (data[i : i + 30] for i in range(0, 100, 30))
+    a = activation_scales(_Pass(), gen, method=method, percentile=95)
+    b = activation_scales(_Pass(), data, method=method, percentile=95, batch_size=30)
+    assert torch.equal(a["act"], b["act"])
+    # an iterator of (x, y) tuples as well
+    it = iter([(data[i : i + 30], torch.zeros(30)) for i in range(0, 100, 30)])
+    assert torch.equal(activation_scales(_Pass(), it, method=method, percentile=95)["act"], b["act"])
+
+
+class _OncePerIter:
+    """Re-iterable in form (``iter()`` gives a fresh object) but empty after the first pass."""
+
+    def __init__(self, batches):
+        self.batches = list(batches)
+
+    def __iter__(self):
+        batches, self.batches = self.batches, []
+        return iter(batches)
+
+
+def test_iterable_that_runs_dry_on_the_second_pass_is_named():
+    with pytest.raises(ValueError, match="second pass"):
+        activation_scales(_Pass(), _OncePerIter([torch.rand(5, 3)]), method="robust")
+
+
+@pytest.mark.parametrize("method", ["max", "robust", "channel"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_calibration_data_names_the_batch(method, bad):
+    data = torch.rand(40, 3)
+    data[17, 1] = bad
+    with pytest.raises(ValueError, match=r"batch 2 .*NaN or inf"):
+        activation_scales(_Pass(), data, method=method, batch_size=8)
+    batches = [data[i : i + 10] for i in range(0, 40, 10)]
+    with pytest.raises(ValueError, match=r"batch 1 .*NaN or inf"):
+        activation_scales(_Pass(), batches, method=method)
+
+
+def test_non_finite_activation_is_named():
+    m = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
+    with torch.no_grad():
+        m[0].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"'1'.*NaN or inf"):
+        activation_scales(m, torch.rand(10, 3), method="robust")
+
+
+@pytest.mark.parametrize("bs", [0, -1, 2.5, True])
+def test_batch_size_must_be_a_positive_integer(bs):
+    with pytest.raises(ValueError, match="batch_size"):
+        activation_scales(_Pass(), torch.rand(10, 3), method="max", batch_size=bs)
+
+
+def test_train_mode_model_is_calibrated_in_eval_mode_and_left_as_it_was():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5), nn.ReLU())
+    model.train()
+    model[2].eval()  # mixed flags are restored one by one
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    X = torch.randn(50, 3)
+    a = activation_scales(model, X, method="robust")
+    model[2].train()
+    b = activation_scales(model, X, method="robust")
+    assert torch.equal(a["3"], b["3"])  # no dropout noise, no batch statistics
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())  # BN running stats untouched
+    assert [m.training for m in model.modules()] == [True, True, True, True, True]
+    model[2].eval()
+    activation_scales(model, X, method="max")
+    assert [m.training for m in model.modules()] == [True, True, True, False, True]
+    ref = model.eval()(X).detach().clamp(min=0).max()
+    assert float(activation_scales(model, X, method="max")["3"]) == pytest.approx(float(ref))

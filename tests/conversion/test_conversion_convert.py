@@ -269,3 +269,155 @@ def test_bad_arguments():
         snn(torch.rand(3))
     with pytest.raises(ValueError, match="mode"):
         ConvertedSNN(relu_net, mode="fast")
+
+
+# ---------------------------------------------------------------------------- review regressions
+def test_converted_snn_is_in_eval_mode_like_its_network():
+    ann = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 4)).train()
+    snn = convert(ann, torch.rand(32, 8), "max")
+    assert not any(m.training for m in snn.modules())
+    assert ann.training and ann[2].training  # the ANN keeps its own flags
+    x_seq = repeat_in_time(torch.rand(4, 8), 6)
+    assert torch.equal(snn(x_seq), snn(x_seq))  # no dropout noise
+    net = nn.Sequential(nn.Linear(3, 3), SpikingActivation(1.0)).train()
+    net[0].eval()
+    wrapped = ConvertedSNN(net)
+    assert wrapped.training and not net[0].training  # mirrors the net without touching its children
+
+
+def test_module_used_at_two_positions_runs_at_both_in_multi_step():
+    torch.manual_seed(0)
+    lin = nn.Linear(8, 8)  # weight-tied block used twice
+    ann = nn.Sequential(lin, nn.ReLU(), lin, nn.ReLU(), nn.Linear(8, 3)).eval()
+    X = torch.rand(64, 8)
+    multi = convert(ann, X, "max")
+    step = convert(ann, X, "max", mode="step")
+    assert multi.mode == "multi"
+    x_seq = repeat_in_time(X[:6], 50)
+    with torch.no_grad():
+        assert torch.allclose(multi(x_seq), step(x_seq), atol=1e-6)
+        assert torch.allclose(multi(repeat_in_time(X[:6], 2000)).mean(0), ann(X[:6]), atol=2e-3)
+
+
+class _CalledTwice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 2)
+        self.q = QCFS(4, lam=2.0)
+
+    def forward(self, x):
+        return self.b(self.q(self.a(self.q(x))))
+
+
+@pytest.mark.parametrize("method", ["max", "robust", "channel", "qcfs", "scales"])
+def test_activation_module_at_two_positions_is_refused_for_every_method(method):
+    q = QCFS(4, lam=2.0)
+    shared = nn.Sequential(nn.Linear(4, 4), q, nn.Linear(4, 4), q, nn.Linear(4, 2)).eval()
+    kwargs = {"scales": {"1": torch.tensor(2.0)}} if method == "scales" else {}
+    m = "robust" if method == "scales" else method
+    with pytest.raises(ValueError, match=r"'1'.*'3'"):
+        convert(shared, torch.rand(8, 4), m, **kwargs)
+    with pytest.raises(ValueError, match="called 2 times"):
+        convert(_CalledTwice().eval(), torch.rand(8, 4), m, **kwargs)
+
+
+class _Op(nn.Module):
+    def __init__(self, op):
+        super().__init__()
+        self.op = op
+        self.l1, self.r, self.l2 = nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.l2(self.op(self.r(self.l1(x))))
+
+
+@pytest.mark.parametrize(
+    "op, name",
+    [
+        (lambda h: F.layer_norm(h, (16,)), "layer_norm"),
+        (torch.square, "square"),
+        (F.normalize, "normalize"),
+        (torch.exp, "exp"),
+        (lambda h: h * h, "mul"),
+        (lambda h: h / h.sum(1, keepdim=True), "truediv"),
+        (lambda h: h.pow(2), "pow"),
+        (lambda h: h.abs(), "abs"),
+        (lambda h: F.dropout(h, 0.5), "dropout"),
+    ],
+)
+def test_non_linear_functional_calls_are_refused(op, name):
+    with pytest.raises(UnsupportedLayerError, match=name):
+        convert(_Op(op).eval(), torch.rand(16, 8), "max")
+
+
+class _LinearOps(nn.Module):
+    """Every kind of linear functional call the converter accepts, between IF layers."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(6)
+        self.c1, self.r1 = nn.Conv2d(1, 4, 3, padding=1), nn.ReLU()
+        self.c2, self.r2 = nn.Conv2d(8, 4, 3), nn.ReLU()
+        self.gain = nn.Parameter(torch.rand(4, 1, 1) + 0.5)
+        self.fc, self.r3 = nn.Linear(4 * 3 * 3 + 4, 8), nn.ReLU()
+        self.out = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = self.r1(self.c1(x))                              # [B, 4, 8, 8]
+        h = torch.cat([h, 0.5 * h - h[:, :1]], 1)            # cat, mul by a constant, sub, slicing
+        h = F.avg_pool2d(F.pad(h, (1, 1, 1, 1)), 2)          # pad, avg pool -> [B, 8, 5, 5]
+        g = self.r2(self.c2(h)) * self.gain / 2              # mul / div by parameters and constants
+        flat = g.view(g.size(0), -1)                         # size, getitem on shapes, view
+        pooled = g.mean((2, 3)) + torch.flatten(F.adaptive_avg_pool2d(g, 1), 1)
+        h = self.r3(self.fc(torch.cat([flat, pooled], dim=1)))
+        return self.out(h + h.sum(1, keepdim=True) / 8 + torch.zeros_like(h))
+
+
+def test_linear_functional_calls_are_accepted_and_convert():
+    ann = _LinearOps().eval()
+    X = torch.rand(64, 1, 8, 8)
+    snn = convert(ann, X, "max")
+    assert snn.mode == "step"
+    ref = ann(X[:8]).detach()
+    with torch.no_grad():
+        out = snn(repeat_in_time(X[:8], 400)).mean(0)
+    assert float((out - ref).abs().max()) < 0.05 * float(ref.abs().max()) + 0.02
+
+
+@pytest.mark.parametrize("v0", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_v0_is_refused(v0):
+    ann = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
+    with pytest.raises(ValueError, match="v0"):
+        convert(ann, torch.rand(8, 8), "max", v0=v0)
+    with pytest.raises(ValueError, match="v0"):
+        SpikingActivation(1.0, v0=v0)
+
+
+@pytest.mark.parametrize("v0", [-0.5, 1.0, 3.0])
+def test_v0_outside_0_1_warns_once(v0):
+    ann = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU())
+    with pytest.warns(UserWarning, match=r"v0") as rec:
+        convert(ann, torch.rand(8, 8), "max", v0=v0)
+    assert len([w for w in rec if "v0" in str(w.message)]) == 1
+    with pytest.warns(UserWarning, match=r"v0"):
+        SpikingActivation(1.0, v0=v0)
+
+
+def test_multi_step_input_without_time_axis_gets_a_clear_error():
+    ann = nn.Sequential(nn.Dropout(0.1), nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+    X = torch.rand(16, 8)
+    snn = convert(ann, X, "max")
+    assert snn.mode == "multi"
+    with pytest.raises(ValueError, match="repeat_in_time"):
+        snn(X[:2])  # [B, F]: no time axis
+    with pytest.raises(ValueError, match=r"'1' \(Linear\) with 8 input features"):
+        snn(torch.rand(3, 2, 9))
+    cnn = convert(small_cnn(), torch.rand(4, 1, 12, 12), "max")
+    with pytest.raises(ValueError, match=r"'0' \(Conv2d\) with 1 input channels"):
+        cnn(torch.rand(3, 2, 2, 12, 12))
+    with pytest.raises(ValueError, match=r"'0' \(Conv2d\)"):
+        cnn(torch.rand(3, 1, 12, 12))  # [T, C, H, W]: no batch axis
+    # step mode passes each step on as it is: [T, F] is one unbatched sample
+    step = convert(ann, X, "max", mode="step")
+    with torch.no_grad():
+        assert torch.allclose(step(repeat_in_time(X[0], 5)), step(repeat_in_time(X[:1], 5))[:, 0], atol=1e-6)

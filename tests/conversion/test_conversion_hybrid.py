@@ -134,3 +134,128 @@ def test_fractional_epochs_and_bad_arguments():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="trainable"):
         finetune(snn, X, y, T=2)
+
+
+# ---------------------------------------------------------------------------- review regressions
+def _dropout_snn():
+    torch.manual_seed(0)
+    ann = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    X, y = _toy(64)
+    return convert(ann.eval(), X, "max"), X, y
+
+
+def _flags(snn):
+    return [m.training for m in snn.modules()]
+
+
+@pytest.mark.parametrize("helper", ["accuracy_over_time", "threshold_balance", "finetune"])
+def test_helpers_restore_every_training_flag(helper):
+    snn, X, y = _dropout_snn()
+    run = {
+        "accuracy_over_time": lambda: accuracy_over_time(snn, X, y, [2, 4]),
+        "threshold_balance": lambda: threshold_balance(snn, X, T=3),
+        "finetune": lambda: finetune(snn, X, y, T=2, epochs=0.25, batch_size=16),
+    }[helper]
+    assert not any(_flags(snn))
+    run()
+    assert not any(_flags(snn))  # the Dropout stays off
+    x_seq = repeat_in_time(X[:8], 4)
+    with torch.no_grad():
+        assert torch.equal(snn(x_seq), snn(x_seq))
+    snn.train()
+    snn.net[2].eval()  # mixed flags come back one by one
+    before = _flags(snn)
+    run()
+    assert _flags(snn) == before
+
+
+def test_eval_helpers_run_with_dropout_off():
+    snn, X, y = _dropout_snn()
+    ref = accuracy_over_time(snn, X, y, [3])
+    snn.train()
+    assert accuracy_over_time(snn, X, y, [3]) == ref
+
+
+def test_threshold_balance_reads_a_generator_once_per_layer():
+    X, _ = _toy(64)
+    a = convert(_mlp(), X, "max")
+    b = convert(_mlp(), X, "max")
+    threshold_balance(a, X, T=4, batch_size=16)
+    threshold_balance(b, (X[i : i + 16] for i in range(0, 64, 16)), T=4)
+    assert {k: float(v) for k, v in a.scales().items()} == pytest.approx({k: float(v) for k, v in b.scales().items()})
+
+
+def test_threshold_balance_refuses_non_finite_data():
+    X, _ = _toy(64)
+    X[20, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"batch 1 .*NaN or inf"):
+        threshold_balance(convert(_mlp(), X[:16], "max"), X, T=2, batch_size=16)
+
+
+@pytest.mark.parametrize("T", [2.5, 0, -1, True, "4"])
+def test_time_steps_must_be_positive_integers(T):
+    X, y = _toy(32)
+    snn = convert(_mlp(), X, "max")
+    with pytest.raises(ValueError, match="T must be a positive integer"):
+        threshold_balance(snn, X, T=T)
+    with pytest.raises(ValueError, match="T must be a positive integer"):
+        finetune(snn, X, y, T=T)
+    with pytest.raises(ValueError, match="positive integers"):
+        accuracy_over_time(snn, X, y, [4, T])
+
+
+def test_empty_data_is_refused():
+    X, y = _toy(32)
+    snn = convert(_mlp(), X, "max")
+    with pytest.raises(ValueError, match="empty"):
+        accuracy_over_time(snn, X[:0], y[:0], [2])
+    with pytest.raises(ValueError, match="empty"):
+        finetune(snn, X[:0], y[:0], T=2)
+
+
+def test_labels_must_be_integers():
+    X, y = _toy(32)
+    snn = convert(_mlp(), X, "max")
+    with pytest.raises(TypeError, match="integer"):
+        accuracy_over_time(snn, X, y.float(), [2])
+    with pytest.raises(TypeError, match="integer"):
+        finetune(snn, X, y.float(), T=2)
+
+
+def test_finetune_accepts_int32_labels():
+    X, y = _toy(64)
+    a = convert(_mlp(), X, "max")
+    b = convert(_mlp(), X, "max")
+    ha = finetune(a, X, y, T=2, epochs=1, batch_size=16, generator=torch.Generator().manual_seed(0))
+    hb = finetune(b, X, y.int(), T=2, epochs=1, batch_size=16, generator=torch.Generator().manual_seed(0))
+    assert ha == hb
+    assert accuracy_over_time(a, X, y, [2]) == accuracy_over_time(b, X, y.int(), [2])
+
+
+def test_accuracy_over_time_restores_recording():
+    X, y = _toy(32)
+    snn = convert(_mlp(), X, "max")
+    snn.set_record(True)
+    with torch.no_grad():
+        snn(repeat_in_time(X, 5))
+    counts = {k: v.clone() for k, v in snn.spike_counts().items()}
+    accuracy_over_time(snn, X, y, [2, 3])
+    assert all(m.record for m in snn.spiking_layers().values())
+    after = snn.spike_counts()
+    assert after.keys() == counts.keys() and all(torch.equal(after[k], counts[k]) for k in counts)
+    snn.set_record(False)
+    accuracy_over_time(snn, X, y, [2])
+    assert not any(m.record for m in snn.spiking_layers().values()) and snn.spike_counts() == {}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_accuracy_over_time_on_cuda_matches_cpu():
+    X, y = _toy(64)
+    snn = convert(_mlp(), X, "max")
+    ref = accuracy_over_time(snn, X, y, [2, 5])
+    snn.cuda()
+    got = accuracy_over_time(snn, X.cuda(), y.cuda(), [2, 5])
+    assert got["accuracy"] == pytest.approx(ref["accuracy"])
+    assert got["spikes_per_image"] == pytest.approx(ref["spikes_per_image"], rel=1e-5)
+    threshold_balance(snn, X.cuda(), T=3)
+    assert all(s.device.type == "cuda" for s in snn.scales().values())

@@ -14,51 +14,130 @@ item 9, our reading): two passes over the data, the first for the maximum, the s
 ``bins`` equal bins on ``[0, max]``, read with linear interpolation inside the bin that holds the
 percentile. The result lies in the same bin as the exact nearest-rank percentile (so within
 ``max / bins`` of it), is deterministic, and needs ``O(bins)`` memory per layer (per channel) however
-large the calibration set.
+large the calibration set. A single-pass iterator (e.g. a generator of batches) is buffered in a list
+when two passes are needed, so its batches must fit in memory; a ``DataLoader`` or a list is read twice.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 from ..nn.qcfs import QCFS
 
-__all__ = ["ACTIVATIONS", "activation_scales", "iter_batches", "percentile_from_histogram"]
+__all__ = [
+    "ACTIVATIONS",
+    "activation_scales",
+    "check_positive_int",
+    "iter_batches",
+    "percentile_from_histogram",
+    "read_again",
+    "replayable",
+    "temporary_mode",
+]
 
 #: Activation modules that become IF neurons.
 ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, QCFS)
 METHODS = ("max", "robust", "channel")
 
 
-def iter_batches(data: object, batch_size: int = 256) -> Iterator[torch.Tensor]:
+@contextmanager
+def temporary_mode(model: nn.Module, training: bool = False) -> Iterator[nn.Module]:
+    """Put every module of ``model`` in evaluation (or, with ``training=True``, training) mode for the
+    ``with`` block, then give each module back its own ``training`` flag (mixed flags included)."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.train(training)
+    try:
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` as an int ≥ 1 (an integral number, not a bool), else ``ValueError`` naming ``name``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
+    if v < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return v
+
+
+def replayable(data: object) -> object:
+    """``data`` in a form that can be read more than once: a single-pass iterator (``iter(data) is
+    data``, e.g. a generator of batches) is buffered in a list; tensors and other iterables (lists,
+    ``DataLoader``) are returned as they are."""
+    if isinstance(data, Iterator):
+        return list(data)
+    return data
+
+
+def iter_batches(data: object, batch_size: int = 256, *, what: str = "calibration data") -> Iterator[torch.Tensor]:
     """Yield input batches ``[b, ...]`` from a tensor ``[N, ...]`` or an iterable of batches.
 
     An iterable (e.g. a ``DataLoader``) may yield tensors or tuples/lists whose first item is the input.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` not a positive integer, empty data, or a batch holding NaN or ±inf (named by its
+        index, counted from 0).
+    TypeError
+        ``data`` not a tensor or an iterable of tensors / ``(x, y)`` tuples.
     """
-    if isinstance(data, torch.Tensor):
-        if data.dim() < 1 or data.shape[0] == 0:
-            raise ValueError(f"calibration data must be a non-empty [N, ...] tensor; got shape {tuple(data.shape)}")
-        for i in range(0, data.shape[0], batch_size):
-            yield data[i : i + batch_size]
-        return
-    if not isinstance(data, Iterable):
-        raise TypeError(
-            f"calibration data must be a tensor [N, ...] or an iterable of batches; got {type(data).__name__}"
-        )
     n = 0
-    for batch in data:
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"calibration batches must be tensors (or (x, y) tuples); got {type(x).__name__}")
+    for x in _batches(data, check_positive_int(batch_size, "batch_size"), what):
         n += 1
         yield x
     if n == 0:
-        raise ValueError("calibration data is empty")
+        raise ValueError(f"{what} is empty")
+
+
+def _batches(data: object, batch_size: int, what: str) -> Iterator[torch.Tensor]:
+    """:func:`iter_batches` without the check for empty data."""
+
+    def checked(i: int, x: torch.Tensor) -> torch.Tensor:
+        if (x.is_floating_point() or x.is_complex()) and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{what}: batch {i} (counted from 0) contains NaN or inf values")
+        return x
+
+    if isinstance(data, torch.Tensor):
+        if data.dim() < 1 or data.shape[0] == 0:
+            raise ValueError(f"{what} must be a non-empty [N, ...] tensor; got shape {tuple(data.shape)}")
+        for i, start in enumerate(range(0, data.shape[0], batch_size)):
+            yield checked(i, data[start : start + batch_size])
+        return
+    if not isinstance(data, Iterable):
+        raise TypeError(f"{what} must be a tensor [N, ...] or an iterable of batches; got {type(data).__name__}")
+    for i, batch in enumerate(data):
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{what}: batches must be tensors (or (x, y) tuples); got {type(x).__name__}")
+        yield checked(i, x)
+
+
+def read_again(data: object, batch_size: int, first_pass: int, what: str = "calibration data") -> Iterator[torch.Tensor]:
+    """The batches of ``data`` on a later pass; ``ValueError`` if there are not ``first_pass`` of them
+    (an iterable that cannot be read twice: pass a tensor, a list of batches or a ``DataLoader``)."""
+    n = 0
+    for x in _batches(data, batch_size, what):
+        n += 1
+        yield x
+    if n != first_pass:
+        raise ValueError(
+            f"{what} gave {first_pass} batches on the first pass but {n} on the second pass; it is read more "
+            "than once, so pass a tensor, a list of batches or a re-iterable DataLoader"
+        )
 
 
 def percentile_from_histogram(counts: torch.Tensor, upper: torch.Tensor, q: float) -> torch.Tensor:
@@ -114,7 +193,7 @@ def activation_scales(
     Parameters
     ----------
     model : nn.Module
-        The ANN (put in ``eval()`` mode by the caller; BatchNorm should already be folded).
+        The ANN (BatchNorm should already be folded). Run in evaluation mode, flags restored (Notes).
     data : Tensor [N, ...] or iterable of batches
         Calibration inputs (training images, not the test set).
     method : {"max", "robust", "channel"}
@@ -133,12 +212,22 @@ def activation_scales(
     dict name -> Tensor: a scalar (``max``, ``robust``) or ``[C]`` (``channel``), in activation units.
     Channels (or layers) that never activate get the layer-wide scale (or 1.0, with a warning).
 
+    Notes
+    -----
+    The model runs in evaluation mode (no Dropout noise, BatchNorm uses and keeps its running
+    statistics); every module's ``training`` flag is restored afterwards. ``robust`` and ``channel`` with
+    ``percentile < 100`` read the data twice: a single-pass iterator (``iter(data) is data``, e.g. a
+    generator) is first buffered in a list, so its batches must fit in memory.
+
     Raises
     ------
     ValueError
-        Unknown method, bad percentile, a module called more than once per forward pass (an IF neuron
-        holds state, so each call site needs its own module), or activations with fewer than 2 dims
-        for ``channel``.
+        Unknown method, bad percentile or ``batch_size``, empty data, a batch or an activation holding
+        NaN or inf (the batch index or the layer is named), a module called more than once per forward
+        pass (an IF neuron holds state, so each call site needs its own module), activations with fewer
+        than 2 dims for ``channel``, or an iterable that gives fewer batches on the second pass.
+    TypeError
+        ``data`` not a tensor or an iterable of tensors / ``(x, y)`` tuples.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
@@ -146,6 +235,7 @@ def activation_scales(
         raise ValueError(f"percentile must lie in (0, 100]; got {percentile!r}")
     if bins < 2:
         raise ValueError(f"bins must be >= 2; got {bins}")
+    batch_size = check_positive_int(batch_size, "batch_size")
     modules = dict(model.named_modules())
     targets = list(names) if names is not None else [n for n, m in modules.items() if isinstance(m, ACTIVATIONS)]
     if not targets:
@@ -167,6 +257,11 @@ def activation_scales(
             flat = _channels_first(a) if per_channel else a.reshape(1, -1)
             if phase["pass"] == 1:
                 m = flat.amax(dim=1).clamp(min=0)
+                if not bool(torch.isfinite(m).all()):  # NaN propagates through amax
+                    raise ValueError(
+                        f"activation '{name}' is NaN or inf on the calibration data (finite inputs): check the "
+                        "weights of the layers before it"
+                    )
                 st["max"] = m if "max" not in st else torch.maximum(st["max"], m)
                 return
             upper = st["max"]
@@ -178,19 +273,25 @@ def activation_scales(
 
         return hook
 
+    if need_hist:
+        data = replayable(data)
     handles = [modules[n].register_forward_hook(make_hook(n)) for n in targets]
+    first_pass = 0
     try:
-        for p in (1, 2) if need_hist else (1,):
-            phase["pass"] = p
-            for x in iter_batches(data, batch_size):
-                calls.clear()
-                model(x)
-                for n, c in calls.items():
-                    if c > 1:
-                        raise ValueError(
-                            f"activation module '{n}' is called {c} times per forward pass; an IF neuron keeps "
-                            "a membrane state, so give each call site its own nn.ReLU / QCFS module"
-                        )
+        with temporary_mode(model):
+            for p in (1, 2) if need_hist else (1,):
+                phase["pass"] = p
+                batches = iter_batches(data, batch_size) if p == 1 else read_again(data, batch_size, first_pass)
+                for x in batches:
+                    first_pass += p == 1
+                    calls.clear()
+                    model(x)
+                    for n, c in calls.items():
+                        if c > 1:
+                            raise ValueError(
+                                f"activation module '{n}' is called {c} times per forward pass; an IF neuron keeps "
+                                "a membrane state, so give each call site its own nn.ReLU / QCFS module"
+                            )
     finally:
         for h in handles:
             h.remove()

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..nn.layers import repeat_in_time
-from .calibrate import iter_batches
+from .calibrate import check_positive_int, iter_batches, read_again, replayable, temporary_mode
 from .snn import ConvertedSNN, SpikingActivation
 
 __all__ = ["Encoder", "accuracy_over_time", "direct", "finetune", "threshold_balance"]
@@ -39,11 +39,18 @@ def _check_xy(X: torch.Tensor, y: torch.Tensor) -> None:
         raise TypeError("X must be a floating-point tensor [N, ...]")
     if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must be a [N] tensor of class indices matching X; got {getattr(y, 'shape', None)} for X {tuple(X.shape)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"y must hold integer class indices; got dtype {y.dtype}")
+    if X.shape[0] == 0:
+        raise ValueError(f"X is empty (shape {tuple(X.shape)}); need at least one sample")
 
 
 def _check_T(T_list: Sequence[int]) -> list[int]:
-    Ts = sorted({int(t) for t in T_list})
-    if not Ts or Ts[0] < 1:
+    try:
+        Ts = sorted({check_positive_int(t, "T") for t in T_list})
+    except ValueError:
+        Ts = []
+    if not Ts:
         raise ValueError(f"time steps must be positive integers; got {list(T_list)}")
     return Ts
 
@@ -88,39 +95,51 @@ def accuracy_over_time(
     (spikes of all IF layers over the first T steps, averaged over images) and ``input_spikes_per_image``
     (non-zero input entries over the first T steps: the input spikes of a spike encoder; for direct input
     the number of non-zero pixels times T).
+
+    The network runs in evaluation mode with spike recording on; every module's ``training`` flag and
+    every layer's ``record`` switch and ``spike_counts`` are restored afterwards.
+
+    Raises
+    ------
+    TypeError
+        ``X`` not a floating-point tensor, ``y`` not integer class indices.
+    ValueError
+        ``X`` empty, ``y`` not ``[N]``, a time step that is not a positive integer.
     """
     _check_xy(X, y)
     Ts = _check_T(T_list)
     runs = [Ts] if prefix else [[t] for t in Ts]
     out = {"T": Ts, "accuracy": [], "spikes_per_image": [], "input_spikes_per_image": []}
-    was_training = snn.training
-    snn.eval()
-    snn.set_record(True)
+    recording = [(m, m.record, m.spike_counts) for m in snn.spiking_layers().values()]
     try:
-        for group in runs:
-            Tmax = group[-1]
-            correct = torch.zeros(len(group))
-            spikes = torch.zeros(len(group), dtype=torch.float64)
-            in_spikes = torch.zeros(len(group), dtype=torch.float64)
-            bs = max(1, steps_per_batch // Tmax)
-            for i in range(0, X.shape[0], bs):
-                xb, yb = X[i : i + bs], y[i : i + bs]
-                x_seq = encode(xb, Tmax, generator)
-                outs = snn(x_seq).cumsum(0)
-                nz = (x_seq != 0).flatten(1).sum(1).cumsum(0).to(torch.float64)
-                per_step = sum(c.to(torch.float64) for c in snn.spike_counts().values())
-                per_step = per_step.cumsum(0) if isinstance(per_step, torch.Tensor) else torch.zeros(Tmax, dtype=torch.float64)
-                for j, t in enumerate(group):
-                    correct[j] += (outs[t - 1].argmax(-1) == yb).sum()
-                    spikes[j] += per_step[t - 1]
-                    in_spikes[j] += nz[t - 1]
-            n = X.shape[0]
-            out["accuracy"] += (correct / n).tolist()
-            out["spikes_per_image"] += (spikes / n).tolist()
-            out["input_spikes_per_image"] += (in_spikes / n).tolist()
+        with temporary_mode(snn):
+            snn.set_record(True)
+            for group in runs:
+                Tmax = group[-1]
+                correct = [0] * len(group)  # Python numbers: no device mixing, exact counts
+                spikes = [0.0] * len(group)
+                in_spikes = [0.0] * len(group)
+                bs = max(1, steps_per_batch // Tmax)
+                for i in range(0, X.shape[0], bs):
+                    xb, yb = X[i : i + bs], y[i : i + bs]
+                    x_seq = encode(xb, Tmax, generator)
+                    outs = snn(x_seq).cumsum(0)
+                    nz = (x_seq != 0).flatten(1).sum(1).cumsum(0).to(torch.float64)
+                    per_step = sum(c.to(torch.float64) for c in snn.spike_counts().values())
+                    per_step = per_step.cumsum(0) if isinstance(per_step, torch.Tensor) else torch.zeros(Tmax, dtype=torch.float64)
+                    hits = (outs[[t - 1 for t in group]].argmax(-1) == yb.to(outs.device)).sum(-1).tolist()
+                    per_step, nz = per_step.tolist(), nz.tolist()
+                    for j, t in enumerate(group):
+                        correct[j] += hits[j]
+                        spikes[j] += per_step[t - 1]
+                        in_spikes[j] += nz[t - 1]
+                n = X.shape[0]
+                out["accuracy"] += [c / n for c in correct]
+                out["spikes_per_image"] += [s / n for s in spikes]
+                out["input_spikes_per_image"] += [s / n for s in in_spikes]
     finally:
-        snn.set_record(False)
-        snn.train(was_training)
+        for m, record, counts in recording:  # the user's recording switch and last counts
+            m.record, m.spike_counts = record, counts
     return out
 
 
@@ -152,7 +171,7 @@ def threshold_balance(
     data : Tensor [N, ...] or iterable of batches
         Calibration inputs.
     T : int
-        Steps simulated per layer.
+        Steps simulated per layer (a positive integer).
     scale_factor : float
         Multiplier of the maximum (≤ 1 lowers the thresholds; 0.7 in Rathi's MNIST runs).
     encode : callable
@@ -164,39 +183,53 @@ def threshold_balance(
 
     Returns
     -------
-    The same ``snn`` with new scales.
+    The same ``snn`` with new scales. It runs in evaluation mode; every module's ``training`` flag is
+    restored afterwards. ``data`` is read once per spiking layer: a single-pass iterator (``iter(data)
+    is data``, e.g. a generator) is first buffered in a list, so its batches must fit in memory.
+
+    Raises
+    ------
+    ValueError
+        ``T`` or ``batch_size`` not a positive integer, ``scale_factor`` not positive, empty data, a batch
+        holding NaN or inf (named), a layer that receives no positive input, or an iterable that gives
+        fewer batches on a later pass.
+    TypeError
+        ``data`` not a tensor or an iterable of tensors / ``(x, y)`` tuples.
     """
-    if T < 1:
-        raise ValueError(f"T must be >= 1; got {T}")
+    T = check_positive_int(T, "T")
+    batch_size = check_positive_int(batch_size, "batch_size")
     if not scale_factor > 0:
         raise ValueError(f"scale_factor must be positive; got {scale_factor}")
-    was_training = snn.training
-    snn.eval()
     layers = list(snn.spiking_layers().items())
-    try:
+    if len(layers) > 1:
+        data = replayable(data)
+    first_pass = None
+    with temporary_mode(snn):
         for name, layer in layers:
-            peak = {"v": torch.tensor(0.0)}
+            peak = [0.0]
 
             def hook(mod: SpikingActivation, inputs, _peak=peak) -> None:
-                _peak["v"] = torch.maximum(_peak["v"], inputs[0].detach().max().float())
+                _peak[0] = max(_peak[0], float(inputs[0].detach().max()))
                 if mod.step_mode == "m":
                     raise _Stop  # later layers do not matter for this one
 
             handle = layer.register_forward_pre_hook(hook)
+            batches = iter_batches(data, batch_size) if first_pass is None else read_again(data, batch_size, first_pass)
+            n = 0
             try:
-                for x in iter_batches(data, batch_size):
+                for x in batches:
+                    n += 1
                     try:
                         snn(encode(x, T, generator))
                     except _Stop:
                         pass
             finally:
                 handle.remove()
-            value = float(peak["v"]) * scale_factor
+            first_pass = n
+            value = peak[0] * scale_factor
             if not value > 0:
                 raise ValueError(f"layer '{name}' receives no positive input on the calibration data; cannot balance it")
             layer.scale = torch.tensor(value, dtype=layer.scale.dtype, device=layer.scale.device)
-    finally:
-        snn.train(was_training)
     snn.method = f"spike-norm(x{scale_factor:g})"
     return snn
 
@@ -242,11 +275,24 @@ def finetune(
 
     Returns
     -------
-    list of per-epoch records ``{"epoch", "loss", "train_accuracy", "batches"}``.
+    list of per-epoch records ``{"epoch", "loss", "train_accuracy", "batches"}``. The network trains in
+    training mode (Dropout active); every module's ``training`` flag is restored afterwards.
+
+    Raises
+    ------
+    TypeError
+        ``X`` not a floating-point tensor, ``y`` not integer class indices (any integer dtype; cast to
+        int64 for the loss).
+    ValueError
+        ``X`` empty, ``y`` not ``[N]``, ``T`` or ``batch_size`` not a positive integer, ``epochs`` not
+        positive, no trainable parameter.
     """
     _check_xy(X, y)
-    if T < 1 or not epochs > 0 or batch_size < 1:
-        raise ValueError(f"need T >= 1, epochs > 0, batch_size >= 1; got {T}, {epochs}, {batch_size}")
+    T = check_positive_int(T, "T")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if not epochs > 0:
+        raise ValueError(f"epochs must be positive; got {epochs}")
+    y = y.long()
     params = [p for p in snn.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the SNN has no trainable parameter")
@@ -256,8 +302,7 @@ def finetune(
     total = max(1, math.ceil(epochs * per_epoch))
     history: list[dict] = []
     done = 0
-    snn.train()
-    try:
+    with temporary_mode(snn, training=True):
         for ep in range(math.ceil(total / per_epoch)):
             perm = torch.randperm(n, generator=generator)
             loss_sum, correct, seen, nb = 0.0, 0, 0, 0
@@ -280,6 +325,4 @@ def finetune(
             history.append(rec)
             if callback is not None:
                 callback(rec)
-    finally:
-        snn.eval()
     return history

@@ -21,6 +21,9 @@ of the threshold: ½ for QCFS (V_0 = ½·λ).
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import torch
 from torch import nn
 
@@ -28,9 +31,36 @@ from ..nn.functional import check_sequence
 from ..nn.neurons import IF
 from ..nn.surrogate import Surrogate
 
-__all__ = ["ConvertedSNN", "SpikingActivation", "is_sequential_tree"]
+__all__ = ["ConvertedSNN", "SpikingActivation", "check_v0", "is_sequential_tree"]
 
 _RESETS = ("soft", "hard")
+
+
+def check_v0(v0: object, *, stacklevel: int = 3) -> float:
+    """``v0`` as a float: refuse a non-number or a non-finite value, warn outside ``[0, 1)``.
+
+    Raises
+    ------
+    ValueError
+        ``v0`` is not a real number, or is NaN / ±inf.
+    """
+    try:
+        if isinstance(v0, (bool, str)):
+            raise TypeError
+        value = float(v0)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"v0 (initial membrane, in units of the threshold) must be a real number; got {v0!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"v0 (initial membrane, in units of the threshold) must be finite; got {value}")
+    if not 0.0 <= value < 1.0:
+        warnings.warn(
+            f"v0 = {value:g} lies outside [0, 1) (units of the threshold): "
+            + ("every neuron fires at the first step whatever its input" if value >= 1.0 else "the first spikes are delayed")
+            + "; 0 or 0.5 are the usual values",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return value
 
 
 class SpikingActivation(nn.Module):
@@ -42,7 +72,8 @@ class SpikingActivation(nn.Module):
         λ, the activation scale (threshold in input units), per layer or per channel (channel =
         dimension 1 of one step's activation ``[B, C, ...]``). Positive.
     v0 : float
-        Initial membrane potential in units of the threshold (0, or ½ for QCFS).
+        Initial membrane potential in units of the threshold (0, or ½ for QCFS). Finite; a value
+        outside ``[0, 1)`` gives a warning.
     reset : {"soft", "hard"}
         Reset by subtraction (RMP, keeps the residual charge; default) or to zero.
     spike_compare : {">=", ">"}
@@ -59,6 +90,12 @@ class SpikingActivation(nn.Module):
     spike_counts : Tensor [T] or None
         After a forward pass with ``record = True``: spikes per time step, summed over the batch and
         the neurons (in ``"s"`` mode: one entry appended per call).
+
+    Raises
+    ------
+    ValueError
+        Bad scale (not positive and finite, or more than one dimension), ``v0`` not finite, unknown
+        ``reset`` or ``step_mode``.
     """
 
     def __init__(
@@ -82,7 +119,7 @@ class SpikingActivation(nn.Module):
         if step_mode not in ("m", "s"):
             raise ValueError(f"step_mode must be 'm' or 's'; got {step_mode!r}")
         self.register_buffer("scale", scale)
-        self.v0 = float(v0)
+        self.v0 = check_v0(v0)
         self.reset = reset
         self.neuron = IF(
             v_th=1.0,
@@ -180,12 +217,42 @@ def _containers(module: nn.Module):
 
 
 def _leaves(module: nn.Module):
-    """The leaves in forward order of an ``nn.Sequential`` tree (:class:`SpikingActivation` is a leaf)."""
+    """The leaves in forward order of an ``nn.Sequential`` tree (:class:`SpikingActivation` is a leaf).
+
+    A module that appears at several positions (weight tying) is yielded at each of them, as
+    ``nn.Sequential.forward`` calls it (``children()`` would list it once)."""
     if isinstance(module, SpikingActivation) or not module._modules:
         yield module
         return
-    for child in module.children():
-        yield from _leaves(child)
+    for child in module._modules.values():
+        if child is not None:
+            yield from _leaves(child)
+
+
+def _check_first_layer(net: nn.Module, layers: list[nn.Module], x_seq: torch.Tensor) -> None:
+    """Refuse an ``x_seq`` whose step shape does not fit the first conv / linear layer (when only
+    shape-preserving layers come before it), naming the layer instead of failing in a matmul."""
+    shaped = (nn.Linear, nn.modules.conv._ConvNd)
+    passing = (SpikingActivation, nn.Identity, nn.modules.dropout._DropoutNd)
+    first = next((m for m in layers if not isinstance(m, passing)), None)
+    if not isinstance(first, shaped) or isinstance(first, nn.modules.lazy.LazyModuleMixin):
+        return
+    if isinstance(first, nn.Linear):
+        fits = x_seq.shape[-1] == first.in_features
+        want = f"{first.in_features} input features; x_seq must be [T, B, ..., {first.in_features}]"
+    else:
+        dims = len(first.kernel_size)
+        fits = x_seq.dim() == dims + 3 and x_seq.shape[2] == first.in_channels
+        want = (
+            f"{first.in_channels} input channels; x_seq must be [T, B, {first.in_channels}, ...] with {dims} "
+            "spatial dimension(s)"
+        )
+    if not fits:
+        name = next((n for n, m in net.named_modules() if m is first), "?")
+        raise ValueError(
+            f"x_seq of shape {tuple(x_seq.shape)} does not fit the first layer '{name}' ({type(first).__name__}) "
+            f"with {want} (time first)"
+        )
 
 
 class ConvertedSNN(nn.Module):
@@ -197,7 +264,8 @@ class ConvertedSNN(nn.Module):
     Parameters
     ----------
     net : nn.Module
-        The network with :class:`SpikingActivation` in place of the activations.
+        The network with :class:`SpikingActivation` in place of the activations. The wrapper takes its
+        ``training`` flag (:func:`spikeforge.conversion.convert` returns it in evaluation mode).
     mode : {"auto", "multi", "step"}
         Execution (see the module docstring); ``auto`` picks ``multi`` for ``nn.Sequential`` trees.
     method : str
@@ -212,6 +280,7 @@ class ConvertedSNN(nn.Module):
         if mode == "multi" and not tree:
             raise ValueError("mode='multi' needs a network made of nn.Sequential containers; use mode='step'")
         self.net = net
+        self.training = net.training  # not train(): that would overwrite the flags of net's modules
         self.mode = "multi" if (mode == "auto" and tree) or mode == "multi" else "step"
         self.method = method
         for m in self.spiking_layers().values():
@@ -247,20 +316,36 @@ class ConvertedSNN(nn.Module):
         Returns
         -------
         Tensor [T, B, ...]: the last layer's output at each step.
+
+        Raises
+        ------
+        TypeError
+            ``x_seq`` not a floating-point tensor.
+        ValueError
+            In multi-step mode: ``x_seq`` with fewer than 3 dimensions (e.g. ``[B, F]`` without the time
+            axis), or a shape that does not fit the first conv / linear layer (named). In step mode each
+            ``x_seq[t]`` goes to the network as it is (``[T, F]`` is one unbatched sample).
         """
         x_seq = check_sequence(x_seq, name="x_seq")
         T, B = x_seq.shape[:2]
-        if self.mode == "step":
+        if self.mode == "step":  # each step x_seq[t] goes to net as it is (an unbatched step is allowed)
             for m in self.spiking_layers().values():
                 m.reset_state()
             return torch.stack([self.net(x_seq[t]) for t in range(T)])
+        if x_seq.dim() < 3:  # multi-step layers see [T·B, ...]: a 2-D input would reach them as 1-D
+            raise ValueError(
+                f"x_seq must be [T, B, ...] with the time axis first; got shape {tuple(x_seq.shape)}. For an "
+                "analog input x [B, ...] use spikeforge.nn.repeat_in_time(x, T)"
+            )
         for m in self.spiking_layers().values():
             m.spike_counts = None
+        layers = list(_leaves(self.net))
+        _check_first_layer(self.net, layers, x_seq)
         h = x_seq
         static = T > 1 and x_seq.stride(0) == 0
         if static:
             h = x_seq[0]
-        for layer in _leaves(self.net):
+        for layer in layers:
             if isinstance(layer, SpikingActivation):
                 if static:
                     h = h.unsqueeze(0).expand(T, *h.shape)
