@@ -100,3 +100,43 @@ def test_paths_expand_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "README.md").write_text("nothing marked\n")
     assert main(["report", "--readme", "~/README.md", "--out", "~/results"]) == 0
+
+
+def test_quick_runs_do_not_overwrite_full_results(monkeypatch, tmp_path):
+    import spikeforge.experiments as ex
+
+    seen = {}
+
+    class Fake:
+        seed = "000"
+        summary = "fake"
+
+        def runner(self):
+            def run(**kw):
+                seen.update(kw)
+            return run
+
+    monkeypatch.setattr(ex, "get", lambda name: Fake())
+    assert main(["reproduce", "correlation", "--quick", "--jobs", "1", "--out", str(tmp_path)]) == 0
+    assert seen["out_dir"] == tmp_path / "quick" / "correlation" and seen["quick"] is True
+    assert main(["reproduce", "correlation", "--jobs", "1", "--out", str(tmp_path)]) == 0
+    assert seen["out_dir"] == tmp_path / "correlation"
+
+
+def test_report_refuses_quick_results_and_missing_tables(tmp_path):
+    import json
+
+    folder = tmp_path / "results" / "correlation"
+    folder.mkdir(parents=True)
+    (folder / "results.md").write_text("| quick |\n")
+    (folder / "results.json").write_text(json.dumps({"config": {"quick": True}}))
+    readme = tmp_path / "README.md"
+    original = "<!-- results:correlation -->\nold\n<!-- /results:correlation -->\n<!-- results:tdbn -->\nt\n<!-- /results:tdbn -->\n"
+    readme.write_text(original)
+    assert main(["report", "--readme", str(readme), "--out", str(tmp_path / "results")]) == 1
+    assert readme.read_text() == original
+
+
+def test_jobs_must_be_positive():
+    with pytest.raises(SystemExit):
+        main(["reproduce", "correlation", "--jobs", "0"])

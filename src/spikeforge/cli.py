@@ -1,7 +1,7 @@
 """The ``spikeforge`` command line.
 
     spikeforge list                         every reproduction, one line each
-    spikeforge reproduce NAME [--quick]     run a reproduction, write results/NAME/
+    spikeforge reproduce NAME [--quick]     run a reproduction, write results/NAME/ (--quick: results/quick/NAME/)
     spikeforge reproduce all --quick        every reproduction, reduced sizes
     spikeforge report                       refresh README.md tables from results/*/results.md
     spikeforge train MODEL --data NAME|PATH train a deep SNN (spikeforge.nn), checkpoints in runs/
@@ -60,7 +60,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         return 0
     name = names[0]
     exp = ex.get(name)
-    out = Path(args.out) / name
+    # reduced-size runs never overwrite the full results that README tables come from
+    out = Path(args.out) / "quick" / name if args.quick else Path(args.out) / name
     command = "spikeforge reproduce " + " ".join(
         shlex.quote(a) for a in ([name] + (["--quick"] if args.quick else []) + (["--seeds", str(args.seeds)] if args.seeds is not None else []))
     )
@@ -78,19 +79,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     readme = Path(args.readme)
     text = readme.read_text()
 
+    problems: list[str] = []
+
     def repl(m: re.Match) -> str:
-        md = Path(args.out) / m.group("name") / "results.md"
+        folder = Path(args.out) / m.group("name")
+        md = folder / "results.md"
         if not md.exists():
-            print(f"warning: {md} missing; run `spikeforge reproduce {m.group('name')}`", file=sys.stderr)
+            problems.append(f"{md} missing; run `spikeforge reproduce {m.group('name')}`")
+            return m.group(0)
+        try:
+            quick = json.loads((folder / "results.json").read_text()).get("config", {}).get("quick", False)
+        except (OSError, ValueError):
+            quick = False
+        if quick:
+            problems.append(f"{folder} holds a --quick run; README tables take full runs only")
             return m.group(0)
         body = md.read_text()
         body = re.sub(r"^## .*\n\n?", "", body, count=1)  # the README has its own heading
         return m.group(1) + body + m.group(4)
 
     new = _MARK.sub(repl, text)
-    readme.write_text(new)
+    if new != text:
+        readme.write_text(new)
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
     print(f"updated {readme}" if new != text else f"{readme} already up to date")
-    return 0
+    return 1 if problems else 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -192,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the reproductions").set_defaults(fn=_cmd_list)
     r = sub.add_parser("reproduce", help="run a reproduction and write results/NAME/")
     r.add_argument("name", help="reproduction name (see `spikeforge list`) or 'all'")
-    r.add_argument("--quick", action="store_true", help="reduced sizes (minutes at most)")
+    r.add_argument("--quick", action="store_true", help="reduced sizes (minutes at most); written to OUT/quick/NAME")
     r.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds (default: the reproduction's)")
-    r.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default: CPU cores)")
+    r.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes (default: CPU cores)")
     r.add_argument("--out", type=_user_path, default="results", help="output root (default: results/)")
     r.set_defaults(fn=_cmd_reproduce)
     rep = sub.add_parser("report", help="refresh the README tables from results/*/results.md")

@@ -65,3 +65,29 @@ def test_other_plots_write_files(tmp_path):
     assert plot_confusion(np.array([[5, 1], [2, 7]]), path=tmp_path / "c.png").stat().st_size > 0
     curves = {"a": ([1, 2, 3], [0.5, 0.6, 0.7], [0.1, 0.1, 0.1]), "b": ([1, 2, 3], [0.4, 0.5, 0.6], None)}
     assert plot_curves(curves, xlabel="x", ylabel="y", path=tmp_path / "k.png").stat().st_size > 0
+
+
+def test_import_keeps_the_backend_and_pyplot_state(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); import spikeforge.viz as v, numpy as np; "
+            "import matplotlib.pyplot as plt; assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            f"v.plot_confusion(np.eye(2), path=r'{tmp_path / 'c.png'}'); v.plot_curves({{'a': ([0, 1], [0, 1], None)}}, "
+            "xlabel='x', ylabel='y'); assert plt.get_fignums() == [], plt.get_fignums()")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_signed_weights_and_bad_labels(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from spikeforge.viz import plot_confusion, plot_input_weights, plot_weight_maps
+
+    w = -np.random.default_rng(0).random((784, 3))
+    assert plot_input_weights(w, path=tmp_path / "w.png").exists()  # all-negative weights used to raise
+    assert plot_weight_maps(-np.ones((2, 3, 2)), path=tmp_path / "m.png").exists()
+    with pytest.raises(ValueError, match="labels needs 2"):
+        plot_confusion(np.eye(2), labels=["a"])
+    with pytest.raises(ValueError, match="class_names needs 2"):
+        plot_weight_maps(np.ones((2, 3, 2)), class_names=["a"])
+    assert plt.get_fignums() == []

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 T = TypeVar("T")
 
-__all__ = ["default_jobs", "keep_freed_memory", "parallel_map"]
+__all__ = ["TaskError", "default_jobs", "keep_freed_memory", "parallel_map"]
 
 
 def default_jobs() -> int:
@@ -35,24 +35,48 @@ def parallel_map(
 
     ``warmup`` runs once in the parent first (e.g. to compile numba kernels) so that forked
     workers inherit compiled code. With ``jobs <= 1`` everything runs in this process.
+
+    Raises
+    ------
+    TaskError
+        As soon as a task fails (tasks not yet started are cancelled); the message names the
+        task, and the task's own exception is chained as ``__cause__``.
     """
     if warmup is not None:
         warmup()
     results: list[Any] = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc=desc, unit="task", dynamic_ncols=True)
-    if jobs <= 1 or len(tasks) <= 1:
-        for i, t in enumerate(tasks):
-            results[i] = fn(t)
-            bar.update()
-    else:
+    with tqdm(total=len(tasks), desc=desc, unit="task", dynamic_ncols=True) as bar:
+        if jobs <= 1 or len(tasks) <= 1:
+            for i, t in enumerate(tasks):
+                try:
+                    results[i] = fn(t)
+                except Exception as exc:
+                    raise TaskError(f"{desc or 'task'} {i} ({t!r}) failed: {type(exc).__name__}: {exc}") from exc
+                bar.update()
+            return results
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+        failed = True
+        try:
             futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
+                i = futures[fut]
+                try:
+                    results[i] = fut.result()
+                except Exception as exc:
+                    raise TaskError(
+                        f"{desc or 'task'} {i} ({tasks[i]!r}) failed: {type(exc).__name__}: {exc}"
+                    ) from exc
                 bar.update()
-    bar.close()
+            failed = False
+        finally:
+            # on error: do not wait for the remaining tasks (running ones finish in the background)
+            pool.shutdown(wait=not failed, cancel_futures=True)
     return results
+
+
+class TaskError(RuntimeError):
+    """A task of :func:`parallel_map` failed (its exception is the ``__cause__``)."""
 
 
 def keep_freed_memory() -> None:

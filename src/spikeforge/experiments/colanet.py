@@ -90,9 +90,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
 
 
 def _plots(res: Results, rows: list[dict]) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..viz import plot_confusion, plot_curves, save
+    from ..viz import plot_confusion, plot_curves, save, subplots
 
     curves = {}
     for k in MODELS:
@@ -111,7 +109,7 @@ def _plots(res: Results, rows: list[dict]) -> None:
         P = np.asarray(r["prototypes"])  # [C, M, 784]
         C, M = P.shape[:2]
         m_show = min(M, 15)
-        fig, axes = plt.subplots(C, m_show, figsize=(m_show * 0.6, C * 0.6))
+        fig, axes = subplots(C, m_show, figsize=(m_show * 0.6, C * 0.6))
         v = np.abs(P).max()
         for c in range(C):
             for m in range(m_show):

@@ -69,12 +69,10 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
 
 
 def _plot(A: np.ndarray, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..viz import save
+    from ..viz import save, subplots
 
     n = A.shape[0]
-    fig, ax = plt.subplots(figsize=(0.55 * n + 2, 0.5 * n + 1.5))
+    fig, ax = subplots(figsize=(0.55 * n + 2, 0.5 * n + 1.5))
     ax.imshow(np.nan_to_num(A, nan=0.0), cmap="viridis", vmin=0.5, vmax=1.0)
     for k in range(n):
         for j in range(k + 1):

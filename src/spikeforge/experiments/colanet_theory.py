@@ -126,11 +126,9 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
 
 
 def _plots(res: Results, rows: list[dict]) -> None:
-    import matplotlib.pyplot as plt
+    from ..viz import save, subplots
 
-    from ..viz import save
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     for s in SIGMAS:
         cell = [r for r in rows if r["sigma"] == s]
         t = np.asarray(cell[0]["t"])

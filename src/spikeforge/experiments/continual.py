@@ -17,6 +17,7 @@ network trained on Task 1, as in the seed's notebooks.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -260,7 +261,7 @@ def run(
             )  # fmt: skip
         else:
             config = Config()
-    cfg = config
+    cfg = dataclasses.replace(config)  # never edit the caller's
     if seeds is not None:
         cfg.seeds = tuple(range(seeds))
     cfg.jobs = jobs
@@ -325,14 +326,12 @@ def _metrics(res: Results, cfg: Config, rows: list[dict]) -> None:
 
 
 def _plots(res: Results, cfg: Config, rows: list[dict]) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..viz import save
+    from ..viz import save, subplots
 
     arms = [a for a in cfg.arms if _by(rows, a)]
     cols = 4
     nrow = int(np.ceil(len(arms) / cols))
-    fig, axes = plt.subplots(nrow, cols, figsize=(3.3 * cols, 2.7 * nrow), squeeze=False, sharey=True)
+    fig, axes = subplots(nrow, cols, figsize=(3.3 * cols, 2.7 * nrow), squeeze=False, sharey=True)
     for i, arm in enumerate(arms):
         ax = axes[i // cols][i % cols]
         curves = np.array([r["task2_curve"] for r in _by(rows, arm)])  # [seeds, epochs, 2]
@@ -355,7 +354,7 @@ def _plots(res: Results, cfg: Config, rows: list[dict]) -> None:
     fig.tight_layout()
     save(fig, res.out_dir / "task2_curves.png")
 
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = subplots(figsize=(8, 3.6))
     xs = np.arange(len(arms))
     for k, (m, color, lab) in enumerate([("old_task_accuracy", "tab:red", "old task"), ("new_task_accuracy", "tab:blue", "new task")]):
         vals = [res.get(f"{DATASET}/{a}/{m}") for a in arms]

@@ -492,13 +492,12 @@ def _tick(v: float, _pos: object = None) -> str:
 
 
 def _plots(res: Results, cfg: Config, trained: list[dict], rows: list[dict]) -> None:
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    from ..viz import save
+    from ..viz import save, subplots
 
     colors = {"max": "C0", "robust": "C1", "channel": "C2", "qcfs": "C3", "robust-v0half": "C4", "spikenorm": "C5"}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    fig, axes = subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     for r in rows:
         if r["kind"] != "curve" or r["seed"] != cfg.seeds[0]:
             continue
@@ -532,7 +531,7 @@ def _plots(res: Results, cfg: Config, trained: list[dict], rows: list[dict]) -> 
     axes[1].legend(fontsize=7)
     save(fig, res.out_dir / "accuracy_vs_T.png")
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    fig, axes = subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     cod = [r for r in rows if r["kind"] == "coding" and r["seed"] == cfg.seeds[0]]
     direct_curve = next((r["curve"] for r in rows if r["kind"] == "curve" and r["method"] == "robust-v0half" and r["reset"] == "soft" and r["seed"] == cfg.seeds[0]), None)
     series = [("direct", direct_curve)] + [(r["code"], r["curve"]) for r in cod]
@@ -564,7 +563,7 @@ def _plots(res: Results, cfg: Config, trained: list[dict], rows: list[dict]) -> 
     axes[1].set_title("... and all spikes in the network")
     save(fig, res.out_dir / "coding_tradeoff.png")
 
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = subplots(figsize=(6, 4), layout="constrained")
     for k in ("relu", "qcfs"):
         t = next(t for t in trained if t["kind"] == k and t["seed"] == cfg.seeds[0])
         ax.plot([h["epoch"] for h in t["history"]], [h["val_accuracy"] * 100 for h in t["history"]], "o-", label=f"ANN {k} (test)")

@@ -39,16 +39,50 @@ def _ulsnn_class():
     return DiehlCook2015
 
 
+#: the source files each network's row depends on (besides this module and the data loader):
+#: a cached row is reused only while all of them are unchanged
+_DEPENDS = {
+    "cnn1": ("models/cnn_baselines.py",),
+    "cnn2": ("models/cnn_baselines.py",),
+    "ulsnn": ("models/diehl_cook.py", "models/_rate_network.py", "sim", "neurons/lif.py", "plasticity/trace_stdp.py",
+              "encoding/poisson.py", "_validation.py"),
+    "csnn": ("models/convmatrix.py", "models/colanet.py", "models/_colanet_kernel.py", "plasticity/resource.py",
+             "encoding/accumulator.py", "_validation.py"),
+}
+
+
+def _fingerprint(net: str, seed: int, quick: bool) -> str:
+    """Hash of the task, the CSNN parameters and the source code the row depends on."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(json.dumps([net, seed, quick, ULSNN_EPOCHS, CSNN_PARAMS], sort_keys=True, default=str).encode())
+    for rel in (*_DEPENDS[net], "experiments/csnn.py", "datasets/bundled.py"):
+        path = root / rel
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _task(args: tuple[str, int, bool, str]) -> dict:
-    """One network on one seed; the row is cached in ``cache_dir`` so an interrupted run resumes."""
+    """One network on one seed. The row is cached in ``cache_dir`` (so an interrupted run
+    resumes) under a fingerprint of the task and of the code it ran; a row whose fingerprint
+    differs (or is missing, from older versions) is computed again."""
     net, seed, quick, cache_dir = args
     cache = Path(cache_dir) / f"{net}_seed{seed}{'_quick' if quick else ''}.json"
+    fp = _fingerprint(net, seed, quick)
     if cache.exists():
-        return json.loads(cache.read_text())
-    row = _compute(net, seed, quick)
+        try:
+            row = json.loads(cache.read_text())
+        except ValueError:
+            row = {}
+        if row.get("fingerprint") == fp:
+            return {**row, "cached": True}
+    row = {**_compute(net, seed, quick), "fingerprint": fp}
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(row))
-    return row
+    return {**row, "cached": False}
 
 
 def _compute(net: str, seed: int, quick: bool) -> dict:
@@ -109,6 +143,8 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
         res.add(f"mnist5k/{net}/seconds", [r["seconds"] for r in cell])
     res.add("all/csnn/wall_seconds", time.perf_counter() - t0)
     res.extra["runs"] = [{k: v for k, v in r.items() if k != "kernels"} for r in rows]
+    # rows taken from the cache of an interrupted run (same code, same task): their time is not in wall_seconds
+    res.extra["cached_rows"] = [f"{r['network']}/seed{r['seed']}" for r in rows if r.get("cached")]
     kern = [r["kernels"] for r in rows if "kernels" in r]
     if kern:
         _plot_kernels(np.asarray(kern[0]), res.out_dir / "kernels.png")
@@ -119,14 +155,12 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
 
 
 def _plot_kernels(k: np.ndarray, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..viz import save
+    from ..viz import save, subplots
 
     n = k.shape[0]
     cols = 7
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.0, rows * 1.0))
+    fig, axes = subplots(rows, cols, figsize=(cols * 1.0, rows * 1.0))
     v = np.abs(k).max()
     for a, ax in enumerate(np.ravel(axes)):
         ax.axis("off")

@@ -127,16 +127,14 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
 
 
 def _plots(res: Results, rows, weights: np.ndarray, assignments: np.ndarray) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..viz import plot_confusion, save
+    from ..viz import plot_confusion, save, subplots
 
     cm = np.sum([r["confusion"] for r in rows if r["arm"] == rows[0]["arm"]], axis=0)
     plot_confusion(cm, labels=[str(i) for i in range(10)], title="Diehl & Cook, 100 neurons: test confusion (summed over seeds)",
                    path=res.out_dir / "confusion.png")
     n = weights.shape[1]
     side = int(np.ceil(np.sqrt(n)))
-    fig, axes = plt.subplots(side, side, figsize=(side * 0.85, side * 0.9), layout="constrained")
+    fig, axes = subplots(side, side, figsize=(side * 0.85, side * 0.9), layout="constrained")
     for i, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
         if i < n:

@@ -22,6 +22,7 @@ epoch is shifted by a random −1…1 px in x and y, as a stand-in for the noteb
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -257,7 +258,7 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
     ``quick``: one seed, 600 training images presented 4 times, 150 images per test set
     (≈ 1 min on 2 cores). ``config`` replaces the default :class:`Config` (tests).
     """
-    cfg = config or Config(jobs=jobs)
+    cfg = dataclasses.replace(config) if config is not None else Config(jobs=jobs)  # never edit the caller's
     if quick:
         cfg.seeds, cfg.n_train, cfg.n_presentations = (0,), 600, 2400
         cfg.n_noise, cfg.n_test_per_class, cfg.n_unknown_per_class = 150, 50, 50
@@ -446,11 +447,9 @@ def _growth_cell(of_means, per_seed) -> str:
 
 def _tau_plot(res: Results, base: list[dict], reg: list[dict]) -> None:
     """Growth against accuracy change, one point per sweep τ_prun (per-seed points faint)."""
-    import matplotlib.pyplot as plt
+    from ..viz import save, subplots
 
-    from ..viz import save
-
-    fig, ax = plt.subplots(figsize=(6.2, 4.6), layout="constrained")
+    fig, ax = subplots(figsize=(6.2, 4.6), layout="constrained")
     top = 2.2
     ax.fill_between([BAR_ACCURACY * 100, 5.0], BAR_GROWTH, 5.0, color="0.88", zorder=0,
                     label=f"growth ≥ {BAR_GROWTH}× and accuracy within {-BAR_ACCURACY * 100:.0f} points (the bars)")
@@ -499,14 +498,12 @@ def _method(arm: str) -> str:
 
 
 def _plots(res: Results, weights: dict, by_arm: dict, seed: int, arms) -> None:
-    import matplotlib.pyplot as plt
-
-    from ..viz import save
+    from ..viz import save, subplots
 
     shown = [a for a in ("none", "sweep", "spec", "long") if a in arms]
     panels = [(f"{'abcd'[k]}) {_ARM_LABEL[a]}", weights[(seed, a)]) for k, a in enumerate(shown)]
     vmax = float(max(w.max() for _, w in panels))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6), layout="constrained")
+    fig, axes = subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6), layout="constrained")
     neuron = 0
     for ax, (title, w) in zip(np.ravel(axes), panels):
         im = ax.imshow(w[:, neuron].reshape(28, 28), cmap="hot_r", vmin=0, vmax=vmax)
@@ -522,7 +519,7 @@ def _plots(res: Results, weights: dict, by_arm: dict, seed: int, arms) -> None:
         n = w.shape[1]
         cols = 10
         rows_ = int(np.ceil(n / cols))
-        fig, axes = plt.subplots(rows_, cols, figsize=(cols * 0.9, rows_ * 0.95), layout="constrained")
+        fig, axes = subplots(rows_, cols, figsize=(cols * 0.9, rows_ * 0.95), layout="constrained")
         for i, ax in enumerate(np.ravel(axes)):
             ax.axis("off")
             if i < n:
@@ -530,7 +527,7 @@ def _plots(res: Results, weights: dict, by_arm: dict, seed: int, arms) -> None:
         fig.suptitle(f"All input weights, {_ARM_LABEL[a]} (rows = class segments)", fontsize=9)
         save(fig, res.out_dir / f"weights_all_{a}.png")
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), width_ratios=(3, 2), layout="constrained")
+    fig, (ax, ax2) = subplots(1, 2, figsize=(11, 4.6), width_ratios=(3, 2), layout="constrained")
     x = np.arange(len(SETS))
     width = 0.8 / len(arms)
     for k, arm in enumerate(arms):

@@ -1,7 +1,9 @@
 """Plots for reproductions and users: weight maps, confusion matrices, learning curves, rasters.
 
-Every function draws with matplotlib's non-interactive backend and, given ``path``, saves a
-PNG and closes the figure; without ``path`` it returns the figure.
+Figures are plain :class:`matplotlib.figure.Figure` objects, not registered with pyplot: the
+module never changes the user's matplotlib backend, and a figure that is dropped (or whose
+drawing fails) is freed like any object. Given ``path``, a function saves a PNG and returns
+the path; without ``path`` it returns the figure (Jupyter displays it).
 """
 
 from __future__ import annotations
@@ -9,23 +11,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+__all__ = [
+    "plot_confusion",
+    "plot_curves",
+    "plot_input_weights",
+    "plot_raster",
+    "plot_weight_maps",
+    "save",
+    "subplots",
+]
 
-__all__ = ["plot_confusion", "plot_curves", "plot_input_weights", "plot_raster", "plot_weight_maps", "save"]
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+             layout: str | None = None, **kwargs):
+    """``(figure, axes)`` like ``matplotlib.pyplot.subplots``, without pyplot's global state.
+
+    ``kwargs`` go to :meth:`matplotlib.figure.Figure.subplots` (``sharex``, ``squeeze``,
+    ``width_ratios``, ...).
+    """
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def save(fig, path: str | Path | None, dpi: int = 120):
-    """Save ``fig`` to ``path`` (creating folders) and close it; return the figure if no path."""
+    """Save ``fig`` to ``path`` (creating folders) and return the path; return the figure if no path."""
     if path is None:
         return fig
-    path = Path(path)
+    path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -44,20 +61,26 @@ def plot_weight_maps(
     weight_map : ndarray of shape [n_features, n_fields, n_classes]
         e.g. :meth:`spikeforge.models.CorrelationClassifier.weight_map`.
     """
+    weight_map = np.asarray(weight_map, dtype=float)
+    if weight_map.ndim != 3:
+        raise ValueError(f"weight_map must be [n_features, n_fields, n_classes]; got shape {weight_map.shape}")
     n_feat, n_fields, n_cls = weight_map.shape
+    if class_names is not None and len(class_names) != n_cls:
+        raise ValueError(f"class_names needs {n_cls} labels; got {len(class_names)}")
     cols = min(n_cls, 5)
     rows = int(np.ceil(n_cls / cols))
     height = max(2.0, min(0.12 * n_feat + 1.0, 8.0))
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         rows, cols, figsize=(2.4 * cols + 0.8, height * rows + 0.6), squeeze=False, layout="constrained"
     )
-    vmax = float(weight_map.max()) or 1.0
+    vmax = float(np.abs(weight_map).max()) or 1.0
+    vmin = -vmax if weight_map.min() < 0 else 0.0  # signed weights: a symmetric scale
     for c in range(rows * cols):
         ax = axes[c // cols][c % cols]
         if c >= n_cls:
             ax.axis("off")
             continue
-        im = ax.imshow(weight_map[:, :, c], aspect="auto", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+        im = ax.imshow(weight_map[:, :, c], aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(str(class_names[c]) if class_names is not None else f"class {c}", fontsize=9)
         ax.set_xlabel("GRF field", fontsize=8)
         if c % cols == 0:
@@ -83,9 +106,13 @@ def plot_confusion(
 ):
     """Row-normalised confusion matrix (rows: true class) with counts annotated."""
     cm = np.asarray(cm, dtype=np.float64)
-    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm must be a square [n_classes, n_classes] matrix; got shape {cm.shape}")
     n = cm.shape[0]
-    fig, ax = plt.subplots(figsize=(0.45 * n + 2.2, 0.45 * n + 1.8))
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"labels needs {n} entries; got {len(labels)}")
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = subplots(figsize=(0.45 * n + 2.2, 0.45 * n + 1.8))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
@@ -119,7 +146,7 @@ def plot_curves(
     curves : mapping label -> (x, mean, std or None)
     reference : mapping label -> y, drawn as dashed horizontal lines (e.g. published values)
     """
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     for label, (x, mean, std) in curves.items():
         x = np.asarray(x)
         mean = np.asarray(mean)
@@ -169,7 +196,7 @@ def plot_raster(
     else:
         panels = [("", spikes)]
     events = [(name, *_spike_events(sp, dt_ms)) for name, sp in panels]
-    fig, axes = plt.subplots(len(events), 1, figsize=(7, 1.2 + 1.8 * len(events)), sharex=True, squeeze=False)
+    fig, axes = subplots(len(events), 1, figsize=(7, 1.2 + 1.8 * len(events)), sharex=True, squeeze=False)
     for ax, (name, t, n) in zip(axes[:, 0], events):
         if window_ms is not None:
             keep = (t >= window_ms[0]) & (t < window_ms[1])
@@ -220,7 +247,8 @@ def plot_input_weights(
     neurons : indices to draw (default: all), in panel order.
     ncols : panels per row.
     titles : one label per drawn neuron (e.g. its assigned class), optional.
-    All panels share one colour scale from 0 to the largest drawn weight.
+    All panels share one colour scale from 0 to the largest drawn weight (symmetric around 0
+    when some weights are negative).
     """
     w = np.asarray(weights, dtype=float)
     h, wd = image_shape
@@ -233,14 +261,15 @@ def plot_input_weights(
         raise ValueError(f"titles needs one label per drawn neuron ({idx.size}); got {len(titles)}")
     ncols = max(1, min(int(ncols), idx.size))
     nrows = int(np.ceil(idx.size / ncols))
-    vmax = float(w[:, idx].max()) or 1.0
-    fig, axes = plt.subplots(nrows, ncols, figsize=(0.95 * ncols + 0.8, 0.95 * nrows + 0.5), squeeze=False,
+    vmax = float(np.abs(w[:, idx]).max()) or 1.0
+    vmin = -vmax if w[:, idx].min() < 0 else 0.0
+    fig, axes = subplots(nrows, ncols, figsize=(0.95 * ncols + 0.8, 0.95 * nrows + 0.5), squeeze=False,
                              layout="constrained")
     im = None
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k < idx.size:
-            im = ax.imshow(w[:, idx[k]].reshape(h, wd), cmap=cmap, vmin=0.0, vmax=vmax)
+            im = ax.imshow(w[:, idx[k]].reshape(h, wd), cmap=cmap, vmin=vmin, vmax=vmax)
             if titles is not None:
                 ax.set_title(str(titles[k]), fontsize=7)
     fig.colorbar(im, ax=axes, shrink=0.8, label="weight")
