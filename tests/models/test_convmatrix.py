@@ -1,5 +1,7 @@
 """Fixed convolution matrices (§3.3), the spiking front end (§3.4), the CSNN and the CNN baselines."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from spikeforge.datasets import mnist_subset_split
 from spikeforge.models import CSNN, ConvMatrixLearner, SpikingConvFrontEnd
 from spikeforge.models._colanet_kernel import seed_stream
 from spikeforge.models.cnn_baselines import make_cnn1, make_cnn2
-from spikeforge.models.convmatrix import _learn_image
+from spikeforge.models.convmatrix import _learn_image, as_images
 from spikeforge.plasticity import resource_at_zero_weight, resource_to_weight
 
 
@@ -100,3 +102,148 @@ def test_cnn_baseline_shapes_match_the_seed():
     assert cnn2[-1].in_features == 28 * 5 * 5 and cnn2[-1].out_features == 5
     assert cnn1[0].out_channels == 32 and cnn1[0].kernel_size == (4, 4) and cnn1[3].out_channels == 64
     assert cnn1(torch.zeros(2, 1, 28, 28)).shape == (2, 5)
+
+
+# ---------------------------------------------------------------------------- review regressions
+def _bar_images(n=20, size=12, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, size, size))
+    x[np.arange(n), rng.integers(0, size, n), :] = 1.0  # horizontal bars
+    kernels = np.zeros((1, 3, 3))
+    kernels[0, 1, :] = 0.3  # a bar detector
+    return x, kernels
+
+
+def _pool_inputs(conv, pool=2):
+    T, n, C, P, Q = conv.shape
+    return (torch.nn.functional.avg_pool2d(conv.reshape(T * n, C, P, Q), pool, pool) * pool**2).reshape(T, n, -1)
+
+
+def test_front_end_drains_every_spike_by_default():
+    # bug: with the old fixed flush of 4 tacts, pool leftovers were dropped (1500 conv → 1050 pool spikes)
+    x, kernels = _bar_images()
+    fe = SpikingConvFrontEnd(kernels, 1, pool=2, target_rate=0.07)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is dropped, so no warning
+        out = fe.fit_transform(x)
+    assert fe.flush_tacts_ > 4 and fe.n_tacts == fe.image_tacts + fe.flush_tacts_
+    assert out.shape == (fe.n_tacts, 20, 25) and out.dtype == np.uint8 and out.max() <= 1
+    conv = fe._conv_spikes(x, fe.scale_)
+    assert conv.shape[0] == fe.n_tacts and conv.sum().item() == 1500
+    np.testing.assert_array_equal(out.sum(0), _pool_inputs(conv).sum(0).round().numpy())
+    # the flush is the shortest that drains everything: the last tact carries a spike
+    assert out[-1].any()
+    # fit() + transform() give the same spikes; fitted n_tacts is kept for new data
+    fe2 = SpikingConvFrontEnd(kernels, 1, pool=2, target_rate=0.07).fit(x)
+    assert fe2.flush_tacts_ == fe.flush_tacts_
+    np.testing.assert_array_equal(fe2.transform(x), out)
+
+
+def test_front_end_warns_with_counts_when_spikes_are_dropped():
+    x, kernels = _bar_images()
+    # an explicit flush still works, but the loss is no longer silent
+    fe = SpikingConvFrontEnd(kernels, 1, pool=2, target_rate=0.07, flush_tacts=4).fit(x)
+    assert fe.n_tacts == 14
+    with pytest.warns(UserWarning, match=r"450 of 1500 pool spikes \(30\.0 %\) in 15 of 20 samples"):
+        out = fe.transform(x)
+    assert out.shape == (14, 20, 25) and out.sum() == 1050
+    # the automatic flush stops at the cap, and says so
+    fe = SpikingConvFrontEnd(kernels, 1, pool=2, target_rate=0.07, max_flush_tacts=5)
+    with pytest.warns(UserWarning, match=r"pool spikes .* are dropped.*max_flush_tacts=5"):
+        out = fe.fit_transform(x)
+    assert fe.flush_tacts_ == 5 and out.shape[0] == 15
+    # new images that need a longer flush than the fitted ones: warned, not silently cut
+    fe = SpikingConvFrontEnd(kernels, 1, pool=2, target_rate=0.05).fit(x * 0.7)
+    with pytest.warns(UserWarning, match="longer flush than the fitted ones"):
+        assert fe.transform(x).shape[0] == fe.n_tacts
+    with pytest.raises(ValueError, match="flush_tacts"):
+        SpikingConvFrontEnd(kernels, 1, flush_tacts=-1).fit(x)
+    with pytest.raises(ValueError, match="flush_tacts"):
+        SpikingConvFrontEnd(kernels, 1, flush_tacts="long").fit(x)
+    with pytest.raises(ValueError, match=r"non-empty images \[n, H, W\]"):
+        SpikingConvFrontEnd(kernels, 1, target_rate=0.05).fit(x[:0])
+
+
+def test_front_end_rejects_an_unreachable_target_rate():
+    x, kernels = _bar_images()
+    for bad in (0.0, -0.1, 1.5, 2.0, float("nan")):
+        with pytest.raises(ValueError, match="0 < target_rate <= 1"):
+            SpikingConvFrontEnd(kernels, 1, target_rate=bad).fit(x)
+    # most conv neurons never see a bar: a mean rate of 0.5 cannot be reached at any scale
+    with pytest.raises(ValueError, match="target_rate 0.5 is unreachable"):
+        SpikingConvFrontEnd(kernels, 1, target_rate=0.5).fit(x)
+
+
+def _crosses():
+    rng = np.random.default_rng(0)
+    X = np.zeros((40, 12, 12))
+    y = np.arange(40) % 2
+    for k in range(40):
+        r = rng.integers(12)
+        X[k, r, :] = 255 if y[k] else 0
+        X[k, :, r] = 0 if y[k] else 255
+    return X, y
+
+
+def test_csnn_front_end_uses_the_learner_stride():
+    X, y = _crosses()
+    m = CSNN(n_kernels=4, kernel_size=3, stride=1, random_state=0, conv_params=dict(stride=3),
+             colanet_params=dict(n_microcolumns=2, n_epochs=1)).fit(X, y)
+    assert m.learner_.stride == 3 and m.front_end_.stride == 3
+    assert m.transform(X[:1]).shape == (1, 4 * 2 * 2)
+
+
+def test_csnn_colanet_windows_span_the_drained_presentation():
+    # with the drained flush the presentation is longer than CoLaNET's 10-tact learning windows;
+    # left at 10, the label rewards only the tail and training collapses to chance on MNIST
+    X, y = _crosses()
+    small = dict(n_microcolumns=2, n_epochs=1)
+    m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, random_state=0, colanet_params=small).fit(X, y)
+    T = m.front_end_.n_tacts
+    assert T > 14 and m.colanet_.image_tacts == T
+    assert m.colanet_.contribution_window == T and m.colanet_.dopamine_window == T
+    m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, random_state=0,
+             colanet_params=dict(small, contribution_window=7)).fit(X, y)
+    assert m.colanet_.contribution_window == 7 and m.colanet_.dopamine_window == T
+    m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, flush_tacts=4, random_state=0,
+             colanet_params=small)
+    with pytest.warns(UserWarning, match="are dropped"):
+        m.fit(X, y)
+    assert m.front_end_.n_tacts == 14 and m.colanet_.contribution_window == 14
+
+
+def test_as_images_empty_and_non_square_messages():
+    X = np.random.default_rng(0).random((10, 6, 8))
+    with pytest.raises(ValueError, match="empty"):
+        ConvMatrixLearner(kernel_size=3).fit(X[:0])
+    with pytest.raises(ValueError, match="empty"):
+        as_images(np.zeros((0, 36)))
+    with pytest.raises(ValueError, match=r"not a square image; pass the images as \[n, H, W\]") as e:
+        ConvMatrixLearner(kernel_size=3).fit(X.reshape(10, -1))
+    assert "image_shape" not in str(e.value)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(input_scale=0), "input_scale"), (dict(input_scale=-1.0), "input_scale"),
+    (dict(input_scale="max"), "input_scale"), (dict(input_scale=float("nan")), "input_scale"),
+    (dict(brightness_threshold=1.0), "brightness_threshold"), (dict(brightness_threshold=-0.1), "brightness_threshold"),
+    (dict(learning_rate=-0.05), "learning_rate"), (dict(learning_rate=0.0), "learning_rate"),
+])
+def test_learner_rejects_bad_scale_threshold_and_rate(bad, match):
+    X = np.zeros((30, 10, 10))
+    X[np.arange(30), np.random.default_rng(0).integers(0, 10, 30), :] = 255
+    with pytest.raises(ValueError, match=match):
+        ConvMatrixLearner(n_kernels=3, kernel_size=3, stride=1, random_state=0, **bad).fit(X)
+    # an explicit positive scale is accepted
+    m = ConvMatrixLearner(n_kernels=3, kernel_size=3, stride=1, learning_rate=0.05, input_scale=255,
+                          random_state=0).fit(X)
+    assert m.input_scale_ == 255.0 and np.abs(m.kernels_).max() > 0
+
+
+def test_csnn_rejects_bad_kernels():
+    X = np.random.default_rng(0).random((20, 12, 12))
+    y = np.arange(20) % 2
+    for k, match in [(np.ones((3, 3)), r"\[N_C, K, K\]"), (np.ones((2, 3, 4)), r"\[N_C, K, K\]"),
+                     (np.ones((2, 13, 13)), "exceeds the image"), (np.ones((0, 3, 3)), r"\[N_C, K, K\]")]:
+        with pytest.raises(ValueError, match=match):
+            CSNN(kernels=k, stride=1, colanet_params=dict(n_microcolumns=2, n_epochs=1)).fit(X, y)

@@ -53,3 +53,39 @@ def test_measured_microcolumns_match_prediction():
     pred = theory(0.02, row["chi"]).n_microcolumns
     assert abs(np.mean(row["active_per_class"]) - pred) <= 1
     assert row["final_accuracy"] > 0.95
+
+
+# ---------------------------------------------------------------------------- review regressions
+BASE = dict(sigma=0.01, f_max=100.0, t_p=0.5, a=0.0, b=1.0, density=100.0, theta=2.0, d=0.01, w_min=-0.5,
+            w_max=0.5, chi=0.02)
+
+
+def test_coverage_does_not_need_numpy2_trapezoid(monkeypatch):
+    expected = T.coverage
+    monkeypatch.delattr(np, "trapezoid", raising=False)   # numpy 1.x has no np.trapezoid
+    monkeypatch.delattr(np, "trapz", raising=False)       # and numpy >= 2.4 has no np.trapz
+    assert T.coverage == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(f_max=1.0, t_p=1.0), "f_max·t_p"), (dict(f_max=1.0, t_p=0.5), "f_max·t_p"),
+    (dict(f_max=-100.0), "f_max"), (dict(t_p=0.0), "t_p"),
+    (dict(sigma=0.0), "sigma"), (dict(chi=0.0), "chi"), (dict(chi=-0.01), "chi"),
+    (dict(d=0.0), "d must"), (dict(density=0.0), "density"), (dict(theta=0.0), "theta"),
+    (dict(b=0.0), "b > a"), (dict(w_min=0.1), "w_min < 0 < w_max"), (dict(w_max=-0.1), "w_min < 0 < w_max"),
+    (dict(kappa=1.5), "kappa"), (dict(sigma=float("nan")), "finite"),
+])
+def test_impossible_settings_are_rejected(bad, match):
+    with pytest.raises(ValueError, match=match):
+        GoryunovTheory(**{**BASE, **bad})
+
+
+def test_unreachable_threshold_never_answers():
+    g = GoryunovTheory(**{**BASE, "theta": 200.0})     # w_t0 = 1.78 > w_max = 0.5
+    assert g.w_t0 > g.w_max and not g.threshold_reachable
+    assert g.W_t0 == math.inf and g.t_0 == math.inf and g.t_1 == math.inf
+    t = np.array([0.0, 1e3, 1e6])
+    np.testing.assert_allclose(g.central_resource(t), g.W_0 + g.rate * t)    # only the linear growth
+    np.testing.assert_allclose(g.accuracy(t), 1.0 - g.kappa)                 # no microcolumn ever answers
+    ok = GoryunovTheory(**BASE)
+    assert ok.threshold_reachable and 0 < ok.t_0 < math.inf and ok.t_1 > 0

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,19 @@ CSNN_COLANET = dict(n_microcolumns=60, n_epochs=5, n_copies=3, noise=1.5, dopami
 
 
 def as_images(X: Any, image_shape: tuple[int, int] | None = None, *, name: str = "X") -> np.ndarray:
-    """Validate images: [n, H, W] or [n, H·W] with ``image_shape`` → float64 [n, H, W], non-negative."""
+    """Validate images: [n, H, W] or [n, H·W] with ``image_shape`` → float64 [n, H, W], non-negative.
+
+    Without ``image_shape`` a flattened input must be square (H = W).
+
+    Raises
+    ------
+    ValueError
+        For empty input, NaN/inf or negative values, another number of dimensions, or
+        flattened images that are not square (and no ``image_shape``) or do not match it.
+    """
     arr = np.asarray(X.detach().cpu().numpy() if hasattr(X, "detach") else X)
+    if arr.ndim in (2, 3) and 0 in arr.shape:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); need at least one image with at least one pixel")
     if arr.ndim == 3:
         flat = check_features(arr.reshape(arr.shape[0], -1), name=name, allow_negative=False)
         return flat.reshape(arr.shape)
@@ -43,7 +55,7 @@ def as_images(X: Any, image_shape: tuple[int, int] | None = None, *, name: str =
         if image_shape is None:
             side = int(round(np.sqrt(arr.shape[1])))
             if side * side != arr.shape[1]:
-                raise ValueError(f"{name} has {arr.shape[1]} columns, not a square image; pass image_shape=(H, W)")
+                raise ValueError(f"{name} has {arr.shape[1]} columns, not a square image; pass the images as [n, H, W]")
             image_shape = (side, side)
         flat = check_features(arr, name=name, allow_negative=False)
         if flat.shape[1] != image_shape[0] * image_shape[1]:
@@ -194,15 +206,16 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
     stride : int, default 2
         ``s``.
     brightness_threshold : float, default 0.3
-        ``B`` (brightness in [0, 1]).
+        ``B`` (brightness in [0, 1]), in [0, 1) (at 1 no pixel is brighter and nothing is learned).
     w_min, w_max : float, default -0.3, 0.3
         Element bounds.
     learning_rate : float, default 0.01
-        ``l`` (resource units). With 0.05 the matrices saturate into binary strokes.
+        ``l`` (resource units), > 0. With 0.05 the matrices saturate into binary strokes.
     n_epochs : int, default 1
         Passes over the image set.
     input_scale : "auto" or float
-        Brightness that maps to 1 ("auto": the maximum of the fitted images, 255 for MNIST).
+        Brightness that maps to 1 ("auto": the maximum of the fitted images, 255 for MNIST); a
+        number must be finite and > 0.
     random_state : int, Generator or None
     verbose : int
 
@@ -250,11 +263,29 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         return np.clip(imgs / self.input_scale_, 0.0, 1.0)
 
     def fit(self, X, y=None) -> ConvMatrixLearner:
-        """Learn the matrices from images ``X`` [n, H, W] (or [n, H·W] square); ``y`` is ignored."""
+        """Learn the matrices from images ``X`` [n, H, W] (or [n, H·W] square); ``y`` is ignored.
+
+        Raises
+        ------
+        ValueError
+            For invalid images (see :func:`as_images`), ``kernel_size`` larger than the images,
+            or invalid parameters: not ``w_min < 0 < w_max``, a non-positive ``n_kernels``,
+            ``kernel_size``, ``stride`` or ``n_epochs``, ``input_scale`` neither "auto" nor a
+            finite number > 0, ``brightness_threshold`` outside [0, 1) or ``learning_rate ≤ 0``.
+        """
         if not (self.w_min < 0 < self.w_max):
             raise ValueError(f"need w_min < 0 < w_max; got {self.w_min}, {self.w_max}")
         if self.kernel_size < 1 or self.stride < 1 or self.n_kernels < 1 or self.n_epochs < 1:
             raise ValueError("n_kernels, kernel_size, stride and n_epochs must be positive")
+        if isinstance(self.input_scale, str):
+            if self.input_scale != "auto":
+                raise ValueError(f"input_scale must be 'auto' or a number > 0; got {self.input_scale!r}")
+        elif not (np.isfinite(self.input_scale) and self.input_scale > 0):
+            raise ValueError(f"input_scale must be 'auto' or a finite number > 0; got {self.input_scale}")
+        if not 0.0 <= self.brightness_threshold < 1.0:
+            raise ValueError(f"brightness_threshold must lie in [0, 1) (brightness is in [0, 1]); got {self.brightness_threshold}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive; got {self.learning_rate}")
         imgs = self._scaled(X, fitted=False)
         K = int(self.kernel_size)
         if K > min(imgs.shape[1:]):
@@ -294,9 +325,22 @@ class SpikingConvFrontEnd:
     Input images are accumulator-coded over ``image_tacts``. Conv neuron (a, P, Q) integrates
     ``scale·w[a]`` over its tile every tact (leak ``leak``, threshold 1, reset by subtraction,
     potential floored at 0). ``scale`` is set by :meth:`fit` so that the mean conv firing rate
-    is ``target_rate`` spikes per neuron per tact. Pool neurons sum ``pool×pool`` conv neurons
-    with weights slightly above their threshold and reset by subtraction, so every input spike
-    becomes exactly one output spike (leftovers leave in later tacts, at most one per tact).
+    over the image tacts is ``target_rate`` spikes per neuron per tact. Pool neurons sum
+    ``pool×pool`` conv neurons with weights slightly above their threshold and reset by
+    subtraction, so every conv spike becomes exactly one pool spike — once the leftovers have
+    left: the output is 0/1 (as :meth:`CoLaNET.fit_spikes <spikeforge.models.CoLaNET.fit_spikes>`
+    needs), so a pool neuron emits at most one spike per tact and one that received ``k``
+    spikes needs ``k`` tacts (conv neurons driven above 1 per tact likewise keep charge).
+
+    After the image the layer runs ``flush_tacts`` input-free tacts in which conv and pool
+    neurons emit their leftover charge. With ``flush_tacts="auto"`` :meth:`fit` takes the
+    shortest flush that drains every conv and pool neuron (no potential left that can still
+    fire) on the fitted images, at most ``max_flush_tacts``; the output length :attr:`n_tacts`
+    is then fixed. Spikes that would fall after the last output tact (at the cap, with an
+    explicit ``flush_tacts``, or on new images that need a longer flush than the fitted ones)
+    are dropped with a ``UserWarning`` that counts them. (MNIST, 28 learned 9×9 matrices,
+    stride 2, target rate 0.05: the flush needs up to 39 tacts; the old fixed 4 lost 13 % of
+    the pool spikes.)
 
     Parameters
     ----------
@@ -304,29 +348,64 @@ class SpikingConvFrontEnd:
     stride : int
     pool : int, default 2
     target_rate : float, default 0.1
-        Mean conv spikes per neuron per tact.
+        Mean conv spikes per neuron per tact, in (0, 1].
     image_tacts : int, default 10
-    flush_tacts : int, default 4
-        Extra tacts after the image to let pool neurons emit their leftovers.
+    flush_tacts : "auto" or int, default "auto"
+        Input-free tacts after the image for the leftovers: "auto" drains them (see above), an
+        int fixes the flush (the former default was 4).
+    max_flush_tacts : int, default 100
+        Cap of the automatic flush. The consumer must accept ``image_tacts + flush`` tacts per
+        sample (:class:`CSNN` sets its CoLaNET's ``image_tacts`` to :attr:`n_tacts`, so the
+        CoLaNET period grows with it).
     leak : float, default 1.0
         Conv membrane decay per tact (1 = integrate-and-fire).
+
+    Attributes
+    ----------
+    scale_ : float  the conv weight scale (None before :meth:`fit`)
+    flush_tacts_ : int  the flush used by :meth:`transform` (None before :meth:`fit`)
     """
 
     def __init__(self, kernels: np.ndarray, stride: int, *, pool: int = 2, target_rate: float = 0.1,
-                 image_tacts: int = 10, flush_tacts: int = 4, leak: float = 1.0) -> None:  # fmt: skip
+                 image_tacts: int = 10, flush_tacts: int | str = "auto", max_flush_tacts: int = 100,
+                 leak: float = 1.0) -> None:  # fmt: skip
         self.kernels = torch.as_tensor(np.asarray(kernels), dtype=torch.float32)[:, None]
         self.stride = int(stride)
         self.pool = int(pool)
         self.target_rate = float(target_rate)
         self.image_tacts = int(image_tacts)
-        self.flush_tacts = int(flush_tacts)
+        self.flush_tacts = flush_tacts if isinstance(flush_tacts, str) else int(flush_tacts)
+        self.max_flush_tacts = int(max_flush_tacts)
         self.leak = float(leak)
         self.scale_: float | None = None
+        self.flush_tacts_: int | None = None
+
+    @property
+    def _auto(self) -> bool:
+        return isinstance(self.flush_tacts, str)
 
     @property
     def n_tacts(self) -> int:
         """Tacts of output spikes per sample (image + flush)."""
-        return self.image_tacts + self.flush_tacts
+        if self.flush_tacts_ is not None:
+            return self.image_tacts + self.flush_tacts_
+        if self._auto:
+            raise RuntimeError("with flush_tacts='auto' the number of tacts is known after fit()")
+        return self.image_tacts + int(self.flush_tacts)
+
+    def _check_params(self) -> None:
+        if not 0.0 < self.target_rate <= 1.0:  # NaN fails too
+            raise ValueError(f"need 0 < target_rate <= 1 (mean conv spikes per neuron per tact); got {self.target_rate}")
+        if self.image_tacts < 1 or self.pool < 1 or self.stride < 1:
+            raise ValueError("image_tacts, pool and stride must be positive")
+        if self._auto and self.flush_tacts != "auto":
+            raise ValueError(f"flush_tacts must be 'auto' or a non-negative int; got {self.flush_tacts!r}")
+        if not self._auto and int(self.flush_tacts) < 0:
+            raise ValueError(f"flush_tacts must be 'auto' or a non-negative int; got {self.flush_tacts}")
+        if self.max_flush_tacts < 0:
+            raise ValueError(f"max_flush_tacts must be non-negative; got {self.max_flush_tacts}")
+        if not 0.0 <= self.leak <= 1.0:
+            raise ValueError(f"leak must lie in [0, 1]; got {self.leak}")
 
     def _drive(self, x: np.ndarray) -> torch.Tensor:
         """Unscaled conv input per tact: x [n, H, W] in [0, 1] → [T_img, n, N_C, P, Q]."""
@@ -335,34 +414,101 @@ class SpikingConvFrontEnd:
             drive = torch.nn.functional.conv2d(s_in.reshape(-1, 1, *x.shape[1:]), self.kernels, stride=self.stride)
         return drive.reshape(self.image_tacts, x.shape[0], *drive.shape[1:])
 
-    def _fire(self, drive: torch.Tensor, scale: float) -> torch.Tensor:
-        """Conv neurons (leak, threshold 1, reset by subtraction, floor 0): spikes [T, n, N_C, P, Q]."""
+    def _fire(self, drive: torch.Tensor, scale: float, n_tacts: int | None = None) -> torch.Tensor:
+        """Conv neurons (leak, threshold 1, reset by subtraction, floor 0): spikes [T, n, N_C, P, Q]
+        over ``n_tacts`` tacts (default :attr:`n_tacts`)."""
+        n_tacts = self.n_tacts if n_tacts is None else n_tacts
         u = torch.zeros_like(drive[0])
-        out = torch.zeros((self.n_tacts, *drive.shape[1:]), dtype=torch.float32)
+        out = torch.zeros((n_tacts, *drive.shape[1:]), dtype=torch.float32)
         with torch.no_grad():
-            for t in range(self.n_tacts):
+            for t in range(n_tacts):
                 u = u * self.leak + (drive[t] * scale if t < self.image_tacts else 0.0)
                 spk = (u >= 1.0).to(torch.float32)
                 u = torch.clamp(u - spk, min=0.0)
                 out[t] = spk
         return out
 
-    def _conv_spikes(self, x: np.ndarray, scale: float) -> torch.Tensor:
-        """x [n, H, W] in [0, 1] → conv spikes [T, n, N_C, P, Q] (T = n_tacts)."""
-        return self._fire(self._drive(x), scale)
+    def _conv_spikes(self, x: np.ndarray, scale: float, n_tacts: int | None = None) -> torch.Tensor:
+        """x [n, H, W] in [0, 1] → conv spikes [T, n, N_C, P, Q] (T = ``n_tacts``, default :attr:`n_tacts`)."""
+        return self._fire(self._drive(x), scale, n_tacts)
 
-    def fit(self, X: np.ndarray, *, n_calibration: int = 300, seed: int = 0) -> SpikingConvFrontEnd:
-        """Choose ``scale`` by bisection so the mean conv rate on up to ``n_calibration`` images of
-        ``X`` [n, H, W] (brightness in [0, 1]) is ``target_rate`` (to 1 % relative)."""
+    def _pool_sum(self, spk: torch.Tensor) -> torch.Tensor:
+        """Conv spikes (or counts) [n, C, P, Q] → summed input of each pool neuron [n, C·(P/pool)·(Q/pool)]."""
+        summed = torch.nn.functional.avg_pool2d(spk, self.pool, self.pool, divisor_override=1)
+        return summed.reshape(spk.shape[0], -1)
+
+    def _leftover(self, u: torch.Tensor, pu: torch.Tensor) -> np.ndarray:
+        """Pool spikes per sample that the layer would still emit after the last tact (no more input)."""
+        if self.leak == 1.0:
+            future = torch.floor(u)  # a conv neuron with charge u fires ⌊u⌋ more times
+        else:
+            future = torch.zeros_like(u)
+            v = u.clone()
+            while bool((v * self.leak >= 1.0).any()):
+                v = v * self.leak
+                spk = (v >= 1.0).to(v.dtype)
+                v = torch.clamp(v - spk, min=0.0)
+                future += spk
+        # a pool neuron fires until its charge is below 1: ⌊total charge⌋ more spikes
+        charge = pu + self._pool_sum(future) * 1.0001
+        return torch.floor(charge).sum(dim=1).to(torch.int64).numpy()
+
+    def _simulate(self, x: np.ndarray, flush: int | None) -> tuple[np.ndarray, int, np.ndarray]:
+        """Conv and pool layers on x [n, H, W] in [0, 1].
+
+        ``flush``: that many input-free tacts after the image, or None: until no conv or pool
+        neuron can fire any more, at most ``max_flush_tacts``. Returns the pool spikes
+        [image_tacts + flush run, n, D] uint8, the flush tacts run, and per sample the pool
+        spikes dropped (those the layer would still emit after the last tact).
+        """
+        drive = self._drive(x)
+        u = torch.zeros_like(drive[0])
+        pu = torch.zeros_like(self._pool_sum(u))
+        outs: list[torch.Tensor] = []
+        t = 0
+        with torch.no_grad():
+            while True:
+                if t >= self.image_tacts:
+                    k = t - self.image_tacts
+                    if flush is not None and k >= flush:
+                        break
+                    if flush is None and (k >= self.max_flush_tacts
+                                          or not (bool((u * self.leak >= 1.0).any()) or bool((pu >= 1.0).any()))):
+                        break  # fmt: skip
+                u = u * self.leak + (drive[t] * self.scale_ if t < self.image_tacts else 0.0)
+                spk = (u >= 1.0).to(torch.float32)
+                u = torch.clamp(u - spk, min=0.0)
+                pu = pu + self._pool_sum(spk) * 1.0001  # weights slightly above the threshold 1
+                pspk = pu >= 1.0
+                pu = pu - pspk.to(pu.dtype)
+                outs.append(pspk.to(torch.uint8))
+                t += 1
+        return torch.stack(outs).numpy(), t - self.image_tacts, self._leftover(u, pu)
+
+    @staticmethod
+    def _check_images(X: np.ndarray) -> None:
+        if np.ndim(X) != 3 or 0 in np.shape(X):
+            raise ValueError(f"X must be non-empty images [n, H, W] with brightness in [0, 1]; got shape {np.shape(X)}")
+
+    def _calibrate(self, X: np.ndarray, n_calibration: int, seed: int) -> None:
+        """Bisection on ``scale`` for the mean conv rate over the image tacts (see :meth:`fit`)."""
+        self._check_params()
+        self._check_images(X)
         rng = np.random.default_rng(seed)
         drive = self._drive(X[rng.permutation(X.shape[0])[:n_calibration]])
 
         def rate(scale: float) -> float:
-            return self._fire(drive, scale)[: self.image_tacts].mean().item()
+            return self._fire(drive, scale, self.image_tacts).mean().item()
 
         lo, hi = 0.0, 1.0
         while rate(hi) < self.target_rate and hi < 1e6:
             lo, hi = hi, hi * 2.0
+        r_hi = rate(hi)
+        if r_hi < 0.99 * self.target_rate:
+            raise ValueError(
+                f"target_rate {self.target_rate:g} is unreachable: at scale {hi:.3g} the mean conv rate is only "
+                f"{r_hi:.3g} (conv neurons without positive input never fire); lower target_rate"
+            )
         for _ in range(40):
             mid = 0.5 * (lo + hi)
             r = rate(mid)
@@ -374,27 +520,93 @@ class SpikingConvFrontEnd:
             else:
                 hi = mid
         self.scale_ = 0.5 * (lo + hi)
+        self.flush_tacts_ = None if self._auto else int(self.flush_tacts)
+
+    def fit(self, X: np.ndarray, *, n_calibration: int = 300, seed: int = 0) -> SpikingConvFrontEnd:
+        """Choose ``scale`` by bisection so the mean conv rate on up to ``n_calibration`` images of
+        ``X`` [n, H, W] (brightness in [0, 1]) is ``target_rate`` (to 1 % relative), then, with
+        ``flush_tacts="auto"``, the flush that drains all of ``X`` (one pass; :meth:`fit_transform`
+        returns its spikes too).
+
+        Raises
+        ------
+        ValueError
+            If ``target_rate`` is not in (0, 1] or cannot be reached at any scale (up to 1e6),
+            for an invalid ``flush_tacts``, ``max_flush_tacts``, ``leak``, ``pool``, ``stride``
+            or ``image_tacts``, or if ``X`` is not non-empty [n, H, W].
+
+        Warns
+        -----
+        UserWarning
+            If the automatic flush stops at ``max_flush_tacts`` with spikes left (counted).
+        """
+        if self._auto:
+            self.fit_transform(X, n_calibration=n_calibration, seed=seed)
+        else:
+            self._calibrate(X, n_calibration, seed)
         return self
 
+    def fit_transform(self, X: np.ndarray, *, n_calibration: int = 300, seed: int = 0, batch: int = 500) -> np.ndarray:
+        """:meth:`fit` on ``X`` and its pool spikes ``[n_tacts, n, N_C·(P/pool)·(Q/pool)]`` (uint8).
+
+        Raises and warns as :meth:`fit`.
+        """
+        self._calibrate(X, n_calibration, seed)
+        if not self._auto:
+            return self.transform(X, batch)
+        runs = [self._simulate(X[s : s + batch], None) for s in range(0, X.shape[0], batch)]
+        self.flush_tacts_ = max(r[1] for r in runs)
+        T = self.n_tacts
+        out = np.concatenate([np.pad(r[0], ((0, T - r[0].shape[0]), (0, 0), (0, 0))) for r in runs], axis=1)
+        dropped = np.concatenate([r[2] for r in runs])
+        self._warn_dropped(out, dropped, f"the automatic flush stopped at max_flush_tacts={self.max_flush_tacts}; "
+                           "raise max_flush_tacts (the consumer must accept image_tacts + flush tacts) or lower "
+                           "target_rate")  # fmt: skip
+        return out
+
     def transform(self, X: np.ndarray, batch: int = 500) -> np.ndarray:
-        """Pool spikes ``[n_tacts, n, N_C·(P/pool)·(Q/pool)]`` (uint8, time-first) of images X [n, H, W]."""
+        """Pool spikes ``[n_tacts, n, N_C·(P/pool)·(Q/pool)]`` (uint8, time-first) of images X [n, H, W].
+
+        The flush is the one fixed by :meth:`fit` (or an explicit ``flush_tacts``).
+
+        Raises
+        ------
+        RuntimeError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` is not non-empty [n, H, W].
+
+        Warns
+        -----
+        UserWarning
+            If pool spikes fall after the last output tact and are dropped (counted).
+        """
         if self.scale_ is None:
             raise RuntimeError("call fit() first to calibrate the conv scale")
-        outs = []
-        for s in range(0, X.shape[0], batch):
-            conv = self._conv_spikes(X[s : s + batch], self.scale_)  # [T, n, C, P, Q]
-            T, n, C, P, Q = conv.shape
-            summed = torch.nn.functional.avg_pool2d(conv.reshape(T * n, C, P, Q), self.pool, self.pool) * self.pool**2
-            summed = summed.reshape(T, n, -1)
-            u = torch.zeros_like(summed[0])
-            pool_out = torch.zeros_like(summed, dtype=torch.uint8)
-            for t in range(T):
-                u = u + summed[t] * 1.0001  # weights slightly above the threshold 1
-                spk = u >= 1.0
-                u = u - spk.to(u.dtype)
-                pool_out[t] = spk.to(torch.uint8)
-            outs.append(pool_out.numpy())
-        return np.concatenate(outs, axis=1)
+        if self.flush_tacts_ is None and self._auto:
+            raise RuntimeError("call fit() first to fix the flush (flush_tacts='auto')")
+        self._check_images(X)
+        flush = self.n_tacts - self.image_tacts
+        runs = [self._simulate(X[s : s + batch], flush) for s in range(0, X.shape[0], batch)]
+        out = np.concatenate([r[0] for r in runs], axis=1)
+        dropped = np.concatenate([r[2] for r in runs])
+        hint = (f"these images need a longer flush than the fitted ones ({flush} tacts); refit on them or pass "
+                "flush_tacts") if self._auto else "raise flush_tacts or use flush_tacts='auto'"  # fmt: skip
+        self._warn_dropped(out, dropped, hint)
+        return out
+
+    def _warn_dropped(self, out: np.ndarray, dropped: np.ndarray, hint: str) -> None:
+        n_drop = int(dropped.sum())
+        if n_drop == 0:
+            return
+        total = int(out.sum(dtype=np.int64)) + n_drop
+        warnings.warn(
+            f"SpikingConvFrontEnd: {n_drop} of {total} pool spikes ({100 * n_drop / total:.1f} %) in "
+            f"{int(np.count_nonzero(dropped))} of {dropped.shape[0]} samples fall after the {out.shape[0]} output "
+            f"tacts and are dropped (a pool neuron emits at most one spike per tact); {hint}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 class CSNN(ClassifierMixin, BaseEstimator):
@@ -411,15 +623,25 @@ class CSNN(ClassifierMixin, BaseEstimator):
         As CNN2 of the seed's comparison (spec §3.4 reading).
     pool : int, default 2
     target_rate : float, default 0.05
-        Mean conv spikes per neuron per tact (0.03: −10 points, 0.08: −1 point on MNIST-5k).
+        Mean conv spikes per neuron per tact, in (0, 1] (0.03: −10 points, 0.08: −1 point on
+        MNIST-5k with the former 4-tact flush).
+    flush_tacts : "auto" or int, default "auto"
+        Flush of the :class:`SpikingConvFrontEnd`: "auto" lets every pool spike out (MNIST at
+        rate 0.05: up to 39 tacts after the 10 image tacts); an int fixes it (formerly 4, which
+        dropped about 13 % of the pool spikes, with a warning now).
     conv_params : dict, optional
-        Extra :class:`ConvMatrixLearner` parameters.
+        Extra :class:`ConvMatrixLearner` parameters (a ``stride`` here is used by the spiking
+        front end as well).
     colanet_params : dict, optional
         :class:`CoLaNET` parameters, merged over :data:`CSNN_COLANET` (tuned for the pool
-        spikes: 60 microcolumns per class, 5 epochs, 3 copies, ...); ``image_tacts`` is set from
-        the front end.
+        spikes: 60 microcolumns per class, 5 epochs, 3 copies, ...); ``image_tacts`` is set to
+        the front end's :attr:`~SpikingConvFrontEnd.n_tacts`, and ``contribution_window`` and
+        ``dopamine_window`` default to it too, so that the label rewards spikes of the whole
+        presentation (with CoLaNET's 10-tact windows and the drained 40–50-tact presentation,
+        training collapses to chance).
     kernels : ndarray [N_C, K, K], optional
-        Fixed matrices to use instead of learning them.
+        Fixed matrices to use instead of learning them (``K`` at most the image size), applied
+        with ``stride``.
     random_state : int or None
     verbose : int
 
@@ -439,6 +661,7 @@ class CSNN(ClassifierMixin, BaseEstimator):
         *,
         pool: int = 2,
         target_rate: float = 0.05,
+        flush_tacts: int | str = "auto",
         conv_params: dict | None = None,
         colanet_params: dict | None = None,
         kernels: np.ndarray | None = None,
@@ -450,6 +673,7 @@ class CSNN(ClassifierMixin, BaseEstimator):
         self.stride = stride
         self.pool = pool
         self.target_rate = target_rate
+        self.flush_tacts = flush_tacts
         self.conv_params = conv_params
         self.colanet_params = colanet_params
         self.kernels = kernels
@@ -466,16 +690,40 @@ class CSNN(ClassifierMixin, BaseEstimator):
             self.image_shape_ = imgs.shape[1:]
         x = np.clip(imgs / self.input_scale_, 0.0, 1.0)
         if not fitted:
-            self.front_end_ = SpikingConvFrontEnd(
-                self.kernels_, self.stride, pool=self.pool, target_rate=self.target_rate
-            ).fit(x, seed=0)
+            # the front end convolves with the stride the matrices were learned at
+            stride = self.stride if self.learner_ is None else self.learner_.stride
+            self.front_end_ = SpikingConvFrontEnd(self.kernels_, stride, pool=self.pool, target_rate=self.target_rate,
+                                                  flush_tacts=self.flush_tacts)  # fmt: skip
+            return self.front_end_.fit_transform(x, seed=0)
         return self.front_end_.transform(x)
 
     def fit(self, X, y) -> CSNN:
-        """Train on images ``X`` [n, H, W] (or [n, H·W] square) with labels ``y`` [n]."""
+        """Train on images ``X`` [n, H, W] (or [n, H·W] square) with labels ``y`` [n].
+
+        Raises
+        ------
+        ValueError
+            For invalid images or labels, ``kernels`` that are not a non-empty finite
+            [N_C, K, K] array with ``K`` at most the image size, invalid
+            :class:`ConvMatrixLearner` or :class:`SpikingConvFrontEnd` parameters, or a
+            ``target_rate`` the front end cannot reach.
+
+        Warns
+        -----
+        UserWarning
+            If the front end drops pool spikes (see :class:`SpikingConvFrontEnd`).
+        """
         imgs = as_images(X)
         self.classes_, _ = check_targets(y, imgs.shape[0], estimator=type(self).__name__)
         self.n_features_in_ = imgs.shape[1] * imgs.shape[2]
+        if self.kernels is not None:
+            k = np.asarray(self.kernels, dtype=np.float64)
+            if k.ndim != 3 or k.shape[1] != k.shape[2] or 0 in k.shape:
+                raise ValueError(f"kernels must be a non-empty array [N_C, K, K]; got shape {k.shape}")
+            if not np.all(np.isfinite(k)):
+                raise ValueError("kernels contain NaN or infinity")
+            if k.shape[1] > min(imgs.shape[1:]):
+                raise ValueError(f"kernel size {k.shape[1]} exceeds the image size {imgs.shape[1:]}")
         if self.kernels is None:
             params = dict(n_kernels=self.n_kernels, kernel_size=self.kernel_size, stride=self.stride,
                           random_state=rng_from_seed(self.random_state, 7), verbose=self.verbose)  # fmt: skip
@@ -486,9 +734,13 @@ class CSNN(ClassifierMixin, BaseEstimator):
             self.learner_ = None
             self.kernels_ = np.asarray(self.kernels, dtype=np.float64)
         spikes = self._spikes(imgs, fitted=False)
-        params = dict(CSNN_COLANET, random_state=self.random_state, verbose=self.verbose)
+        T = self.front_end_.n_tacts
+        # the learning windows span the whole presentation (CoLaNET's defaults of 10 tacts assume a
+        # 10-tact image; with the drained flush the label would otherwise reward only the tail)
+        params = dict(CSNN_COLANET, contribution_window=T, dopamine_window=T, random_state=self.random_state,
+                      verbose=self.verbose)  # fmt: skip
         params.update(self.colanet_params or {})
-        params["image_tacts"] = self.front_end_.n_tacts
+        params["image_tacts"] = T
         self.colanet_ = CoLaNET(**params).fit_spikes(spikes, y)
         return self
 

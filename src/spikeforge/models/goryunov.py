@@ -53,6 +53,18 @@ class GoryunovTheory:
         Width of the Gaussian weight profile.
     kappa : float, default 1.0
         Error rate on examples no microcolumn answers (1: no answer = error).
+
+    If the threshold cannot be reached (``w_t0 ≥ w_max``: no weight in the range lets the
+    neuron answer) the microcolumn never responds: :attr:`t_0`, :attr:`t_1` and :attr:`W_t0`
+    are ``inf``, the central resource only grows linearly and the accuracy stays ``1 − κ``
+    (see :attr:`threshold_reachable`).
+
+    Raises
+    ------
+    ValueError
+        For a non-finite field or an impossible setting: ``σ, χ, T_p, f_max, n, θ, d ≤ 0``,
+        ``f_max·T_p ≤ 1`` (no sensory neuron has a mean count above 1, so ``l`` is not real),
+        ``b ≤ a``, not ``w_min < 0 < w_max``, or ``κ`` outside [0, 1].
     """
 
     sigma: float
@@ -67,6 +79,26 @@ class GoryunovTheory:
     w_max: float
     chi: float
     kappa: float = 1.0
+
+    def __post_init__(self) -> None:
+        names = ("sigma", "f_max", "t_p", "a", "b", "density", "theta", "d", "w_min", "w_max", "chi", "kappa")
+        bad = [n for n in names if not math.isfinite(float(getattr(self, n)))]
+        if bad:
+            raise ValueError(f"GoryunovTheory fields must be finite; got {', '.join(f'{n}={getattr(self, n)}' for n in bad)}")
+        for n in ("sigma", "chi", "f_max", "t_p", "density", "theta", "d"):
+            if getattr(self, n) <= 0:
+                raise ValueError(f"{n} must be positive; got {getattr(self, n)}")
+        if self.f_max * self.t_p <= 1.0:
+            raise ValueError(
+                f"need f_max·t_p > 1 (peak mean count above one spike, so that l = 2σ√(2 ln(f_max·t_p)) > 0); "
+                f"got {self.f_max}·{self.t_p} = {self.f_max * self.t_p}"
+            )
+        if not self.b > self.a:
+            raise ValueError(f"need b > a; got a={self.a}, b={self.b}")
+        if not self.w_min < 0 < self.w_max:
+            raise ValueError(f"need w_min < 0 < w_max; got {self.w_min}, {self.w_max}")
+        if not 0.0 <= self.kappa <= 1.0:
+            raise ValueError(f"kappa must lie in [0, 1]; got {self.kappa}")
 
     @property
     def activity_width(self) -> float:
@@ -83,7 +115,9 @@ class GoryunovTheory:
         """``L = ∫ P(count ≥ 1 | x) dx`` of one sensory neuron (x units), by quadrature."""
         u = np.linspace(-8 * self.sigma, 8 * self.sigma, 4001)
         mean = self.f_max * self.t_p * np.exp(-(u**2) / (2 * self.sigma**2))
-        return float(np.trapezoid(1.0 - np.exp(-mean), u))
+        p = 1.0 - np.exp(-mean)
+        # the trapezoid rule by hand: np.trapezoid is numpy >= 2 only, np.trapz is gone from numpy 2.4
+        return float(np.sum(0.5 * (p[1:] + p[:-1]) * np.diff(u)))
 
     @property
     def rate(self) -> float:
@@ -100,18 +134,25 @@ class GoryunovTheory:
         return self.theta / (self.t_p * self.f_max * self.density * math.sqrt(2 * math.pi * self.sigma**2 * self.chi**2 / self._var))
 
     @property
+    def threshold_reachable(self) -> bool:
+        """Whether some weight below ``w_max`` reaches the threshold (``w_t0 < w_max``)."""
+        return self.w_t0 < self.w_max
+
+    @property
     def W_0(self) -> float:
         """Initial resource (``w = 0``)."""
         return float(resource_at_zero_weight(self.w_min, self.w_max))
 
     @property
     def W_t0(self) -> float:
-        """Resource of ``w_t0``."""
+        """Resource of ``w_t0`` (``inf`` if the threshold is unreachable)."""
+        if not self.threshold_reachable:
+            return math.inf
         return float(weight_to_resource(self.w_t0, self.w_min, self.w_max))
 
     @property
     def t_0(self) -> float:
-        """Incubation time (examples of the class) ``(W_t0 − W_0)/k``."""
+        """Incubation time (examples of the class) ``(W_t0 − W_0)/k``; ``inf`` if the threshold is unreachable."""
         return (self.W_t0 - self.W_0) / self.rate
 
     @property
@@ -126,7 +167,10 @@ class GoryunovTheory:
 
     @property
     def t_1(self) -> float:
-        """Relaxation time ``w_1 l² (w_max − w_min)² / (k (σ²+χ²)(w_max − w_1)²)``."""
+        """Relaxation time ``w_1 l² (w_max − w_min)² / (k (σ²+χ²)(w_max − w_1)²)``; ``inf`` if the
+        threshold is unreachable."""
+        if not self.threshold_reachable:
+            return math.inf
         span = self.w_max - self.w_min
         return self.w_1 * self.activity_width**2 * span**2 / (self.rate * self._var * (self.w_max - self.w_1) ** 2)
 
@@ -134,6 +178,8 @@ class GoryunovTheory:
         """``W_c(t)``: linear growth until ``t_0``, then ``W_1 + (W_t0 − W_1)·exp(−(t − t_0)/t_1)``."""
         t = np.asarray(t, dtype=np.float64)
         early = self.W_0 + self.rate * t
+        if not self.threshold_reachable:
+            return early
         late = self.W_1 + (self.W_t0 - self.W_1) * np.exp(-(t - self.t_0) / self.t_1)
         return np.where(t < self.t_0, early, late)
 
