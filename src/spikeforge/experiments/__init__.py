@@ -55,7 +55,7 @@ register(
     seed="000",
     summary="probabilistic correlation SNN, STDP vs memristive plasticity on Iris / Breast Cancer / Digits",
     module="spikeforge.experiments.correlation",
-    full_minutes=3,
+    full_minutes=1,
     quick_minutes=0.5,
 )
 
