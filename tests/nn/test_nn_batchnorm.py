@@ -130,3 +130,44 @@ def test_fold_bn_into_linear_and_conv1d():
         sfnn.fold_bn_into(nn.ReLU(), nn.BatchNorm1d(3))
     with pytest.raises(ValueError, match="features"):
         sfnn.fold_bn_into(nn.Linear(2, 3), nn.BatchNorm1d(4))
+
+
+def test_tdbn1d_after_conv1d_inside_seq_to_ann():
+    """Regression: SeqToANN(Conv1d, tdBN1d) feeds [T*B, C, L]; it was read as [T, B, C] (an error for
+    L != C, the wrong axis normalised for L == C). Now it is PyTorch's [N, C, L]."""
+    torch.manual_seed(0)
+    conv = nn.Conv1d(2, 4, 3, padding=1)
+    x = torch.randn(2, 3, 2, 5)  # [T, B, C_in, L]
+    td = sfnn.SeqToANN(conv, ThresholdDependentBatchNorm1d(4, v_th=0.5))
+    ref = sfnn.SeqToANN(conv, nn.BatchNorm1d(4))
+    torch.testing.assert_close(td(x), ref(x) * 0.5, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(td[1].running_var, ref[1].running_var)
+    # L == C: ambiguous under layout="auto"; explicit layouts read it either way
+    z = torch.randn(6, 4, 4)
+    with pytest.raises(ValueError, match="ambiguous"):
+        ThresholdDependentBatchNorm1d(4)(z)
+    torch.testing.assert_close(ThresholdDependentBatchNorm1d(4, layout="ncl")(z), nn.BatchNorm1d(4)(z))
+    torch.testing.assert_close(ThresholdDependentBatchNorm1d(4, layout="tbc")(z),
+                               nn.BatchNorm1d(4)(z.flatten(0, 1)).view(6, 4, 4))
+    # [T, B, C, L]: statistics over T, B and L
+    s = torch.randn(2, 3, 4, 5)
+    torch.testing.assert_close(ThresholdDependentBatchNorm1d(4)(s), nn.BatchNorm1d(4)(s.flatten(0, 1)).view(s.shape))
+    with pytest.raises(ValueError, match="channels"):
+        ThresholdDependentBatchNorm1d(4)(torch.randn(6, 3, 5))
+    with pytest.raises(ValueError, match="got 5 channels"):
+        ThresholdDependentBatchNorm1d(4, layout="tbc")(torch.randn(6, 4, 5))
+    with pytest.raises(ValueError, match="layout"):
+        ThresholdDependentBatchNorm1d(4, layout="nlc")
+
+
+def test_fold_conv1d_tdbn1d_in_seq_to_ann():
+    torch.manual_seed(3)
+    model = nn.Sequential(sfnn.SeqToANN(nn.Conv1d(2, 4, 3, padding=1), ThresholdDependentBatchNorm1d(4, alpha=0.7)),
+                          sfnn.LIF(tau=2.0))
+    x = torch.randn(3, 4, 2, 6)
+    _trained_stats(model, x)
+    model.eval()
+    folded = sfnn.fold_batchnorm(model)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in folded.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(folded[0](x), model[0](x), rtol=1e-5, atol=1e-5)

@@ -261,3 +261,31 @@ def test_pthreads_build_matches_openmp_build(tmp_path, monkeypatch):
         torch.set_num_threads(threads)
     assert len(list((tmp_path / "kernels").glob("sf_lif_float32_*.so"))) == 2
     assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
+
+
+@pytest.mark.parametrize("v_th", [0.0, -1.0, -1e-12])
+def test_threshold_must_be_positive(v_th):
+    """Regression: v_th <= 0 was accepted; IF(v_th=0) fired at every step on zero input."""
+    import spikeforge.nn as sfnn
+
+    with pytest.raises(ValueError, match="v_th must be > 0"):
+        LIFSpec(v_th=v_th)
+    with pytest.raises(ValueError, match="v_th must be > 0"):
+        sfnn.IF(v_th=v_th)
+    with pytest.raises(ValueError, match="v_th must be > 0"):
+        sfnn.LIF(v_th=v_th, v_reset=None)
+
+
+def test_spec_accepts_numpy_scalars():
+    """Regression: np.float32 thresholds were refused with 'must be a finite number'."""
+    import numpy as np
+
+    import spikeforge.nn as sfnn
+
+    spec = LIFSpec(v_th=np.float32(0.5), tau=np.float64(3.0), decay=np.float32(0.25), v_reset=np.int64(0))
+    assert spec == LIFSpec(v_th=0.5, tau=3.0, decay=0.25, v_reset=0.0)
+    assert all(type(getattr(spec, k)) is float for k in ("v_th", "tau", "decay", "v_reset"))
+    assert sfnn.LIF(tau=np.float32(2.0), v_th=np.float32(0.5)).v_th == 0.5
+    for bad in (True, "1.0", None, np.float32("inf")):
+        with pytest.raises(ValueError, match="v_th must be a finite real number"):
+            LIFSpec(v_th=bad)

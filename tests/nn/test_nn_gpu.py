@@ -114,3 +114,111 @@ def test_triton_under_compile_matches_eager(spiking):
         out.append((s, v, gx, gv))
     for a, b in zip(*out):
         torch.testing.assert_close(b, a, rtol=0, atol=0)
+
+
+def _load_triton_kernel_with_fake_triton(monkeypatch):
+    """``_triton_kernel`` imported against a stand-in ``triton`` whose kernels record their launches
+    (host-side logic only: no GPU, no triton needed). Not registered in ``sys.modules``."""
+    import importlib.util
+    import types
+    from pathlib import Path
+
+    import spikeforge.nn as pkg
+
+    launches = []
+
+    class _Kernel:
+        def __init__(self, fn):
+            self.fn = fn
+
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                launches.append((self.fn.__name__, args, kwargs))
+
+            return launch
+
+    fake = types.ModuleType("triton")
+    fake.jit = _Kernel
+    fake.cdiv = lambda a, b: -(-a // b)
+    fake_tl = types.ModuleType("triton.language")
+    fake_tl.constexpr = object
+    fake.language = fake_tl
+    monkeypatch.setitem(sys.modules, "triton", fake)
+    monkeypatch.setitem(sys.modules, "triton.language", fake_tl)
+    path = Path(pkg.__file__).with_name("_triton_kernel.py")
+    spec = importlib.util.spec_from_file_location("spikeforge.nn._triton_kernel_host_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, launches
+
+
+@pytest.mark.parametrize("spec", [LIFSpec(charge="if", v_th=1.0, reset="soft", spike_compare=">"),
+                                  sfnn.STBP_NEURON, LIFSpec(spike_compare=">=", v_th=0.3)],
+                         ids=["if-soft-gt", "stbp-hard-gt", "tau-hard-ge"])
+def test_triton_host_passes_the_comparison_as_a_constexpr(monkeypatch, spec):
+    """Regression: '>' was emulated with h >= nextafter(v_th) computed in float64; Triton passes Python
+    floats as float32, where that rounds back to v_th, so '>' fired like '>=' on the GPU. The kernels
+    now get the comparison as the constexpr GE and the threshold itself (forward and hard-reset backward)."""
+    import numpy as np
+
+    mod, launches = _load_triton_kernel_with_fake_triton(monkeypatch)
+    scalars, consts = mod._fwd_args(spec)
+    assert consts["GE"] is spec.ge
+    assert float(np.float32(scalars[5])) == float(np.float32(spec.v_th))  # vth, not a nudged float
+    bscalars, bconsts = mod._bwd_args(spec)
+    assert bconsts["GE"] is spec.ge and bscalars[3] == spec.v_th
+
+    x = torch.full((3, 2, 4), spec.v_th)
+    s, vT, saved = mod.TritonImpl.forward(x, None, spec, check_nan=False)
+    gx, gv0 = mod.TritonImpl.backward(saved, torch.ones_like(x), None, spec, need_gv0=False)
+    (fname, fargs, fkw), (bname, bargs, bkw) = launches
+    assert fname == "_lif_fwd_kernel" and bname == "_lif_bwd_kernel"
+    assert fkw["GE"] is spec.ge and bkw["GE"] is spec.ge
+    assert fkw["RESET"] == spec.kernel_params()[1][1] and bkw["SG"] == spec.surrogate.kernel_id
+    # every float scalar the kernels get, as float32: the threshold is there exactly, and no value
+    # just above it stands in for '>' (the old vth_fire, float32-rounded back to v_th)
+    f32 = [float(np.float32(a)) for a in fargs + bargs if isinstance(a, float)]
+    assert float(np.float32(spec.v_th)) in f32
+    assert len(fargs) == 14 and len(bargs) == 16  # the kernels' positional arguments, no vth_fire
+
+
+def test_triton_strict_compare_in_interpreter_mode():
+    """With '>' an input exactly at the threshold does not fire (Triton interpreter, where installed)."""
+    pytest.importorskip("triton")
+    code = r"""
+import os
+os.environ["TRITON_INTERPRET"] = "1"
+import torch
+from spikeforge.nn.functional import LIFSpec, lif_multi_step, _FusedLIF
+from spikeforge.nn.models import STBP_NEURON
+from spikeforge.nn._triton_kernel import TritonImpl
+for spec in (LIFSpec(charge="if", v_th=1.0, reset="soft", spike_compare=">"), STBP_NEURON,
+             LIFSpec(charge="if", v_th=1.0, reset="hard", spike_compare=">=")):
+    x = torch.full((3, 2, 5), spec.v_th)
+    x[1:] = 0.0
+    xd = x.clone().requires_grad_(True)
+    s, v = _FusedLIF.apply(xd, None, spec, TritonImpl, True)
+    ref, _ = lif_multi_step(x, None, spec, backend="reference")
+    assert torch.equal(s, ref), (spec, s, ref)
+    assert s[0].eq(0.0 if spec.spike_compare == ">" else 1.0).all()
+    gx, = torch.autograd.grad(s.sum() + v.sum(), xd)
+    xr = x.clone().requires_grad_(True)
+    sr, vr = lif_multi_step(xr, None, spec, backend="reference")
+    gr, = torch.autograd.grad(sr.sum() + vr.sum(), xr)
+    torch.testing.assert_close(gx, gr, rtol=1e-5, atol=1e-5)
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-2000:]
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("reset", ["hard", "soft", "soft_delayed"])
+def test_triton_strict_compare_on_the_threshold(reset):
+    pytest.importorskip("triton")
+    spec = LIFSpec(charge="if", v_th=0.5, reset=reset, spike_compare=">")
+    x = torch.full((4, 3, 7), 0.5)
+    s_cpu, v_cpu = lif_multi_step(x, None, spec)
+    s_gpu, v_gpu = lif_multi_step(x.cuda(), None, spec)
+    assert torch.equal(s_gpu.cpu(), s_cpu) and s_cpu[0].eq(0).all()

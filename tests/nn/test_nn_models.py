@@ -89,3 +89,28 @@ def test_bad_model_input():
         sfnn.ConvSNN(image_size=30)
     with pytest.raises(ValueError, match="norm"):
         sfnn.ConvSNN(norm="layer")
+
+
+def test_model_argument_checks():
+    """Regressions: ConvSNN(pool='foo') raised KeyError, SpikingResNet19(T=0) was accepted, a dict neuron
+    failed later with AttributeError."""
+    with pytest.raises(ValueError, match="pool"):
+        sfnn.ConvSNN(pool="foo")
+    for T in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="T must be an integer"):
+            sfnn.SpikingResNet19(T=T)
+        with pytest.raises(ValueError, match="T must be an integer"):
+            sfnn.ConvSNN(T=T)
+    with pytest.raises(ValueError, match="norm"):
+        sfnn.SpikingResNet19(norm="layer")
+    with pytest.raises(TypeError, match="LIFSpec"):
+        sfnn.ConvSNN(neuron={"v_th": 0.5})
+    with pytest.raises(TypeError, match="LIFSpec"):
+        sfnn.SpikingResNet19(neuron={"v_th": 0.5})
+
+
+def test_sequence_input_runs_for_its_own_length():
+    """Documented: T sets how often an image is repeated; a [T', B, ...] sequence runs T' steps."""
+    m = sfnn.ConvSNN(T=3, image_size=8, channels=(4,))
+    seq = torch.rand(5, 2, 1, 8, 8)
+    assert m.features(seq).shape[:2] == (5, 2) and m(seq).shape == (2, 10)

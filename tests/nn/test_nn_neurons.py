@@ -99,3 +99,25 @@ def test_module_is_trainable_in_a_network():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_from_spec_refuses_dynamics_kwargs():
+    """Regression: LIF.from_spec(spec, tau=3.0) silently kept the spec's tau."""
+    spec = sfnn.LIFSpec(tau=2.0)
+    with pytest.raises(TypeError, match="tau"):
+        sfnn.LIF.from_spec(spec, tau=3.0)
+    with pytest.raises(TypeError, match="v_th"):
+        sfnn.IF.from_spec(spec, v_th=0.5)
+    with pytest.raises(TypeError, match="LIFSpec"):
+        sfnn.LIF.from_spec({"tau": 2.0})
+    layer = sfnn.LIF.from_spec(spec, step_mode="s", return_state=True, backend="torch", check_nan=False)
+    assert layer.spec is spec and layer.step_mode == "s" and layer.return_state and layer.backend == "torch"
+
+
+def test_multi_step_starts_from_v_reset_for_hard_reset():
+    """The documented start of a multi-step call: V_reset for a hard reset, 0 otherwise."""
+    x = torch.zeros(1, 1, 1)
+    _, v = sfnn.LIF(tau=2.0, v_reset=-0.5, return_state=True)(x)  # H = V + (0 - (V - V_r))/2 = V_r
+    assert v.item() == -0.5
+    _, v = sfnn.LIF(tau=2.0, v_reset=None, return_state=True)(x)
+    assert v.item() == 0.0

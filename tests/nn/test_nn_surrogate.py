@@ -79,3 +79,16 @@ def test_spike_fn_forward_backward():
     assert heaviside(torch.tensor([0.0]), ge=False).item() == 0.0
     smooth = Surrogate("sigmoid", 4.0, spiking=False)
     torch.testing.assert_close(spike_fn(x, smooth), torch.sigmoid(4 * x))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_primitive_is_centred_and_its_documented_range(name):
+    """The primitive is increasing with g(0) = 1/2; it spans (0, 1) except fast_sigmoid's 1/2 ± 1/α."""
+    sg = Surrogate(name)
+    x = torch.linspace(-1e4, 1e4, 200_001, dtype=torch.float64)
+    g = sg.primitive(x)
+    assert sg.primitive(torch.zeros(1, dtype=torch.float64)).item() == pytest.approx(0.5)
+    assert (g[1:] >= g[:-1]).all()
+    lo, hi = (0.5 - 1 / sg.alpha, 0.5 + 1 / sg.alpha) if name == "fast_sigmoid" else (0.0, 1.0)
+    assert g[0].item() == pytest.approx(lo, abs=1e-3) and g[-1].item() == pytest.approx(hi, abs=1e-3)
+    assert all(len(v) == 2 for v in SURROGATES.values())  # (kernel id, default alpha)

@@ -199,3 +199,105 @@ def test_cifar_missing_batch_fails_in_load_data(tmp_path):
     (root / "data_batch_5").unlink()
     with pytest.raises(FileNotFoundError, match="data_batch_5"):
         load_data(str(root))
+
+
+# ---------------------------------------------------------------------------- review regressions
+def test_custom_neuron_round_trips_through_the_checkpoint(tmp_path):
+    """Regression: asdict() stored a LIFSpec in extra as a plain dict and ConvSNN(neuron=dict) failed."""
+    from dataclasses import asdict
+
+    from spikeforge.nn import LIFSpec
+    from spikeforge.nn.train import _model_args, config_from_dict, config_to_dict
+
+    neuron = LIFSpec(charge="decay", decay=0.25, decay_input=False, v_th=0.4, reset="hard", spike_compare=">",
+                     surrogate=("rect", 1.0))
+    cfg = TrainConfig(epochs=1, **{**TINY, "n_train": 32, "n_test": 16}, extra={"neuron": neuron, "hidden": 8})
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    res = fit(cfg, out_dir=tmp_path / "run", progress=False, log=None)
+    model, meta = model_from_checkpoint(tmp_path / "run")
+    assert model.stem_act.spec == neuron and model.hidden["act"].spec == neuron
+    assert meta["config"]["extra"]["neuron"] == {"__lifspec__": config_to_dict(cfg)["extra"]["neuron"]["__lifspec__"]}
+    x = res["data"].to_float(res["data"].X_test[:4])
+    res["model"].eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), res["model"](x), rtol=0, atol=0)
+    # older checkpoints stored dataclasses.asdict(cfg): the neuron as an untagged dict
+    data = load_data("digits", n_train=8, n_test=8)
+    save_checkpoint(tmp_path / "old" / CHECKPOINT, build_model(cfg, data),
+                    meta={"config": asdict(cfg), "model_args": _model_args(data)})
+    old, _ = model_from_checkpoint(tmp_path / "old")
+    assert old.stem_act.spec == neuron
+
+
+@pytest.mark.parametrize("value", [object(), {1, 2}, torch.zeros(2), float("nan")])
+def test_config_refuses_extra_values_json_cannot_store(value):
+    with pytest.raises(TypeError, match="extra"):
+        TrainConfig(extra={"hidden": value})
+    with pytest.raises(TypeError, match="extra"):
+        TrainConfig(extra="hidden=8")
+
+
+def test_resume_compares_every_field_but_device_and_amp(tmp_path):
+    """Regression: weight_decay, extra, n_train and n_test changes were resumed silently."""
+    base = {**TINY, "n_train": 32, "n_test": 16, "extra": {"pool": "avg"}}
+    with pytest.raises(_Stop):
+        fit(TrainConfig(epochs=2, **base), out_dir=tmp_path, progress=False, log=None, on_epoch=_stop_after_first)
+    for field, value in [("weight_decay", 0.5), ("extra", {"pool": "max"}), ("extra", {"pool": "avg", "hidden": 8}),
+                         ("n_train", 31), ("n_test", 15), ("seed", 1), ("lr", 0.5)]:
+        with pytest.raises(ValueError, match=f"differs in \\['{field}'\\]"):
+            fit(TrainConfig(epochs=2, **{**base, field: value}), out_dir=tmp_path, resume=True, progress=False, log=None)
+    # where it runs may change: device and amp are not compared
+    res = fit(TrainConfig(epochs=2, **base, device="cpu", amp=False), out_dir=tmp_path, resume=True,
+              progress=False, log=None)
+    assert len(res["history"]) == 2
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"epochs": 2.5}, TypeError, "epochs must be an integer"),
+    ({"epochs": None}, TypeError, "epochs must be an integer"),
+    ({"epochs": True}, TypeError, "epochs must be an integer"),
+    ({"T": 1.5}, TypeError, "T must be an integer"),
+    ({"batch_size": "16"}, TypeError, "batch_size must be an integer"),
+    ({"seed": 1.5}, TypeError, "seed must be an integer"),
+    ({"seed": -1}, ValueError, "seed must be >= 0"),
+    ({"T": 0}, ValueError, "T must be >= 1"),
+    ({"norm": "foo"}, ValueError, "norm must be one of"),
+    ({"lr": "0.1"}, TypeError, "lr must be a real number"),
+    ({"weight_decay": None}, TypeError, "weight_decay must be a real number"),
+    ({"amp": "no"}, TypeError, "amp must be a bool"),
+    ({"device": "foo"}, ValueError, "device must be"),
+    ({"data": 3}, TypeError, "data must be a string"),
+])
+def test_config_checks_types_at_construction(kwargs, error, match):
+    """Regression: epochs=2.5, T=1.5, batch_size='16', seed=1.5 were accepted (crashing or truncating later)
+    and norm was checked only after the data had loaded."""
+    with pytest.raises(error, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_config_normalises_numpy_numbers():
+    cfg = TrainConfig(epochs=np.int64(3), T=np.int32(2), seed=np.int64(0), lr=np.float32(0.5), n_train=np.int64(8))
+    assert type(cfg.epochs) is int and type(cfg.T) is int and type(cfg.seed) is int and type(cfg.n_train) is int
+    assert type(cfg.lr) is float and cfg.lr == 0.5
+
+
+def test_grad_scaler_state_round_trips_through_the_checkpoint(tmp_path):
+    """Regression: fit() on CUDA with amp did not store the GradScaler, so a resumed run restarted its loss
+    scale at 65536. The save/load path, exercised with a CPU GradScaler."""
+    from safetensors import safe_open
+
+    model = torch.nn.Linear(2, 2)
+    scaler = torch.amp.GradScaler("cpu")
+    state = {**scaler.state_dict(), "scale": 1024.0, "_growth_tracker": 7}
+    scaler.load_state_dict(state)
+    path = save_checkpoint(tmp_path / "ck.safetensors", model, scaler=scaler)
+    fresh = torch.amp.GradScaler("cpu")
+    load_checkpoint(path, torch.nn.Linear(2, 2), scaler=fresh)
+    assert fresh.state_dict() == scaler.state_dict() and fresh.get_scale() == 1024.0
+    # a disabled scaler stores nothing; a file without scaler state leaves the scaler as it is
+    save_checkpoint(tmp_path / "none.safetensors", model, scaler=torch.amp.GradScaler("cpu", enabled=False))
+    with safe_open(str(tmp_path / "none.safetensors"), framework="pt") as fh:
+        assert "scaler" not in fh.metadata()
+    untouched = torch.amp.GradScaler("cpu")
+    load_checkpoint(tmp_path / "none.safetensors", torch.nn.Linear(2, 2), scaler=untouched)
+    assert untouched.get_scale() == 65536.0

@@ -7,7 +7,10 @@ SpikingJelly's CuPy kernels) instead of recomputing them, and the smooth gradien
 (``Surrogate(spiking=False)``) is not implemented here (those calls use the pure-torch path).
 
 One program handles ``BLOCK`` neurons and walks over time; computation is in float32 whatever the
-input dtype (float16/bfloat16 under autocast are accepted).
+input dtype (float16/bfloat16 under autocast are accepted; float64 input is computed in float32 too, so
+spikes may differ from the CPU kernel where a float64 membrane lies within float32 rounding of the
+threshold). The spike comparison (``>=`` or ``>``) is a compile-time constant of the kernels
+(``GE``); float scalars reach the kernels as float32.
 
 NOTE: written without access to a GPU; it is exercised by ``tests/nn/test_nn_gpu.py`` (marked ``gpu``)
 against the CPU path on a CUDA machine.
@@ -15,9 +18,14 @@ against the CPU path on a CUDA machine.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import triton
 import triton.language as tl
+
+if TYPE_CHECKING:
+    from .functional import LIFSpec
 
 __all__ = ["TritonImpl"]
 
@@ -49,6 +57,17 @@ def _surrogate(x, alpha, SG: tl.constexpr):
 
 
 @triton.jit
+def _fires(h, vth, GE: tl.constexpr):
+    # the comparison is compiled in (a constexpr), not emulated with a nudged threshold: Triton passes
+    # Python floats as float32, and float32(nextafter(v_th, inf)) rounds back to v_th (``>`` became ``>=``)
+    if GE:
+        out = h >= vth
+    else:
+        out = h > vth
+    return out
+
+
+@triton.jit
 def _charge(v, x, a, b, c, tau, vr, CHARGE: tl.constexpr):
     if CHARGE == 0:
         h = a * v + b * x + c
@@ -60,8 +79,9 @@ def _charge(v, x, a, b, c, tau, vr, CHARGE: tl.constexpr):
 
 
 @triton.jit
-def _lif_fwd_kernel(x_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, a, b, c, tau, vr, vth, vth_fire,
-                    CHARGE: tl.constexpr, RESET: tl.constexpr, HAS_V0: tl.constexpr, BLOCK: tl.constexpr):
+def _lif_fwd_kernel(x_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, a, b, c, tau, vr, vth,
+                    CHARGE: tl.constexpr, RESET: tl.constexpr, GE: tl.constexpr, HAS_V0: tl.constexpr,
+                    BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
     if HAS_V0:
@@ -72,8 +92,8 @@ def _lif_fwd_kernel(x_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, a, b, c, tau
         xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
         h = _charge(v, xx, a, b, c, tau, vr, CHARGE)
         if RESET == 3:
-            h = h - tl.where(v >= vth_fire, vth, 0.0)
-        s = tl.where(h >= vth_fire, 1.0, 0.0)
+            h = h - tl.where(_fires(v, vth, GE), vth, 0.0)
+        s = tl.where(_fires(h, vth, GE), 1.0, 0.0)
         tl.store(s_ptr + t * M + offs, s.to(s_ptr.dtype.element_ty), mask=mask)
         tl.store(h_ptr + t * M + offs, h, mask=mask)
         if RESET == 0:
@@ -86,8 +106,8 @@ def _lif_fwd_kernel(x_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, a, b, c, tau
 
 
 @triton.jit
-def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, T, M, dhdv, dhdx, vr, vth, vth_fire,
-                    alpha, nd, sd, RESET: tl.constexpr, SG: tl.constexpr, GS_MODE: tl.constexpr,
+def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, T, M, dhdv, dhdx, vr, vth,
+                    alpha, nd, sd, RESET: tl.constexpr, GE: tl.constexpr, SG: tl.constexpr, GS_MODE: tl.constexpr,
                     HAS_GVT: tl.constexpr, HAS_V0: tl.constexpr, NEED_GV0: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
@@ -102,7 +122,7 @@ def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, 
         sg = _surrogate(h - vth, alpha, SG)
         gin = g - corr * sg
         if RESET == 0:
-            spk = tl.where(h >= vth_fire, 1.0, 0.0)
+            spk = tl.where(_fires(h, vth, GE), 1.0, 0.0)
             dvdh = (1.0 - spk) + (vr - h) * sg * nd
         elif RESET == 1:
             dvdh = 1.0 - vth * sg * nd
@@ -129,10 +149,25 @@ def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, 
 _BLOCK = 1024
 
 
-def _vth_fire(spec) -> float:
-    import math
+def _fwd_args(spec: LIFSpec) -> tuple[tuple[float, ...], dict[str, int | bool]]:
+    """The forward kernel's scalar arguments ``(a, b, c, tau, vr, vth)`` and its constexprs.
 
-    return spec.v_th if spec.ge else math.nextafter(spec.v_th, math.inf)
+    The spike comparison is the constexpr ``GE`` (``h >= vth`` or ``h > vth`` in the kernel). The
+    threshold is passed as it is: Triton hands Python floats to the kernel as float32, so a ``>``
+    emulated as ``h >= nextafter(v_th)`` (the CPU kernel's trick, exact in the kernel's own dtype) would
+    round back to ``h >= v_th`` in float32.
+    """
+    fp, ip = spec.kernel_params()
+    return tuple(fp[:6]), {"CHARGE": ip[0], "RESET": ip[1], "GE": bool(ip[2])}
+
+
+def _bwd_args(spec: LIFSpec) -> tuple[tuple[float, ...], dict[str, int | bool]]:
+    """The backward kernel's scalars ``(dhdv, dhdx, vr, vth, alpha, nd, sd)`` and its constexprs
+    (``GE``: the comparison that tells the hard reset's backward which steps spiked)."""
+    fp, ip = spec.kernel_params()
+    vr, vth, alpha, nd = fp[4], fp[5], fp[6], fp[7]
+    sd = vth * nd if spec.reset == "soft_delayed" else 0.0
+    return (spec.dh_dv, spec.dh_dx, vr, vth, alpha, nd, sd), {"RESET": ip[1], "GE": bool(ip[2]), "SG": ip[3]}
 
 
 class TritonImpl:
@@ -156,11 +191,10 @@ class TritonImpl:
         vT = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
         if v0 is not None:
             v0 = v0.contiguous()
-        fp, ip = spec.kernel_params()
-        a, b, c, tau, vr, vth = fp[:6]
+        scalars, consts = _fwd_args(spec)
         grid = (triton.cdiv(max(M, 1), _BLOCK),)
-        _lif_fwd_kernel[grid](x, v0 if v0 is not None else x, s, h, vT, T, M, xst, a, b, c, tau, vr, vth,
-                              _vth_fire(spec), CHARGE=ip[0], RESET=ip[1], HAS_V0=v0 is not None, BLOCK=_BLOCK)
+        _lif_fwd_kernel[grid](x, v0 if v0 is not None else x, s, h, vT, T, M, xst, *scalars,
+                              **consts, HAS_V0=v0 is not None, BLOCK=_BLOCK)
         return s, vT, (h, v0, torch.empty(0, dtype=x.dtype, device=x.device))  # last: x's dtype
 
     # the custom operators' view (see ``functional._CpuImpl``): ``aux`` is ``h`` (float32), or the
@@ -202,13 +236,10 @@ class TritonImpl:
             gvT = gvT.contiguous()
         gx = torch.empty(h.shape, dtype=like.dtype, device=h.device)
         gv0 = torch.empty(h.shape[1:], dtype=like.dtype, device=h.device) if need_gv0 else None
-        fp, ip = spec.kernel_params()
-        vr, vth, alpha, nd = fp[4], fp[5], fp[6], fp[7]
-        sd = vth * nd if spec.reset == "soft_delayed" else 0.0
+        scalars, consts = _bwd_args(spec)
         grid = (triton.cdiv(max(M, 1), _BLOCK),)
         _lif_bwd_kernel[grid](h, v0 if v0 is not None else h, gs if gs_mode == 0 else h, gs_scalar,
-                              gvT if gvT is not None else h, gx, gv0 if gv0 is not None else gx, T, M,
-                              spec.dh_dv, spec.dh_dx, vr, vth, _vth_fire(spec), alpha, nd, sd,
-                              RESET=ip[1], SG=ip[3], GS_MODE=gs_mode, HAS_GVT=gvT is not None, HAS_V0=v0 is not None,
+                              gvT if gvT is not None else h, gx, gv0 if gv0 is not None else gx, T, M, *scalars,
+                              **consts, GS_MODE=gs_mode, HAS_GVT=gvT is not None, HAS_V0=v0 is not None,
                               NEED_GV0=need_gv0, BLOCK=_BLOCK)
         return gx, gv0

@@ -1,6 +1,7 @@
 """Threshold-dependent batch normalisation (tdBN, Zheng et al. AAAI 2021) and BN folding.
 
-tdBN (spec ``deep_snn.md`` §2.1): for a pre-activation ``X [T, B, C, ...]``, per channel ``c``::
+tdBN (spec ``deep_snn.md`` §2.1): for a pre-activation ``X [T, B, C, ...]``, per channel ``c``
+(``ThresholdDependentBatchNorm1d`` also takes PyTorch's ``[N, C, L]``; see its ``layout``)::
 
     μ_c, σ²_c = mean and biased variance of X[:, :, c, ...] over (T, B, spatial)
     Y = λ_c · α · V_th · (X − μ_c) / sqrt(σ²_c + ε) + β_c        (λ = 1, β = 0 at init)
@@ -83,19 +84,34 @@ class _ThresholdDependentBatchNorm(nn.modules.batchnorm._BatchNorm):
         kw = {} if ref is None else {"dtype": ref.dtype, "device": ref.device}
         return torch.full((self.num_features,), self.scale, **kw)
 
-    def _check_input_dim(self, x: torch.Tensor) -> None:
+    def _is_multi_step(self, x: torch.Tensor) -> bool:
+        """True for a time-first ``[T, B, C, ...]`` input, False for one (flattened) batch ``[N, C, ...]``."""
         if x.dim() not in (self._step_dim, self._step_dim + 1):
             raise ValueError(
                 f"{type(self).__name__} expects [T, B, C, ...] ({self._step_dim + 1}-D, statistics over T and B) "
                 f"or a flattened [T*B, C, ...] ({self._step_dim}-D) input; got shape {tuple(x.shape)}"
             )
+        return x.dim() == self._step_dim + 1
+
+    def _check_input_dim(self, x: torch.Tensor) -> bool:
+        """Validate ``x``; return whether it is multi-step (see :meth:`_is_multi_step`)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} needs a tensor input; got {type(x).__name__}")
         if not x.is_floating_point():
             raise TypeError(f"{type(self).__name__} needs a floating-point input; got {x.dtype}")
+        multi = self._is_multi_step(x)
+        channels = x.shape[2 if multi else 1]
+        if channels != self.num_features:
+            where = "[T, B, C, ...]" if multi else "[N, C, ...]"
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}) got {channels} channels at C of {where}; "
+                f"input shape {tuple(x.shape)}"
+            )
+        return multi
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` of shape ``[T, B, C, ...]`` (or flattened ``[T·B, C, ...]``)."""
-        self._check_input_dim(x)
-        multi = x.dim() == self._step_dim + 1
+        multi = self._check_input_dim(x)
         shape = x.shape
         if multi:
             x = x.flatten(0, 1)
@@ -122,8 +138,23 @@ class _ThresholdDependentBatchNorm(nn.modules.batchnorm._BatchNorm):
         return super().extra_repr() + f", alpha={self.alpha:.4g}, v_th={self.v_th:g}, parametrization={self.parametrization}"
 
 
+_LAYOUTS_1D = ("auto", "tbc", "ncl")
+
+
 class ThresholdDependentBatchNorm1d(_ThresholdDependentBatchNorm):
-    """tdBN for fully connected layers: input ``[T, B, C]`` (statistics over T and B) or ``[T·B, C]``.
+    """tdBN for fully connected layers and 1-d convolutions.
+
+    Inputs (statistics over every axis but C):
+
+    * ``[N, C]``: one batch (e.g. the flattened ``[T·B, C]`` that :class:`~spikeforge.nn.SeqToANN` feeds
+      a ``Linear → tdBN`` pair);
+    * ``[T, B, C, L]``: a multi-step sequence with a length axis (statistics over T, B, L);
+    * 3-D: either a multi-step sequence ``[T, B, C]`` (statistics over T and B) or one batch of
+      ``[N, C, L]`` as :class:`torch.nn.BatchNorm1d` reads it (what ``SeqToANN(nn.Conv1d(...), tdBN1d)``
+      passes). ``layout`` says which: ``"tbc"``, ``"ncl"``, or ``"auto"`` (default), which goes by where
+      the ``num_features`` channels are: ``[T, B, C]`` when only the last axis has ``C`` entries,
+      ``[N, C, L]`` when only the middle one has. When both have (``B == L == C``) the input is
+      ambiguous and ``"auto"`` raises; pass ``layout`` then.
 
     Parameters
     ----------
@@ -136,9 +167,70 @@ class ThresholdDependentBatchNorm1d(_ThresholdDependentBatchNorm):
     eps, momentum, affine, track_running_stats : as :class:`torch.nn.BatchNorm1d`.
     parametrization : {"paper", "spikingjelly"}
         Constant ``α·V_th`` factor (paper) or folded into the initial weight (SpikingJelly).
+    layout : {"auto", "tbc", "ncl"}
+        How a 3-D input is read (see above).
+
+    Raises
+    ------
+    ValueError
+        At construction: unknown ``parametrization`` or ``layout``, ``alpha`` or ``v_th`` not positive.
+        In ``forward``: an input that is not 2-, 3- or 4-D, whose channel axis does not hold
+        ``num_features`` entries, or a 3-D input that ``layout="auto"`` cannot place.
+    TypeError
+        In ``forward``: a non-floating input.
     """
 
     _step_dim = 2
+
+    def __init__(
+        self,
+        num_features: int,
+        alpha: float = 1.0,
+        v_th: float = 1.0,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        parametrization: str = "paper",
+        device=None,
+        dtype=None,
+        layout: str = "auto",
+    ) -> None:
+        if layout not in _LAYOUTS_1D:
+            raise ValueError(f"layout must be one of {_LAYOUTS_1D}; got {layout!r}")
+        super().__init__(num_features, alpha, v_th, eps, momentum, affine, track_running_stats, parametrization,
+                         device=device, dtype=dtype)
+        self.layout = layout
+
+    def _is_multi_step(self, x: torch.Tensor) -> bool:
+        if x.dim() == 2:
+            return False
+        if x.dim() == 4:
+            return True
+        if x.dim() != 3:
+            raise ValueError(
+                f"{type(self).__name__} expects [N, C], [T, B, C] or [N, C, L] (3-D, see layout), or "
+                f"[T, B, C, L]; got shape {tuple(x.shape)}"
+            )
+        layout = getattr(self, "layout", "auto")  # modules pickled before ``layout`` existed
+        if layout != "auto":
+            return layout == "tbc"
+        c = self.num_features
+        last, middle = x.shape[2] == c, x.shape[1] == c
+        if last and middle:
+            raise ValueError(
+                f"{type(self).__name__}: 3-D input of shape {tuple(x.shape)} is ambiguous (both a sequence "
+                f"[T, B, C] and a batch [N, C, L] with C = {c}); pass layout='tbc' or layout='ncl'"
+            )
+        if not (last or middle):
+            raise ValueError(
+                f"{type(self).__name__}({c}): 3-D input of shape {tuple(x.shape)} has {c} channels neither at "
+                "dim 2 ([T, B, C]) nor at dim 1 ([N, C, L])"
+            )
+        return last
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", layout={getattr(self, 'layout', 'auto')}"
 
 
 class ThresholdDependentBatchNorm2d(_ThresholdDependentBatchNorm):

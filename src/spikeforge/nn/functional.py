@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import numbers
 from dataclasses import dataclass, field, fields
 
 import torch
@@ -83,7 +84,7 @@ class LIFSpec:
     decay_input : bool
         Whether the input is scaled by the leak (``1/τ`` or ``1 − β``).
     v_th : float
-        Firing threshold (same unit as the input).
+        Firing threshold (same unit as the input), > 0.
     v_reset : float
         Potential after a spike with ``reset="hard"``; the leak target of ``charge="tau"``.
     reset : {"hard", "soft", "none", "soft_delayed"}
@@ -93,6 +94,15 @@ class LIFSpec:
         Fire at ``H >= V_th`` (SpikingJelly, QCFS; default) or ``H > V_th`` (STBP, snnTorch, Norse).
     surrogate : Surrogate or str or (name, alpha)
         Surrogate derivative of the spike (see :mod:`spikeforge.nn.surrogate`).
+
+    The numeric fields accept Python or NumPy real scalars and are stored as Python floats.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``charge``, ``reset`` or ``spike_compare``; a numeric field that is not a finite real
+        number (or is a bool); ``v_th <= 0``; ``tau < 1`` (``charge="tau"``); ``decay`` outside [0, 1]
+        (``charge="decay"``).
     """
 
     charge: str = "tau"
@@ -116,9 +126,12 @@ class LIFSpec:
             raise ValueError(f"spike_compare must be '>=' or '>'; got {self.spike_compare!r}")
         for name in ("tau", "decay", "v_th", "v_reset"):
             val = getattr(self, name)
-            if not isinstance(val, (int, float)) or not math.isfinite(val):
-                raise ValueError(f"{name} must be a finite number; got {val!r}")
+            # numbers.Real covers Python and NumPy scalars (np.float32, np.int64, ...); bool is not a value
+            if isinstance(val, bool) or not isinstance(val, numbers.Real) or not math.isfinite(val):
+                raise ValueError(f"{name} must be a finite real number; got {val!r}")
             object.__setattr__(self, name, float(val))
+        if self.v_th <= 0.0:
+            raise ValueError(f"v_th must be > 0; got {self.v_th}")
         if self.charge == "tau" and self.tau < 1.0:
             raise ValueError(f"tau must be >= 1 time step; got {self.tau}")
         if self.charge == "decay" and not 0.0 <= self.decay <= 1.0:
@@ -509,7 +522,10 @@ def lif_multi_step(
     spec : LIFSpec
         Neuron dynamics.
     backend : {"auto", "cpu", "torch", "triton", "reference"}
-        See :func:`select_backend`. All give the same spikes and (to rounding) the same gradients.
+        See :func:`select_backend`. All give the same spikes and (to rounding) the same gradients for
+        the same dtype, with one exception: the Triton kernels compute in float32 whatever the input
+        dtype, so for float64 input a membrane within float32 rounding of the threshold may spike
+        differently there.
     check_nan : bool
         Raise ``ValueError`` on NaN input (free on the CPU kernel; one reduction elsewhere).
 

@@ -8,12 +8,15 @@ encoder, spec §1.5) and the readout of Zheng et al. (§1.5): the last layer ``M
 Direct encoding is exact and cheap: the stem conv and its norm see the same image at every step, so they
 run once on ``[B, C, H, W]`` (BatchNorm statistics over T·B repeats equal those over B) and the result is
 repeated over time as a stride-0 view that the fused LIF kernel reads without a copy. A ``[T, B, C, H, W]``
-input (e.g. Poisson spikes) is processed step by step instead.
+input (e.g. Poisson spikes) is processed step by step instead, for its own number of steps ``T'``
+(the model's ``T`` sets only how often an image is repeated); it must be time first (a batch-first
+``[B, T, ...]`` tensor cannot be told apart from it by its shape).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -43,6 +46,17 @@ STBP_NEURON = LIFSpec(
 )
 
 _NORMS = ("tdbn", "bn", "none")
+_POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+
+
+def _check_model_args(T: object, norm: str, neuron: object) -> None:
+    """Shared checks of the model constructors (see their Raises)."""
+    if norm not in _NORMS:
+        raise ValueError(f"norm must be one of {_NORMS}; got {norm!r}")
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
+        raise ValueError(f"T must be an integer >= 1; got {T!r}")
+    if not isinstance(neuron, LIFSpec):
+        raise TypeError(f"neuron must be a LIFSpec; got {type(neuron).__name__}")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -126,7 +140,16 @@ class ConvSNN(nn.Module):
 
     Shapes
     ------
-    ``[B, C, H, W]`` (repeated over T) or ``[T, B, C, H, W]`` → logits ``[B, num_classes]``.
+    ``[B, C, H, W]`` (repeated over T) or ``[T, B, C, H, W]`` → logits ``[B, num_classes]``. A sequence
+    is read time first and runs for its own number of steps (``T`` applies to static images only).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``norm``, ``pool`` or ``act``; ``T`` not an integer ≥ 1; no ``channels``; ``image_size``
+        not divisible by ``2**len(channels)``.
+    TypeError
+        ``neuron`` is not a :class:`~spikeforge.nn.functional.LIFSpec`.
     """
 
     def __init__(
@@ -144,17 +167,16 @@ class ConvSNN(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        if norm not in _NORMS:
-            raise ValueError(f"norm must be one of {_NORMS}; got {norm!r}")
-        if T < 1:
-            raise ValueError(f"T must be >= 1; got {T}")
+        _check_model_args(T, norm, neuron)
+        if pool not in _POOLS:
+            raise ValueError(f"pool must be one of {tuple(_POOLS)}; got {pool!r}")
         if not channels:
             raise ValueError("channels must name at least one conv stage")
         if image_size % (2 ** len(channels)):
             raise ValueError(f"image_size {image_size} must be divisible by 2**{len(channels)} (one pool per stage)")
-        self.T = T
+        self.T = int(T)
         self.in_channels = in_channels
-        pool_cls = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[pool]
+        pool_cls = _POOLS[pool]
         v_th = neuron.v_th
         chans = [in_channels, *channels]
         self.stem = nn.Sequential(
@@ -259,6 +281,18 @@ class SpikingResNet19(nn.Module):
         tdBN-1d after the 256-d FC (spec §6 item 5: not in TET's code; off by default).
     norm : {"tdbn", "bn", "none"}
     backend : str
+
+    Shapes
+    ------
+    ``[B, C, 32, 32]`` (repeated over T) or ``[T, B, C, 32, 32]`` (time first, its own number of steps)
+    → logits ``[B, num_classes]``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``norm``; ``T`` not an integer ≥ 1.
+    TypeError
+        ``neuron`` is not a :class:`~spikeforge.nn.functional.LIFSpec`.
     """
 
     def __init__(
@@ -272,9 +306,8 @@ class SpikingResNet19(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        if norm not in _NORMS:
-            raise ValueError(f"norm must be one of {_NORMS}; got {norm!r}")
-        self.T = T
+        _check_model_args(T, norm, neuron)
+        self.T = int(T)
         self.in_channels = in_channels
         v_th = neuron.v_th
         self.stem = nn.Sequential(nn.Conv2d(in_channels, 128, 3, padding=1, bias=norm == "none"), _norm2d(norm, 128, 1.0, v_th))

@@ -3,7 +3,8 @@
 Thin wrappers over :mod:`spikeforge.nn.functional`. Two step modes, as in SpikingJelly:
 
 * ``step_mode="m"`` (default): input ``[T, B, ...]``, the whole sequence in one fused call. Each call
-  starts from ``v0`` (zeros by default): no state survives between calls, so nothing needs resetting.
+  starts from ``v0`` (by default the resting potential: ``V_reset`` for a hard reset, 0 otherwise): no
+  state survives between calls, so nothing needs resetting.
 * ``step_mode="s"``: input ``[B, ...]``, one step per call. The membrane is kept in ``self.v`` until
   :meth:`reset_state` (or :func:`reset_states` on a whole network, scoped to that module tree).
 
@@ -37,7 +38,7 @@ class LIF(nn.Module):
     decay_input : bool
         Scale the input by the leak (``1/τ`` or ``1 − β``). Default True (SpikingJelly's default).
     v_th : float
-        Firing threshold. Default 1.
+        Firing threshold, > 0. Default 1.
     v_reset : float or None
         Reset potential for ``reset="hard"``. ``None`` means soft reset (SpikingJelly's convention).
     reset : {"hard", "soft", "none", "soft_delayed"}, optional
@@ -63,7 +64,15 @@ class LIF(nn.Module):
     Shapes
     ------
     ``step_mode="m"``: ``x [T, B, ...] -> spikes [T, B, ...]``; ``"s"``: ``x [B, ...] -> spikes [B, ...]``.
+
+    Raises
+    ------
+    ValueError
+        Invalid dynamics (see :class:`~spikeforge.nn.functional.LIFSpec`, e.g. ``v_th <= 0``), both
+        ``tau`` and ``decay``, ``reset="hard"`` without ``v_reset``, unknown ``step_mode`` or ``backend``.
     """
+
+    _FROM_SPEC_KWARGS = ("step_mode", "return_state", "backend", "check_nan")
 
     def __init__(
         self,
@@ -116,7 +125,23 @@ class LIF(nn.Module):
 
     @classmethod
     def from_spec(cls, spec: LIFSpec, **kwargs) -> LIF:
-        """A layer with the dynamics of ``spec`` (``kwargs``: step_mode, return_state, backend, check_nan)."""
+        """A layer with the dynamics of ``spec`` (``kwargs``: step_mode, return_state, backend, check_nan).
+
+        Raises
+        ------
+        TypeError
+            ``spec`` is not a :class:`LIFSpec`, or ``kwargs`` names a parameter of the dynamics (``tau``,
+            ``v_th``, ...), which ``spec`` fixes: build the spec with it instead
+            (``dataclasses.replace(spec, tau=3.0)``).
+        """
+        if not isinstance(spec, LIFSpec):
+            raise TypeError(f"spec must be a LIFSpec; got {type(spec).__name__}")
+        bad = sorted(set(kwargs) - set(cls._FROM_SPEC_KWARGS))
+        if bad:
+            raise TypeError(
+                f"from_spec takes only {', '.join(cls._FROM_SPEC_KWARGS)}; {', '.join(bad)} would be ignored "
+                "(the spec fixes the dynamics: use dataclasses.replace(spec, ...))"
+            )
         layer = cls(**kwargs)
         layer.spec = spec
         return layer

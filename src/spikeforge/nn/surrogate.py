@@ -37,7 +37,7 @@ import torch
 
 __all__ = ["SURROGATES", "Surrogate", "heaviside", "spike_fn", "surrogate"]
 
-#: canonical name -> (C/Triton kernel id, default alpha, peak as a function of alpha)
+#: canonical name -> (C/Triton kernel id, default alpha); the peak is :attr:`Surrogate.peak`
 SURROGATES: dict[str, tuple[int, float]] = {
     "rect": (0, 1.0),
     "triangle": (1, 1.0),
@@ -133,7 +133,12 @@ class Surrogate:
         return (a / 2) * torch.exp(-a * x.abs())  # piecewise_exp
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        """A primitive ``g`` of :meth:`derivative` (``g' = σ'``), rising from 0 towards 1 around ``x = 0``."""
+        """A primitive ``g`` of :meth:`derivative` (``g' = σ'``), increasing, with ``g(0) = 1/2``.
+
+        For every shape but ``fast_sigmoid`` it rises from 0 to 1 (a smooth step); the primitive of
+        ``fast_sigmoid``, ``1/2 + x/(α|x| + 1)``, only spans ``1/2 ± 1/α`` (its derivative's integral is
+        ``2/α``, not 1).
+        """
         a = self.alpha
         n = self.name
         if n == "rect":

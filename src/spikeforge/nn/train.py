@@ -18,11 +18,12 @@ This is what ``spikeforge train MODEL --data NAME|PATH`` runs (see :func:`fit`).
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,11 +33,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .functional import LIFSpec
+from .models import _NORMS
+from .surrogate import Surrogate
+
 __all__ = [
     "MODELS",
     "DataSplit",
     "TrainConfig",
     "build_model",
+    "config_from_dict",
+    "config_to_dict",
     "evaluate",
     "fit",
     "load_checkpoint",
@@ -195,13 +202,26 @@ class TrainConfig:
         Mixed precision (float16 autocast + gradient scaling) on CUDA; ignored on CPU.
     n_train, n_test : int or None
         Truncate the data (quick runs); at least 1.
+    extra : dict
+        More keyword arguments of the model (``hidden``, ``channels``, ``pool``, ``act``, ``neuron``...).
+        Values must be JSON-serialisable or a :class:`~spikeforge.nn.functional.LIFSpec` (``neuron``):
+        the config is stored as JSON in checkpoints (:func:`config_to_dict`) and a ``LIFSpec`` is stored
+        tagged, so :func:`model_from_checkpoint` rebuilds the same neuron. Tuples come back as lists.
+
+    Integer fields accept Python or NumPy integers (stored as ``int``), ``lr`` and ``weight_decay`` any
+    real number (stored as ``float``).
 
     Raises
     ------
+    TypeError
+        On construction: ``epochs``, ``batch_size``, ``T`` or ``seed`` not an integer (floats such as
+        2.5, strings, None and bools are refused); ``lr`` or ``weight_decay`` not a real number; ``amp``
+        not a bool; ``data`` or ``device`` not a string; ``extra`` not a dict with string keys,
+        or a value in it neither JSON-serialisable nor a ``LIFSpec``.
     ValueError
-        On construction, for an unknown model, optimizer or schedule; ``epochs``, ``batch_size`` or
-        ``T`` below 1; ``lr`` not positive and finite; ``weight_decay`` negative or infinite;
-        ``n_train`` or ``n_test`` below 1.
+        On construction, for an unknown model, optimizer, schedule or norm; ``epochs``, ``batch_size``
+        or ``T`` below 1; ``seed`` negative; ``lr`` not positive and finite; ``weight_decay`` negative or
+        infinite; ``n_train`` or ``n_test`` below 1; ``device`` not ``auto`` nor a torch device name.
     """
 
     model: str = "convsnn"
@@ -224,19 +244,100 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; available: {', '.join(MODELS)}")
+        if isinstance(self.data, os.PathLike):
+            self.data = os.fspath(self.data)
+        if not isinstance(self.data, str):
+            raise TypeError(f"data must be a string ('mnist', 'digits' or a directory); got {self.data!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
         if self.schedule not in ("cosine", "none"):
             raise ValueError(f"schedule must be 'cosine' or 'none'; got {self.schedule!r}")
-        for name in ("epochs", "batch_size", "T"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if self.norm not in _NORMS:
+            raise ValueError(f"norm must be one of {_NORMS}; got {self.norm!r}")
+        for name, minimum in (("epochs", 1), ("batch_size", 1), ("T", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
+            if value < minimum:
+                raise ValueError(f"{name} must be >= {minimum}; got {value}")
+            setattr(self, name, int(value))
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__})")
+            setattr(self, name, float(value))
         if not self.lr > 0 or self.lr == float("inf"):
             raise ValueError(f"lr must be a positive finite number; got {self.lr}")
         if not 0 <= self.weight_decay < float("inf"):
             raise ValueError(f"weight_decay must be a non-negative finite number; got {self.weight_decay}")
         _check_count("n_train", self.n_train)
         _check_count("n_test", self.n_test)
+        for name in ("n_train", "n_test"):
+            if getattr(self, name) is not None:
+                setattr(self, name, int(getattr(self, name)))
+        if not isinstance(self.amp, (bool, np.bool_)):
+            raise TypeError(f"amp must be a bool; got {self.amp!r}")
+        self.amp = bool(self.amp)
+        if isinstance(self.device, torch.device):
+            self.device = str(self.device)
+        if not isinstance(self.device, str):
+            raise TypeError(f"device must be a string ('auto', 'cpu', 'cuda', 'cuda:N'); got {self.device!r}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError) as exc:
+                raise ValueError(f"device must be 'auto' or a torch device ('cpu', 'cuda:0'...); got {self.device!r}") from exc
+        self.extra = _check_extra(self.extra)
+
+
+_SPEC_TAG = "__lifspec__"
+
+
+def _spec_to_json(spec: LIFSpec) -> dict[str, Any]:
+    """``spec`` as a JSON-able dict (every field; the surrogate as ``[name, alpha, spiking]``)."""
+    return json.loads(spec._key)
+
+
+def _spec_from_json(d: dict[str, Any]) -> LIFSpec:
+    """Inverse of :func:`_spec_to_json`; also reads ``dataclasses.asdict(spec)`` (the surrogate as a dict),
+    the form checkpoints written before the tag held."""
+    d = dict(d)
+    sg = d.pop("surrogate", None)
+    if isinstance(sg, dict):
+        sg = Surrogate(sg["name"], sg.get("alpha", float("nan")), sg.get("spiking", True))
+    elif isinstance(sg, (list, tuple)):
+        sg = Surrogate(*sg)
+    return LIFSpec(**d) if sg is None else LIFSpec(**d, surrogate=sg)
+
+
+def _check_extra(extra: Any) -> dict[str, Any]:
+    """``extra`` with tagged LIFSpec dicts turned back into specs; refuses what JSON cannot store."""
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra must be a dict of model keyword arguments; got {type(extra).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        if not isinstance(key, str):
+            raise TypeError(f"extra keys must be strings; got {key!r}")
+        if isinstance(value, dict) and set(value) == {_SPEC_TAG}:
+            value = _spec_from_json(value[_SPEC_TAG])
+        if not isinstance(value, LIFSpec):
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"extra[{key!r}] = {value!r} cannot be stored in a checkpoint (JSON); use numbers, "
+                    "strings, lists, dicts or a LIFSpec"
+                ) from exc
+        out[key] = value
+    return out
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    """``cfg`` as plain JSON data (what checkpoints and ``summary.json`` store); a ``LIFSpec`` in
+    ``extra`` becomes ``{"__lifspec__": {...}}``, which :func:`config_from_dict` turns back into the spec."""
+    d = {f.name: getattr(cfg, f.name) for f in fields(TrainConfig)}
+    d["extra"] = {k: {_SPEC_TAG: _spec_to_json(v)} if isinstance(v, LIFSpec) else v for k, v in cfg.extra.items()}
+    return json.loads(json.dumps(d))
 
 
 def build_model(cfg: TrainConfig, data: DataSplit) -> nn.Module:
@@ -261,6 +362,7 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     Returns ``(model, meta)``; ``meta["config"]`` is the run's :class:`TrainConfig` as a dict and
     ``meta["model_args"]`` the input channels, classes and image size. Checkpoints written before
     ``model_args`` was stored are rebuilt by loading the run's data once. ``~`` in ``path`` is expanded.
+    A custom neuron (``extra={"neuron": LIFSpec(...)}``) is rebuilt as the same ``LIFSpec``.
 
     Raises
     ------
@@ -268,17 +370,15 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
         No checkpoint at ``path`` (or in the folder ``path``).
     ValueError
         The file holds no training config (not written by ``spikeforge train``).
+    TypeError, ValueError
+        The stored config is not a valid :class:`TrainConfig` (see :func:`config_from_dict`).
     """
-    from safetensors import safe_open
-
     path = Path(path).expanduser()
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(str(path), framework="pt", device="cpu") as fh:
-        raw = (fh.metadata() or {}).get("meta")
-    meta = json.loads(raw or "{}")
+    meta = _read_meta(path)
     if "config" not in meta:
         raise ValueError(f"{path} has no stored training config (not written by spikeforge train)")
     cfg = config_from_dict(meta["config"])
@@ -291,6 +391,15 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     model = build_model(cfg, data)
     load_checkpoint(path, model, device=device)
     return model.eval(), meta
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """The ``meta`` dict of a checkpoint, without loading its tensors."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt", device="cpu") as fh:
+        raw = (fh.metadata() or {}).get("meta")
+    return json.loads(raw or "{}")
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:
@@ -311,11 +420,13 @@ def _json(obj: Any) -> str:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: Any = None, meta: dict[str, Any] | None = None) -> Path:
-    """Write model (and optimizer/scheduler) state to ``path`` in safetensors format, atomically.
+                    scheduler: Any = None, meta: dict[str, Any] | None = None,
+                    scaler: torch.amp.GradScaler | None = None) -> Path:
+    """Write model (and optimizer/scheduler/gradient-scaler) state to ``path`` in safetensors format, atomically.
 
     Tensors go to the safetensors body (moved to CPU, so the file is device-free); the optimizer's
-    non-tensor state, the scheduler state and ``meta`` go to its JSON metadata.
+    non-tensor state, the scheduler state, the :class:`torch.amp.GradScaler` state (its loss scale and
+    growth tracker, plain numbers; nothing for a disabled scaler) and ``meta`` go to its JSON metadata.
     """
     from safetensors.torch import save_file
 
@@ -337,6 +448,10 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         metadata["optim_scalars"] = _json(scalars)
     if scheduler is not None:
         metadata["scheduler"] = _json(scheduler.state_dict())
+    if scaler is not None:
+        scaler_state = scaler.state_dict()
+        if scaler_state:  # empty for a disabled scaler
+            metadata["scaler"] = _json(scaler_state)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".safetensors.tmp")
     os.close(fd)
@@ -350,11 +465,20 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
 
 
 def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: Any = None, device: str | torch.device = "cpu") -> dict[str, Any]:
+                    scheduler: Any = None, device: str | torch.device = "cpu",
+                    scaler: torch.amp.GradScaler | None = None) -> dict[str, Any]:
     """Load a :func:`save_checkpoint` file into ``model`` (moved to ``device``); return its ``meta``.
 
     ``device`` may differ from where the model was trained: the file holds CPU tensors, which are
-    mapped to ``device`` on load (``"cpu"``, ``"cuda"``, ``"auto"``...).
+    mapped to ``device`` on load (``"cpu"``, ``"cuda"``, ``"auto"``...). ``scaler`` gets the stored
+    gradient-scaler state when the file has one (else it is left as it is).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Not a spikeforge checkpoint; an ``optimizer`` is given but the file holds no optimizer state.
     """
     from safetensors import safe_open
 
@@ -383,6 +507,8 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["optim_param_groups"])})
     if scheduler is not None and "scheduler" in metadata:
         scheduler.load_state_dict(json.loads(metadata["scheduler"]))
+    if scaler is not None and "scaler" in metadata:
+        scaler.load_state_dict(json.loads(metadata["scaler"]))
     return json.loads(metadata.get("meta", "{}"))
 
 
@@ -429,7 +555,10 @@ def fit(
     out_dir : path, optional
         Where ``checkpoint.safetensors`` (after every epoch) and ``metrics.jsonl`` go.
     resume : bool
-        Continue from ``out_dir/checkpoint.safetensors`` if it exists (its stored config must match).
+        Continue from ``out_dir/checkpoint.safetensors`` if it exists. Its stored config must match
+        ``cfg`` in every field (``extra`` and the data sizes included) except ``device`` and ``amp``,
+        which may change between runs (e.g. resume on another machine); the optimizer, schedule and
+        gradient-scaler states continue from the checkpoint.
     progress : bool
         Show a tqdm progress bar per epoch (on a terminal).
     data : DataSplit, optional
@@ -439,6 +568,11 @@ def fit(
     on_epoch : callable, optional
         ``on_epoch(epoch, model, metrics)`` after each epoch, once its checkpoint is written (e.g. extra
         measurements; an exception raised there stops training with the checkpoint in place).
+
+    Raises
+    ------
+    ValueError
+        ``resume`` with a checkpoint whose config differs from ``cfg`` (see ``resume``).
     """
     from tqdm.auto import tqdm
 
@@ -455,12 +589,11 @@ def fit(
     start_epoch = 0
     ckpt = Path(out_dir) / CHECKPOINT if out_dir is not None else None
     if resume and ckpt is not None and ckpt.exists():
-        meta = load_checkpoint(ckpt, model, opt, sched, device=device)
-        stored = meta.get("config", {})
-        mismatched = [k for k in ("model", "data", "T", "norm", "seed", "batch_size", "lr", "optimizer", "epochs", "schedule")
-                      if k in stored and stored[k] != getattr(cfg, k)]
+        # compare first: a different model (extra, data sizes) would not even load
+        mismatched = _resume_mismatch(_read_meta(ckpt).get("config", {}), cfg)
         if mismatched:
             raise ValueError(f"cannot resume {ckpt}: its config differs in {mismatched}")
+        meta = load_checkpoint(ckpt, model, opt, sched, device=device, scaler=scaler)
         history = meta.get("history", [])
         start_epoch = int(meta.get("epoch", 0))
         if log:
@@ -512,8 +645,9 @@ def fit(
                 f"({metrics['train_seconds']:.1f} s train, {metrics['epoch_seconds']:.1f} s total)")
         if out_dir is not None:
             save_checkpoint(ckpt, model, opt, sched,
-                            meta={"epoch": epoch + 1, "config": asdict(cfg), "history": history,
-                                  "model_args": _model_args(data)})
+                            meta={"epoch": epoch + 1, "config": config_to_dict(cfg), "history": history,
+                                  "model_args": _model_args(data)},
+                            scaler=scaler)
             with open(Path(out_dir) / "metrics.jsonl", "w") as fh:
                 for row in history:
                     fh.write(json.dumps(row) + "\n")
@@ -522,10 +656,39 @@ def fit(
     return {"model": model, "history": history, "config": cfg, "device": str(device), "data": data}
 
 
+#: config fields that may differ when a run is resumed (where it runs, not what it computes)
+_RESUME_MAY_DIFFER = ("device", "amp")
+
+
+def _resume_mismatch(stored: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """The fields (other than :data:`_RESUME_MAY_DIFFER`) in which a checkpoint's stored config differs
+    from ``cfg``, both compared in their JSON form. Fields the stored config lacks (older checkpoints)
+    are not compared."""
+    current = config_to_dict(cfg)
+    try:  # the canonical form of the stored values (e.g. an old untagged neuron dict)
+        canonical = config_to_dict(config_from_dict(stored))
+    except (TypeError, ValueError, KeyError):
+        canonical = stored
+    return [k for k in current if k not in _RESUME_MAY_DIFFER and k in stored and canonical.get(k) != current[k]]
+
+
 def config_from_dict(d: dict[str, Any]) -> TrainConfig:
-    """A :class:`TrainConfig` from a dict (unknown keys ignored), e.g. a checkpoint's stored config."""
+    """A :class:`TrainConfig` from a dict (unknown keys ignored), e.g. a checkpoint's stored config.
+
+    Inverse of :func:`config_to_dict`: a tagged ``LIFSpec`` in ``extra`` is rebuilt, and so is an
+    untagged ``extra["neuron"]`` dict (the ``dataclasses.asdict`` form of older checkpoints).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`TrainConfig` for invalid values.
+    """
     names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in d.items() if k in names})
+    kw = {k: v for k, v in d.items() if k in names}
+    extra = kw.get("extra")
+    if isinstance(extra, dict) and isinstance(extra.get("neuron"), dict) and _SPEC_TAG not in extra["neuron"]:
+        kw["extra"] = {**extra, "neuron": _spec_from_json(extra["neuron"])}
+    return TrainConfig(**kw)
 
 
 def run_cli(args: Any) -> int:
@@ -545,7 +708,7 @@ def run_cli(args: Any) -> int:
     from .models import count_parameters
 
     summary = {
-        "config": asdict(cfg),
+        "config": config_to_dict(cfg),
         "device": result["device"],
         "parameters": count_parameters(result["model"]),
         "final": hist[-1] if hist else {},
