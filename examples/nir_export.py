@@ -19,7 +19,7 @@ How to run
     python examples/nir_export.py              # 3 epochs, dt = 1 ms
     python examples/nir_export.py --dt 1e-4    # snnTorch's importer assumes dt = 1e-4 s
 
-Needs the ``nir`` extra (``pip install "spikeforge[nir]"``; the ``test`` extra includes it). Runtime:
+Needs the ``nir`` extra (``pip install -e ".[nir]"``; the ``test`` extra includes it). Runtime:
 about 5 s on a 2-core CPU. The ``.nir`` file goes to a temporary folder and is deleted at the end.
 
 Expected output (approximately)::
