@@ -73,7 +73,7 @@ register(
     seed="004",
     summary="ANN→SNN conversion on MNIST-5k: Max/Robust/per-channel/QCFS, soft vs hard reset, hybrid fine-tuning, rate vs latency coding",
     module="spikeforge.experiments.conversion",
-    full_minutes=7,
+    full_minutes=2,
     quick_minutes=1.5,
 )
 
@@ -100,7 +100,7 @@ register(
     seed="base",
     summary="Diehl & Cook 2015 unsupervised STDP baseline, 100 neurons, MNIST subset 4000/1000",
     module="spikeforge.experiments.diehl_cook",
-    full_minutes=11,
+    full_minutes=2,
     quick_minutes=2,
 )
 
@@ -109,7 +109,7 @@ register(
     seed="002",
     summary="CoLaNET spiking vs digital on MNIST-5k (4000/1000): accuracy, learning curve, prototypes",
     module="spikeforge.experiments.colanet",
-    full_minutes=3,
+    full_minutes=1,
     quick_minutes=0.5,
 )
 
@@ -118,7 +118,7 @@ register(
     seed="002",
     summary="fixed learned convolutions + CoLaNET (CSNN) vs CNN1, CNN2, ULSNN (Diehl & Cook) on MNIST-5k",
     module="spikeforge.experiments.csnn",
-    full_minutes=25,
+    full_minutes=10,
     quick_minutes=2,
 )
 
@@ -127,7 +127,7 @@ register(
     seed="002",
     summary="Goryunov's analytical model: microcolumn count, incubation, learning curves vs simulation",
     module="spikeforge.experiments.colanet_theory",
-    full_minutes=3,
+    full_minutes=1,
     quick_minutes=0.5,
 )
 
@@ -136,7 +136,7 @@ register(
     seed="002",
     summary="CoLaNET continual learning on 10 permuted-MNIST tasks: accuracy matrix, forgetting",
     module="spikeforge.experiments.colanet_continual",
-    full_minutes=8,
+    full_minutes=2,
     quick_minutes=1,
 )
 
