@@ -145,6 +145,6 @@ register(
     seed="001",
     summary="catastrophic forgetting in the Mozafari STDP network: inhibition radii, freezing, Langevin ranges (split-MNIST)",
     module="spikeforge.experiments.continual",
-    full_minutes=28,
+    full_minutes=18,
     quick_minutes=2.5,
 )
