@@ -7,6 +7,7 @@ boundary, never a deep traceback from inside a kernel.
 from __future__ import annotations
 
 import numbers
+import operator
 import warnings
 from typing import Any
 
@@ -15,6 +16,8 @@ from sklearn.exceptions import DataConversionWarning
 
 __all__ = [
     "auto_no_answer_label",
+    "check_n_steps",
+    "check_positive_int",
     "check_features",
     "check_random_state",
     "check_targets",
@@ -308,6 +311,29 @@ def labels_with_no_answer(classes: np.ndarray, idx: np.ndarray, answered: np.nda
     out = labels.astype(dtype)
     out[~answered] = value
     return out
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` as an int ≥ 1 (an integral number, not a bool), else ``ValueError`` naming ``name``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
+    if v < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return v
+
+
+def check_n_steps(n_steps: object) -> int:
+    """A number of time steps as an int: ``TypeError`` unless an integer (not a bool),
+    ``ValueError`` if < 1."""
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+        raise TypeError(f"n_steps must be an integer; got {n_steps!r} ({type(n_steps).__name__})")
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1; got {n_steps}")
+    return int(n_steps)
 
 
 def check_random_state(seed: Any) -> np.random.Generator:

@@ -21,7 +21,6 @@ when two passes are needed, so its batches must fit in memory; a ``DataLoader`` 
 from __future__ import annotations
 
 import math
-import operator
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,12 +28,12 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from .._validation import check_positive_int
 from ..nn.qcfs import QCFS
 
 __all__ = [
     "ACTIVATIONS",
     "activation_scales",
-    "check_positive_int",
     "iter_batches",
     "percentile_from_histogram",
     "read_again",
@@ -58,19 +57,6 @@ def temporary_mode(model: nn.Module, training: bool = False) -> Iterator[nn.Modu
     finally:
         for m, flag in flags:
             m.training = flag
-
-
-def check_positive_int(value: object, name: str) -> int:
-    """``value`` as an int ≥ 1 (an integral number, not a bool), else ``ValueError`` naming ``name``."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
-    if v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return v
 
 
 def replayable(data: object) -> object:

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .._validation import check_positive_int
 from ..nn.layers import repeat_in_time
-from .calibrate import check_positive_int, iter_batches, read_again, replayable, temporary_mode
+from .calibrate import iter_batches, read_again, replayable, temporary_mode
 from .snn import ConvertedSNN, SpikingActivation
 
 __all__ = ["Encoder", "accuracy_over_time", "direct", "finetune", "threshold_balance"]

@@ -7,9 +7,9 @@ so over ``T`` tacts an input emits ``⌊T·x⌋`` evenly spaced spikes; ``x = 1`
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from .._validation import check_n_steps
 
 __all__ = ["accumulator_spikes"]
 
@@ -40,10 +40,7 @@ def accumulator_spikes(x: np.ndarray, n_steps: int) -> np.ndarray:
     ValueError
         If ``n_steps < 1`` or ``x`` contains NaN.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-        raise TypeError(f"n_steps must be an integer; got {n_steps!r} ({type(n_steps).__name__})")
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1; got {n_steps}")
+    n_steps = check_n_steps(n_steps)
     x = np.asarray(x, dtype=np.float64)
     if np.isnan(x).any():
         raise ValueError("intensities x must not contain NaN")

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
+from .._validation import check_n_steps
+
 __all__ = ["bernoulli_spikes", "poisson_spikes"]
-
-
-def _check_n_steps(n_steps: int) -> int:
-    """``n_steps`` as an int; it must be an integer (not bool) ≥ 1."""
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-        raise TypeError(f"n_steps must be an integer; got {n_steps!r} ({type(n_steps).__name__})")
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1; got {n_steps}")
-    return int(n_steps)
 
 
 def bernoulli_spikes(
@@ -53,7 +45,7 @@ def bernoulli_spikes(
     prob = torch.as_tensor(prob)
     if not torch.is_floating_point(prob):
         prob = prob.to(torch.float32)
-    n_steps = _check_n_steps(n_steps)
+    n_steps = check_n_steps(n_steps)
     if torch.isnan(prob).any() or (prob < 0).any() or (prob > 1).any():
         raise ValueError("prob must lie in [0, 1] and contain no NaN")
     u = torch.rand((n_steps, *prob.shape), generator=generator, device=prob.device)

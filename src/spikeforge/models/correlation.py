@@ -8,7 +8,6 @@ a teacher → pruning and rescaling → correlation decoding.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_features, check_targets, rng_from_seed
+from .._validation import check_features, check_positive_int, check_targets, rng_from_seed
 from ..encoding.grf import GaussianReceptiveFields, l1_normalize
 from ..encoding.reference import (
     ReferenceTrain,
@@ -316,8 +315,7 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"decoding must be 'sample' or 'expected'; got {self.decoding!r}")
         if self.scaler not in (None, "l1", "l2", "max", "standard", "minmax"):
             raise ValueError(f"unknown scaler {self.scaler!r}")
-        if isinstance(self.min_spikes, bool) or not isinstance(self.min_spikes, numbers.Integral) or self.min_spikes < 1:
-            raise ValueError(f"min_spikes must be an integer >= 1; got {self.min_spikes!r}")
+        check_positive_int(self.min_spikes, "min_spikes")
         if self.w_init is not None and not (math.isfinite(self.w_init) and 0.0 <= self.w_init <= 1.0):
             raise ValueError(f"w_init must lie in [0, 1] (W_max = 1); got {self.w_init}")
         if not math.isfinite(self.prune_beta):

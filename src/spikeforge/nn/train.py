@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validation import check_positive_int
 from .functional import LIFSpec
 from .models import _NORMS
 from .surrogate import Surrogate
@@ -102,10 +103,8 @@ def _split(X: np.ndarray, y: np.ndarray, n_test: int, seed: int):
 
 def _check_count(name: str, value: int | None) -> None:
     """``None`` or a positive integer (a non-positive count would slice the data to ``[:0]`` or ``[:-k]``)."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
+    if value is not None:
+        check_positive_int(value, name)
 
 
 def load_data(data: str, *, seed: int = 0, n_train: int | None = None, n_test: int | None = None) -> DataSplit:
