@@ -422,11 +422,15 @@ class SpikingConvFrontEnd:
         out = torch.zeros((n_tacts, *drive.shape[1:]), dtype=torch.float32)
         with torch.no_grad():
             for t in range(n_tacts):
-                u = u * self.leak + (drive[t] * scale if t < self.image_tacts else 0.0)
-                spk = (u >= 1.0).to(torch.float32)
-                u = torch.clamp(u - spk, min=0.0)
-                out[t] = spk
+                u, out[t] = self._conv_step(u, drive[t] * scale if t < self.image_tacts else 0.0)
         return out
+
+    def _conv_step(self, u: torch.Tensor, inp: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One tact of the conv neurons (leak, input, threshold 1, reset by subtraction, floor 0):
+        the new potentials and the spikes (float 0/1)."""
+        u = u * self.leak + inp
+        spk = (u >= 1.0).to(torch.float32)
+        return torch.clamp(u - spk, min=0.0), spk
 
     def _conv_spikes(self, x: np.ndarray, scale: float, n_tacts: int | None = None) -> torch.Tensor:
         """x [n, H, W] in [0, 1] → conv spikes [T, n, N_C, P, Q] (T = ``n_tacts``, default :attr:`n_tacts`)."""
@@ -445,9 +449,7 @@ class SpikingConvFrontEnd:
             future = torch.zeros_like(u)
             v = u.clone()
             while bool((v * self.leak >= 1.0).any()):
-                v = v * self.leak
-                spk = (v >= 1.0).to(v.dtype)
-                v = torch.clamp(v - spk, min=0.0)
+                v, spk = self._conv_step(v, 0.0)
                 future += spk
         # a pool neuron fires until its charge is below 1: ⌊total charge⌋ more spikes
         charge = pu + self._pool_sum(future) * 1.0001
@@ -475,9 +477,7 @@ class SpikingConvFrontEnd:
                     if flush is None and (k >= self.max_flush_tacts
                                           or not (bool((u * self.leak >= 1.0).any()) or bool((pu >= 1.0).any()))):
                         break  # fmt: skip
-                u = u * self.leak + (drive[t] * self.scale_ if t < self.image_tacts else 0.0)
-                spk = (u >= 1.0).to(torch.float32)
-                u = torch.clamp(u - spk, min=0.0)
+                u, spk = self._conv_step(u, drive[t] * self.scale_ if t < self.image_tacts else 0.0)
                 pu = pu + self._pool_sum(spk) * 1.0001  # weights slightly above the threshold 1
                 pspk = pu >= 1.0
                 pu = pu - pspk.to(pu.dtype)
