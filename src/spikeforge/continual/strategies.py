@@ -128,9 +128,12 @@ class Compose(Strategy):
 
     def merged_constraints(self) -> dict[str, WeightConstraint]:
         """The constraints the composition has installed, ``{name: WeightConstraint}``."""
-        names = set(self.installed_).union(*self.own_)
-        merged = {n: merge_constraints(self.installed_.get(n), *(o.get(n) for o in self.own_)) for n in names}
+        merged = self._merge(self.own_, set(self.installed_).union(*self.own_))
         return {n: c for n, c in merged.items() if c is not None}
+
+    def _merge(self, own: list[dict[str, WeightConstraint]], names) -> dict[str, WeightConstraint | None]:
+        """Per tensor in ``names``: the constraint held at :meth:`prepare` merged with every strategy's."""
+        return {n: merge_constraints(self.installed_.get(n), *(o.get(n) for o in own)) for n in names}
 
     def _set_constraints(
         self, model: PlasticModel, index: int, constraints: Mapping[str, WeightConstraint | None]
@@ -141,8 +144,7 @@ class Compose(Strategy):
                 own[index].pop(name, None)
             else:
                 own[index][name] = c
-        merged = {n: merge_constraints(self.installed_.get(n), *(o.get(n) for o in own)) for n in constraints}
-        model.set_constraints(merged)
+        model.set_constraints(self._merge(own, constraints))
         self.own_ = own  # only once the model has accepted them
 
 
