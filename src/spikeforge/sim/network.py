@@ -41,6 +41,13 @@ TOPOLOGIES = ("all_to_all", "one_to_one", "all_but_self")
 MAX_VOLTAGE_BYTES = 2**31
 #: Largest voltage buffer (bytes) of one compiled call; recording runs use smaller chunks.
 _VOLTAGE_CHUNK_BYTES = 2**28
+#: Longest synaptic delay (steps of ``dt_ms``) a connection may have (2**20: ≈ 524 s at 0.5 ms).
+MAX_DELAY_STEPS = 2**20
+#: Largest size (bytes) of the arrays that grow with the longest delay ``D`` (steps): the ring
+#: buffer of spikes in flight (int32 ``[D + 1, N]``) and the delivery index (int64 ``[N·(D + 1)]``),
+#: :data:`_DELAY_BYTES` per neuron and step of delay. Caps ``D`` further in large networks.
+MAX_DELAY_BYTES = 2**30
+_DELAY_BYTES = 4 + 8
 
 
 @dataclass
@@ -192,9 +199,10 @@ def _values(spec: Any, n: int, rng: np.random.Generator, what: str, mask: np.nda
             raise ValueError(f"{what} callable must return shape {mask.shape}; got {arr.shape}")
         return arr[mask]
     if isinstance(spec, tuple):
-        if len(spec) != 2 or spec[1] < spec[0]:
-            raise ValueError(f"{what} range must be (low, high) with low <= high; got {spec}")
-        return rng.uniform(spec[0], spec[1], size=n)
+        bounds = np.asarray(spec, dtype=np.float64)
+        if bounds.shape != (2,) or not np.all(np.isfinite(bounds)) or bounds[1] < bounds[0]:
+            raise ValueError(f"{what} range must be (low, high), finite, with low <= high; got {spec}")
+        return rng.uniform(bounds[0], bounds[1], size=n)
     arr = np.asarray(spec, dtype=np.float64)
     if arr.ndim == 0:
         return np.full(n, float(arr))
@@ -300,7 +308,9 @@ class Network:
         weight : float, (low, high), ndarray [n_pre, n_post] or callable(rng, shape) -> ndarray
             Initial weights (``(low, high)``: uniform).
         delay_ms : float, (low, high), ndarray or callable
-            Synaptic delays (ms), rounded to steps (Brian's convention).
+            Synaptic delays (ms), rounded to steps (Brian's convention). At most
+            :data:`MAX_DELAY_STEPS` steps, and fewer in a network so large that the spikes in
+            flight would take more than :data:`MAX_DELAY_BYTES` (see :meth:`build`).
         receptor : {"exc", "inh"}
         plasticity : TraceSTDP, optional
         norm_total : float, optional
@@ -313,8 +323,10 @@ class Network:
         ------
         ValueError
             For unknown populations, an input population as ``post``, a bad topology, receptor,
-            weight or delay (NaN/inf, negative delay, wrong shape), a taken name, or a
-            ``norm_total`` that is not positive and finite or is given without plasticity.
+            weight or delay (NaN/inf, negative delay, wrong shape), a delay longer than the
+            limit above (the message gives the delay in ms, its steps at ``dt_ms`` and the
+            limit; nothing is allocated), a taken name, or a ``norm_total`` that is not positive
+            and finite or is given without plasticity.
         TypeError
             If ``plasticity`` is not a :class:`TraceSTDP`.
         RuntimeError
@@ -350,8 +362,12 @@ class Network:
         n_syn = int(mask.sum())
         w = _values(weight, n_syn, self._rng, "weight", mask)
         d_ms = _values(delay_ms, n_syn, self._rng, "delay_ms", mask)
-        if np.any(d_ms < 0) or not np.all(np.isfinite(d_ms)):
-            raise ValueError("delays must be finite and non-negative")
+        bad = ~(np.isfinite(d_ms) & (d_ms >= 0))
+        if bad.any():
+            raise ValueError(f"delays of {name!r} must be finite and non-negative (ms); got {d_ms[bad][0]}")
+        if d_ms.size:
+            d_max = float(d_ms.max())
+            self._check_delay(name, d_max, d_max / self.dt_ms)
         if not np.all(np.isfinite(w)):
             raise ValueError("weights must be finite")
         if plasticity is not None:
@@ -368,6 +384,22 @@ class Network:
         )
         self.connections[name] = conn
         return conn
+
+    def _check_delay(self, name: str, delay_ms: float, steps: float) -> None:
+        """Refuse a delay of ``delay_ms`` ms (``steps`` steps, rounded here) on connection ``name``
+        beyond :data:`MAX_DELAY_STEPS` or whose ring buffer for the network's neurons so far would
+        exceed :data:`MAX_DELAY_BYTES`: ``ValueError`` saying the delay, its steps and the limit.
+        """
+        n = max(self._n, 1)
+        max_steps = min(MAX_DELAY_STEPS, max(0, MAX_DELAY_BYTES // (_DELAY_BYTES * n) - 1))
+        steps = round(steps) if math.isfinite(steps) else steps  # inf: delay_ms / dt_ms overflowed
+        if steps > max_steps:
+            raise ValueError(
+                f"delay of {delay_ms:g} ms on connection {name!r} needs {steps} steps at dt_ms={self.dt_ms:g}; "
+                f"at most {max_steps} steps ({max_steps * self.dt_ms:g} ms) are supported (MAX_DELAY_STEPS = "
+                f"{MAX_DELAY_STEPS}, and the spike ring buffer of {n} neurons may take at most MAX_DELAY_BYTES = "
+                f"{MAX_DELAY_BYTES / 2**30:g} GiB)"
+            )
 
     def _fill_neuron_params(self, nprm: np.ndarray, pop: Population) -> None:
         """Write ``pop``'s rows of the per-neuron parameter array of the kernel."""
@@ -439,11 +471,25 @@ class Network:
 
     # ------------------------------------------------------------------ compilation
     def build(self) -> Network:
-        """Flatten the network into the arrays of the compiled kernel (done on first use)."""
+        """Flatten the network into the arrays of the compiled kernel (done on first use).
+
+        Raises
+        ------
+        RuntimeError
+            If the network has no populations.
+        ValueError
+            If the longest delay of a connection needs a ring buffer of spikes in flight larger
+            than :data:`MAX_DELAY_BYTES` for all the network's neurons (populations added after
+            :meth:`connect` checked it count too). Checked before anything is allocated.
+        """
         if self._built:
             return self
         if not self.populations:
             raise RuntimeError("the network has no populations")
+        for conn in self.connections.values():
+            if conn.delays.size:
+                steps = int(conn.delays.max())
+                self._check_delay(conn.name, steps * self.dt_ms, steps)
         dt = self.dt_ms
         N = self._n
         conns = list(self.connections.values())
@@ -804,7 +850,9 @@ class Network:
     def _gates(self, gates: Mapping[str, np.ndarray] | None, n_pres: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-presentation gate arrays → (patterns [G, n_slots, 2], index [n_pres]).
 
-        Raises ``ValueError`` for an unknown connection, a wrong shape or NaN/inf gates.
+        Raises ``ValueError`` for an unknown connection, a connection without a plasticity rule
+        (gates only scale STDP updates, so they would have no effect), a wrong shape or NaN/inf
+        gates.
         """
         base = np.ones((self._n_slots, 2))
         if not gates:
@@ -814,6 +862,10 @@ class Network:
             if name not in self.connections:
                 raise ValueError(f"gates for unknown connection {name!r}; known: {list(self.connections)}")
             conn = self.connections[name]
+            if conn.plasticity is None:
+                plastic = [c.name for c in self.connections.values() if c.plasticity is not None]
+                raise ValueError(f"gates given for connection {name!r}, which has no plasticity rule: gates only "
+                                 f"scale STDP updates and would be ignored; plastic connections: {plastic}")
             g = np.asarray(g, dtype=np.float64)
             if g.shape == (conn.post.n, 2):
                 g = np.broadcast_to(g, (n_pres, conn.post.n, 2))
@@ -874,7 +926,8 @@ class Network:
         use_thresholds : bool
             ``θ`` (live or snapshot) enters the firing threshold; False uses ``v_thresh`` only.
         gates : dict connection name -> ndarray [n_post, 2] or [n_presentations, n_post, 2]
-            Learning gates ``(lr1, lr2)`` per postsynaptic neuron (default 1, 1).
+            Learning gates ``(lr1, lr2)`` per postsynaptic neuron (default 1, 1) of plastic
+            connections (only those: gates for a connection without plasticity are refused).
         normalize : bool
             Rescale incoming weights of connections with ``norm_total`` before each presentation.
         decay : bool
@@ -913,11 +966,12 @@ class Network:
         ValueError
             For rates of the wrong shape or with NaN/inf/negative values (or a dict naming an
             unknown input population or missing one), a negative or non-finite duration, bad
-            gates (unknown connection, shape, NaN/inf), a negative ``min_spikes``,
-            ``max_retries`` or ``max_recorded_spikes``, a non-finite or negative ``retry_gain``,
-            a ``retry_population`` or ``record_voltages`` entry that is not a LIF population
-            (unknown populations are listed), or a voltage recording that cannot fit in
-            :data:`MAX_VOLTAGE_BYTES`. Nothing is simulated then.
+            gates (unknown connection, a connection without a plasticity rule, shape, NaN/inf),
+            a negative ``min_spikes``, ``max_retries`` or ``max_recorded_spikes``, a non-finite
+            or negative ``retry_gain``, a ``retry_population`` or ``record_voltages`` entry that
+            is not a LIF population (unknown populations are listed), or a voltage recording
+            that cannot fit in :data:`MAX_VOLTAGE_BYTES`. Nothing is simulated then. On first
+            use, also as :meth:`build` (a delay too long for the network).
         TypeError
             If ``record_voltages`` is a str rather than a list of names.
         """
@@ -1107,7 +1161,8 @@ class Network:
         Raises
         ------
         ValueError
-            For bad rates, durations, repetition arguments (as in :meth:`run`) or ``keys``.
+            For bad rates, durations, repetition arguments (as in :meth:`run`) or ``keys``; on
+            first use, also as :meth:`build` (a delay too long for the network).
         """
         self.build()
         rates = self._rates(inputs)
