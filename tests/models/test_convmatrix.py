@@ -126,7 +126,7 @@ def test_front_end_drains_every_spike_by_default():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing is dropped, so no warning
         out = fe.fit_transform(x)
-    assert fe.flush_tacts_ > 4 and fe.n_tacts == fe.image_tacts + fe.flush_tacts_
+    assert fe.flush_tacts_ > 4 and fe.n_tacts == fe.image_tacts + fe.flush_tacts_ and fe.dropped_fraction_ == 0.0
     assert out.shape == (fe.n_tacts, 20, 25) and out.dtype == np.uint8 and out.max() <= 1
     conv = fe._conv_spikes(x, fe.scale_)
     assert conv.shape[0] == fe.n_tacts and conv.sum().item() == 1500
@@ -146,7 +146,13 @@ def test_front_end_warns_with_counts_when_spikes_are_dropped():
     assert fe.n_tacts == 14
     with pytest.warns(UserWarning, match=r"450 of 1500 pool spikes \(30\.0 %\) in 15 of 20 samples"):
         out = fe.transform(x)
-    assert out.shape == (14, 20, 25) and out.sum() == 1050
+    assert out.shape == (14, 20, 25) and out.sum() == 1050 and fe.dropped_fraction_ == pytest.approx(0.3)
+    # warn_dropped=False: same spikes, same count, no warning
+    quiet = SpikingConvFrontEnd(kernels, 1, pool=2, target_rate=0.07, flush_tacts=4, warn_dropped=False).fit(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(quiet.transform(x), out)
+    assert quiet.dropped_fraction_ == pytest.approx(0.3)
     # the automatic flush stops at the cap, and says so
     fe = SpikingConvFrontEnd(kernels, 1, pool=2, target_rate=0.07, max_flush_tacts=5)
     with pytest.warns(UserWarning, match=r"pool spikes .* are dropped.*max_flush_tacts=5"):
@@ -198,18 +204,34 @@ def test_csnn_colanet_windows_span_the_drained_presentation():
     # left at 10, the label rewards only the tail and training collapses to chance on MNIST
     X, y = _crosses()
     small = dict(n_microcolumns=2, n_epochs=1)
-    m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, random_state=0, colanet_params=small).fit(X, y)
+    m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, flush_tacts="auto", random_state=0,
+             colanet_params=small).fit(X, y)
     T = m.front_end_.n_tacts
     assert T > 14 and m.colanet_.image_tacts == T
     assert m.colanet_.contribution_window == T and m.colanet_.dopamine_window == T
-    m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, random_state=0,
+    m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, flush_tacts="auto", random_state=0,
              colanet_params=dict(small, contribution_window=7)).fit(X, y)
     assert m.colanet_.contribution_window == 7 and m.colanet_.dopamine_window == T
+    # a fixed flush is a presentation period: what is queued at its end is dropped by design,
+    # counted in dropped_fraction_ without a warning
     m = CSNN(n_kernels=4, kernel_size=3, stride=1, target_rate=0.05, flush_tacts=4, random_state=0,
              colanet_params=small)
-    with pytest.warns(UserWarning, match="are dropped"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         m.fit(X, y)
+        m.predict(X)
     assert m.front_end_.n_tacts == 14 and m.colanet_.contribution_window == 14
+    assert 0.0 < m.front_end_.dropped_fraction_ < 1.0
+
+
+def test_csnn_default_presentation_is_the_seeds_period():
+    # seed 002 / spec colanet.md §1.3: 10 image tacts + 10 silent tacts, 20 in all
+    assert CSNN().get_params()["flush_tacts"] == 10
+    X, y = _crosses()
+    m = CSNN(n_kernels=4, kernel_size=3, stride=1, random_state=0,
+             colanet_params=dict(n_microcolumns=2, n_epochs=1)).fit(X, y)
+    assert m.front_end_.n_tacts == 20 and m.colanet_.image_tacts == 20
+    assert m.front_end_.dropped_fraction_ is not None and 0.0 <= m.front_end_.dropped_fraction_ < 1.0
 
 
 def test_as_images_empty_and_non_square_messages():
