@@ -12,5 +12,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, (
     ".memristive",
     ".resource",
     ".stdp",
+    ".torch_stdp",
     ".trace_stdp",
 ))

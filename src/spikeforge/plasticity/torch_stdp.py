@@ -1,0 +1,567 @@
+"""Trace STDP for ``torch.nn.Linear`` / ``torch.nn.Conv2d`` layers (the counterpart of
+SpikingJelly's ``STDPLearner``), with exactly the semantics of :class:`~.trace_stdp.TraceSTDP`.
+
+Spikes are time-first 0/1 tensors: ``pre`` [T, B, I] and ``post`` [T, B, O] for a linear layer
+with ``weight`` [O, I]; ``pre`` [T, B, C_in, H, W] and ``post`` [T, B, C_out, H', W'] for a
+convolution with ``weight`` [C_out, C_in, kH, kW]. Step ``t`` lasts ``dt_ms`` milliseconds. Each
+step, for every synapse ``i → o`` (as :func:`~.trace_stdp.trace_stdp_reference` and the engine
+:mod:`spikeforge.sim` do; the pre event comes first at equal steps)::
+
+    x  ← x·e^{−dt/τ_pre};   y1 ← y1·e^{−dt/τ_post};   y2 ← y2·e^{−dt/τ_post2}
+    pre spike:   x ← bump(x);   Δw −= lr1·A−·y1                  (y1 from before this step's post spike)
+    post spike:  Δw += lr2·A+·x·(y2 if triplet else 1);   y1, y2 ← bump(y1), bump(y2)
+
+with ``bump(v) = 1`` (``rule.nearest``) or ``v + 1`` (all-to-all). So a pre and a post spike at
+the same step pair with ``Δt = 0`` and potentiate by ``A+``. The decays are exact exponentials,
+as in the reference; the engine instead drops a trace once it has decayed below 1e-7 (its
+:func:`~.trace_stdp.decay_table`), a difference below ``1e-7·A±`` per pairing. The gates
+``lr1`` / ``lr2`` are scalars or one value per postsynaptic neuron / output channel
+(``(1, 1)`` STDP, ``(1, −1)`` All-LTD, :data:`~.trace_stdp.GATES`). Presynaptic spikes act at
+the step they are given (shift ``pre`` for a transmission delay). The use-it-or-lose-it decay
+(``rule.prune_tau_ms``) is not supported here.
+
+**Bounds.** The rule is additive; its only weight dependence is the clipping to
+``[w_min, w_max]``. By default the functions return the unclipped sum of the updates over the
+sequence (and over the batch: ``reduction``), and :class:`STDPUpdater` clips once after adding
+it. The reference and the engine clip after every event, so the two agree exactly while the
+weight stays inside the bounds (tested with ``B = 1``); when a weight reaches a bound mid-sequence
+the reference loses the updates that would push it further (a later opposite update then starts
+from the bound), while the summed form lets them cancel first. ``online_clip=True`` reproduces
+the reference's trajectory instead: the weight is advanced step by step, ``w ← clip(w + Δw_pre)``
+then ``w ← clip(w + Δw_post)`` with each phase reduced over the batch (and, for a convolution,
+summed over positions), and ``w_T − weight`` is returned; with ``B = 1`` and a linear layer this
+equals the reference's total change at the bounds too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .trace_stdp import TraceSTDP
+
+__all__ = ["STDPTraceState", "STDPUpdater", "trace_stdp_conv2d", "trace_stdp_linear"]
+
+_REDUCTIONS = ("sum", "mean")
+#: elements of one unfolded chunk of the convolution's sequences (bounds the memory of unfold)
+_CHUNK_ELEMENTS = 1 << 24
+
+
+@dataclass(frozen=True, eq=False)
+class STDPTraceState:
+    """Traces after the last step of a call, to continue a sequence in the next call.
+
+    Attributes
+    ----------
+    x : Tensor
+        Presynaptic trace: [B, I] (linear) or [B, C_in, H, W] (conv2d).
+    y1 : Tensor
+        Postsynaptic trace ``y1`` (``τ_post``): [B, O] or [B, C_out, H', W'].
+    y2 : Tensor or None
+        Second postsynaptic trace (``τ_post2``, triplet rules), shaped as ``y1``; None for a rule
+        without ``tau_post2_ms``.
+    """
+
+    x: Tensor
+    y1: Tensor
+    y2: Tensor | None = None
+
+
+# --------------------------------------------------------------------------- argument checks
+def _fmt(shape: Any) -> str:
+    return "[" + ", ".join(str(int(s)) for s in shape) + "]"
+
+
+def _check_rule(rule: Any) -> TraceSTDP:
+    if not isinstance(rule, TraceSTDP):
+        raise TypeError(f"rule must be a spikeforge.plasticity.TraceSTDP; got {type(rule).__name__}")
+    if rule.prune_tau_ms is not None:
+        raise ValueError("the use-it-or-lose-it decay (rule.prune_tau_ms) is not supported on torch layers; "
+                         "use rule.replace(prune_tau_ms=None), or the spikeforge.sim engine")
+    return rule
+
+
+def _check_dt(dt_ms: Any) -> float:
+    if isinstance(dt_ms, bool) or not isinstance(dt_ms, (int, float)) or not (math.isfinite(dt_ms) and dt_ms > 0):
+        raise ValueError(f"dt_ms must be a positive finite number (ms); got {dt_ms!r}")
+    return float(dt_ms)
+
+
+def _check_reduction(reduction: Any) -> str:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be 'sum' or 'mean'; got {reduction!r}")
+    return reduction
+
+
+def _check_weight(weight: Any, ndim: int, layout: str) -> Tensor:
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"weight must be a torch.Tensor; got {type(weight).__name__}")
+    if weight.dim() != ndim:
+        raise ValueError(f"weight must have shape {layout}; got {weight.dim()}-D {_fmt(weight.shape)}")
+    if not weight.is_floating_point():
+        raise ValueError(f"weight must be a floating-point tensor; got dtype {weight.dtype}")
+    return weight
+
+
+def _spikes(s: Any, name: str, layout: str, expected: tuple[int | None, ...], dtype: torch.dtype,
+            device: torch.device) -> Tensor:
+    """``s`` as a ``dtype`` tensor on ``device``, checked against ``expected`` (None: any size)."""
+    if not isinstance(s, Tensor):
+        s = torch.as_tensor(s)
+    if s.dim() != len(expected):
+        raise ValueError(f"{name} must have shape {layout} (time first); got {s.dim()}-D {_fmt(s.shape)}")
+    for size, want, axis in zip(s.shape, expected, layout.strip("[]").split(", ")):
+        if want is not None and size != want:
+            want_text = "[" + ", ".join("?" if w is None else str(w) for w in expected) + "]"
+            raise ValueError(f"{name} must have shape {layout} = {want_text} (time first); got "
+                             f"{_fmt(s.shape)} ({axis} = {size}, expected {want})")
+    if s.dtype.is_complex:
+        raise ValueError(f"{name} must hold real 0/1 spikes; got dtype {s.dtype}")
+    if s.dtype != torch.bool:
+        bad = (s != 0) & (s != 1)
+        if bool(bad.any()):
+            if s.is_floating_point() and not bool(torch.isfinite(s).all()):
+                raise ValueError(f"{name} contains non-finite values (NaN or inf); spikes must be 0 or 1")
+            raise ValueError(f"{name} must hold 0/1 spikes; got the value {s[bad].flatten()[0].item()!r}")
+    return s.to(device=device, dtype=dtype)
+
+
+def _gate(value: Any, name: str, n: int, what: str, shape: tuple[int, ...], dtype: torch.dtype,
+          device: torch.device) -> Tensor | float:
+    """A gate as a float, or as a tensor [n] reshaped to ``shape`` for broadcasting."""
+    if isinstance(value, Tensor) and value.dim() > 0:
+        if value.shape != (n,):
+            raise ValueError(f"{name} must be a number or a tensor of shape [{n}] (one per {what}); "
+                             f"got {_fmt(value.shape)}")
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{name} must be finite")
+        return value.to(device=device, dtype=dtype).reshape(shape)
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a finite number or a tensor of shape [{n}]; got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number or a tensor of shape [{n}]; got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {v}")
+    return v
+
+
+def _initial_state(state: STDPTraceState | None, rule: TraceSTDP, pre_shape: tuple[int, ...],
+                   post_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+                   ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Fresh copies (never aliased to ``state``) of the traces to start from."""
+    triplet = rule.tau_post2_ms is not None
+    if state is None:
+        zeros = lambda shape: torch.zeros(shape, dtype=dtype, device=device)  # noqa: E731
+        return zeros(pre_shape), zeros(post_shape), zeros(post_shape) if triplet else None
+    if not isinstance(state, STDPTraceState):
+        raise TypeError(f"state must be an STDPTraceState or None; got {type(state).__name__}")
+    pairs = (("x", state.x, pre_shape), ("y1", state.y1, post_shape))
+    if triplet:
+        if state.y2 is None:
+            raise ValueError("state.y2 is None but the rule has a triplet trace (tau_post2_ms); "
+                             "the state was made with another rule")
+        pairs += (("y2", state.y2, post_shape),)
+    out = []
+    for name, value, shape in pairs:
+        if not isinstance(value, Tensor) or tuple(value.shape) != tuple(shape):
+            got = _fmt(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(f"state.{name} must have shape {_fmt(shape)} ([B, ...] of this call); got {got} "
+                             "(a new batch needs a new state)")
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"state.{name} contains non-finite values")
+        out.append(value.detach().to(device=device, dtype=dtype).clone())
+    return out[0], out[1], out[2] if triplet else None
+
+
+# --------------------------------------------------------------------------- the shared core
+def _traces(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: Tensor, y1: Tensor,
+            y2: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, STDPTraceState]:
+    """Trace sequences: ``x`` after the step's pre bump [T, B, ...pre], ``y1`` / ``y2`` decayed
+    but before the step's post bump [T, B, ...post]; and the final state."""
+    d_pre = math.exp(-dt_ms / rule.tau_pre_ms)
+    d_post = math.exp(-dt_ms / rule.tau_post_ms)
+    d_post2 = math.exp(-dt_ms / rule.tau_post2_ms) if y2 is not None else 0.0
+    xs, y1s = torch.empty_like(pre), torch.empty_like(post)
+    y2s = torch.empty_like(post) if y2 is not None else None
+
+    def bump(v: Tensor, s: Tensor) -> None:
+        if rule.nearest:  # exact for s in {0, 1}: v·0 + 1 or v·1 + 0
+            v.mul_(1.0 - s).add_(s)
+        else:
+            v.add_(s)
+
+    for t in range(pre.shape[0]):
+        x.mul_(d_pre)
+        bump(x, pre[t])
+        xs[t] = x
+        y1.mul_(d_post)
+        y1s[t] = y1
+        if y2 is not None:
+            y2.mul_(d_post2)
+            y2s[t] = y2
+            bump(y2, post[t])
+        bump(y1, post[t])
+    return xs, y1s, y2s, STDPTraceState(x, y1, y2)
+
+
+def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: float, reduction: str,
+          state: STDPTraceState | None, lr1: Any, lr2: Any, online_clip: bool, gate_shape: tuple[int, ...],
+          contract, rows_per_step: int) -> tuple[Tensor, STDPTraceState]:
+    """Both layer types: ``contract(post_side [N, ...post], pre_side [N, ...pre]) -> [*weight.shape]``
+    sums ``post_side ⊗ pre_side`` over the rows (and positions)."""
+    T, B = pre.shape[:2]
+    dtype = torch.promote_types(weight.dtype, torch.float32)
+    device = weight.device
+    n_out = weight.shape[0]
+    g1 = _gate(lr1, "lr1", n_out, "postsynaptic neuron / output channel", gate_shape, dtype, device)
+    g2 = _gate(lr2, "lr2", n_out, "postsynaptic neuron / output channel", gate_shape, dtype, device)
+    if B == 0:
+        raise ValueError("pre and post must have a batch size B >= 1 (shape [T, B, ...]); got B = 0")
+    x, y1, y2 = _initial_state(state, rule, tuple(pre.shape[1:]), tuple(post.shape[1:]), dtype, device)
+    if T == 0:
+        return torch.zeros_like(weight), STDPTraceState(x, y1, y2)
+    xs, y1s, y2s, new_state = _traces(pre, post, rule, dt_ms, x, y1, y2)
+    # post-side factors of the two phases: depression D (pairs with pre), potentiation P (with x)
+    dep = y1s.mul_(g1 * rule.a_minus)
+    pot = post * (g2 * rule.a_plus)
+    if y2s is not None:
+        pot.mul_(y2s)
+    scale = 1.0 / B if reduction == "mean" else 1.0
+    if online_clip:
+        if not bool(torch.isfinite(weight).all()):
+            raise ValueError("weight contains non-finite values")
+        w0 = weight.detach().to(dtype)
+        w = w0.clone()
+        for t in range(T):
+            w.sub_(contract(dep[t], pre[t]), alpha=scale).clamp_(rule.w_min, rule.w_max)
+            w.add_(contract(pot[t], xs[t]), alpha=scale).clamp_(rule.w_min, rule.w_max)
+        return (w - w0).to(weight.dtype), new_state
+    # default: one contraction over all steps, in chunks of steps that bound the memory of unfold
+    dw = torch.zeros(weight.shape, dtype=dtype, device=device)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, B * rows_per_step))
+    rows = lambda a, t0: a[t0:t0 + chunk].reshape(-1, *a.shape[2:])  # noqa: E731
+    for t0 in range(0, T, chunk):
+        dw.add_(contract(rows(pot, t0), rows(xs, t0)))
+        dw.sub_(contract(rows(dep, t0), rows(pre, t0)))
+    return dw.mul_(scale).to(weight.dtype), new_state
+
+
+# --------------------------------------------------------------------------- linear
+def trace_stdp_linear(
+    pre: Tensor,
+    post: Tensor,
+    weight: Tensor,
+    rule: TraceSTDP,
+    dt_ms: float,
+    *,
+    reduction: str = "sum",
+    state: STDPTraceState | None = None,
+    return_state: bool = False,
+    lr1: float | Tensor = 1.0,
+    lr2: float | Tensor = 1.0,
+    online_clip: bool = False,
+) -> Tensor | tuple[Tensor, STDPTraceState]:
+    """Weight change of a ``torch.nn.Linear`` layer under trace STDP over a spike sequence.
+
+    The semantics are those of :class:`~.trace_stdp.TraceSTDP` and
+    :func:`~.trace_stdp.trace_stdp_reference` (see the module docstring): per step the traces
+    decay by ``e^{−dt/τ}``, a pre spike bumps ``x`` and depresses by ``lr1·A−·y1``, then a post
+    spike potentiates by ``lr2·A+·x·(y2 if triplet)`` and bumps ``y1``, ``y2``. Vectorised over
+    batch and synapses; one Python iteration per time step.
+
+    Parameters
+    ----------
+    pre : Tensor [T, B, I]
+        Presynaptic (input) spikes, 0/1, float or bool; time first.
+    post : Tensor [T, B, O]
+        Postsynaptic (output) spikes, 0/1, on the same steps.
+    weight : Tensor [O, I]
+        The layer's weight (``layer.weight``): gives shape, dtype and device; it is the starting
+        weight with ``online_clip=True`` and is otherwise not read. Not modified.
+    rule : TraceSTDP
+        Amplitudes ``A+`` / ``A−``, time constants (ms), nearest or all-to-all traces, bounds.
+        ``prune_tau_ms`` must be None.
+    dt_ms : float
+        Duration of one time step (ms).
+    reduction : {"sum", "mean"}
+        How the batch is combined: the sum of the per-sample changes, or that sum divided by B.
+    state : STDPTraceState, optional
+        Traces at the end of the previous chunk of the same sequences (``x`` [B, I], ``y1`` and
+        ``y2`` [B, O]); None starts from zero traces. Not modified.
+    return_state : bool
+        Also return the traces after the last step, to pass as ``state`` to the next chunk.
+    lr1, lr2 : float or Tensor [O]
+        Gates of the pre-event (depression) and post-event (potentiation) updates, one value or
+        one per postsynaptic neuron: ``(1, 1)`` STDP, ``(1, −1)`` All-LTD, ``(0, 0)`` off.
+    online_clip : bool
+        Advance the weight step by step, clipped to ``[rule.w_min, rule.w_max]`` after each
+        phase, and return ``w_T − weight`` (the reference's semantics at the bounds); by default
+        the unclipped sum of the updates.
+
+    Returns
+    -------
+    dw : Tensor [O, I]
+        Weight change, in ``weight``'s dtype (computed in at least float32).
+    state : STDPTraceState
+        Only with ``return_state=True``.
+
+    Raises
+    ------
+    ValueError
+        If ``pre`` / ``post`` are not 3-D, their T or B differ, ``I`` / ``O`` do not match
+        ``weight`` [O, I], B is 0, a spike is not 0/1 or is not finite, ``dt_ms`` is not a
+        positive finite number, ``reduction`` is unknown, a gate is not finite or not [O],
+        ``state`` does not match the batch or the rule, or the rule has ``prune_tau_ms``.
+    TypeError
+        If ``weight`` is not a tensor, ``rule`` not a TraceSTDP or ``state`` not an STDPTraceState.
+    """
+    rule = _check_rule(rule)
+    dt_ms = _check_dt(dt_ms)
+    reduction = _check_reduction(reduction)
+    weight = _check_weight(weight, 2, "[O, I]")
+    n_out, n_in = weight.shape
+    dtype = torch.promote_types(weight.dtype, torch.float32)
+    pre = _spikes(pre, "pre", "[T, B, I]", (None, None, n_in), dtype, weight.device)
+    post = _spikes(post, "post", "[T, B, O]", (pre.shape[0], pre.shape[1], n_out), dtype, weight.device)
+
+    def contract(post_side: Tensor, pre_side: Tensor) -> Tensor:
+        return post_side.reshape(-1, n_out).t() @ pre_side.reshape(-1, n_in)
+
+    dw, new_state = _stdp(pre, post, weight, rule, dt_ms, reduction, state, lr1, lr2, online_clip,
+                          (n_out,), contract, n_in + n_out)
+    return (dw, new_state) if return_state else dw
+
+
+# --------------------------------------------------------------------------- conv2d
+def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
+    vals = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(vals) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in vals):
+        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them; got {value!r}")
+    return vals  # type: ignore[return-value]
+
+
+def trace_stdp_conv2d(
+    pre: Tensor,
+    post: Tensor,
+    weight: Tensor,
+    rule: TraceSTDP,
+    dt_ms: float,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    reduction: str = "sum",
+    state: STDPTraceState | None = None,
+    return_state: bool = False,
+    lr1: float | Tensor = 1.0,
+    lr2: float | Tensor = 1.0,
+    online_clip: bool = False,
+) -> Tensor | tuple[Tensor, STDPTraceState]:
+    """Weight change of a ``torch.nn.Conv2d`` layer (``groups=1``, zero padding) under trace STDP.
+
+    Each output position is a linear layer on its input patch (:func:`trace_stdp_linear`, same
+    semantics); the shared kernel receives the sum over positions (and the batch ``reduction``).
+    The traces are kept on the input and output maps and unfolded (``torch.nn.functional.unfold``)
+    per chunk of steps; zero padding has zero traces.
+
+    Parameters
+    ----------
+    pre : Tensor [T, B, C_in, H, W]
+        Input spikes, 0/1, float or bool; time first.
+    post : Tensor [T, B, C_out, H', W']
+        Output spikes, with ``H' = ⌊(H + 2·padding − dilation·(kH − 1) − 1)/stride⌋ + 1`` (same for W').
+    weight : Tensor [C_out, C_in, kH, kW]
+        The layer's weight: shape, dtype, device (and the starting weight with ``online_clip``).
+    rule : TraceSTDP
+        As in :func:`trace_stdp_linear`.
+    dt_ms : float
+        Duration of one time step (ms).
+    stride, padding, dilation : int or (int, int)
+        As ``Conv2d``'s.
+    reduction : {"sum", "mean"}
+        Sum over the batch, or that sum divided by B (positions are always summed).
+    state : STDPTraceState, optional
+        ``x`` [B, C_in, H, W], ``y1`` / ``y2`` [B, C_out, H', W'] from the previous chunk.
+    return_state : bool
+        Also return the final traces.
+    lr1, lr2 : float or Tensor [C_out]
+        Gates, one value or one per output channel.
+    online_clip : bool
+        Step-by-step clipped weight (after each phase, summed over positions); see
+        :func:`trace_stdp_linear`.
+
+    Returns
+    -------
+    dw : Tensor [C_out, C_in, kH, kW]
+        Weight change, in ``weight``'s dtype.
+    state : STDPTraceState
+        Only with ``return_state=True``.
+
+    Raises
+    ------
+    ValueError
+        If ``pre`` / ``post`` are not 5-D, their T or B differ, channels or the output size do
+        not match ``weight`` and the geometry, ``stride`` / ``padding`` / ``dilation`` are not
+        valid, and in the cases listed for :func:`trace_stdp_linear`.
+    TypeError
+        As for :func:`trace_stdp_linear`.
+    """
+    rule = _check_rule(rule)
+    dt_ms = _check_dt(dt_ms)
+    reduction = _check_reduction(reduction)
+    weight = _check_weight(weight, 4, "[C_out, C_in, kH, kW]")
+    stride, padding, dilation = _pair(stride, "stride", 1), _pair(padding, "padding", 0), _pair(dilation, "dilation", 1)
+    c_out, c_in, kh, kw = weight.shape
+    dtype = torch.promote_types(weight.dtype, torch.float32)
+    pre = _spikes(pre, "pre", "[T, B, C_in, H, W]", (None, None, c_in, None, None), dtype, weight.device)
+    T, B, _, H, W = pre.shape
+    out_hw = [(n + 2 * p - d * (k - 1) - 1) // s + 1
+              for n, p, d, k, s in zip((H, W), padding, dilation, (kh, kw), stride)]
+    if min(out_hw) < 1:
+        raise ValueError(f"pre's H x W = {H} x {W} is smaller than the (dilated) {kh} x {kw} kernel with "
+                         f"padding {padding}")
+    post = _spikes(post, "post", "[T, B, C_out, H', W']", (T, B, c_out, *out_hw), dtype, weight.device)
+    n_pos = out_hw[0] * out_hw[1]
+    geometry = {"kernel_size": (kh, kw), "dilation": dilation, "padding": padding, "stride": stride}
+
+    def contract(post_side: Tensor, pre_side: Tensor) -> Tensor:
+        cols = F.unfold(pre_side.reshape(-1, c_in, H, W), **geometry)  # [N, C_in·kH·kW, L]
+        out = torch.einsum("nol,nkl->ok", post_side.reshape(-1, c_out, n_pos), cols)
+        return out.reshape(weight.shape)
+
+    dw, new_state = _stdp(pre, post, weight, rule, dt_ms, reduction, state, lr1, lr2, online_clip,
+                          (c_out, 1, 1), contract, n_pos * (c_in * kh * kw + c_out) + c_in * H * W)
+    return (dw, new_state) if return_state else dw
+
+
+# --------------------------------------------------------------------------- updater
+class STDPUpdater:
+    """Applies trace STDP to a ``torch.nn.Linear`` or ``torch.nn.Conv2d`` layer, chunk by chunk.
+
+    ``step(pre, post)`` computes the weight change of the chunk with :func:`trace_stdp_linear` /
+    :func:`trace_stdp_conv2d` (traces carried over from the previous ``step`` until ``reset()``)
+    and either adds ``lr·dw`` to ``layer.weight`` and clamps it to ``[rule.w_min, rule.w_max]``,
+    or, with ``as_grad=True``, sets ``layer.weight.grad = −lr·dw`` for a torch optimizer (then
+    call :meth:`clamp_` after ``optimizer.step()`` to keep the bounds). The bias is not touched.
+    Mind the bounds: ``TraceSTDP``'s default ``[0, 1]`` clamps a freshly initialised layer's
+    negative weights to 0 on the first step; pick the rule's bounds for the layer.
+
+    Parameters
+    ----------
+    layer : nn.Linear or nn.Conv2d
+        The layer whose ``weight`` learns (Conv2d: ``groups=1``, ``padding_mode="zeros"``).
+    rule : TraceSTDP
+        The rule (``prune_tau_ms`` must be None).
+    dt_ms : float
+        Duration of one time step (ms).
+    reduction : {"mean", "sum"}
+        Batch reduction of the weight change.
+    lr : float
+        Factor on ``dw`` (both modes).
+    as_grad : bool
+        Write ``−lr·dw`` into ``layer.weight.grad`` (replacing it) instead of updating the weight.
+    lr1, lr2 : float or Tensor [out_features / out_channels]
+        Gates (see :func:`trace_stdp_linear`); may be changed between steps (attributes).
+
+    Raises
+    ------
+    TypeError
+        If ``layer`` is not an ``nn.Linear`` / ``nn.Conv2d`` or ``rule`` is not a TraceSTDP.
+    ValueError
+        For a Conv2d with ``groups != 1``, a padding mode other than zeros or an asymmetric
+        ``"same"`` padding, a rule with ``prune_tau_ms``, a bad ``dt_ms``, ``reduction`` or ``lr``.
+    """
+
+    def __init__(self, layer: nn.Linear | nn.Conv2d, rule: TraceSTDP, dt_ms: float, *,
+                 reduction: str = "mean", lr: float = 1.0, as_grad: bool = False,
+                 lr1: float | Tensor = 1.0, lr2: float | Tensor = 1.0) -> None:
+        if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+            raise TypeError(f"layer must be a torch.nn.Linear or torch.nn.Conv2d; got {type(layer).__name__}")
+        self.rule = _check_rule(rule)
+        self.dt_ms = _check_dt(dt_ms)
+        self.reduction = _check_reduction(reduction)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
+            raise ValueError(f"lr must be a finite number; got {lr!r}")
+        self.layer, self.lr, self.as_grad = layer, float(lr), bool(as_grad)
+        self.lr1, self.lr2 = lr1, lr2
+        self._geometry: dict[str, Any] = {}
+        if isinstance(layer, nn.Conv2d):
+            if layer.groups != 1:
+                raise ValueError(f"Conv2d layers with groups != 1 are not supported; got groups={layer.groups}")
+            if layer.padding_mode != "zeros":
+                raise ValueError(f"only padding_mode='zeros' is supported; got {layer.padding_mode!r}")
+            padding = layer.padding
+            if isinstance(padding, str):
+                if padding == "valid":
+                    padding = (0, 0)
+                else:  # "same" (stride 1): symmetric when dilation·(k − 1) is even
+                    total = [d * (k - 1) for d, k in zip(layer.dilation, layer.kernel_size)]
+                    if any(t % 2 for t in total):
+                        raise ValueError("padding='same' with an even dilated kernel is asymmetric; not supported")
+                    padding = tuple(t // 2 for t in total)
+            self._geometry = {"stride": tuple(layer.stride), "padding": tuple(padding),
+                              "dilation": tuple(layer.dilation)}
+        self._state: STDPTraceState | None = None
+
+    @property
+    def state(self) -> STDPTraceState | None:
+        """The carried traces (None after construction or :meth:`reset`)."""
+        return self._state
+
+    def reset(self) -> None:
+        """Forget the carried traces (call between independent sequences or batches)."""
+        self._state = None
+
+    def step(self, pre: Tensor, post: Tensor) -> Tensor:
+        """Learn from one chunk of spikes, continuing the traces of the previous chunk.
+
+        Parameters
+        ----------
+        pre : Tensor
+            The layer's input spikes, [T, B, in_features] or [T, B, C_in, H, W] (0/1, time first).
+        post : Tensor
+            Its output spikes, [T, B, out_features] or [T, B, C_out, H', W'].
+
+        Returns
+        -------
+        Tensor
+            The weight change ``dw`` of this chunk (before ``lr``), shaped as ``layer.weight``.
+
+        Raises
+        ------
+        ValueError
+            If the shapes do not match the layer (expected vs got, ``[T, B, ...]``), the batch
+            size differs from the previous step's without a :meth:`reset`, or a spike is not a
+            finite 0/1 value.
+        """
+        weight = self.layer.weight
+        if self._state is not None and isinstance(pre, Tensor) and pre.dim() >= 2 \
+                and pre.shape[1] != self._state.x.shape[0]:
+            raise ValueError(f"the batch size changed from {self._state.x.shape[0]} to {pre.shape[1]} since the "
+                             "last step(); call reset() between independent sequences")
+        kwargs = {"reduction": self.reduction, "state": self._state, "return_state": True,
+                  "lr1": self.lr1, "lr2": self.lr2}
+        if isinstance(self.layer, nn.Conv2d):
+            dw, state = trace_stdp_conv2d(pre, post, weight, self.rule, self.dt_ms, **self._geometry, **kwargs)
+        else:
+            dw, state = trace_stdp_linear(pre, post, weight, self.rule, self.dt_ms, **kwargs)
+        self._state = state
+        if self.as_grad:
+            weight.grad = (-self.lr * dw).to(dtype=weight.dtype)
+        else:
+            with torch.no_grad():
+                weight.add_(dw, alpha=self.lr)
+            self.clamp_()
+        return dw
+
+    def clamp_(self) -> None:
+        """Clamp ``layer.weight`` in place to ``[rule.w_min, rule.w_max]``."""
+        with torch.no_grad():
+            self.layer.weight.clamp_(self.rule.w_min, self.rule.w_max)
