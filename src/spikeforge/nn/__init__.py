@@ -3,6 +3,9 @@
 - :class:`LIF`, :class:`IF`: spiking neurons with a fused multi-step forward/backward (compiled CPU
   kernel, optional Triton kernel on CUDA, pure-torch fallback), single- and multi-step modes,
   hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing and seven surrogates.
+- :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), pure torch, state ``(v, a)``.
+- :class:`BatchFirst`, :func:`to_time_first`, :func:`to_batch_first`: batch-first ``[B, T, ...]`` data
+  around the time-first layers.
 - :mod:`spikeforge.nn.functional`: the functional core (:class:`LIFSpec`, :func:`lif_multi_step`,
   :func:`lif_step`, the naive per-step reference).
 - :class:`QCFS`: the quantisation-clip-floor-shift activation for conversion-friendly ANNs
@@ -20,15 +23,35 @@ from .batchnorm import (
     fold_batchnorm,
     fold_bn_into,
 )
-from .functional import LIFSpec, lif_multi_step, lif_multi_step_reference, lif_step
-from .layers import MeanOverTime, SeqToANN, repeat_in_time
+from .functional import (
+    ALIFSpec,
+    LIFSpec,
+    alif_multi_step,
+    alif_multi_step_reference,
+    alif_step,
+    lif_multi_step,
+    lif_multi_step_reference,
+    lif_step,
+)
+from .layers import (
+    BatchFirst,
+    MeanOverTime,
+    SeqToANN,
+    repeat_in_time,
+    to_batch_first,
+    to_time_first,
+)
 from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
-from .neurons import IF, LIF, reset_states
+from .neurons import ALIF, IF, LIF, ALIFState, reset_states
 from .qcfs import QCFS, floor_ste
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
 
 __all__ = [
+    "ALIF",
+    "ALIFSpec",
+    "ALIFState",
+    "BatchFirst",
     "E_AC_PJ",
     "E_MAC_PJ",
     "IF",
@@ -53,6 +76,9 @@ __all__ = [
     "floor_ste",
     "fold_bn_into",
     "functional",
+    "alif_multi_step",
+    "alif_multi_step_reference",
+    "alif_step",
     "lif_multi_step",
     "lif_multi_step_reference",
     "lif_step",
@@ -60,4 +86,6 @@ __all__ = [
     "reset_states",
     "spike_fn",
     "surrogate",
+    "to_batch_first",
+    "to_time_first",
 ]

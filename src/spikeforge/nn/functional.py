@@ -20,6 +20,10 @@ state is not reset within the step (``V_t = H_t``) and the *next* charge subtrac
 leak, ``H_t = charge(V_{t-1}, X_t) − V_th·Θ(V_{t-1} − V_th)``. ``detach_reset`` stops the gradient
 through ``S`` inside the reset.
 
+Adaptive LIF (:class:`ALIFSpec`, :func:`alif_step`, :func:`alif_multi_step_reference`): the same charge and
+reset around a threshold ``θ_t = V_th + β·a_t`` that each spike raises, ``a_t = ρ·a_{t-1} + S_{t-1}``,
+``ρ = exp(−1/τ_a)`` (Bellec et al. 2018). Pure torch (a per-step autograd loop), no fused kernel.
+
 Multi-step tensors are time-first ``[T, B, ...]``. :func:`lif_multi_step` runs the whole sequence in one
 fused :class:`torch.autograd.Function` (one pass over time forward, one backward, only the input and the
 initial state saved); :func:`lif_multi_step_reference` is the readable per-step autograd twin used by
@@ -45,8 +49,13 @@ from . import _cpu_kernel
 from .surrogate import Surrogate, heaviside, spike_fn, surrogate
 
 __all__ = [
+    "ALIF_BACKENDS",
+    "ALIFSpec",
     "BACKENDS",
     "LIFSpec",
+    "alif_multi_step",
+    "alif_multi_step_reference",
+    "alif_step",
     "check_sequence",
     "lif_multi_step",
     "lif_multi_step_reference",
@@ -652,3 +661,264 @@ def lif_step(
         raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
     s, v_next = lif_multi_step(x.unsqueeze(0), v, spec, backend=backend, check_nan=check_nan)
     return s[0], v_next
+
+
+# ---------------------------------------------------------------------------- adaptive LIF (ALIF)
+@dataclass(frozen=True)
+class ALIFSpec:
+    """Parameters of adaptive-threshold LIF dynamics (Bellec et al. 2018, LSNN): immutable, hashable.
+
+    Per neuron and time step ``t = 1..T`` (one step = ``dt``; the package counts time in steps, so with
+    ``dt = 1 ms`` every time constant below is in ms)::
+
+        H_t = charge(V_{t-1}, X_t)                # exactly LIF's charge (``lif.charge_fn``)
+        θ_t = V_th + β·a_t                        # adaptive threshold
+        S_t = Θ(H_t − θ_t)                        # ">=" or ">" as ``lif.spike_compare``
+        V_t = reset(H_t, S_t)                     # LIF's reset with V_th replaced by θ_t
+        a_{t+1} = ρ·a_t + S_t,   ρ = exp(−1/τ_a)  # i.e. a_t = ρ·a_{t-1} + S_{t-1}
+
+    Parameters
+    ----------
+    lif : LIFSpec
+        The membrane: charge (``tau`` / ``decay`` / ``if``), ``v_th`` (the baseline threshold V_th),
+        ``v_reset``, reset mode, ``detach_reset``, ``spike_compare`` and surrogate. The reset modes
+        ``hard`` (``V = V_reset``), ``soft`` (``V = H − θ_t·S``, the crossed threshold) and ``none``
+        are supported; ``soft_delayed`` is not (it would need the previous step's threshold as a
+        third state).
+    tau_a : float
+        Adaptation time constant in time steps (ms at ``dt = 1 ms``), > 0. Default 200 (Bellec et al.'s
+        LSNN). The per-step factor is the exact exponential ``ρ = exp(−1/τ_a)`` (not LIF's Euler
+        ``1 − 1/τ``; the two agree to O(1/τ²)).
+    beta : float
+        Threshold increase per unit of adaptation, in the unit of ``v_th`` (each spike raises θ by β,
+        decaying with τ_a), ≥ 0. ``beta=0`` is exactly the LIF of ``lif``. Default 0.1. Bellec et al.'s
+        form ``b_{t+1} = ρ·b_t + (1 − ρ)·S_t``, ``θ = V_th + β_B·b`` is ``beta = β_B·(1 − ρ)``.
+    detach_adaptation : bool
+        Stop the gradient through the spike in the adaptation update ``a_{t+1} = ρ·a_t + S_t``. Default
+        False (full BPTT through the threshold, as in LSNN).
+
+    Raises
+    ------
+    TypeError
+        ``lif`` is not a :class:`LIFSpec`.
+    ValueError
+        ``tau_a`` or ``beta`` not a finite real number (NaN, inf, bool, str), ``tau_a <= 0``,
+        ``beta < 0``, or ``lif.reset == "soft_delayed"``.
+    """
+
+    lif: LIFSpec = field(default_factory=LIFSpec)
+    tau_a: float = 200.0
+    beta: float = 0.1
+    detach_adaptation: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lif, LIFSpec):
+            raise TypeError(f"lif must be a LIFSpec; got {type(self.lif).__name__}")
+        for name in ("tau_a", "beta"):
+            val = getattr(self, name)
+            if isinstance(val, bool) or not isinstance(val, numbers.Real) or not math.isfinite(val):
+                raise ValueError(f"ALIF {name} must be a finite real number; got {val!r}")
+            object.__setattr__(self, name, float(val))
+        if self.tau_a <= 0.0:
+            raise ValueError(f"ALIF tau_a must be > 0 time steps; got {self.tau_a}")
+        if self.beta < 0.0:
+            raise ValueError(f"ALIF beta must be >= 0 (a spike raises the threshold); got {self.beta}")
+        if self.lif.reset == "soft_delayed":
+            raise ValueError("ALIF supports reset='hard', 'soft' or 'none'; 'soft_delayed' is LIF-only")
+
+    @property
+    def rho(self) -> float:
+        """Per-step adaptation decay ``ρ = exp(−1/τ_a)`` (dimensionless, in (0, 1))."""
+        return math.exp(-1.0 / self.tau_a)
+
+
+#: ``backend=`` values ALIF accepts: both run the pure-torch per-step autograd loop
+ALIF_BACKENDS = ("auto", "torch")
+
+
+def _check_alif_backend(backend: str) -> None:
+    if backend not in ALIF_BACKENDS:
+        raise ValueError(
+            f"ALIF has only the pure-torch implementation: backend must be one of {ALIF_BACKENDS}; got {backend!r} "
+            "(the compiled 'cpu', 'triton' and 'reference' LIF backends do not model the adaptive threshold)"
+        )
+
+
+def _prepare_a0(a0: torch.Tensor | float | None, x: torch.Tensor) -> torch.Tensor:
+    """The initial adaptation ``a_1`` as a tensor of one step's shape (zeros when None)."""
+    if a0 is None:
+        return torch.zeros_like(x[0])
+    if not isinstance(a0, torch.Tensor):
+        a0 = torch.as_tensor(a0, dtype=x.dtype, device=x.device)
+    if a0.shape != x.shape[1:]:
+        try:
+            a0 = a0.expand(x.shape[1:])
+        except RuntimeError as exc:
+            raise ValueError(
+                f"initial adaptation a0 of shape {tuple(a0.shape)} does not match one time step of the input "
+                f"{tuple(x.shape[1:])}"
+            ) from exc
+    return a0.to(dtype=x.dtype, device=x.device)
+
+
+def _alif_update(
+    x: torch.Tensor, v: torch.Tensor, a: torch.Tensor, spec: ALIFSpec
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One ALIF step on ``[B, ...]`` tensors: ``(S_t, V_t, a_{t+1}, H_t, θ_t)`` (shared by the step and
+    the multi-step functions, so a loop of steps equals the sequence bit for bit)."""
+    lif = spec.lif
+    h = lif.charge_fn(v, x)
+    theta = a * spec.beta + lif.v_th
+    s = spike_fn(h - theta, lif.surrogate, lif.ge)
+    sr = s.detach() if lif.detach_reset else s
+    if lif.reset == "hard":
+        v_next = sr * lif.v_reset + (1 - sr) * h
+    elif lif.reset == "soft":
+        v_next = h - sr * theta
+    else:
+        v_next = h
+    a_next = a * spec.rho + (s.detach() if spec.detach_adaptation else s)
+    return s, v_next, a_next, h, theta
+
+
+def alif_multi_step_reference(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor | None = None,
+    a0: torch.Tensor | None = None,
+    spec: ALIFSpec = ALIFSpec(),
+    *,
+    return_sequences: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | tuple[torch.Tensor, ...]:
+    """Adaptive LIF over a whole sequence: a readable per-step autograd loop (see :class:`ALIFSpec`).
+
+    Parameters
+    ----------
+    x_seq : Tensor [T, B, ...], floating
+        Input current per time step (time first; one step = ``dt``, e.g. 1 ms).
+    v0 : Tensor [B, ...] (or broadcastable), optional
+        Initial membrane potential; when None, ``V_reset`` for a hard reset and 0 otherwise (as LIF).
+    a0 : Tensor [B, ...] (or broadcastable), optional
+        Initial adaptation ``a_1`` (dimensionless, in spikes); default 0. Gradients flow into it.
+    spec : ALIFSpec
+    return_sequences : bool
+        Also return ``h_seq`` (charged potentials), ``v_seq`` (after reset) and ``theta_seq`` (thresholds
+        θ_t), each ``[T, B, ...]``.
+
+    Returns
+    -------
+    spikes [T, B, ...], v_T [B, ...], a_{T+1} [B, ...] (and h_seq, v_seq, theta_seq). ``a_{T+1} =
+    ρ·a_T + S_T`` is the adaptation the next step would use: pass ``(v_T, a_{T+1})`` back in to continue.
+
+    Raises
+    ------
+    TypeError
+        ``x_seq`` is not a floating-point tensor; ``spec`` is not an :class:`ALIFSpec`.
+    ValueError
+        ``x_seq`` has fewer than 2 dimensions or ``T = 0``; ``v0`` / ``a0`` of a shape that does not
+        broadcast to one step ``[B, ...]``.
+    """
+    if not isinstance(spec, ALIFSpec):
+        raise TypeError(f"spec must be an ALIFSpec; got {type(spec).__name__}")
+    x_seq = check_sequence(x_seq)
+    v0 = _prepare_v0(v0, x_seq, spec.lif)
+    v = torch.zeros_like(x_seq[0]) if v0 is None else v0
+    a = _prepare_a0(a0, x_seq)
+    spikes, hs, vs, ths = [], [], [], []
+    for x in x_seq.unbind(0):
+        s, v, a, h, theta = _alif_update(x, v, a, spec)
+        spikes.append(s)
+        if return_sequences:
+            hs.append(h)
+            vs.append(v)
+            ths.append(theta)
+    out = torch.stack(spikes)
+    if return_sequences:
+        return out, v, a, torch.stack(hs), torch.stack(vs), torch.stack(ths)
+    return out, v, a
+
+
+def alif_multi_step(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor | None = None,
+    a0: torch.Tensor | None = None,
+    spec: ALIFSpec = ALIFSpec(),
+    *,
+    backend: str = "auto",
+    check_nan: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Adaptive LIF over a sequence (what :class:`~spikeforge.nn.ALIF` calls in multi-step mode).
+
+    :func:`alif_multi_step_reference` with the module-level checks: the backend and NaN input.
+
+    Parameters
+    ----------
+    x_seq : Tensor [T, B, ...], floating
+        Input current per time step (one step = ``dt``, e.g. 1 ms).
+    v0, a0 : Tensor [B, ...] or None
+        Initial membrane potential and adaptation (see :func:`alif_multi_step_reference`).
+    spec : ALIFSpec
+    backend : {"auto", "torch"}
+        Only the pure-torch per-step loop exists; ``"auto"`` selects it.
+    check_nan : bool
+        Raise ``ValueError`` on NaN input.
+
+    Returns
+    -------
+    spikes [T, B, ...], v_T [B, ...], a_{T+1} [B, ...]
+
+    Raises
+    ------
+    TypeError
+        As :func:`alif_multi_step_reference`.
+    ValueError
+        ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x_seq`` (with ``check_nan``); and as
+        :func:`alif_multi_step_reference`.
+    """
+    _check_alif_backend(backend)
+    x_seq = check_sequence(x_seq)
+    if check_nan:
+        _check_nan(x_seq)
+    return alif_multi_step_reference(x_seq, v0, a0, spec)  # type: ignore[return-value]
+
+
+def alif_step(
+    x: torch.Tensor,
+    v: torch.Tensor | None = None,
+    a: torch.Tensor | None = None,
+    spec: ALIFSpec = ALIFSpec(),
+    *,
+    backend: str = "auto",
+    check_nan: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One adaptive-LIF time step (``dt``, e.g. 1 ms): ``(spike, v_next, a_next)``, each ``[B, ...]``.
+
+    Parameters
+    ----------
+    x : Tensor [B, ...], floating
+        Input current of this step.
+    v : Tensor [B, ...] or None
+        Membrane potential after the previous step (None: the resting value, as LIF).
+    a : Tensor [B, ...] or None
+        Adaptation for this step, ``a_t`` (the ``a_next`` of the previous call; None: 0).
+    spec : ALIFSpec
+    backend : {"auto", "torch"}
+    check_nan : bool
+        Raise ``ValueError`` on NaN input.
+
+    Equals :func:`alif_multi_step` on ``x.unsqueeze(0)``; gradients flow through ``v`` and ``a``, so a
+    Python loop over steps trains exactly like the multi-step call.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not a floating-point tensor; ``spec`` is not an :class:`ALIFSpec`.
+    ValueError
+        ``x`` with no dimension; ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x``; a state
+        of the wrong shape.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape [B, ...]; got {type(x).__name__}")
+    if x.dim() < 1:
+        raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
+    s, v_next, a_next = alif_multi_step(x.unsqueeze(0), v, a, spec, backend=backend, check_nan=check_nan)
+    return s[0], v_next, a_next

@@ -1,4 +1,4 @@
-"""Spiking neuron layers: :class:`LIF` and :class:`IF` as ``nn.Module``s.
+"""Spiking neuron layers: :class:`LIF`, :class:`IF` and the adaptive :class:`ALIF` as ``nn.Module``s.
 
 Thin wrappers over :mod:`spikeforge.nn.functional`. Two step modes, as in SpikingJelly:
 
@@ -9,19 +9,82 @@ Thin wrappers over :mod:`spikeforge.nn.functional`. Two step modes, as in Spikin
   :meth:`reset_state` (or :func:`reset_states` on a whole network, scoped to that module tree).
 
 With ``return_state=True`` the state is explicit in both modes: ``forward(x, v)`` returns
-``(spikes, v_next)`` and the module holds nothing (Norse style).
+``(spikes, v_next)`` and the module holds nothing (Norse style). :class:`ALIF` has two state tensors,
+``(v, a)`` (an :class:`ALIFState`): ``forward(x, state) -> (spikes, ALIFState)``.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
-from .functional import BACKENDS, LIFSpec, lif_multi_step, lif_step
+from .functional import (
+    BACKENDS,
+    ALIFSpec,
+    LIFSpec,
+    _check_alif_backend,
+    alif_multi_step,
+    alif_step,
+    lif_multi_step,
+    lif_step,
+)
 from .surrogate import Surrogate
 from .surrogate import surrogate as make_surrogate
 
-__all__ = ["IF", "LIF", "reset_states"]
+__all__ = ["ALIF", "ALIFState", "IF", "LIF", "reset_states"]
+
+
+def _check_step_mode(step_mode: str) -> None:
+    if step_mode not in ("m", "s"):
+        raise ValueError(f"step_mode must be 'm' (multi-step [T, B, ...]) or 's' (single step); got {step_mode!r}")
+
+
+def _lif_spec(
+    tau: float | None,
+    decay: float | None,
+    decay_input: bool,
+    v_th: float,
+    v_reset: float | None,
+    reset: str | None,
+    detach_reset: bool,
+    spike_compare: str,
+    surrogate: str | Surrogate | tuple[str, float],
+    alpha: float | None,
+    charge: str | None = None,
+) -> LIFSpec:
+    """The :class:`LIFSpec` of the LIF constructor arguments (shared by :class:`LIF` and :class:`ALIF`)."""
+    if tau is not None and decay is not None:
+        raise ValueError("give either tau (SpikingJelly form) or decay (per-step factor β), not both")
+    if reset is None:
+        reset = "soft" if v_reset is None else "hard"
+    if reset == "hard" and v_reset is None:
+        raise ValueError("reset='hard' needs a v_reset value (v_reset=None means soft reset)")
+    return LIFSpec(
+        charge=charge or ("decay" if decay is not None else "tau"),
+        tau=2.0 if tau is None else tau,
+        decay=0.5 if decay is None else decay,
+        decay_input=decay_input,
+        v_th=v_th,
+        v_reset=0.0 if v_reset is None else v_reset,
+        reset=reset,
+        detach_reset=detach_reset,
+        spike_compare=spike_compare,
+        surrogate=make_surrogate(surrogate, alpha),
+    )
+
+
+def _lif_repr_parts(sp: LIFSpec) -> list[str]:
+    leak = {"tau": f"tau={sp.tau:g}", "decay": f"decay={sp.decay:g}", "if": "no leak"}[sp.charge]
+    parts = [leak]
+    if sp.charge != "if":
+        parts.append(f"decay_input={sp.decay_input}")
+    parts += [f"v_th={sp.v_th:g}", f"reset={sp.reset}"]
+    if sp.reset == "hard":
+        parts.append(f"v_reset={sp.v_reset:g}")
+    parts += [f"detach_reset={sp.detach_reset}", f"spike_compare='{sp.spike_compare}'", f"surrogate={sp.surrogate!r}"]
+    return parts
 
 
 class LIF(nn.Module):
@@ -94,29 +157,11 @@ class LIF(nn.Module):
         _charge: str | None = None,
     ) -> None:
         super().__init__()
-        if tau is not None and decay is not None:
-            raise ValueError("give either tau (SpikingJelly form) or decay (per-step factor β), not both")
-        if reset is None:
-            reset = "soft" if v_reset is None else "hard"
-        if reset == "hard" and v_reset is None:
-            raise ValueError("reset='hard' needs a v_reset value (v_reset=None means soft reset)")
-        if step_mode not in ("m", "s"):
-            raise ValueError(f"step_mode must be 'm' (multi-step [T, B, ...]) or 's' (single step); got {step_mode!r}")
+        _check_step_mode(step_mode)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
-        charge = _charge or ("decay" if decay is not None else "tau")
-        self.spec = LIFSpec(
-            charge=charge,
-            tau=2.0 if tau is None else tau,
-            decay=0.5 if decay is None else decay,
-            decay_input=decay_input,
-            v_th=v_th,
-            v_reset=0.0 if v_reset is None else v_reset,
-            reset=reset,
-            detach_reset=detach_reset,
-            spike_compare=spike_compare,
-            surrogate=make_surrogate(surrogate, alpha),
-        )
+        self.spec = _lif_spec(tau, decay, decay_input, v_th, v_reset, reset, detach_reset, spike_compare,
+                              surrogate, alpha, _charge)
         self.step_mode = step_mode
         self.return_state = return_state
         self.backend = backend
@@ -188,21 +233,7 @@ class LIF(nn.Module):
         return s
 
     def extra_repr(self) -> str:
-        sp = self.spec
-        leak = {"tau": f"tau={sp.tau:g}", "decay": f"decay={sp.decay:g}", "if": "no leak"}[sp.charge]
-        parts = [leak]
-        if sp.charge != "if":
-            parts.append(f"decay_input={sp.decay_input}")
-        parts += [f"v_th={sp.v_th:g}", f"reset={sp.reset}"]
-        if sp.reset == "hard":
-            parts.append(f"v_reset={sp.v_reset:g}")
-        parts += [
-            f"detach_reset={sp.detach_reset}",
-            f"spike_compare='{sp.spike_compare}'",
-            f"surrogate={sp.surrogate!r}",
-            f"step_mode='{self.step_mode}'",
-        ]
-        return ", ".join(parts)
+        return ", ".join([*_lif_repr_parts(self.spec), f"step_mode='{self.step_mode}'"])
 
 
 class IF(LIF):
@@ -219,8 +250,228 @@ class IF(LIF):
         super().__init__(v_th=v_th, v_reset=v_reset, _charge="if", **kwargs)
 
 
+class ALIFState(NamedTuple):
+    """The state of :class:`ALIF` neurons after a step, both ``[B, ...]``.
+
+    Attributes
+    ----------
+    v : Tensor [B, ...]
+        Membrane potential after the reset (unit of the input / ``v_th``).
+    a : Tensor [B, ...]
+        Adaptation the *next* step uses, ``a_{t+1} = ρ·a_t + S_t`` (dimensionless, in spikes).
+    """
+
+    v: torch.Tensor
+    a: torch.Tensor
+
+
+class ALIF(nn.Module):
+    """Adaptive-threshold LIF neurons (Bellec et al. 2018, LSNN; spec in :class:`~spikeforge.nn.functional.ALIFSpec`).
+
+    LIF's membrane (same charge, ``tau`` / ``decay`` semantics and resets) with a threshold that each spike
+    raises and that relaxes with time constant ``tau_a``. Per step (one step = ``dt``; time constants are
+    in steps, i.e. in ms for ``dt = 1 ms``)::
+
+        H_t = charge(V_{t-1}, X_t)                     # as LIF
+        θ_t = v_th + beta·a_t,   a_t = ρ·a_{t-1} + S_{t-1},   ρ = exp(−1/tau_a)
+        S_t = Θ(H_t − θ_t)                             # surrogate gradient as LIF
+        V_t = reset(H_t, S_t)                          # LIF's reset, V_th replaced by θ_t
+
+    Parameters
+    ----------
+    tau : float, optional
+        Membrane time constant in time steps (ms at ``dt = 1 ms``), ≥ 1, SpikingJelly form as :class:`LIF`;
+        default 2. Mutually exclusive with ``decay``.
+    tau_a : float
+        Adaptation time constant in time steps (ms at ``dt = 1 ms``), > 0; default 200.
+    beta : float
+        Threshold increase per spike (unit of ``v_th``), ≥ 0; default 0.1. ``beta=0`` is exactly :class:`LIF`.
+    decay, decay_input, v_th, v_reset, detach_reset, spike_compare, surrogate, alpha, step_mode, check_nan
+        As :class:`LIF` (``v_th`` is the baseline threshold).
+    reset : {"hard", "soft", "none"}, optional
+        As :class:`LIF`; ``soft`` subtracts the crossed threshold θ_t. ``soft_delayed`` is refused.
+    detach_adaptation : bool
+        Stop gradients through the spike in the adaptation update. Default False.
+    return_state : bool
+        ``forward(x, state) -> (spikes, ALIFState(v, a))``; the module keeps nothing.
+    backend : {"auto", "torch"}
+        Only the pure-torch per-step loop exists (no fused kernel); ``"auto"`` selects it.
+
+    Shapes
+    ------
+    ``step_mode="m"``: ``x [T, B, ...] -> spikes [T, B, ...]``; ``"s"``: ``x [B, ...] -> spikes [B, ...]``.
+    The state ``(v, a)`` is ``[B, ...]`` each. Single-step mode keeps it in ``self.v`` and ``self.a``
+    until :meth:`reset_state` / :func:`reset_states`.
+
+    Raises
+    ------
+    ValueError
+        ``tau_a <= 0``, ``beta < 0``, NaN/inf in any parameter, ``reset="soft_delayed"``, a ``backend``
+        other than ``"auto"`` / ``"torch"`` (``"cpu"``, ``"triton"``, ``"reference"`` are LIF-only), and
+        everything :class:`LIF` refuses (``v_th <= 0``, both ``tau`` and ``decay``, unknown ``step_mode``).
+
+    Example
+    -------
+    >>> alif = ALIF(tau=2.0, tau_a=50.0, beta=0.2)
+    >>> spikes = alif(torch.full((100, 1, 1), 2.0))     # [T, B, N]: the rate falls as θ rises
+    """
+
+    _FROM_SPEC_KWARGS = ("step_mode", "return_state", "backend", "check_nan")
+
+    def __init__(
+        self,
+        tau: float | None = None,
+        *,
+        tau_a: float = 200.0,
+        beta: float = 0.1,
+        decay: float | None = None,
+        decay_input: bool = True,
+        v_th: float = 1.0,
+        v_reset: float | None = 0.0,
+        reset: str | None = None,
+        detach_reset: bool = False,
+        detach_adaptation: bool = False,
+        spike_compare: str = ">=",
+        surrogate: str | Surrogate | tuple[str, float] = "atan",
+        alpha: float | None = None,
+        step_mode: str = "m",
+        return_state: bool = False,
+        backend: str = "auto",
+        check_nan: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_step_mode(step_mode)
+        _check_alif_backend(backend)
+        lif = _lif_spec(tau, decay, decay_input, v_th, v_reset, reset, detach_reset, spike_compare, surrogate, alpha)
+        self.spec = ALIFSpec(lif=lif, tau_a=tau_a, beta=beta, detach_adaptation=detach_adaptation)
+        self.step_mode = step_mode
+        self.return_state = return_state
+        self.backend = backend
+        self.check_nan = check_nan
+        self.v: torch.Tensor | None = None  # single-step state (not parameters, not saved)
+        self.a: torch.Tensor | None = None
+
+    @classmethod
+    def from_spec(cls, spec: ALIFSpec, **kwargs) -> ALIF:
+        """A layer with the dynamics of ``spec`` (``kwargs``: step_mode, return_state, backend, check_nan).
+
+        Raises
+        ------
+        TypeError
+            ``spec`` is not an :class:`~spikeforge.nn.functional.ALIFSpec`, or ``kwargs`` names a parameter
+            of the dynamics (use ``dataclasses.replace(spec, ...)``).
+        ValueError
+            A bad ``step_mode`` or ``backend``.
+        """
+        if not isinstance(spec, ALIFSpec):
+            raise TypeError(f"spec must be an ALIFSpec; got {type(spec).__name__}")
+        bad = sorted(set(kwargs) - set(cls._FROM_SPEC_KWARGS))
+        if bad:
+            raise TypeError(
+                f"from_spec takes only {', '.join(cls._FROM_SPEC_KWARGS)}; {', '.join(bad)} would be ignored "
+                "(the spec fixes the dynamics: use dataclasses.replace(spec, ...))"
+            )
+        layer = cls(**kwargs)
+        layer.spec = spec
+        return layer
+
+    @property
+    def v_th(self) -> float:
+        """Baseline firing threshold (unit of the input)."""
+        return self.spec.lif.v_th
+
+    @property
+    def tau(self) -> float:
+        """Membrane time constant in steps (meaningful for the ``tau`` charge)."""
+        return self.spec.lif.tau
+
+    @property
+    def decay(self) -> float:
+        """Per-step membrane decay factor (meaningful for the ``decay`` charge)."""
+        return self.spec.lif.decay
+
+    @property
+    def tau_a(self) -> float:
+        """Adaptation time constant in steps (ms at ``dt = 1 ms``)."""
+        return self.spec.tau_a
+
+    @property
+    def beta(self) -> float:
+        """Threshold increase per unit of adaptation (unit of ``v_th``)."""
+        return self.spec.beta
+
+    @property
+    def rho(self) -> float:
+        """Per-step adaptation decay ``exp(−1/tau_a)``."""
+        return self.spec.rho
+
+    @property
+    def surrogate(self) -> Surrogate:
+        """The surrogate derivative (:class:`~spikeforge.nn.surrogate.Surrogate`)."""
+        return self.spec.lif.surrogate
+
+    def reset_state(self) -> None:
+        """Forget the single-step state (membrane ``v`` and adaptation ``a``)."""
+        self.v = None
+        self.a = None
+
+    def forward(
+        self, x: torch.Tensor, state: ALIFState | tuple[torch.Tensor | None, torch.Tensor | None] | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, ALIFState]:
+        """Spikes for input ``x``; with ``return_state`` also the new :class:`ALIFState`.
+
+        Parameters
+        ----------
+        x : Tensor [T, B, ...] (``step_mode="m"``) or [B, ...] (``"s"``)
+            Input current (one step = ``dt``).
+        state : ALIFState or (v, a) or None
+            Initial / previous state, each ``[B, ...]`` or None (rest: ``v`` as LIF, ``a = 0``). In
+            single-step mode without ``return_state``, None means the state kept in the module.
+
+        Raises
+        ------
+        ValueError
+            A stored single-step state whose shape differs from ``x`` (call :meth:`reset_state`), NaN
+            input, a malformed ``state``, and the input errors of :func:`~spikeforge.nn.functional.alif_multi_step`.
+        """
+        if state is None:
+            v = a = None
+        else:
+            if not isinstance(state, tuple) or len(state) != 2:
+                raise ValueError(f"state must be an ALIFState / (v, a) pair or None; got {type(state).__name__}")
+            v, a = state
+        if self.step_mode == "m":
+            s, v_next, a_next = alif_multi_step(x, v, a, self.spec, backend=self.backend, check_nan=self.check_nan)
+            return (s, ALIFState(v_next, a_next)) if self.return_state else s
+        if self.return_state:
+            s, v_next, a_next = alif_step(x, v, a, self.spec, backend=self.backend, check_nan=self.check_nan)
+            return s, ALIFState(v_next, a_next)
+        if state is None:
+            v, a = self.v, self.a
+            for name, t in (("membrane", v), ("adaptation", a)):
+                if t is not None and isinstance(x, torch.Tensor) and t.shape != x.shape:
+                    raise ValueError(
+                        f"stored {name} has shape {tuple(t.shape)} but the input has {tuple(x.shape)}; "
+                        "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
+                    )
+        s, self.v, self.a = alif_step(x, v, a, self.spec, backend=self.backend, check_nan=self.check_nan)
+        return s
+
+    def extra_repr(self) -> str:
+        sp = self.spec
+        parts = _lif_repr_parts(sp.lif)
+        parts += [
+            f"tau_a={sp.tau_a:g}",
+            f"beta={sp.beta:g}",
+            f"detach_adaptation={sp.detach_adaptation}",
+            f"step_mode='{self.step_mode}'",
+        ]
+        return ", ".join(parts)
+
+
 def reset_states(module: nn.Module) -> None:
-    """Call ``reset_state()`` on every spiking layer inside ``module`` (and nowhere else)."""
+    """Call ``reset_state()`` on every spiking layer (:class:`LIF`, :class:`IF`, :class:`ALIF`) inside
+    ``module`` (and nowhere else)."""
     for m in module.modules():
-        if isinstance(m, LIF):
+        if isinstance(m, (LIF, ALIF)):
             m.reset_state()
