@@ -269,3 +269,20 @@ def test_csnn_rejects_bad_kernels():
                      (np.ones((2, 13, 13)), "exceeds the image"), (np.ones((0, 3, 3)), r"\[N_C, K, K\]")]:
         with pytest.raises(ValueError, match=match):
             CSNN(kernels=k, stride=1, colanet_params=dict(n_microcolumns=2, n_epochs=1)).fit(X, y)
+
+
+def test_learner_flatten_fits_a_pipeline():
+    # transform used to return only [n, N_C, P, Q], which a scikit-learn Pipeline cannot pass on
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    X, y = _crosses()
+    learner = ConvMatrixLearner(n_kernels=3, kernel_size=3, stride=3, random_state=0).fit(X)
+    cube = learner.transform(X)
+    assert cube.shape == (40, 3, 4, 4)
+    flat = ConvMatrixLearner(n_kernels=3, kernel_size=3, stride=3, flatten=True, random_state=0).fit(X).transform(X)
+    np.testing.assert_array_equal(flat, cube.reshape(40, -1))
+    pipe = make_pipeline(ConvMatrixLearner(n_kernels=3, kernel_size=3, stride=3, flatten=True, random_state=0),
+                         LogisticRegression(max_iter=500)).fit(X, y)
+    by_hand = LogisticRegression(max_iter=500).fit(flat, y)
+    np.testing.assert_array_equal(pipe.predict(X), by_hand.predict(flat))

@@ -216,6 +216,9 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
     input_scale : "auto" or float
         Brightness that maps to 1 ("auto": the maximum of the fitted images, 255 for MNIST); a
         number must be finite and > 0.
+    flatten : bool, default False
+        :meth:`transform` returns [n, N_C·P·Q] (one row per image, as a scikit-learn
+        ``Pipeline`` step before a classifier needs) instead of [n, N_C, P, Q].
     random_state : int, Generator or None
     verbose : int
 
@@ -238,6 +241,7 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         learning_rate: float = 0.01,
         n_epochs: int = 1,
         input_scale: float | str = "auto",
+        flatten: bool = False,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -250,6 +254,7 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.n_epochs = n_epochs
         self.input_scale = input_scale
+        self.flatten = flatten
         self.random_state = random_state
         self.verbose = verbose
 
@@ -310,12 +315,14 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        """Valid convolution responses (no spikes): [n, N_C, P, Q] float32."""
+        """Valid convolution responses (no spikes) of images ``X`` [n, H, W] (or [n, H·W]):
+        [n, N_C, P, Q] float32, or [n, N_C·P·Q] with ``flatten=True``."""
         check_is_fitted(self, "kernels_")
         imgs = torch.as_tensor(self._scaled(X, fitted=True), dtype=torch.float32)[:, None]
         k = torch.as_tensor(self.kernels_, dtype=torch.float32)[:, None]
         with torch.no_grad():
-            return torch.nn.functional.conv2d(imgs, k, stride=int(self.stride)).numpy()
+            out = torch.nn.functional.conv2d(imgs, k, stride=int(self.stride)).numpy()
+        return out.reshape(out.shape[0], -1) if self.flatten else out
 
 
 # ---------------------------------------------------------------------------- §3.4 spiking front end
