@@ -241,17 +241,23 @@ def _prepare_v0(v0: torch.Tensor | None, x: torch.Tensor, spec: LIFSpec) -> torc
         if spec.reset == "hard" and spec.v_reset != 0.0:  # start at rest, V_reset (as SpikingJelly)
             return torch.full(x.shape[1:], spec.v_reset, dtype=x.dtype, device=x.device)
         return None
-    if not isinstance(v0, torch.Tensor):
-        v0 = torch.as_tensor(v0, dtype=x.dtype, device=x.device)
-    if v0.shape != x.shape[1:]:
+    return _state_like(v0, x, "initial state v0")
+
+
+def _state_like(value: torch.Tensor | float, x: torch.Tensor, what: str) -> torch.Tensor:
+    """An initial state (tensor or number) broadcast to one time step of ``x`` [T, B, ...]: [B, ...],
+    in ``x``'s dtype and device. Raises ``ValueError`` naming ``what`` if it does not broadcast."""
+    if not isinstance(value, torch.Tensor):
+        value = torch.as_tensor(value, dtype=x.dtype, device=x.device)
+    if value.shape != x.shape[1:]:
         try:
-            v0 = v0.expand(x.shape[1:])
+            value = value.expand(x.shape[1:])
         except RuntimeError as exc:
             raise ValueError(
-                f"initial state v0 of shape {tuple(v0.shape)} does not match one time step of the input "
+                f"{what} of shape {tuple(value.shape)} does not match one time step of the input "
                 f"{tuple(x.shape[1:])}"
             ) from exc
-    return v0.to(dtype=x.dtype, device=x.device)
+    return value.to(dtype=x.dtype, device=x.device)
 
 
 # ---------------------------------------------------------------------------- reference
@@ -748,17 +754,7 @@ def _prepare_a0(a0: torch.Tensor | float | None, x: torch.Tensor) -> torch.Tenso
     """The initial adaptation ``a_1`` as a tensor of one step's shape (zeros when None)."""
     if a0 is None:
         return torch.zeros_like(x[0])
-    if not isinstance(a0, torch.Tensor):
-        a0 = torch.as_tensor(a0, dtype=x.dtype, device=x.device)
-    if a0.shape != x.shape[1:]:
-        try:
-            a0 = a0.expand(x.shape[1:])
-        except RuntimeError as exc:
-            raise ValueError(
-                f"initial adaptation a0 of shape {tuple(a0.shape)} does not match one time step of the input "
-                f"{tuple(x.shape[1:])}"
-            ) from exc
-    return a0.to(dtype=x.dtype, device=x.device)
+    return _state_like(a0, x, "initial adaptation a0")
 
 
 def _alif_update(
