@@ -140,3 +140,112 @@ def test_report_refuses_quick_results_and_missing_tables(tmp_path):
 def test_jobs_must_be_positive():
     with pytest.raises(SystemExit):
         main(["reproduce", "correlation", "--jobs", "0"])
+
+
+# ---------------------------------------------------------------------------- train --config FILE
+_QUICK_TRAIN = ["--data", "digits", "--epochs", "1", "--batch-size", "8", "-T", "1", "--n-train", "16",
+                "--n-test", "8", "--device", "cpu", "--seed", "3", "--no-progress"]
+
+
+def _train_config(argv):
+    from spikeforge.cli import build_parser, resolve_train_config
+
+    return resolve_train_config(build_parser().parse_args(["train", *argv]))
+
+
+def test_train_config_from_a_previous_run_repeats_it(tmp_path, monkeypatch):
+    import json
+
+    from spikeforge.nn.train import config_to_dict
+
+    monkeypatch.chdir(tmp_path)
+    first = tmp_path / "first"
+    assert main(["train", "convsnn", *_QUICK_TRAIN, "--out", str(first)]) == 0
+    summary = json.loads((first / "summary.json").read_text())
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(summary["config"]))
+    # summary.json, the checkpoint's metadata, the run folder and a bare config all rebuild the same TrainConfig
+    for source in (first / "summary.json", first / "checkpoint.safetensors", first, bare):
+        assert config_to_dict(_train_config(["--config", str(source)])) == summary["config"], source
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(first / "summary.json"), "--out", str(again), "--no-progress"]) == 0
+    repeated = json.loads((again / "summary.json").read_text())
+    assert repeated["config"] == summary["config"]  # the resolved config is written to the new run folder
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        assert repeated["final"][key] == summary["final"][key]  # the same run, exactly
+
+
+def test_train_flags_override_the_config_file(tmp_path):
+    import json
+
+    from spikeforge.nn.train import TrainConfig
+
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"model": "resnet19", "data": "digits", "epochs": 3, "T": 2, "lr": 0.01, "n_train": 50}))
+    cfg = _train_config(["convsnn", "--config", str(f), "--epochs", "5", "--lr", "0.5", "--no-amp", "--data", "mnist"])
+    assert (cfg.model, cfg.data, cfg.epochs, cfg.lr, cfg.amp) == ("convsnn", "mnist", 5, 0.5, False)  # flags
+    assert (cfg.T, cfg.n_train) == (2, 50)  # from the file
+    assert (cfg.batch_size, cfg.optimizer, cfg.seed) == (64, "adam", 0)  # neither: the defaults
+    # a flag given with the default's value still overrides the file (given, not defaulted)
+    assert _train_config(["--config", str(f), "--epochs", "10", "-T", "4"]).epochs == 10
+    assert _train_config(["--config", str(f)]).epochs == 3
+    # without --config the defaults are those of the command line before --config existed
+    assert _train_config(["convsnn", "--data", "digits"]) == TrainConfig(
+        model="convsnn", data="digits", epochs=10, batch_size=64, lr=1e-3, optimizer="adam", weight_decay=0.0,
+        schedule="cosine", T=4, norm="tdbn", seed=0, device="auto", amp=True, n_train=None, n_test=None)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"model": "convsnn", "data": "digits", "epoch": 3}', "unknown training config key(s) 'epoch'"),
+        ('{"config": {"model": "convsnn", "learning_rate": 1}, "final": {}}',
+         "unknown training config key(s) 'learning_rate'"),
+        ('{"model": "convsnn", "data": ', "not valid JSON"),
+        ("", "not valid JSON"),
+        ('["convsnn"]', "expected a JSON object"),
+        ('{"config": "convsnn"}', "'config' entry must be a JSON object"),
+        ('{"model": "convsnn", "data": "digits", "epochs": "3"}', "epochs must be an integer"),
+        ('{"model": "vgg", "data": "digits"}', "unknown model 'vgg'"),
+        ('{"model": "convsnn", "data": "digits", "extra": {"hidden": 32}}', "extra model arguments (hidden)"),
+    ],
+)
+def test_train_bad_config_file_is_a_one_line_error(text, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda args: pytest.fail("must not train"))
+    f = tmp_path / "cfg.json"
+    f.write_text(text)
+    assert main(["train", "--config", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"spikeforge train: error: {f}: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_train_config_file_errors_and_required_arguments(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda args: pytest.fail("must not train"))
+    assert main(["train", "--config", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: No such file or directory" in capsys.readouterr().err
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    assert main(["train", "--config", str(tmp_path / "junk.safetensors")]) == 2
+    assert "not a spikeforge checkpoint" in capsys.readouterr().err
+    # a device the file names but this machine lacks is reported with the file; --device overrides it
+    f = tmp_path / "gpu.json"
+    f.write_text(json.dumps({"model": "convsnn", "data": "digits", "device": "cuda:7"}))
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(["train", "--config", str(f)]) == 2
+        assert f"device 'cuda:7' of {f}" in capsys.readouterr().err
+    assert _train_config(["--config", str(f), "--device", "cpu"]).device == "cpu"
+    # model and --data stay required when no file sets them (argparse usage error)
+    for argv, missing in ((["train"], "model, --data"), (["train", "convsnn"], "--data")):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and f"required: {missing}" in capsys.readouterr().err
+    f.write_text(json.dumps({"model": "convsnn"}))
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(f)])
+    assert "required: --data" in capsys.readouterr().err

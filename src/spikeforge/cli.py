@@ -5,6 +5,7 @@
     spikeforge reproduce all --quick        every reproduction, reduced sizes
     spikeforge report                       refresh README.md tables from results/*/results.md
     spikeforge train MODEL --data NAME|PATH train a deep SNN (spikeforge.nn), checkpoints in runs/
+    spikeforge train --config runs/X/summary.json   repeat a run (options given override the file)
     spikeforge env                          versions and hardware, for bug reports
 
 Numeric options are checked when the command line is parsed (argparse usage error, exit status 2).
@@ -24,11 +25,16 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import experiments as ex
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from .nn.train import TrainConfig
+
+__all__ = ["main", "read_train_config", "resolve_train_config"]
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -107,14 +113,147 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+#: `spikeforge train` options that set a TrainConfig field (argparse dest -> field) and the command's defaults
+#: for them. The parser's default for each is None, meaning "not given": the value then comes from
+#: --config FILE, else from _TRAIN_DEFAULTS (the defaults the options had before --config existed).
+_TRAIN_FLAGS = {**{name: name for name in ("model", "data", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
+                                           "schedule", "T", "norm", "seed", "device", "n_train", "n_test")},
+                "no_amp": "amp"}
+_TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 64, "lr": 1e-3, "optimizer": "adam", "weight_decay": 0.0,
+                   "schedule": "cosine", "T": 4, "norm": "tdbn", "seed": 0, "device": "auto", "amp": True,
+                   "n_train": None, "n_test": None}
+
+
+def read_train_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The training config stored in ``path``, as a dict of :class:`~spikeforge.nn.train.TrainConfig` fields.
+
+    ``path`` is a JSON file holding either a bare config (``{"model": "convsnn", "epochs": 3, ...}``, any
+    subset of the fields) or an object with a ``"config"`` entry holding one: a run's ``summary.json``, or
+    checkpoint metadata saved as JSON. A run folder (its ``summary.json``, else its checkpoint) and a
+    ``checkpoint.safetensors`` of ``spikeforge train`` are read too. Values are checked when the config
+    is built (:func:`resolve_train_config`), not here.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file or run folder (``~`` expanded).
+
+    Returns
+    -------
+    dict mapping field names to JSON values.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path`` (or a folder without ``summary.json`` and checkpoint).
+    ValueError
+        The file is not valid JSON (or not a safetensors checkpoint), does not hold a JSON object, its
+        ``"config"`` entry is not an object, or the config has keys that are not TrainConfig fields.
+    """
+    from .nn.train import CHECKPOINT, TrainConfig, _read_meta
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / "summary.json" if (p / "summary.json").exists() else p / CHECKPOINT
+    if p.suffix == ".safetensors":
+        if not p.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(p))
+        try:
+            data = _read_meta(p)
+        except Exception as e:  # safetensors raises its own error type for a file that is not one
+            raise ValueError(f"{p}: not a spikeforge checkpoint ({e})") from None
+    else:
+        text = p.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: expected a JSON object holding a training config; got {type(data).__name__}")
+    if "config" in data:  # summary.json or checkpoint metadata
+        data = data["config"]
+        if not isinstance(data, dict):
+            raise ValueError(f"{p}: its 'config' entry must be a JSON object; got {type(data).__name__}")
+    known = [f.name for f in fields(TrainConfig)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{p}: unknown training config key(s) {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(known)}")
+    return data
+
+
+def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`~spikeforge.nn.train.TrainConfig` of a ``spikeforge train`` command line.
+
+    Each field comes from its option when given on the command line (even with the default's value),
+    else from ``--config FILE`` (:func:`read_train_config`) when the file sets it, else from the command's
+    defaults (10 epochs, batch 64, lr 1e-3, adam, no weight decay, cosine, T = 4, tdbn, seed 0, device
+    auto, amp, all data). ``--no-amp`` sets ``amp`` to False; without it ``amp`` is the file's (default True).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser` for the ``train`` command (options not given are None).
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    SystemExit
+        (usage error, status 2) Neither the command line nor the file names the model or the data
+        (a ``ValueError`` instead when ``args`` does not come from :func:`build_parser`).
+    FileNotFoundError, ValueError
+        As :func:`read_train_config`; a value of the file that is not valid for TrainConfig (the message
+        names the file); the file sets ``extra`` (model keyword arguments, which ``spikeforge train``
+        cannot pass on: train such a config with :func:`spikeforge.nn.train.fit`).
+    """
+    from .nn.train import config_from_dict
+
+    values: dict[str, Any] = dict(_TRAIN_DEFAULTS)
+    source = getattr(args, "config", None)
+    if source is not None:
+        values.update(read_train_config(source))
+    for dest, name in _TRAIN_FLAGS.items():
+        given = getattr(args, dest, None)
+        if given is not None:
+            values[name] = not given if dest == "no_amp" else given
+    missing = [flag for flag, name in (("model", "model"), ("--data", "data")) if values.get(name) is None]
+    if missing:
+        message = f"the following arguments are required: {', '.join(missing)} (or a --config file that sets them)"
+        usage_error = getattr(args, "usage_error", None)  # the train parser's error(): exits with status 2
+        if usage_error is None:
+            raise ValueError(message)
+        usage_error(message)
+    if isinstance(values.get("extra"), dict) and values["extra"]:
+        raise ValueError(f"{source}: sets extra model arguments ({', '.join(sorted(values['extra']))}), which "
+                         "spikeforge train cannot pass on; train this config with spikeforge.nn.train.fit")
+    try:
+        return config_from_dict(values)
+    except (TypeError, ValueError) as e:  # only file values can be invalid here: the flags are checked by argparse
+        raise ValueError(f"{source}: {e}") from None
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .nn.train import resolve_device, run_cli  # imports torch only when training
 
-    try:  # a bad --device is the user's input: report it as such, before any data is loaded
-        resolve_device(args.device)
-    except RuntimeError as e:
-        raise ValueError(f"--device {args.device!r}: {e}") from None
-    return run_cli(args)
+    if args.device is not None:
+        try:  # a bad --device is the user's input: report it as such, before any data is loaded
+            resolve_device(args.device)
+        except RuntimeError as e:
+            raise ValueError(f"--device {args.device!r}: {e}") from None
+    cfg = resolve_train_config(args)
+    if args.device is None:
+        try:  # the file's device (a run repeated on a machine without its GPU)
+            resolve_device(cfg.device)
+        except RuntimeError as e:
+            raise ValueError(f"device {cfg.device!r} of {args.config}: {e}") from None
+    # run_cli builds the same TrainConfig from the resolved options (and writes it to the run folder)
+    resolved = argparse.Namespace(**vars(args))
+    for dest, name in _TRAIN_FLAGS.items():
+        setattr(resolved, dest, not cfg.amp if dest == "no_amp" else getattr(cfg, name))
+    return run_cli(resolved)
 
 
 def _cmd_export_nir(args: argparse.Namespace) -> int:
@@ -217,25 +356,32 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(fn=_cmd_report)
     sub.add_parser("env", help="print versions and hardware").set_defaults(fn=_cmd_env)
     t = sub.add_parser("train", help="train a deep SNN (convsnn, resnet19); safetensors checkpoints with resume")
-    t.add_argument("model", choices=("convsnn", "resnet19"))
-    t.add_argument("--data", required=True, help="'mnist', 'digits', or a folder of CIFAR-10 python pickles")
-    t.add_argument("--epochs", type=_positive_int, default=10)
-    t.add_argument("--batch-size", type=_positive_int, default=64)
-    t.add_argument("--lr", type=_positive_float, default=1e-3)
-    t.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    t.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
-    t.add_argument("--schedule", choices=("cosine", "none"), default="cosine")
-    t.add_argument("-T", "--T", type=_positive_int, default=4, help="time steps (default 4)")
-    t.add_argument("--norm", choices=("tdbn", "bn", "none"), default="tdbn")
-    t.add_argument("--seed", type=_non_negative_int, default=0)
-    t.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    t.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    # options that set a config field default to None ("not given", see _TRAIN_FLAGS): a value given on the
+    # command line overrides --config FILE, which overrides the defaults of _TRAIN_DEFAULTS
+    t.add_argument("model", nargs="?", choices=("convsnn", "resnet19"), default=None,
+                   help="required unless --config sets it")
+    t.add_argument("--config", type=_user_path, default=None, metavar="PATH",
+                   help="start from the training config in PATH (a JSON config, a run's summary.json, checkpoint "
+                        "or run folder); options given on the command line override it")
+    t.add_argument("--data", default=None, help="'mnist', 'digits', or a folder of CIFAR-10 python pickles "
+                                                "(required unless --config sets it)")
+    t.add_argument("--epochs", type=_positive_int, default=None)
+    t.add_argument("--batch-size", type=_positive_int, default=None)
+    t.add_argument("--lr", type=_positive_float, default=None)
+    t.add_argument("--optimizer", choices=("adam", "sgd"), default=None)
+    t.add_argument("--weight-decay", type=_non_negative_float, default=None)
+    t.add_argument("--schedule", choices=("cosine", "none"), default=None)
+    t.add_argument("-T", "--T", type=_positive_int, default=None, help="time steps (default 4)")
+    t.add_argument("--norm", choices=("tdbn", "bn", "none"), default=None)
+    t.add_argument("--seed", type=_non_negative_int, default=None)
+    t.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda, cuda:N")
+    t.add_argument("--no-amp", action="store_true", default=None, help="disable mixed precision on CUDA")
     t.add_argument("--n-train", type=_positive_int, default=None, help="use only the first N training images")
     t.add_argument("--n-test", type=_positive_int, default=None, help="use only the first N test images")
     t.add_argument("--out", type=_user_path, default=None, help="run folder (default runs/MODEL-DATA-T-seed)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.set_defaults(fn=_cmd_train)
+    t.set_defaults(fn=_cmd_train, usage_error=t.error)
     xn = sub.add_parser("export-nir", help="write a trained checkpoint as a NIR graph (needs the 'nir' extra)")
     xn.add_argument("checkpoint", type=_user_path, help="checkpoint.safetensors of `spikeforge train`, or its run folder")
     xn.add_argument("-o", "--out", type=_user_path, default=None, help="output .nir file (default: next to the checkpoint)")
