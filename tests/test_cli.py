@@ -175,6 +175,18 @@ def test_train_config_from_a_previous_run_repeats_it(tmp_path, monkeypatch):
         assert repeated["final"][key] == summary["final"][key]  # the same run, exactly
 
 
+def test_train_config_file_extra_model_arguments_reach_the_model(tmp_path, monkeypatch):
+    # extra model keyword arguments of a file (written by fit(), e.g. a custom neuron) are trained as given
+    import json
+
+    seen = []
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda args, cfg=None: seen.append(cfg) or 0)
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"model": "convsnn", "data": "digits", "extra": {"hidden": 32, "channels": [4, 8]}}))
+    assert main(["train", "--config", str(f)]) == 0
+    assert seen[0].extra == {"hidden": 32, "channels": [4, 8]} and seen[0].model == "convsnn"
+
+
 def test_train_flags_override_the_config_file(tmp_path):
     import json
 
@@ -207,12 +219,12 @@ def test_train_flags_override_the_config_file(tmp_path):
         ('{"config": "convsnn"}', "'config' entry must be a JSON object"),
         ('{"model": "convsnn", "data": "digits", "epochs": "3"}', "epochs must be an integer"),
         ('{"model": "vgg", "data": "digits"}', "unknown model 'vgg'"),
-        ('{"model": "convsnn", "data": "digits", "extra": {"hidden": 32}}', "extra model arguments (hidden)"),
+        ('{"model": "convsnn", "data": "digits", "extra": ["hidden"]}', "extra must be a dict"),
     ],
 )
 def test_train_bad_config_file_is_a_one_line_error(text, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda args: pytest.fail("must not train"))
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda *a, **k: pytest.fail("must not train"))
     f = tmp_path / "cfg.json"
     f.write_text(text)
     assert main(["train", "--config", str(f)]) == 2
@@ -225,7 +237,7 @@ def test_train_config_file_errors_and_required_arguments(tmp_path, capsys, monke
     import json
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda args: pytest.fail("must not train"))
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda *a, **k: pytest.fail("must not train"))
     assert main(["train", "--config", str(tmp_path / "missing.json")]) == 2
     assert "missing.json: No such file or directory" in capsys.readouterr().err
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")

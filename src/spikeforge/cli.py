@@ -206,8 +206,8 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
         (a ``ValueError`` instead when ``args`` does not come from :func:`build_parser`).
     FileNotFoundError, ValueError
         As :func:`read_train_config`; a value of the file that is not valid for TrainConfig (the message
-        names the file); the file sets ``extra`` (model keyword arguments, which ``spikeforge train``
-        cannot pass on: train such a config with :func:`spikeforge.nn.train.fit`).
+        names the file). ``extra`` model keyword arguments of the file are kept (a custom neuron
+        ``LIFSpec`` included).
     """
     from .nn.train import config_from_dict
 
@@ -226,9 +226,6 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
         if usage_error is None:
             raise ValueError(message)
         usage_error(message)
-    if isinstance(values.get("extra"), dict) and values["extra"]:
-        raise ValueError(f"{source}: sets extra model arguments ({', '.join(sorted(values['extra']))}), which "
-                         "spikeforge train cannot pass on; train this config with spikeforge.nn.train.fit")
     try:
         return config_from_dict(values)
     except (TypeError, ValueError) as e:  # only file values can be invalid here: the flags are checked by argparse
@@ -249,11 +246,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             resolve_device(cfg.device)
         except RuntimeError as e:
             raise ValueError(f"device {cfg.device!r} of {args.config}: {e}") from None
-    # run_cli builds the same TrainConfig from the resolved options (and writes it to the run folder)
-    resolved = argparse.Namespace(**vars(args))
-    for dest, name in _TRAIN_FLAGS.items():
-        setattr(resolved, dest, not cfg.amp if dest == "no_amp" else getattr(cfg, name))
-    return run_cli(resolved)
+    return run_cli(args, cfg)  # writes cfg (extra model arguments of the file included) to the run folder
 
 
 def _cmd_export_nir(args: argparse.Namespace) -> int:

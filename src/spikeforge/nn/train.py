@@ -690,14 +690,17 @@ def config_from_dict(d: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**kw)
 
 
-def run_cli(args: Any) -> int:
-    """Body of ``spikeforge train`` (``args`` from :func:`spikeforge.cli.build_parser`)."""
-    cfg = TrainConfig(
-        model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule, T=args.T,
-        norm=args.norm, seed=args.seed, device=args.device, amp=not args.no_amp, n_train=args.n_train,
-        n_test=args.n_test,
-    )
+def run_cli(args: Any, cfg: TrainConfig | None = None) -> int:
+    """Body of ``spikeforge train`` (``args`` from :func:`spikeforge.cli.build_parser`): trains ``cfg``
+    (default: the config of the options in ``args``), writing to ``args.out`` (default
+    ``runs/MODEL-DATA-T<T>-seed<seed>``)."""
+    if cfg is None:
+        cfg = TrainConfig(
+            model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule, T=args.T,
+            norm=args.norm, seed=args.seed, device=args.device, amp=not args.no_amp, n_train=args.n_train,
+            n_test=args.n_test,
+        )
     data_name = Path(cfg.data).name if cfg.data.lower() not in ("mnist", "digits") else cfg.data.lower()
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.model}-{data_name}-T{cfg.T}-seed{cfg.seed}"
     device = resolve_device(cfg.device)
