@@ -413,3 +413,58 @@ def test_inputs_that_precede_post_spikes_grow_and_the_others_do_not():
     w = layer.weight.detach()[0]
     assert (w[:4] > 0.5 + 20 * 0.02 * math.exp(-2 / 10) * 0.9).all()  # grown by the causal window
     assert (w[4:] < 0.5).all()  # the acausal inputs were depressed
+
+
+# --------------------------------------------------------------------------- (h) weight dependence (μ±)
+def _soft(rule_name, mu_plus, mu_minus):
+    return RULES[rule_name].replace(a_plus=0.06, a_minus=0.05, w_min=0.0, w_max=1.0, mu_plus=mu_plus, mu_minus=mu_minus)
+
+
+@pytest.mark.parametrize("rule_name", sorted(RULES))
+@pytest.mark.parametrize("mu_plus, mu_minus", [(1.0, 1.0), (0.5, 2.0), (0.0, 1.0), (2.0, 0.0)])
+@pytest.mark.parametrize("gates", ["stdp", "all_ltd", "uneven"])
+def test_weight_dependence_online_equals_the_reference(rule_name, mu_plus, mu_minus, gates):
+    rule = _soft(rule_name, mu_plus, mu_minus)
+    lr1, lr2 = GATES.get(gates, (0.7, 1.6))
+    pre, post = spikes((50, 1, 5), 0.2, 3), spikes((50, 1, 4), 0.2, 4)
+    w0 = torch.linspace(0.0, 1.0, 20, dtype=torch.float64).reshape(4, 5)  # the bounds included
+    ref = reference_dw(pre, post, rule, w0=w0.numpy(), lr1=lr1, lr2=lr2)
+    got = trace_stdp_linear(pre, post, w0, rule, DT, online_clip=True, lr1=lr1, lr2=lr2)
+    np.testing.assert_allclose(got.numpy(), ref, atol=1e-10, rtol=0)
+    additive = reference_dw(pre, post, rule.replace(mu_plus=0.0, mu_minus=0.0), w0=w0.numpy(), lr1=lr1, lr2=lr2)
+    assert np.abs(additive - ref).max() > 1e-2  # the weight dependence acts
+
+
+def test_weight_dependence_with_chunks_conv2d_and_the_updater():
+    rule = _soft("triplet_all_to_all", 1.0, 0.5)
+    pre, post = spikes((40, 2, 3), 0.3, 5), spikes((40, 2, 2), 0.3, 6)
+    w0 = torch.tensor([[0.1, 0.5, 0.9], [0.0, 1.0, 0.3]], dtype=torch.float64)
+    whole = trace_stdp_linear(pre, post, w0, rule, DT, online_clip=True, reduction="mean")
+    dw1, st = trace_stdp_linear(pre[:15], post[:15], w0, rule, DT, online_clip=True, reduction="mean",
+                                return_state=True)
+    dw2 = trace_stdp_linear(pre[15:], post[15:], w0 + dw1, rule, DT, online_clip=True, reduction="mean", state=st)
+    torch.testing.assert_close(dw1 + dw2, whole, atol=1e-12, rtol=0)
+    # a 1 x 1 convolution on a 1 x 1 map is the linear layer (B = 2: the factor scales the batch's change)
+    conv = trace_stdp_conv2d(pre[..., None, None], post[..., None, None], w0[..., None, None], rule, DT,
+                             online_clip=True, reduction="mean")
+    torch.testing.assert_close(conv[..., 0, 0], whole, atol=1e-12, rtol=0)
+    layer = torch.nn.Linear(3, 2, bias=False).double()
+    with torch.no_grad():
+        layer.weight.copy_(w0)
+    dw = STDPUpdater(layer, rule, DT, online_clip=True).step(pre, post)
+    torch.testing.assert_close(dw, whole)
+    torch.testing.assert_close(layer.weight.detach(), w0 + whole)
+
+
+def test_weight_dependence_needs_online_clip():
+    rule = RULES["nearest"].replace(mu_plus=1.0)
+    pre, post, weight = _linear_args()
+    with pytest.raises(ValueError, match=r"mu_plus = 1.0, mu_minus = 0.0\) needs the weight at every step: "
+                                         r"pass online_clip=True"):
+        trace_stdp_linear(pre, post, weight, rule, DT)
+    with pytest.raises(ValueError, match="pass online_clip=True"):
+        trace_stdp_conv2d(pre[..., None, None], post[..., None, None], weight[..., None, None],
+                          RULES["nearest"].replace(mu_minus=0.5), DT)
+    with pytest.raises(ValueError, match="pass online_clip=True"):
+        STDPUpdater(torch.nn.Linear(4, 3), rule, DT)
+    trace_stdp_linear(pre, post, weight, rule, DT, online_clip=True)  # accepted

@@ -20,17 +20,26 @@ as in the reference; the engine instead drops a trace once it has decayed below 
 the step they are given (shift ``pre`` for a transmission delay). The use-it-or-lose-it decay
 (``rule.prune_tau_ms``) is not supported here.
 
-**Bounds.** The rule is additive; its only weight dependence is the clipping to
-``[w_min, w_max]``. By default the functions return the unclipped sum of the updates over the
-sequence (and over the batch: ``reduction``), and :class:`STDPUpdater` clips once after adding
-it. The reference and the engine clip after every event, so the two agree exactly while the
-weight stays inside the bounds (tested with ``B = 1``); when a weight reaches a bound mid-sequence
-the reference loses the updates that would push it further (a later opposite update then starts
-from the bound), while the summed form lets them cancel first. ``online_clip=True`` reproduces
-the reference's trajectory instead: the weight is advanced step by step, ``w ← clip(w + Δw_pre)``
-then ``w ← clip(w + Δw_post)`` with each phase reduced over the batch (and, for a convolution,
-summed over positions), and ``w_T − weight`` is returned; with ``B = 1`` and a linear layer this
-equals the reference's total change at the bounds too.
+**Bounds.** With ``mu_plus = mu_minus = 0`` (the default) the rule is additive; its only weight
+dependence is the clipping to ``[w_min, w_max]``. By default the functions return the unclipped
+sum of the updates over the sequence (and over the batch: ``reduction``), and
+:class:`STDPUpdater` clips once after adding it. The reference and the engine clip after every
+event, so the two agree exactly while the weight stays inside the bounds (tested with ``B = 1``);
+when a weight reaches a bound mid-sequence the reference loses the updates that would push it
+further (a later opposite update then starts from the bound), while the summed form lets them
+cancel first. ``online_clip=True`` reproduces the reference's trajectory instead: the weight is
+advanced step by step, ``w ← clip(w + Δw_pre)`` then ``w ← clip(w + Δw_post)`` with each phase
+reduced over the batch (and, for a convolution, summed over positions), and ``w_T − weight`` is
+returned; with ``B = 1`` and a linear layer this equals the reference's total change at the bounds
+too.
+
+**Weight dependence** (``rule.mu_plus`` / ``rule.mu_minus`` > 0, soft bounds) needs the weight at
+every step, so it is supported only with ``online_clip=True``: each phase's reduced change is
+scaled elementwise by the factor of the current weight before it is added,
+``w ← clip(w − Δw_pre·f−(w))``, ``w ← clip(w + Δw_post·f+(w))`` with
+``f+(w) = ((w_max − w)/(w_max − w_min))^μ+`` and ``f−(w) = ((w − w_min)/(w_max − w_min))^μ−``
+(the ratio clamped to ``[0, 1]``), as in :func:`~.trace_stdp.trace_stdp_reference`; with
+``B = 1`` and a linear layer it equals the reference. The summed default refuses such a rule.
 """
 
 from __future__ import annotations
@@ -77,13 +86,22 @@ def _fmt(shape: Any) -> str:
     return "[" + ", ".join(str(int(s)) for s in shape) + "]"
 
 
-def _check_rule(rule: Any) -> TraceSTDP:
+def _check_rule(rule: Any, online_clip: bool) -> TraceSTDP:
     if not isinstance(rule, TraceSTDP):
         raise TypeError(f"rule must be a spikeforge.plasticity.TraceSTDP; got {type(rule).__name__}")
     if rule.prune_tau_ms is not None:
         raise ValueError("the use-it-or-lose-it decay (rule.prune_tau_ms) is not supported on torch layers; "
                          "use rule.replace(prune_tau_ms=None), or the spikeforge.sim engine")
+    if (rule.mu_plus != 0.0 or rule.mu_minus != 0.0) and not online_clip:
+        raise ValueError(f"a weight-dependent rule (mu_plus = {rule.mu_plus}, mu_minus = {rule.mu_minus}) needs the "
+                         "weight at every step: pass online_clip=True")
     return rule
+
+
+def _soft_bound(distance: Tensor, span: float, mu: float) -> Tensor:
+    """``(distance/span)^μ`` with the ratio clamped to [0, 1] (:func:`~.trace_stdp.stdp_ltp_factor`,
+    :func:`~.trace_stdp.stdp_ltd_factor`); only called for ``μ > 0``."""
+    return distance.div_(span).clamp_(0.0, 1.0).pow_(mu)
 
 
 def _check_dt(dt_ms: Any) -> float:
@@ -239,9 +257,16 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
             raise ValueError("weight contains non-finite values")
         w0 = weight.detach().to(dtype)
         w = w0.clone()
+        span = rule.w_max - rule.w_min
         for t in range(T):
-            w.sub_(contract(dep[t], pre[t]), alpha=scale).clamp_(rule.w_min, rule.w_max)
-            w.add_(contract(pot[t], xs[t]), alpha=scale).clamp_(rule.w_min, rule.w_max)
+            d = contract(dep[t], pre[t])
+            if rule.mu_minus != 0.0:  # weight dependence of the weight before this phase
+                d.mul_(_soft_bound(w - rule.w_min, span, rule.mu_minus))
+            w.sub_(d, alpha=scale).clamp_(rule.w_min, rule.w_max)
+            p = contract(pot[t], xs[t])
+            if rule.mu_plus != 0.0:
+                p.mul_(_soft_bound(rule.w_max - w, span, rule.mu_plus))
+            w.add_(p, alpha=scale).clamp_(rule.w_min, rule.w_max)
         return (w - w0).to(weight.dtype), new_state
     # default: one contraction over all steps, in chunks of steps that bound the memory of unfold
     dw = torch.zeros(weight.shape, dtype=dtype, device=device)
@@ -286,8 +311,9 @@ def trace_stdp_linear(
         The layer's weight (``layer.weight``): gives shape, dtype and device; it is the starting
         weight with ``online_clip=True`` and is otherwise not read. Not modified.
     rule : TraceSTDP
-        Amplitudes ``A+`` / ``A−``, time constants (ms), nearest or all-to-all traces, bounds.
-        ``prune_tau_ms`` must be None.
+        Amplitudes ``A+`` / ``A−`` (weight units), time constants (ms), nearest or all-to-all
+        traces, bounds (weight units), weight-dependence exponents ``mu_plus`` / ``mu_minus``
+        (dimensionless; > 0 only with ``online_clip=True``). ``prune_tau_ms`` must be None.
     dt_ms : float
         Duration of one time step (ms).
     reduction : {"sum", "mean"}
@@ -302,8 +328,9 @@ def trace_stdp_linear(
         one per postsynaptic neuron: ``(1, 1)`` STDP, ``(1, −1)`` All-LTD, ``(0, 0)`` off.
     online_clip : bool
         Advance the weight step by step, clipped to ``[rule.w_min, rule.w_max]`` after each
-        phase, and return ``w_T − weight`` (the reference's semantics at the bounds); by default
-        the unclipped sum of the updates.
+        phase (and scaled by the weight dependence of ``rule.mu_plus`` / ``mu_minus``), and return
+        ``w_T − weight`` (the reference's semantics at the bounds); by default the unclipped sum
+        of the updates. Required for a rule with ``mu_plus`` or ``mu_minus`` > 0.
 
     Returns
     -------
@@ -318,11 +345,12 @@ def trace_stdp_linear(
         If ``pre`` / ``post`` are not 3-D, their T or B differ, ``I`` / ``O`` do not match
         ``weight`` [O, I], B is 0, a spike is not 0/1 or is not finite, ``dt_ms`` is not a
         positive finite number, ``reduction`` is unknown, a gate is not finite or not [O],
-        ``state`` does not match the batch or the rule, or the rule has ``prune_tau_ms``.
+        ``state`` does not match the batch or the rule, the rule has ``prune_tau_ms``, or the rule
+        has ``mu_plus`` or ``mu_minus`` > 0 without ``online_clip=True``.
     TypeError
         If ``weight`` is not a tensor, ``rule`` not a TraceSTDP or ``state`` not an STDPTraceState.
     """
-    rule = _check_rule(rule)
+    rule = _check_rule(rule, online_clip)
     dt_ms = _check_dt(dt_ms)
     reduction = _check_reduction(reduction)
     weight = _check_weight(weight, 2, "[O, I]")
@@ -394,8 +422,9 @@ def trace_stdp_conv2d(
     lr1, lr2 : float or Tensor [C_out]
         Gates, one value or one per output channel.
     online_clip : bool
-        Step-by-step clipped weight (after each phase, summed over positions); see
-        :func:`trace_stdp_linear`.
+        Step-by-step clipped weight (after each phase, summed over positions; the weight dependence
+        scales each phase's summed change); see :func:`trace_stdp_linear`. Required for a rule
+        with ``mu_plus`` or ``mu_minus`` > 0.
 
     Returns
     -------
@@ -413,7 +442,7 @@ def trace_stdp_conv2d(
     TypeError
         As for :func:`trace_stdp_linear`.
     """
-    rule = _check_rule(rule)
+    rule = _check_rule(rule, online_clip)
     dt_ms = _check_dt(dt_ms)
     reduction = _check_reduction(reduction)
     weight = _check_weight(weight, 4, "[C_out, C_in, kH, kW]")
@@ -469,6 +498,9 @@ class STDPUpdater:
         Write ``−lr·dw`` into ``layer.weight.grad`` (replacing it) instead of updating the weight.
     lr1, lr2 : float or Tensor [out_features / out_channels]
         Gates (see :func:`trace_stdp_linear`); may be changed between steps (attributes).
+    online_clip : bool
+        Compute each chunk's ``dw`` with the step-by-step clipped weight (see
+        :func:`trace_stdp_linear`); required for a rule with ``mu_plus`` or ``mu_minus`` > 0.
 
     Raises
     ------
@@ -476,15 +508,17 @@ class STDPUpdater:
         If ``layer`` is not an ``nn.Linear`` / ``nn.Conv2d`` or ``rule`` is not a TraceSTDP.
     ValueError
         For a Conv2d with ``groups != 1``, a padding mode other than zeros or an asymmetric
-        ``"same"`` padding, a rule with ``prune_tau_ms``, a bad ``dt_ms``, ``reduction`` or ``lr``.
+        ``"same"`` padding, a rule with ``prune_tau_ms``, a rule with ``mu_plus`` or ``mu_minus``
+        > 0 without ``online_clip=True``, a bad ``dt_ms``, ``reduction`` or ``lr``.
     """
 
     def __init__(self, layer: nn.Linear | nn.Conv2d, rule: TraceSTDP, dt_ms: float, *,
                  reduction: str = "mean", lr: float = 1.0, as_grad: bool = False,
-                 lr1: float | Tensor = 1.0, lr2: float | Tensor = 1.0) -> None:
+                 lr1: float | Tensor = 1.0, lr2: float | Tensor = 1.0, online_clip: bool = False) -> None:
         if not isinstance(layer, (nn.Linear, nn.Conv2d)):
             raise TypeError(f"layer must be a torch.nn.Linear or torch.nn.Conv2d; got {type(layer).__name__}")
-        self.rule = _check_rule(rule)
+        self.online_clip = bool(online_clip)
+        self.rule = _check_rule(rule, self.online_clip)
         self.dt_ms = _check_dt(dt_ms)
         self.reduction = _check_reduction(reduction)
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
@@ -547,7 +581,7 @@ class STDPUpdater:
             raise ValueError(f"the batch size changed from {self._state.x.shape[0]} to {pre.shape[1]} since the "
                              "last step(); call reset() between independent sequences")
         kwargs = {"reduction": self.reduction, "state": self._state, "return_state": True,
-                  "lr1": self.lr1, "lr2": self.lr2}
+                  "lr1": self.lr1, "lr2": self.lr2, "online_clip": self.online_clip}
         if isinstance(self.layer, nn.Conv2d):
             dw, state = trace_stdp_conv2d(pre, post, weight, self.rule, self.dt_ms, **self._geometry, **kwargs)
         else:

@@ -7,14 +7,27 @@ its target. A trace decays exponentially and is bumped on each spike: ``+1`` (al
 pairing, Antonov's Brian code) or set to ``1`` (nearest-spike pairing, Diehl & Cook). The
 updates, with gates ``lr1`` (pre events) and ``lr2`` (post events)::
 
-    on a presynaptic spike arriving:   x ← bump(x);   w ← clip(w − lr1·A−·y1)
-    on a postsynaptic spike:           w ← clip(w + lr2·A+·x·(y2 if triplet else 1));
+    on a presynaptic spike arriving:   x ← bump(x);   w ← clip(w − lr1·A−·y1·f−(w))
+    on a postsynaptic spike:           w ← clip(w + lr2·A+·x·(y2 if triplet else 1)·f+(w));
                                        y1, y2 ← bump(y1), bump(y2)
 
 so the weight change follows the classic window ``+A+·e^{−Δt/τ_pre}`` (pre before post) and
 ``−A−·e^{Δt/τ_post}`` (post before pre). With ``(lr1, lr2) = (1, 1)`` this is STDP; with
 ``(1, −1)`` both orders depress — **All-LTD**, Antonov's rule for the neurons of the wrong
 class (spec §B.2): one rule, two gate settings (:data:`GATES`).
+
+**Weight dependence** ("soft bounds": Gütig et al. 2003, van Rossum et al. 2000; the power-law
+variant of Diehl & Cook) scales each term by a factor of the weight *before* that update::
+
+    f+(w) = ((w_max − w)/(w_max − w_min))^μ+,        f−(w) = ((w − w_min)/(w_max − w_min))^μ−
+
+(the ratio clamped to ``[0, 1]`` for a weight outside the bounds). ``μ± = 0``, the default, is
+the additive rule: the factor is exactly 1, also at the bounds. The factor belongs to the term,
+not to the sign of the change: with All-LTD's ``lr2 = −1`` the post-event term depresses and is
+still scaled by ``f+`` (as in BindsNET's and Brian's soft-bound rules). With ``μ+ = 1`` a
+potentiation moves ``w`` a fraction ``lr2·A+·x·y2/(w_max − w_min)`` of its distance to ``w_max``,
+so while that fraction is below 1 the weight approaches ``w_max`` without reaching it (``μ− = 1``:
+the same towards ``w_min``); the clip still acts on larger steps.
 
 **Use it or lose it** (spec §D) is an option of the same rule: with ``prune_tau_ms`` set, on
 each presynaptic spike arriving at time ``t``, *before* the spike is transmitted::
@@ -44,6 +57,8 @@ __all__ = [
     "decay_table",
     "normalize_columns",
     "segment_gates",
+    "stdp_ltd_factor",
+    "stdp_ltp_factor",
     "stdp_post_update",
     "stdp_pre_update",
     "trace_bump",
@@ -74,9 +89,14 @@ class TraceSTDP:
     nearest : bool
         Traces are set to 1 on a spike (nearest-spike pairing) instead of incremented by 1.
     w_min, w_max : float
-        Weight bounds (every update is clipped to them).
+        Weight bounds (every update is clipped to them), in weight units.
     prune_tau_ms : float or None
         ``τ_prun`` of the use-it-or-lose-it decay (ms); None disables it.
+    mu_plus, mu_minus : float
+        Weight-dependence exponents ``μ+`` / ``μ−`` (dimensionless, ≥ 0): the potentiation
+        (``A+``) term is scaled by ``((w_max − w)/(w_max − w_min))^μ+`` and the depression
+        (``A−``) term by ``((w − w_min)/(w_max − w_min))^μ−``, with ``w`` the weight before the
+        update. 0 (default): the additive rule; 1: soft bounds (multiplicative STDP).
     """
 
     a_plus: float = 0.01
@@ -88,6 +108,8 @@ class TraceSTDP:
     w_min: float = 0.0
     w_max: float = 1.0
     prune_tau_ms: float | None = None
+    mu_plus: float = 0.0
+    mu_minus: float = 0.0
 
     def __post_init__(self) -> None:
         """Check the parameters.
@@ -95,8 +117,9 @@ class TraceSTDP:
         Raises
         ------
         ValueError
-            For a NaN or infinite number, a time constant that is not positive, ``w_max < w_min``
-            or a negative amplitude.
+            For a NaN or infinite number, a time constant that is not positive, ``w_max < w_min``,
+            a negative amplitude, a negative ``mu_plus`` / ``mu_minus``, or ``w_max == w_min``
+            with ``mu_plus`` or ``mu_minus`` > 0 (the weight dependence divides by ``w_max − w_min``).
         """
         for name, value in asdict(self).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value):
@@ -111,6 +134,11 @@ class TraceSTDP:
             raise ValueError("w_max must be >= w_min")
         if self.a_plus < 0 or self.a_minus < 0:
             raise ValueError("a_plus and a_minus must be non-negative (signs come from the gates)")
+        if self.mu_plus < 0 or self.mu_minus < 0:
+            raise ValueError(f"mu_plus and mu_minus must be >= 0; got {self.mu_plus}, {self.mu_minus}")
+        if self.w_max == self.w_min and (self.mu_plus > 0 or self.mu_minus > 0):
+            raise ValueError(f"weight dependence (mu_plus, mu_minus > 0) needs w_max > w_min; got "
+                             f"w_min = w_max = {self.w_min}")
 
     def replace(self, **changes) -> TraceSTDP:
         """A copy with some fields changed."""
@@ -161,15 +189,45 @@ def _clip(w, w_min, w_max):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def stdp_pre_update(w, y1, lr1, a_minus, w_min, w_max):
-    """Pre event: ``clip(w − lr1·A−·y1)`` with ``y1`` the postsynaptic trace now."""
-    return _clip(w - lr1 * a_minus * y1, w_min, w_max)
+def _soft_bound(distance, span, mu):
+    """``(distance/span)^μ`` with the ratio clamped to ``[0, 1]``; exactly 1.0 for ``μ = 0``
+    (the additive rule, also at a bound, where the ratio is 0 and ``0^0`` is taken as 1)."""
+    if mu == 0.0:
+        return 1.0  # the additive rule: ``term·1.0`` is ``term`` bit for bit
+    r = distance / span
+    if r <= 0.0:
+        return 0.0
+    if r >= 1.0:
+        return 1.0
+    return r**mu
 
 
 @njit(cache=True, nogil=True, inline="always")
-def stdp_post_update(w, x, y2, lr2, a_plus, w_min, w_max):
-    """Post event: ``clip(w + lr2·A+·x·y2)`` (``y2 = 1`` without the triplet factor)."""
-    return _clip(w + lr2 * a_plus * x * y2, w_min, w_max)
+def stdp_ltd_factor(w, mu_minus, w_min, w_max):
+    """Weight dependence of the depression: ``((w − w_min)/(w_max − w_min))^μ−``, the ratio clamped
+    to ``[0, 1]``; exactly 1.0 for ``μ− = 0``. Dimensionless; ``w``, ``w_min``, ``w_max`` in weight units."""
+    return _soft_bound(w - w_min, w_max - w_min, mu_minus)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def stdp_ltp_factor(w, mu_plus, w_min, w_max):
+    """Weight dependence of the potentiation: ``((w_max − w)/(w_max − w_min))^μ+``, the ratio clamped
+    to ``[0, 1]``; exactly 1.0 for ``μ+ = 0``. Dimensionless; ``w``, ``w_min``, ``w_max`` in weight units."""
+    return _soft_bound(w_max - w, w_max - w_min, mu_plus)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def stdp_pre_update(w, y1, lr1, a_minus, mu_minus, w_min, w_max):
+    """Pre event: ``clip(w − lr1·A−·y1·f−(w))`` with ``y1`` the postsynaptic trace now and
+    ``f−`` :func:`stdp_ltd_factor` of the weight before the update (1 for ``μ− = 0``)."""
+    return _clip(w - lr1 * a_minus * y1 * stdp_ltd_factor(w, mu_minus, w_min, w_max), w_min, w_max)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def stdp_post_update(w, x, y2, lr2, a_plus, mu_plus, w_min, w_max):
+    """Post event: ``clip(w + lr2·A+·x·y2·f+(w))`` (``y2 = 1`` without the triplet factor) with
+    ``f+`` :func:`stdp_ltp_factor` of the weight before the update (1 for ``μ+ = 0``)."""
+    return _clip(w + lr2 * a_plus * x * y2 * stdp_ltp_factor(w, mu_plus, w_min, w_max), w_min, w_max)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -272,6 +330,14 @@ def normalize_columns(w: np.ndarray, total: float, mask: np.ndarray | None = Non
     return ww * factor[None, :]
 
 
+def _reference_factor(distance: float, span: float, mu: float) -> float:
+    """The weight dependence, written out: ``(distance/span)^μ``, the ratio clamped to [0, 1];
+    1 for ``μ = 0`` (the additive rule, at the bounds too)."""
+    if mu == 0.0:
+        return 1.0
+    return min(max(distance / span, 0.0), 1.0) ** mu
+
+
 def trace_stdp_reference(
     pre_steps: Sequence[int],
     post_steps: Sequence[int],
@@ -289,7 +355,9 @@ def trace_stdp_reference(
     Presynaptic spikes at ``pre_steps`` arrive ``delay_steps`` later; postsynaptic spikes at
     ``post_steps`` act at once. At equal steps the arrival is processed before the post spike
     (as in the engine and in Brian). Times are integer steps of ``dt_ms``; ``t_last`` of the
-    decay starts at step 0.
+    decay starts at step 0. Weights (``w0``, the result, ``rule.w_min`` / ``w_max``) are in the
+    rule's weight units; the weight dependence ``rule.mu_plus`` / ``mu_minus`` scales each update
+    by its factor of the weight before that update (see the module docstring).
 
     Returns
     -------
@@ -327,14 +395,16 @@ def trace_stdp_reference(
             x = 1.0 if rule.nearest else x_now + 1.0
             tx = t
             y1_now = y1 * math.exp(-(t - ty) * dt_ms / rule.tau_post_ms)
-            w = min(max(w - lr1 * rule.a_minus * y1_now, rule.w_min), rule.w_max)
+            f_minus = _reference_factor(w - rule.w_min, rule.w_max - rule.w_min, rule.mu_minus)
+            w = min(max(w - lr1 * rule.a_minus * y1_now * f_minus, rule.w_min), rule.w_max)
         else:
             x_now = x * math.exp(-(t - tx) * dt_ms / rule.tau_pre_ms)
             y1_now = y1 * math.exp(-(t - ty) * dt_ms / rule.tau_post_ms)
             y2_now = 1.0
             if rule.tau_post2_ms is not None:
                 y2_now = y2 * math.exp(-(t - ty) * dt_ms / rule.tau_post2_ms)
-            w = min(max(w + lr2 * rule.a_plus * x_now * y2_now, rule.w_min), rule.w_max)
+            f_plus = _reference_factor(rule.w_max - w, rule.w_max - rule.w_min, rule.mu_plus)
+            w = min(max(w + lr2 * rule.a_plus * x_now * y2_now * f_plus, rule.w_min), rule.w_max)
             y1 = 1.0 if rule.nearest else y1_now + 1.0
             y2 = 1.0 if rule.nearest else y2_now + 1.0
             ty = t

@@ -35,6 +35,7 @@ from numba import njit, prange, uint64
 from ..encoding.poisson import _combine, _poisson_by_step, _presentation_key
 from ..neurons.lif import lif_conductance_euler, lif_current_euler
 from ..plasticity.trace_stdp import (
+    stdp_ltd_factor,
     stdp_post_update,
     trace_bump,
     trace_read,
@@ -51,7 +52,8 @@ KIND_INPUT, KIND_CONDUCTANCE, KIND_CURRENT = 0, 1, 2
 C_RECEPTOR, C_PLASTIC, C_A_PLUS, C_A_MINUS, C_W_MIN, C_W_MAX, C_NEAREST, C_TRIPLET = range(8)
 C_TAB_PRE, C_TAB_POST, C_TAB_POST2, C_LEN_PRE, C_LEN_POST, C_LEN_POST2 = range(8, 14)
 C_PRUNE_TAU, C_NORM, C_SLOT_OFF, C_N_POST, C_SLOT_SHIFT = range(14, 19)
-CP = 19
+C_MU_PLUS, C_MU_MINUS = range(19, 21)  # weight-dependence exponents (0: the additive rule)
+CP = 21
 
 # run flags (flags[F], float64)
 F_LEARN, F_ADAPT, F_USE_THETA, F_KP, F_NORMALIZE, F_TRACES = range(6)
@@ -114,16 +116,18 @@ def content_keys(seed, bits):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pre_event(w, s, ws, pre_lin, p):
-    """Pre-event weight update of synapse ``s`` (weight ``ws``) into slot ``p``, branch-free.
+def _pre_event(w, s, ws, pre_lin, p, mu_minus, w_min, w_max):
+    """Pre-event weight update of synapse ``s`` (weight ``ws``) into slot ``p``, branch-free for
+    the additive rule (``mu_minus = 0``).
 
     ``pre_lin[p] = (lr1·A−·y1, lo, hi)`` holds the slot's terms at the current step, with
     ``(lo, hi) = (w_min, w_max)`` where the gate ``lr1`` is on and ``(−inf, inf)`` where it is 0,
-    so ``min(max(ws − lr1·A−·y1, lo), hi)`` equals
-    :func:`~spikeforge.plasticity.trace_stdp.stdp_pre_update` where the gate is on and leaves
-    the weight unchanged where it is off, exactly as the reference stepper does.
+    so ``min(max(ws − lr1·A−·y1·f−(ws), lo), hi)`` (``f−`` the connection's
+    :func:`~spikeforge.plasticity.trace_stdp.stdp_ltd_factor`, exactly 1 for ``mu_minus = 0``)
+    equals :func:`~spikeforge.plasticity.trace_stdp.stdp_pre_update` where the gate is on and
+    leaves the weight unchanged where it is off (the term is 0), exactly as the reference stepper does.
     """
-    wn = ws - pre_lin[p, 0]
+    wn = ws - pre_lin[p, 0] * stdp_ltd_factor(ws, mu_minus, w_min, w_max)
     wn = wn if wn >= pre_lin[p, 1] else pre_lin[p, 1]
     w[s] = wn if wn <= pre_lin[p, 2] else pre_lin[p, 2]
 
@@ -322,6 +326,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
         prune = False
         tau_prun = 0.0
         nearest = False
+        mu_minus = 0.0
+        cw_min = cw_max = 0.0
         pre_start = pre_len = shift = 0
         for r in range(n_run):
             kd = runs[r, 0]
@@ -335,6 +341,9 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                 pre_start = int(cprm[c, C_TAB_PRE])
                 pre_len = int(cprm[c, C_LEN_PRE])
                 shift = int(cprm[c, C_SLOT_SHIFT])
+                mu_minus = cprm[c, C_MU_MINUS]
+                cw_min = cprm[c, C_W_MIN]
+                cw_max = cprm[c, C_W_MAX]
                 if learn[c] and y_step[c] != t:  # refresh the pre-event terms of c's hot slots
                     y_step[c] = t
                     a_minus = cprm[c, C_A_MINUS]
@@ -368,7 +377,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     k = syn_post[s]
                     ws = w[s]
                     ge[uint64(k)] += ws
-                    _pre_event(w, s, ws, pre_lin, uint64(k + shift))
+                    _pre_event(w, s, ws, pre_lin, uint64(k + shift), mu_minus, cw_min, cw_max)
             else:  # one segment of a plastic connection: decay, inhibitory learning, all-to-all traces
                 g = runs[r, 2]
                 since_ms = (t - stl[g]) * dt  # the segment's synapses share their last arrival
@@ -382,7 +391,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                     else:
                         gi[k] += ws
                     if traces_on and learning:
-                        _pre_event(w, s, ws, pre_lin, uint64(k + shift))
+                        _pre_event(w, s, ws, pre_lin, uint64(k + shift), mu_minus, cw_min, cw_max)
                 if traces_on:
                     sx[g] = 1.0 if nearest else trace_bump(trace_read(sx[g], stl[g], t, tab, pre_start, pre_len),
                                                            False)
@@ -404,6 +413,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                         pre_start = int(cprm[c, C_TAB_PRE])
                         pre_len = int(cprm[c, C_LEN_PRE])
                         a_plus = cprm[c, C_A_PLUS]
+                        mu_plus = cprm[c, C_MU_PLUS]
                         w_min = cprm[c, C_W_MIN]
                         w_max = cprm[c, C_W_MAX]
                         for q in range(uint64(inp_ptr[p]), uint64(inp_ptr[p + 1])):
@@ -412,7 +422,7 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
                             x_now = trace_read(sx[gq], stl[gq], t, tab, pre_start, pre_len)
                             ws = w[s]
                             if x_now != 0.0 or ws > w_max or ws < w_min:  # else the identity
-                                w[s] = stdp_post_update(ws, x_now, y2_now, lr2, a_plus, w_min, w_max)
+                                w[s] = stdp_post_update(ws, x_now, y2_now, lr2, a_plus, mu_plus, w_min, w_max)
                     nearest = cprm[c, C_NEAREST] != 0.0
                     y1[p] = trace_bump(y1_now, nearest)
                     if triplet:

@@ -545,6 +545,8 @@ class Network:
                 cprm[c, K.C_TAB_POST2], cprm[c, K.C_LEN_POST2] = table(rule.tau_post2_ms)
                 cprm[c, K.C_PRUNE_TAU] = rule.prune_tau_ms or 0.0
                 cprm[c, K.C_NORM] = conn.norm_total or 0.0
+                cprm[c, K.C_MU_PLUS] = rule.mu_plus
+                cprm[c, K.C_MU_MINUS] = rule.mu_minus
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
         syn_pre = cat(pre_l, np.int64)
         syn_post = cat(post_l, np.int32)

@@ -108,7 +108,7 @@ class ReferenceNetwork:
                 lr1 = gates[conn.name][k, 0]
                 if lr1 != 0.0:
                     y = _read(s["Y1"][k], s["YL"][k], t, s["tab_post"])
-                    W[j, k] = stdp_pre_update(W[j, k], y, lr1, r.a_minus, r.w_min, r.w_max)
+                    W[j, k] = stdp_pre_update(W[j, k], y, lr1, r.a_minus, r.mu_minus, r.w_min, r.w_max)
 
     def _post_event(self, conn, k, t, learning, gates):
         s = self.syn[conn.name]
@@ -120,7 +120,8 @@ class ReferenceNetwork:
             for j in range(conn.pre.n):
                 if s["M"][j, k]:
                     x_now = _read(s["X"][j, k], s["TL"][j, k], t, s["tab_pre"])
-                    s["W"][j, k] = stdp_post_update(s["W"][j, k], x_now, y2_now, lr2, r.a_plus, r.w_min, r.w_max)
+                    s["W"][j, k] = stdp_post_update(s["W"][j, k], x_now, y2_now, lr2, r.a_plus, r.mu_plus,
+                                                    r.w_min, r.w_max)
         s["Y1"][k] = trace_bump(y1_now, r.nearest)
         if r.tau_post2_ms:
             s["Y2"][k] = trace_bump(y2_now, r.nearest)
