@@ -21,6 +21,8 @@ import numbers
 import numpy as np
 from numba import njit, uint64
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
+
 __all__ = ["counter_uniform", "poisson_spike_steps", "presentation_key", "spike_steps_to_dense"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
 from ..plasticity.memristive import TANH_CUTOFF, memristive_depress, memristive_facilitate
 from ..plasticity.stdp import stdp_depress, stdp_facilitate
 

@@ -21,6 +21,7 @@ from numba import njit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
 from .._validation import check_features, check_targets, rng_from_seed
 from ..encoding.accumulator import accumulator_spikes
 from ..plasticity.resource import resource_at_zero_weight, resource_to_weight

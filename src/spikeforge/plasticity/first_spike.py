@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 import torch
 from numba import njit
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
+
 __all__ = [
     "RSTDP",
     "FirstSpikeSTDP",

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numba import njit
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
 from .stdp import _check_rule_arguments, _run_batch
 
 __all__ = [

@@ -45,6 +45,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numba import njit
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
+
 __all__ = [
     "NEURON_STATE_FIELDS",
     "SynapticResource",

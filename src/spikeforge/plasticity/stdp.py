@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numba import njit
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
 from .trace_stdp import _check_step_arguments, _spike_steps
 
 __all__ = [

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, uint64
 
+from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
 from ..encoding.poisson import _combine, _poisson_by_step, _presentation_key
 from ..neurons.lif import lif_conductance_euler, lif_current_euler
 from ..plasticity.trace_stdp import (
