@@ -365,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=_non_negative_float, default=None)
     t.add_argument("--schedule", choices=("cosine", "none"), default=None)
     t.add_argument("-T", "--T", type=_positive_int, default=None, help="time steps (default 4)")
-    t.add_argument("--norm", choices=("tdbn", "bn", "none"), default=None)
+    t.add_argument("--norm", choices=("tdbn", "bn", "none", "bntt", "tebn"), default=None,
+                   help="tdbn (default), bn, none, bntt (BN per time step) or tebn (BN times a learnable scale per step)")
     t.add_argument("--seed", type=_non_negative_int, default=None)
     t.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda, cuda:N")
     t.add_argument("--no-amp", action="store_true", default=None, help="disable mixed precision on CUDA")

@@ -10,7 +10,8 @@
   :func:`lif_step`, the naive per-step reference).
 - :class:`QCFS`: the quantisation-clip-floor-shift activation for conversion-friendly ANNs
   (:mod:`spikeforge.nn.qcfs`; converted by :func:`spikeforge.conversion.convert`).
-- :class:`ThresholdDependentBatchNorm1d` / ``2d`` (tdBN) and :func:`fold_batchnorm`.
+- :class:`ThresholdDependentBatchNorm1d` / ``2d`` (tdBN), the per-time-step :class:`BatchNormThroughTime1d` /
+  ``2d`` (BNTT) and :class:`TemporalEffectiveBatchNorm1d` / ``2d`` (TEBN), and :func:`fold_batchnorm`.
 - :mod:`spikeforge.nn.models`: :class:`ConvSNN` (MNIST) and :class:`SpikingResNet19` (CIFAR).
 - :func:`count_synops` (:mod:`spikeforge.nn.synops`): synaptic operations (AC/MAC) and energy per sample.
 - :mod:`spikeforge.nn.train`: the training loop, checkpoints and datasets behind ``spikeforge train``.
@@ -18,6 +19,11 @@
 
 from . import functional
 from .batchnorm import (
+    BatchNormThroughTime1d,
+    BatchNormThroughTime2d,
+    NotFoldableError,
+    TemporalEffectiveBatchNorm1d,
+    TemporalEffectiveBatchNorm2d,
     ThresholdDependentBatchNorm1d,
     ThresholdDependentBatchNorm2d,
     fold_batchnorm,
@@ -52,12 +58,15 @@ __all__ = [
     "ALIFSpec",
     "ALIFState",
     "BatchFirst",
+    "BatchNormThroughTime1d",
+    "BatchNormThroughTime2d",
     "E_AC_PJ",
     "E_MAC_PJ",
     "IF",
     "LIF",
     "LIFSpec",
     "MeanOverTime",
+    "NotFoldableError",
     "QCFS",
     "STBP_NEURON",
     "SURROGATES",
@@ -67,6 +76,8 @@ __all__ = [
     "SynOpsRow",
     "ConvSNN",
     "Surrogate",
+    "TemporalEffectiveBatchNorm1d",
+    "TemporalEffectiveBatchNorm2d",
     "ThresholdDependentBatchNorm1d",
     "ThresholdDependentBatchNorm2d",
     "WEIGHT_LAYERS",

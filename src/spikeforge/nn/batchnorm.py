@@ -19,17 +19,38 @@ initialisation, but gradients and weight decay act on ``γ = α·V_th·λ`` (spe
 Folding (§2.3, Eqs. 9–10): at inference, ``conv → BN`` becomes one conv with
 ``W' = W · s_c`` and ``B' = (B − μ_c) · s_c + β_c``, ``s_c = γ_eff,c / sqrt(σ²_c + ε)`` and
 ``γ_eff = λ·α·V_th`` (paper) or ``γ`` (plain BN / SpikingJelly form); see :func:`fold_batchnorm`.
+
+Two time-aware variants take only time-first ``[T, B, C, ...]`` inputs with the ``T`` they were built for
+(they cannot run inside :class:`~spikeforge.nn.SeqToANN`, whose flattened ``[T·B, ...]`` batch has lost
+the time axis)::
+
+    BNTT (Kim & Panda 2021), one BatchNorm per step t:
+        μ_t,c, σ²_t,c = mean and biased variance of X[t, :, c, ...] over (B, spatial)
+        Y[t] = γ_t,c · (X[t] − μ_t,c) / sqrt(σ²_t,c + ε) (+ β_t,c with bias=True)
+    TEBN (Duan et al. NeurIPS 2022), one BatchNorm over all steps, then a learnable scale per step:
+        μ_c, σ²_c as tdBN (over T, B, spatial)
+        Y[t] = p_t · (γ_c · (X[t] − μ_c) / sqrt(σ²_c + ε) + β_c)          (p_t = 1 at init)
+
+Neither folds into one convolution (the map ``conv → norm`` differs from step to step): :func:`fold_bn_into`
+and :func:`fold_batchnorm` refuse them (:class:`NotFoldableError`, a ``TypeError``), and so does NIR export,
+which folds first.
 """
 
 from __future__ import annotations
 
 import copy
+import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "BatchNormThroughTime1d",
+    "NotFoldableError",
+    "BatchNormThroughTime2d",
+    "TemporalEffectiveBatchNorm1d",
+    "TemporalEffectiveBatchNorm2d",
     "ThresholdDependentBatchNorm1d",
     "ThresholdDependentBatchNorm2d",
     "fold_batchnorm",
@@ -242,6 +263,244 @@ class ThresholdDependentBatchNorm2d(_ThresholdDependentBatchNorm):
     _step_dim = 4
 
 
+# ---------------------------------------------------------------------------- per-time-step variants
+def _check_steps(T: object, owner: str) -> int:
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 1:
+        raise ValueError(f"{owner}: T (number of time steps) must be an integer >= 1; got {T!r}")
+    return int(T)
+
+
+def _check_time_first(module: nn.Module, x: object, dims: tuple[int, ...], layout: str) -> None:
+    """Validate a time-first input of ``module`` (which has ``T`` and ``num_features``); raise otherwise."""
+    name = type(module).__name__
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} needs a tensor input; got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} needs a floating-point input; got {x.dtype}")
+    if x.dim() not in dims:
+        raise ValueError(
+            f"{name} expects a time-first {layout} input ({' or '.join(f'{d}-D' for d in dims)}); got shape "
+            f"{tuple(x.shape)}. A flattened [T*B, ...] batch (e.g. inside SeqToANN) has lost the time axis: "
+            "apply the norm to the [T, B, ...] tensor"
+        )
+    if x.shape[0] != module.T:
+        raise ValueError(
+            f"{name} was built for T={module.T} time steps but got an input with T={x.shape[0]} steps "
+            f"(dim 0 of shape {tuple(x.shape)}); it keeps one set of per-step parameters for each of its T steps"
+        )
+    if x.shape[2] != module.num_features:
+        raise ValueError(
+            f"{name}({module.num_features}) got {x.shape[2]} channels at C of {layout}; input shape {tuple(x.shape)}"
+        )
+
+
+class _BatchNormThroughTime(nn.Module):
+    _bn_cls: type[nn.modules.batchnorm._BatchNorm]
+    _dims: tuple[int, ...]  # accepted input dimensions (time axis included)
+    _layout: str
+
+    def __init__(
+        self,
+        num_features: int,
+        T: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        bias: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        T = _check_steps(T, type(self).__name__)
+        if bias and not affine:
+            raise ValueError(f"{type(self).__name__}: bias=True needs affine=True")
+        self.num_features = num_features
+        self.T = T
+        self.affine = affine
+        self.has_bias = bias
+        self.bn_list = nn.ModuleList(
+            self._bn_cls(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
+            for _ in range(T)
+        )
+        if affine and not bias:
+            for bn in self.bn_list:
+                bn.bias = None  # γ_t only, as Kim & Panda's code, snnTorch's BatchNormTT and SpikingJelly's BNTT
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``Y[t] = bn_list[t](X[t])`` for ``x [T, B, C, ...]``; same shape out."""
+        _check_time_first(self, x, self._dims, self._layout)
+        return torch.stack([bn(x[t]) for t, bn in enumerate(self.bn_list)])
+
+    def extra_repr(self) -> str:
+        bn = self.bn_list[0]
+        return (f"{self.num_features}, T={self.T}, eps={bn.eps}, momentum={bn.momentum}, affine={self.affine}, "
+                f"bias={self.has_bias}, track_running_stats={bn.track_running_stats}")
+
+
+class BatchNormThroughTime1d(_BatchNormThroughTime):
+    r"""Batch normalisation through time (BNTT, Kim & Panda, Front. Neurosci. 2021) for FC / 1-d conv layers.
+
+    One :class:`torch.nn.BatchNorm1d` per time step (``bn_list[t]``): separate statistics, running
+    statistics and affine parameters for each ``t``::
+
+        μ_t,c, σ²_t,c = mean and biased variance of X[t, :, c, ...] over B (and L)
+        Y[t] = γ_t,c · (X[t] − μ_t,c) / sqrt(σ²_t,c + ε)  (+ β_t,c when bias=True)
+
+    Evaluation uses each step's running statistics (EMA of mean and unbiased variance, ``momentum``).
+    By default there is no shift β_t, as in the paper's code, snnTorch's ``BatchNormTT1d`` and SpikingJelly's
+    ``BatchNormThroughTime1d`` (which all set ``bias = None``); ``bias=True`` adds one per step. The state
+    dict keys (``bn_list.{t}.weight``, ``bn_list.{t}.running_mean``, ...) are SpikingJelly's. Unlike
+    SpikingJelly's (``T`` first, a step counter to reset), the argument order is snnTorch's and the layer is
+    multi-step only.
+
+    Parameters
+    ----------
+    num_features : int
+        C.
+    T : int
+        Number of time steps; the input must have exactly ``T`` on dim 0.
+    eps, momentum, affine, track_running_stats : as :class:`torch.nn.BatchNorm1d`, for every step.
+    bias : bool
+        Keyword only. A learnable shift β_t per step (needs ``affine``); default False (γ_t only).
+
+    Shapes
+    ------
+    ``[T, B, C]`` or ``[T, B, C, L]`` → same shape.
+
+    Raises
+    ------
+    ValueError
+        At construction: ``T`` not an integer ≥ 1, ``bias=True`` with ``affine=False``. In ``forward``: an
+        input that is not 3- or 4-D (e.g. a flattened ``[T·B, C]``), whose dim 0 is not ``T`` (the message
+        gives both), or whose dim 2 is not ``num_features``.
+    TypeError
+        In ``forward``: a non-tensor or non-floating input.
+    """
+
+    _bn_cls = nn.BatchNorm1d
+    _dims = (3, 4)
+    _layout = "[T, B, C] or [T, B, C, L]"
+
+
+class BatchNormThroughTime2d(_BatchNormThroughTime):
+    r"""BNTT for convolutions: one :class:`torch.nn.BatchNorm2d` per step, input ``[T, B, C, H, W]``.
+
+    ``Y[t] = γ_t,c · (X[t] − μ_t,c) / sqrt(σ²_t,c + ε)`` (+ β_t,c) with statistics over (B, H, W) of step
+    ``t`` only. Parameters, defaults and Raises as :class:`BatchNormThroughTime1d`.
+    """
+
+    _bn_cls = nn.BatchNorm2d
+    _dims = (5,)
+    _layout = "[T, B, C, H, W]"
+
+
+class _TemporalEffectiveBatchNorm(nn.modules.batchnorm._BatchNorm):
+    _dims: tuple[int, ...]
+    _layout: str
+
+    def __init__(
+        self,
+        num_features: int,
+        T: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        T = _check_steps(T, type(self).__name__)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
+        self.T = T
+        self.scale = nn.Parameter(torch.ones(T, device=device, dtype=dtype))  # p_t, SpikingJelly's name
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:  # the flattened batch; checked in forward
+        pass
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``Y[t] = p_t · BN(X)[t]`` for ``x [T, B, C, ...]``, BN over the merged ``[T·B, C, ...]``; same shape out."""
+        _check_time_first(self, x, self._dims, self._layout)
+        y = super().forward(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        return y * self.scale.view(-1, *([1] * (x.dim() - 1))).to(y.dtype)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", T={self.T}"
+
+
+class TemporalEffectiveBatchNorm1d(_TemporalEffectiveBatchNorm):
+    r"""Temporal effective batch normalisation (TEBN, Duan et al., NeurIPS 2022) for FC / 1-d conv layers.
+
+    Plain BatchNorm over the merged time-batch (statistics over T, B and L, as tdBN without the ``α·V_th``
+    factor), then a learnable scale ``p_t`` per time step (``scale [T]``, initialised to 1)::
+
+        μ_c, σ²_c = mean and biased variance of X[:, :, c, ...] over (T, B, L)
+        Y[t] = p_t · (γ_c · (X[t] − μ_c) / sqrt(σ²_c + ε) + β_c)
+
+    This is the form of SpikingJelly's ``TemporalEffectiveBatchNorm1d/2d``
+    (``spikingjelly.activation_based.layer``: ``seq_to_ann_forward(x_seq, bn) * scale.view(-1, 1, ...)``),
+    i.e. ``p_t`` multiplies the BN *output*, shift included (the paper's per-step rescaling of the
+    presynaptic input). The state dict keys match SpikingJelly's (``weight``, ``bias``, ``running_mean``,
+    ``running_var``, ``num_batches_tracked``, ``scale``); the argument order (``num_features, T``) differs.
+    ``p_t`` is learnable also with ``affine=False``. Evaluation uses the running statistics, as BN.
+
+    Parameters
+    ----------
+    num_features : int
+        C.
+    T : int
+        Number of time steps; the input must have exactly ``T`` on dim 0.
+    eps, momentum, affine, track_running_stats : as :class:`torch.nn.BatchNorm1d`.
+
+    Shapes
+    ------
+    ``[T, B, C]`` or ``[T, B, C, L]`` → same shape.
+
+    Raises
+    ------
+    ValueError
+        At construction: ``T`` not an integer ≥ 1. In ``forward``: an input that is not 3- or 4-D (e.g. a
+        flattened ``[T·B, C]``), whose dim 0 is not ``T`` (the message gives both), or whose dim 2 is not
+        ``num_features``.
+    TypeError
+        In ``forward``: a non-tensor or non-floating input.
+    """
+
+    _dims = (3, 4)
+    _layout = "[T, B, C] or [T, B, C, L]"
+
+
+class TemporalEffectiveBatchNorm2d(_TemporalEffectiveBatchNorm):
+    r"""TEBN for convolutions, input ``[T, B, C, H, W]``: BN over (T, B, H, W), then ``Y[t] = p_t · BN(X)[t]``.
+
+    Parameters, form and Raises as :class:`TemporalEffectiveBatchNorm1d`.
+    """
+
+    _dims = (5,)
+    _layout = "[T, B, C, H, W]"
+
+
+class NotFoldableError(TypeError, ValueError):
+    """A norm that cannot be folded into the preceding layer (BNTT, TEBN; see :func:`fold_batchnorm`).
+
+    A ``TypeError`` (a refusal by layer type, like the NIR exporter's) and a ``ValueError`` (so that
+    ``spikeforge export-nir`` reports it as a one-line error).
+    """
+
+
+#: Norms whose affine map changes with the time step: they cannot be folded into a (time-invariant) conv.
+TIME_VARYING_NORMS = (_BatchNormThroughTime, _TemporalEffectiveBatchNorm)
+
+_NOT_FOLDABLE = (
+    "normalises each time step with its own affine map (BNTT: per-step statistics and γ_t; TEBN: a per-step "
+    "scale p_t), so conv → norm is a different affine map at every step, which one time-invariant conv "
+    "weight and bias cannot reproduce (nor can a fixed LIF threshold absorb a per-step input scale). Run the "
+    "model with the norm in place, or train with norm='tdbn' or 'bn' for a network that folds (and exports "
+    "to NIR)"
+)
+
+
 # ---------------------------------------------------------------------------- folding
 _BN_TYPES = (nn.modules.batchnorm._BatchNorm,)
 _FOLDABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -267,7 +526,18 @@ def fold_bn_into(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm) -> nn.Mo
 
     ``W'_c = W_c · s_c``, ``B'_c = (B_c − μ_c) · s_c + β_c`` with ``s_c = γ_eff,c / sqrt(σ²_c + ε)``
     (spec §2.3). The result computes ``bn(layer(x))`` of the eval-mode pair (to rounding).
+
+    Raises
+    ------
+    TypeError
+        ``layer`` is not Conv1d/2d/3d or Linear (or is transposed) or ``bn`` is not a BatchNorm;
+        :class:`NotFoldableError` (also a ``ValueError``) when ``bn`` is a BNTT / TEBN layer (its affine map
+        changes with the time step; see :func:`fold_batchnorm`).
+    ValueError
+        Feature counts differ, or ``bn`` has no running statistics.
     """
+    if isinstance(bn, TIME_VARYING_NORMS):
+        raise NotFoldableError(f"cannot fold {type(bn).__name__}: it {_NOT_FOLDABLE}")
     if not isinstance(layer, _FOLDABLE):
         raise TypeError(f"can fold BatchNorm into Conv1d/2d/3d or Linear, not {type(layer).__name__}")
     if not isinstance(bn, _BN_TYPES):
@@ -296,7 +566,17 @@ def fold_batchnorm(model: nn.Module, *, inplace: bool = False) -> nn.Module:
     The BN is replaced by ``nn.Identity`` and the conv/linear by its folded copy; thresholds are unchanged
     (§2.3: the deployed SNN has no BN). The model is put in ``eval()`` mode (folding uses the running
     statistics). Returns the folded model (a deep copy unless ``inplace``).
+
+    Raises
+    ------
+    NotFoldableError
+        (a ``TypeError`` and a ``ValueError``) The model holds a BNTT or TEBN layer (:class:`BatchNormThroughTime1d`/``2d``,
+        :class:`TemporalEffectiveBatchNorm1d`/``2d``), anywhere: its per-step affine map cannot be folded
+        into one conv, and a partly folded model would not be BN-free. Nothing is modified then.
     """
+    for name, m in model.named_modules():
+        if isinstance(m, TIME_VARYING_NORMS):
+            raise NotFoldableError(f"cannot fold {name or '<root>'} ({type(m).__name__}): it {_NOT_FOLDABLE}")
     model = model if inplace else copy.deepcopy(model)
     model.eval()
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:

@@ -11,6 +11,10 @@ repeated over time as a stride-0 view that the fused LIF kernel reads without a 
 input (e.g. Poisson spikes) is processed step by step instead, for its own number of steps ``T'``
 (the model's ``T`` sets only how often an image is repeated); it must be time first (a batch-first
 ``[B, T, ...]`` tensor cannot be told apart from it by its shape).
+
+The per-time-step norms (``norm="bntt"`` / ``"tebn"``) differ from step to step, so only the stem conv runs
+once; its norm runs on the repeated ``[T, B, ...]`` tensor (at the front of ``stem_act``), and a sequence
+input must have exactly the model's ``T`` steps.
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .batchnorm import ThresholdDependentBatchNorm1d, ThresholdDependentBatchNorm2d
+from .batchnorm import (
+    TIME_VARYING_NORMS,
+    BatchNormThroughTime1d,
+    BatchNormThroughTime2d,
+    TemporalEffectiveBatchNorm1d,
+    TemporalEffectiveBatchNorm2d,
+    ThresholdDependentBatchNorm1d,
+    ThresholdDependentBatchNorm2d,
+)
 from .functional import LIFSpec
 from .layers import SeqToANN, repeat_in_time
 from .neurons import LIF
@@ -45,7 +57,7 @@ STBP_NEURON = LIFSpec(
     surrogate=Surrogate("rect", 1.0),
 )
 
-_NORMS = ("tdbn", "bn", "none")
+_NORMS = ("tdbn", "bn", "none", "bntt", "tebn")
 _POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
@@ -64,12 +76,44 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _norm2d(kind: str, channels: int, alpha: float, v_th: float) -> nn.Module:
+def _norm2d(kind: str, channels: int, alpha: float, v_th: float, T: int) -> nn.Module:
     if kind == "tdbn":
         return ThresholdDependentBatchNorm2d(channels, alpha=alpha, v_th=v_th)
     if kind == "bn":
         return nn.BatchNorm2d(channels)
+    if kind == "bntt":
+        return BatchNormThroughTime2d(channels, T)
+    if kind == "tebn":
+        return TemporalEffectiveBatchNorm2d(channels, T)
     return nn.Identity()
+
+
+def _norm1d(kind: str, features: int, v_th: float, T: int) -> nn.Module:
+    if kind == "tdbn":
+        return ThresholdDependentBatchNorm1d(features, alpha=1.0, v_th=v_th)
+    if kind == "bn":
+        return nn.BatchNorm1d(features)
+    if kind == "bntt":
+        return BatchNormThroughTime1d(features, T)
+    if kind == "tebn":
+        return TemporalEffectiveBatchNorm1d(features, T)
+    return nn.Identity()
+
+
+def _layer_norm(layer: nn.Module, norm: nn.Module) -> nn.Module:
+    """``layer → norm`` on ``[T, B, ...]``: both in one :class:`SeqToANN` (the norm sees the ``[T·B, ...]``
+    batch), except a per-time-step norm (BNTT / TEBN), which needs the time axis and follows ``SeqToANN(layer)``."""
+    if isinstance(norm, TIME_VARYING_NORMS):
+        return nn.Sequential(SeqToANN(layer), norm)
+    return SeqToANN(layer, norm)
+
+
+def _stem(conv: nn.Module, norm: nn.Module, act: nn.Module) -> tuple[nn.Sequential, nn.Module]:
+    """``(stem, stem_act)`` for :func:`encode`: the stem runs once per image before the repeat over time, so a
+    per-time-step norm (BNTT / TEBN) moves to the front of ``stem_act``, after the repeat."""
+    if isinstance(norm, TIME_VARYING_NORMS):
+        return nn.Sequential(conv), nn.Sequential(norm, act)
+    return nn.Sequential(conv, norm), act
 
 
 def _activation(act: str, spec: LIFSpec, backend: str) -> nn.Module:
@@ -126,8 +170,11 @@ class ConvSNN(nn.Module):
         Time steps for static images.
     image_size : int
         Height = width of the input (28 for MNIST, 8 for sklearn digits, 32 for CIFAR).
-    norm : {"tdbn", "bn", "none"}
-        tdBN (α = 1, V_th of the neuron), plain BatchNorm over [T·B], or none (conv bias instead).
+    norm : {"tdbn", "bn", "none", "bntt", "tebn"}
+        tdBN (α = 1, V_th of the neuron), plain BatchNorm over [T·B], none (conv bias instead), BNTT
+        (one BatchNorm per step, no shift) or TEBN (BatchNorm over [T·B] times a learnable p_t per step). The
+        last two are built for ``T`` steps and need the time axis: they sit after ``SeqToANN(conv)`` (stem:
+        at the front of ``stem_act``), and a ``[T', B, ...]`` sequence input must have ``T' = T``.
     neuron : LIFSpec
         Spiking dynamics (default :data:`STBP_NEURON`).
     act : {"lif", "relu"}
@@ -179,19 +226,19 @@ class ConvSNN(nn.Module):
         pool_cls = _POOLS[pool]
         v_th = neuron.v_th
         chans = [in_channels, *channels]
-        self.stem = nn.Sequential(
-            nn.Conv2d(chans[0], chans[1], 3, padding=1, bias=norm == "none"), _norm2d(norm, chans[1], 1.0, v_th)
+        self.stem, self.stem_act = _stem(
+            nn.Conv2d(chans[0], chans[1], 3, padding=1, bias=norm == "none"), _norm2d(norm, chans[1], 1.0, v_th, T),
+            _activation(act, neuron, backend),
         )
-        self.stem_act = _activation(act, neuron, backend)
         self.stages = nn.ModuleList()
         for i in range(1, len(channels)):
             self.stages.append(
                 nn.ModuleDict(
                     {
                         "pool": SeqToANN(pool_cls(2)),
-                        "conv": SeqToANN(
+                        "conv": _layer_norm(
                             nn.Conv2d(chans[i], chans[i + 1], 3, padding=1, bias=norm == "none"),
-                            _norm2d(norm, chans[i + 1], 1.0, v_th),
+                            _norm2d(norm, chans[i + 1], 1.0, v_th, T),
                         ),
                         "act": _activation(act, neuron, backend),
                     }
@@ -201,13 +248,10 @@ class ConvSNN(nn.Module):
         features = chans[-1] * (image_size // 2 ** len(channels)) ** 2
         self.hidden = None
         if hidden:
-            norm1d: nn.Module = nn.Identity()
-            if norm == "tdbn":
-                norm1d = ThresholdDependentBatchNorm1d(hidden, alpha=1.0, v_th=v_th)
-            elif norm == "bn":
-                norm1d = nn.BatchNorm1d(hidden)
+            norm1d = _norm1d(norm, hidden, v_th, T)
             self.hidden = nn.ModuleDict(
-                {"fc": SeqToANN(nn.Linear(features, hidden, bias=norm == "none"), norm1d), "act": _activation(act, neuron, backend)}
+                {"fc": _layer_norm(nn.Linear(features, hidden, bias=norm == "none"), norm1d),
+                 "act": _activation(act, neuron, backend)}
             )
             features = hidden
         self.readout = nn.Linear(features, num_classes)
@@ -231,26 +275,28 @@ class SpikingBasicBlock(nn.Module):
     """``out = LIF(tdBN_{1/√2}(convB(LIF(tdBN_1(convA(x))))) + shortcut(x))`` (spec §2.5).
 
     The shortcut is the identity, or ``tdBN_{1/√2}(conv1×1 stride s (x))`` when the shape changes.
-    Input and output ``[T, B, C, H, W]``.
+    Input and output ``[T, B, C, H, W]``. ``norm="bntt"`` / ``"tebn"`` need ``T`` (the steps of the input).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, neuron: LIFSpec, norm: str = "tdbn",
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", T: int | None = None) -> None:
         super().__init__()
+        if norm in ("bntt", "tebn") and T is None:
+            raise ValueError(f"norm={norm!r} keeps per-time-step parameters: pass T")
         v_th = neuron.v_th
         a2 = 1.0 / math.sqrt(2.0)
-        self.conv_a = SeqToANN(
+        self.conv_a = _layer_norm(
             nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=norm == "none"),
-            _norm2d(norm, out_channels, 1.0, v_th),
+            _norm2d(norm, out_channels, 1.0, v_th, T),
         )
         self.act_a = LIF.from_spec(neuron, backend=backend)
-        self.conv_b = SeqToANN(
-            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm == "none"), _norm2d(norm, out_channels, a2, v_th)
+        self.conv_b = _layer_norm(
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm == "none"), _norm2d(norm, out_channels, a2, v_th, T)
         )
         if stride != 1 or in_channels != out_channels:
-            self.shortcut: nn.Module = SeqToANN(
+            self.shortcut: nn.Module = _layer_norm(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=norm == "none"),
-                _norm2d(norm, out_channels, a2, v_th),
+                _norm2d(norm, out_channels, a2, v_th, T),
             )
         else:
             self.shortcut = nn.Identity()
@@ -279,7 +325,8 @@ class SpikingResNet19(nn.Module):
         Default :data:`STBP_NEURON`.
     fc_tdbn : bool
         tdBN-1d after the 256-d FC (spec §6 item 5: not in TET's code; off by default).
-    norm : {"tdbn", "bn", "none"}
+    norm : {"tdbn", "bn", "none", "bntt", "tebn"}
+        As :class:`ConvSNN` (BNTT / TEBN: sequence inputs must have ``T`` steps).
     backend : str
 
     Shapes
@@ -310,13 +357,13 @@ class SpikingResNet19(nn.Module):
         self.T = int(T)
         self.in_channels = in_channels
         v_th = neuron.v_th
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, 128, 3, padding=1, bias=norm == "none"), _norm2d(norm, 128, 1.0, v_th))
-        self.stem_act = LIF.from_spec(neuron, backend=backend)
+        self.stem, self.stem_act = _stem(nn.Conv2d(in_channels, 128, 3, padding=1, bias=norm == "none"),
+                                         _norm2d(norm, 128, 1.0, v_th, T), LIF.from_spec(neuron, backend=backend))
         blocks: list[nn.Module] = []
         c_in = 128
         for c_out, n, stride in ((128, 3, 1), (256, 3, 2), (512, 2, 2)):
             for i in range(n):
-                blocks.append(SpikingBasicBlock(c_in, c_out, stride if i == 0 else 1, neuron, norm, backend))
+                blocks.append(SpikingBasicBlock(c_in, c_out, stride if i == 0 else 1, neuron, norm, backend, T=T))
                 c_in = c_out
         self.blocks = nn.Sequential(*blocks)
         self.pool = SeqToANN(nn.AdaptiveAvgPool2d(1), nn.Flatten())

@@ -193,7 +193,8 @@ class TrainConfig:
     schedule : {"cosine", "none"}
     T : int
         Time steps.
-    norm : {"tdbn", "bn", "none"}
+    norm : {"tdbn", "bn", "none", "bntt", "tebn"}
+        The models' ``norm`` (:class:`~spikeforge.nn.ConvSNN`); ``bntt`` and ``tebn`` are built for ``T`` steps.
     seed : int
     device : str
         ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:N``.
