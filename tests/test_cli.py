@@ -187,6 +187,24 @@ def test_train_config_file_extra_model_arguments_reach_the_model(tmp_path, monke
     assert seen[0].extra == {"hidden": 32, "channels": [4, 8]} and seen[0].model == "convsnn"
 
 
+def test_train_config_extra_keys_the_model_does_not_take_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    # review bug: a convsnn file's extra={"hidden": 32} with the model flag resnet19 died with a TypeError
+    # traceback after the data was loaded
+    import json
+
+    from spikeforge.nn.train import TrainConfig
+
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda *a, **k: pytest.fail("must not train"))
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"model": "convsnn", "data": "digits", "extra": {"hidden": 32}}))
+    assert main(["train", "resnet19", "--config", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "'hidden' are not arguments of resnet19" in err and err.count("\n") == 1
+    with pytest.raises(ValueError, match="'T' are not arguments"):  # set by the config itself
+        TrainConfig(model="convsnn", data="digits", extra={"T": 8})
+    assert TrainConfig(model="convsnn", data="digits", extra={"hidden": 32}).extra == {"hidden": 32}
+
+
 def test_train_flags_override_the_config_file(tmp_path):
     import json
 

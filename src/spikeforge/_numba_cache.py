@@ -26,29 +26,37 @@ _installed = False
 
 @functools.lru_cache(maxsize=1)
 def _numba_sources() -> tuple[Path, ...]:
-    """The spikeforge source files that import numba (their contents stamp every cached kernel)."""
+    """The spikeforge source files that compile with numba (their contents stamp every cached kernel)."""
     out = []
     for path in sorted(_PACKAGE.rglob("*.py")):
         try:
             text = path.read_text(encoding="utf-8")
         except OSError:
             continue
-        if "import numba" in text or "from numba" in text:
+        if "njit" in text or "numba.jit" in text:
             out.append(path)
     return tuple(out)
 
 
-def package_stamp() -> bytes:
-    """SHA-256 over the contents of the spikeforge sources that use numba (re-read when one changes)."""
+@functools.cache
+def _file_digest(path: str, mtime_ns: int, size: int) -> bytes:
+    """SHA-256 of a file's contents (memoised on its modification time and size, as numba does)."""
     import hashlib
 
-    from numba.core import caching
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).digest()
+
+
+def package_stamp() -> bytes:
+    """SHA-256 over the contents of the spikeforge sources that compile with numba (re-read when one
+    changes: the digests are memoised on modification time and size)."""
+    import hashlib
 
     h = hashlib.sha256()
     for path in _numba_sources():
         st = os.stat(path)
         h.update(str(path.relative_to(_PACKAGE)).encode())
-        h.update(caching._hash_source_file(str(path), st.st_mtime, st.st_size))
+        h.update(_file_digest(str(path), st.st_mtime_ns, st.st_size))
     return h.digest()
 
 
@@ -67,8 +75,12 @@ def install() -> bool:
     try:
         from numba.core import caching
 
-        impl = caching.CacheImpl
-        bases = [caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator]
+        def find(name: str) -> type:  # numba < 0.62 spells these with a leading underscore
+            return getattr(caching, name, None) or getattr(caching, "_" + name)
+
+        impl = find("CacheImpl")
+        bases = [find("UserProvidedCacheLocator"), find("InTreeCacheLocator"), find("UserWideCacheLocator")]
+        impl._locator_classes  # noqa: B018  (the list we extend must exist)
     except (ImportError, AttributeError):  # numba's private API moved: keep its default behaviour
         return False
 
@@ -81,7 +93,11 @@ def install() -> bool:
                 return super().from_function(py_func, py_file)
 
             def get_source_stamp(self):
-                return (super().get_source_stamp(), package_stamp())
+                own = super().get_source_stamp()
+                try:
+                    return (own, package_stamp())
+                except OSError:  # a source file vanished mid-run: numba's own stamp is still valid
+                    return own
 
         Locator.__name__ = Locator.__qualname__ = f"Spikeforge{base.__name__}"
         return Locator

@@ -75,6 +75,12 @@ def test_batch_first_passes_state_through():
 def test_batch_first_refuses_outputs_without_time_first_layout():
     with pytest.raises(ValueError, match="time-first"):
         sfnn.BatchFirst(nn.Sequential(sfnn.LIF(), sfnn.MeanOverTime()))(torch.rand(3, 8, 5))
+    # review bug: a time-reduced [B, N] output with N = B passed the batch check and came back transposed
+    with pytest.raises(ValueError, match="time-first"):
+        sfnn.BatchFirst(nn.Sequential(sfnn.LIF(), sfnn.MeanOverTime()))(torch.rand(4, 6, 4))
+    # a module that flattens features keeps [T, B, F]: still accepted
+    out = sfnn.BatchFirst(nn.Sequential(sfnn.LIF(), nn.Flatten(2)))(torch.rand(4, 6, 2, 2))
+    assert out.shape == (4, 6, 4)
     with pytest.raises(TypeError, match="nn.Module"):
         sfnn.BatchFirst(lambda x: x)
 

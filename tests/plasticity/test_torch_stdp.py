@@ -468,3 +468,39 @@ def test_weight_dependence_needs_online_clip():
     with pytest.raises(ValueError, match="pass online_clip=True"):
         STDPUpdater(torch.nn.Linear(4, 3), rule, DT)
     trace_stdp_linear(pre, post, weight, rule, DT, online_clip=True)  # accepted
+
+
+def test_online_clip_clips_only_synapses_with_events():
+    # review bug: online_clip clamped every synapse every step, so a weight outside the bounds moved
+    # with no spike at all (and with gates (0, 0)); the reference clips at events only
+    rule = TraceSTDP(a_plus=0.01, a_minus=0.01, w_min=0.0, w_max=1.0)
+    w = torch.tensor([[0.3, -0.5, 1.5]])
+    silent_pre, silent_post = torch.zeros(4, 1, 3), torch.zeros(4, 1, 1)
+    for gates in ((1.0, 1.0), (0.0, 0.0)):
+        dw = trace_stdp_linear(silent_pre, silent_post, w, rule, 1.0, online_clip=True, lr1=gates[0], lr2=gates[1])
+        assert torch.equal(dw, torch.zeros_like(w)), gates
+    # a pre spike of input 1 only clips the synapses of input 1 (no post spike: no post-phase clip)
+    pre = torch.zeros(4, 1, 3)
+    pre[1, 0, 1] = 1.0
+    dw = trace_stdp_linear(pre, silent_post, w, rule, 1.0, online_clip=True)
+    assert torch.allclose(dw, torch.tensor([[0.0, 0.5, 0.0]]))
+    # a post spike clips every synapse of that output
+    post = torch.zeros(4, 1, 1)
+    post[2, 0, 0] = 1.0
+    dw = trace_stdp_linear(silent_pre, post, w, rule, 1.0, online_clip=True)
+    assert torch.allclose(w + dw, torch.tensor([[0.3, 0.0, 1.0]]))
+
+
+def test_layers_without_synapses_and_gates_with_grad():
+    # review bugs: nn.Linear(3, 0) crashed in a reshape; a gate with requires_grad leaked autograd into dw
+    rule = TraceSTDP()
+    pre, post = (torch.rand(5, 2, 3) < 0.5).float(), torch.zeros(5, 2, 0)
+    assert trace_stdp_linear(pre, post, torch.zeros(0, 3), rule, 1.0).shape == (0, 3)
+    assert trace_stdp_linear(torch.zeros(5, 2, 0), torch.ones(5, 2, 4), torch.zeros(4, 0), rule, 1.0).shape == (4, 0)
+    conv_w = torch.zeros(0, 2, 3, 3)
+    dw = trace_stdp_conv2d(torch.ones(2, 1, 2, 5, 5), torch.zeros(2, 1, 0, 3, 3), conv_w, rule, 1.0)
+    assert dw.shape == conv_w.shape
+    gate = torch.ones(4, requires_grad=True)
+    dw = trace_stdp_linear((torch.rand(5, 2, 3) < 0.5).float(), (torch.rand(5, 2, 4) < 0.5).float(),
+                           torch.zeros(4, 3), rule, 1.0, lr2=gate)
+    assert not dw.requires_grad and dw.grad_fn is None

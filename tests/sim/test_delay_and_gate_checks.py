@@ -70,7 +70,7 @@ def test_a_huge_delay_is_refused_by_connect_with_its_steps_and_the_limit(delay_m
     with pytest.raises(ValueError) as info:
         net.connect("X", "E", delay_ms=delay_ms, name="XE")
     msg = str(info.value)
-    assert f"{delay_ms:g} ms" in msg and "'XE'" in msg
+    assert f"{delay_ms:.10g} ms" in msg and "'XE'" in msg
     assert f"{steps} steps at dt_ms=0.5" in msg
     assert f"at most {network_module.MAX_DELAY_STEPS} steps" in msg
     assert "MAX_DELAY_STEPS" in msg
@@ -79,11 +79,19 @@ def test_a_huge_delay_is_refused_by_connect_with_its_steps_and_the_limit(delay_m
     assert net.run(np.full((1, 4), 50.0), active_ms=5, rest_ms=0).counts["E"].shape == (1, 3)
 
 
+def test_the_message_does_not_round_the_delay_into_a_contradiction():
+    # review nit: "delay of 524288 ms ... needs 1048577 steps" (6 significant figures of 524288.5)
+    net = bare()
+    limit = network_module.MAX_DELAY_STEPS
+    with pytest.raises(ValueError, match=rf"delay of {(limit + 1) * 0.5:.10g} ms .* {limit + 1} steps"):
+        net.connect("X", "E", delay_ms=(limit + 1) * 0.5)
+
+
 def test_one_huge_delay_among_many_is_refused_whatever_the_form_of_delay_ms():
     net = bare()
     d = np.full((4, 3), 1.0)
     d[2, 1] = 1e9
-    with pytest.raises(ValueError, match=r"1e\+09 ms .*2000000000 steps"):
+    with pytest.raises(ValueError, match=r"1000000000 ms .*2000000000 steps"):
         net.connect("X", "E", delay_ms=d)
     with pytest.raises(ValueError, match="2000000000 steps"):
         net.connect("X", "E", delay_ms=lambda rng, shape: d)

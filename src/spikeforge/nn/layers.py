@@ -124,7 +124,10 @@ class BatchFirst(nn.Module):
         seq, rest = (out[0], out[1:]) if isinstance(out, tuple) else (out, None)
         if not isinstance(seq, torch.Tensor):
             raise TypeError(f"BatchFirst: the wrapped module returned {type(seq).__name__}, not a tensor")
-        if seq.dim() < 2 or seq.shape[1] != xt.shape[1]:
+        # a time-reduced [B, N] output whose N happens to equal B passes the batch check: it is caught by
+        # its lost dimension and its first axis that is no longer T (undecidable only when T = B as well)
+        reduced = seq.dim() < xt.dim() and seq.shape[0] != xt.shape[0]
+        if seq.dim() < 2 or seq.shape[1] != xt.shape[1] or reduced:
             raise ValueError(
                 f"BatchFirst: the wrapped module must return a time-first [T, B, ...] tensor with B = {xt.shape[1]}; "
                 f"got shape {tuple(seq.shape)} (reduce over time after the wrapper, not inside it)"

@@ -288,6 +288,7 @@ class TrainConfig:
             except (RuntimeError, ValueError) as exc:
                 raise ValueError(f"device must be 'auto' or a torch device ('cpu', 'cuda:0'...); got {self.device!r}") from exc
         self.extra = _check_extra(self.extra)
+        _check_extra_for_model(self.model, self.extra)
 
 
 _SPEC_TAG = "__lifspec__"
@@ -330,6 +331,26 @@ def _check_extra(extra: Any) -> dict[str, Any]:
                 ) from exc
         out[key] = value
     return out
+
+
+#: constructor arguments :func:`build_model` sets itself (not allowed in ``extra``)
+_SET_BY_BUILD = ("in_channels", "num_classes", "T", "image_size", "norm")
+
+
+def _check_extra_for_model(model: str, extra: dict[str, Any]) -> None:
+    """Refuse ``extra`` keys that the model's constructor does not take (or that :func:`build_model` sets)."""
+    if not extra or model not in ("convsnn", "resnet19"):
+        return
+    import inspect
+
+    from .models import ConvSNN, SpikingResNet19
+
+    cls = ConvSNN if model == "convsnn" else SpikingResNet19
+    accepted = [n for n in inspect.signature(cls).parameters if n not in _SET_BY_BUILD]
+    bad = [k for k in extra if k not in accepted]
+    if bad:
+        raise ValueError(f"extra key(s) {', '.join(map(repr, bad))} are not arguments of {model} "
+                         f"({cls.__name__}); it takes {', '.join(accepted)} (the others come from the config)")
 
 
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:

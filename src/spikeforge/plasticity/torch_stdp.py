@@ -31,7 +31,9 @@ cancel first. ``online_clip=True`` reproduces the reference's trajectory instead
 advanced step by step, ``w ← clip(w + Δw_pre)`` then ``w ← clip(w + Δw_post)`` with each phase
 reduced over the batch (and, for a convolution, summed over positions), and ``w_T − weight`` is
 returned; with ``B = 1`` and a linear layer this equals the reference's total change at the bounds
-too.
+too. As in the reference, only synapses with an event in a phase are clipped (a pre spike of their
+input, resp. a post spike of their output, in any sample of the batch): a weight outside the bounds
+that sees no event is left as it is.
 
 **Weight dependence** (``rule.mu_plus`` / ``rule.mu_minus`` > 0, soft bounds) needs the weight at
 every step, so it is supported only with ``online_clip=True``: each phase's reduced change is
@@ -229,6 +231,7 @@ def _traces(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: Tensor,
     return xs, y1s, y2s, STDPTraceState(x, y1, y2)
 
 
+@torch.no_grad()  # a weight change is not part of any autograd graph (gates with requires_grad included)
 def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: float, reduction: str,
           state: STDPTraceState | None, lr1: Any, lr2: Any, online_clip: bool, gate_shape: tuple[int, ...],
           contract, rows_per_step: int) -> tuple[Tensor, STDPTraceState]:
@@ -246,6 +249,8 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     if T == 0:
         return torch.zeros_like(weight), STDPTraceState(x, y1, y2)
     xs, y1s, y2s, new_state = _traces(pre, post, rule, dt_ms, x, y1, y2)
+    if weight.numel() == 0:  # a layer without synapses (e.g. nn.Linear(3, 0)): only the traces move
+        return torch.zeros_like(weight), new_state
     # post-side factors of the two phases: depression D (pairs with pre), potentiation P (with x)
     dep = y1s.mul_(g1 * rule.a_minus)
     pot = post * (g2 * rule.a_plus)
@@ -258,15 +263,24 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
         w0 = weight.detach().to(dtype)
         w = w0.clone()
         span = rule.w_max - rule.w_min
+        ones_post, ones_pre = torch.ones_like(dep[0]), torch.ones_like(xs[0])
         for t in range(T):
-            d = contract(dep[t], pre[t])
-            if rule.mu_minus != 0.0:  # weight dependence of the weight before this phase
-                d.mul_(_soft_bound(w - rule.w_min, span, rule.mu_minus))
-            w.sub_(d, alpha=scale).clamp_(rule.w_min, rule.w_max)
-            p = contract(pot[t], xs[t])
-            if rule.mu_plus != 0.0:
-                p.mul_(_soft_bound(rule.w_max - w, span, rule.mu_plus))
-            w.add_(p, alpha=scale).clamp_(rule.w_min, rule.w_max)
+            # as the reference, a synapse is clipped at its events only: in the pre phase where its
+            # presynaptic neuron spiked, in the post phase where its postsynaptic neuron spiked
+            if bool(pre[t].any()):
+                d = contract(dep[t], pre[t])
+                if rule.mu_minus != 0.0:  # weight dependence of the weight before this phase
+                    d.mul_(_soft_bound(w - rule.w_min, span, rule.mu_minus))
+                w.sub_(d, alpha=scale)
+                hit = contract(ones_post, pre[t]) != 0
+                w.copy_(torch.where(hit, w.clamp(rule.w_min, rule.w_max), w))
+            if bool(post[t].any()):
+                p = contract(pot[t], xs[t])
+                if rule.mu_plus != 0.0:
+                    p.mul_(_soft_bound(rule.w_max - w, span, rule.mu_plus))
+                w.add_(p, alpha=scale)
+                hit = contract(post[t], ones_pre) != 0
+                w.copy_(torch.where(hit, w.clamp(rule.w_min, rule.w_max), w))
         return (w - w0).to(weight.dtype), new_state
     # default: one contraction over all steps, in chunks of steps that bound the memory of unfold
     dw = torch.zeros(weight.shape, dtype=dtype, device=device)
@@ -328,7 +342,7 @@ def trace_stdp_linear(
         one per postsynaptic neuron: ``(1, 1)`` STDP, ``(1, −1)`` All-LTD, ``(0, 0)`` off.
     online_clip : bool
         Advance the weight step by step, clipped to ``[rule.w_min, rule.w_max]`` after each
-        phase (and scaled by the weight dependence of ``rule.mu_plus`` / ``mu_minus``), and return
+        phase where the synapse had an event (and scaled by the weight dependence of ``rule.mu_plus`` / ``mu_minus``), and return
         ``w_T − weight`` (the reference's semantics at the bounds); by default the unclipped sum
         of the updates. Required for a rule with ``mu_plus`` or ``mu_minus`` > 0.
 

@@ -395,8 +395,8 @@ class Network:
         steps = round(steps) if math.isfinite(steps) else steps  # inf: delay_ms / dt_ms overflowed
         if steps > max_steps:
             raise ValueError(
-                f"delay of {delay_ms:g} ms on connection {name!r} needs {steps} steps at dt_ms={self.dt_ms:g}; "
-                f"at most {max_steps} steps ({max_steps * self.dt_ms:g} ms) are supported (MAX_DELAY_STEPS = "
+                f"delay of {delay_ms:.10g} ms on connection {name!r} needs {steps} steps at dt_ms={self.dt_ms:g}; "
+                f"at most {max_steps} steps ({max_steps * self.dt_ms:.10g} ms) are supported (MAX_DELAY_STEPS = "
                 f"{MAX_DELAY_STEPS}, and the spike ring buffer of {n} neurons may take at most MAX_DELAY_BYTES = "
                 f"{MAX_DELAY_BYTES / 2**30:g} GiB)"
             )
