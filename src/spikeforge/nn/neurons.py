@@ -290,6 +290,8 @@ class ALIF(nn.Module):
         As :class:`LIF` (``v_th`` is the baseline threshold).
     reset : {"hard", "soft", "none"}, optional
         As :class:`LIF`; ``soft`` subtracts the crossed threshold θ_t. ``soft_delayed`` is refused.
+        Like LIF, the default is a hard reset to ``v_reset = 0``; Bellec et al.'s LSNN subtracts the
+        threshold instead: pass ``v_reset=None`` (or ``reset="soft"``) for their form.
     detach_adaptation : bool
         Stop gradients through the spike in the adaptation update. Default False.
     return_state : bool
