@@ -30,8 +30,9 @@ from .colanet import CoLaNET
 
 __all__ = ["CSNN", "CSNN_COLANET", "ConvMatrixLearner", "SpikingConvFrontEnd", "as_images"]
 
-#: CoLaNET settings of the CSNN, tuned on the pool spikes of MNIST-5k (benchmarks/tune_colanet.py csnn)
-CSNN_COLANET = dict(n_microcolumns=60, n_epochs=5, n_copies=3, noise=1.5, dopamine=1.2, hebbian=-0.5,
+#: CoLaNET settings of the CSNN, chosen on a validation split of MNIST-5k's training images with the
+#: default front end (benchmarks/tune_colanet.py csnn; sweep in benchmarks/results/tune_colanet_csnn.md)
+CSNN_COLANET = dict(n_microcolumns=30, n_epochs=5, n_copies=3, noise=1.0, dopamine=0.8, hebbian=-0.5,
                     threshold_weight_coef=0.4)
 
 
@@ -662,7 +663,7 @@ class CSNN(ClassifierMixin, BaseEstimator):
         front end as well).
     colanet_params : dict, optional
         :class:`CoLaNET` parameters, merged over :data:`CSNN_COLANET` (tuned for the pool
-        spikes: 60 microcolumns per class, 5 epochs, 3 copies, ...); ``image_tacts`` is set to
+        spikes: 30 microcolumns per class, 5 epochs, 3 copies, ...); ``image_tacts`` is set to
         the front end's :attr:`~SpikingConvFrontEnd.n_tacts`, and ``contribution_window`` and
         ``dopamine_window`` default to it too, so that the label rewards spikes of the whole
         presentation (with CoLaNET's 10-tact windows and the drained 40–50-tact presentation,
