@@ -41,12 +41,12 @@ approximate and vary with load)::
     reloaded from colanet.safetensors: same predictions: True
     Part 2: fixed convolutions + CSNN (2000 train / 500 test images)
     convolution matrices: (28, 9, 9), responses per image: (28, 10, 10)
-    CSNN accuracy: 0.890  fit: ~3 s
+    CSNN accuracy: 0.880  fit: ~2 s
 
 Timings vary with the machine's load; accuracies should repeat to the last digit on the
 same platform. For reference, the library's full settings reach 0.90 (CoLaNET, 3 seeds) and
-0.90 (CSNN, 4 000 training images, 3 copies, 5 epochs, 3 seeds; 0.93 with the former 4-tact
-flush that drops spikes): ``spikeforge reproduce colanet`` / ``csnn``, see docs/colanet.md.
+0.94 (CSNN, 4 000 training images, 3 copies, 5 epochs, 3 seeds): ``spikeforge reproduce
+colanet`` / ``csnn``, see docs/colanet.md.
 """
 
 import time
