@@ -49,7 +49,7 @@ from torch import nn
 from ..nn.batchnorm import fold_batchnorm
 from ..nn.functional import LIFSpec
 from ..nn.layers import MeanOverTime, SeqToANN
-from ..nn.neurons import ALIF, LIF
+from ..nn.neurons import ALIF, LIF, Izhikevich
 from ..nn.surrogate import Surrogate
 
 __all__ = ["NIRBuilder", "NIRNetwork", "Source", "from_nir", "register_nir_exporter", "to_nir"]
@@ -414,6 +414,13 @@ def _export_unsupported(b: NIRBuilder, m: nn.Module, src: Source, name: str) -> 
 def _refuse_alif(b: NIRBuilder, m: ALIF, src: Source, name: str) -> Source:
     raise TypeError(f"{name}: NIR has no adaptive-threshold neuron node (ALIF's threshold v_th + beta*a "
                     "moves with its spike history; NIR's LIF/IF/CubaLIF nodes have a fixed threshold); export a "
+                    "network with LIF neurons, or register your own exporter with register_nir_exporter")
+
+
+@register_nir_exporter(Izhikevich)
+def _refuse_izhikevich(b: NIRBuilder, m: Izhikevich, src: Source, name: str) -> Source:
+    raise TypeError(f"{name}: NIR has no Izhikevich neuron node (its quadratic membrane 0.04*v^2 + 5*v + 140 - u "
+                    "and recovery variable u have no counterpart in NIR's linear LIF/IF/CubaLIF nodes); export a "
                     "network with LIF neurons, or register your own exporter with register_nir_exporter")
 
 

@@ -4,6 +4,7 @@
   kernel, optional Triton kernel on CUDA, pure-torch fallback), single- and multi-step modes,
   hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing and seven surrogates.
 - :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), pure torch, state ``(v, a)``.
+- :class:`Izhikevich`: Izhikevich (2003) neurons (presets RS, IB, CH, FS, LTS), pure torch, state ``(v, u)``.
 - :class:`BatchFirst`, :func:`to_time_first`, :func:`to_batch_first`: batch-first ``[B, T, ...]`` data
   around the time-first layers.
 - :mod:`spikeforge.nn.functional`: the functional core (:class:`LIFSpec`, :func:`lif_multi_step`,
@@ -30,11 +31,16 @@ from .batchnorm import (
     fold_bn_into,
 )
 from .functional import (
+    IZHIKEVICH_PRESETS,
     ALIFSpec,
+    IzhikevichSpec,
     LIFSpec,
     alif_multi_step,
     alif_multi_step_reference,
     alif_step,
+    izhikevich_multi_step,
+    izhikevich_multi_step_reference,
+    izhikevich_step,
     lif_multi_step,
     lif_multi_step_reference,
     lif_step,
@@ -48,7 +54,7 @@ from .layers import (
     to_time_first,
 )
 from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
-from .neurons import ALIF, IF, LIF, ALIFState, reset_states
+from .neurons import ALIF, IF, LIF, ALIFState, Izhikevich, IzhikevichState, reset_states
 from .qcfs import QCFS, floor_ste
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
@@ -63,6 +69,10 @@ __all__ = [
     "E_AC_PJ",
     "E_MAC_PJ",
     "IF",
+    "IZHIKEVICH_PRESETS",
+    "Izhikevich",
+    "IzhikevichSpec",
+    "IzhikevichState",
     "LIF",
     "LIFSpec",
     "MeanOverTime",
@@ -90,6 +100,9 @@ __all__ = [
     "alif_multi_step",
     "alif_multi_step_reference",
     "alif_step",
+    "izhikevich_multi_step",
+    "izhikevich_multi_step_reference",
+    "izhikevich_step",
     "lif_multi_step",
     "lif_multi_step_reference",
     "lif_step",

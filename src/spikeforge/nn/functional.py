@@ -24,6 +24,12 @@ Adaptive LIF (:class:`ALIFSpec`, :func:`alif_step`, :func:`alif_multi_step_refer
 reset around a threshold ``θ_t = V_th + β·a_t`` that each spike raises, ``a_t = ρ·a_{t-1} + S_{t-1}``,
 ``ρ = exp(−1/τ_a)`` (Bellec et al. 2018). Pure torch (a per-step autograd loop), no fused kernel.
 
+Izhikevich (2003) (:class:`IzhikevichSpec`, :func:`izhikevich_step`, :func:`izhikevich_multi_step_reference`):
+``v' = 0.04·v² + 5·v + 140 − u + I``, ``u' = a·(b·v − u)``, spike and ``v ← c``, ``u ← u + d`` at
+``v ≥ v_peak``, integrated with Izhikevich's Euler scheme (``v`` in substeps, by default two of 0.5 ms per
+1 ms step), each substep clamped to ``[v_min, v_peak]`` against overflow; the surrogate sees
+``(v − v_peak)/v_scale``. Pure torch.
+
 Multi-step tensors are time-first ``[T, B, ...]``. :func:`lif_multi_step` runs the whole sequence in one
 fused :class:`torch.autograd.Function` (one pass over time forward, one backward, only the input and the
 initial state saved); :func:`lif_multi_step_reference` is the readable per-step autograd twin used by
@@ -52,11 +58,17 @@ __all__ = [
     "ALIF_BACKENDS",
     "ALIFSpec",
     "BACKENDS",
+    "IZHIKEVICH_BACKENDS",
+    "IZHIKEVICH_PRESETS",
+    "IzhikevichSpec",
     "LIFSpec",
     "alif_multi_step",
     "alif_multi_step_reference",
     "alif_step",
     "check_sequence",
+    "izhikevich_multi_step",
+    "izhikevich_multi_step_reference",
+    "izhikevich_step",
     "lif_multi_step",
     "lif_multi_step_reference",
     "lif_step",
@@ -918,3 +930,390 @@ def alif_step(
         raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
     s, v_next, a_next = alif_multi_step(x.unsqueeze(0), v, a, spec, backend=backend, check_nan=check_nan)
     return s[0], v_next, a_next
+
+
+# ---------------------------------------------------------------------------- Izhikevich (2003)
+#: ``(a, b, c, d)`` of the cortical cell classes of Izhikevich (2003), "Simple model of spiking neurons",
+#: IEEE TNN 14(6), Fig. 2: ``a`` in 1/ms, ``b`` dimensionless, ``c`` in mV, ``d`` in mV/ms (the unit of u)
+IZHIKEVICH_PRESETS: dict[str, tuple[float, float, float, float]] = {
+    "RS": (0.02, 0.2, -65.0, 8.0),  # regular spiking (excitatory): tonic spikes with frequency adaptation
+    "IB": (0.02, 0.2, -55.0, 4.0),  # intrinsically bursting (excitatory): a first burst, then single spikes
+    "CH": (0.02, 0.2, -50.0, 2.0),  # chattering (excitatory): repeated bursts of closely spaced spikes
+    "FS": (0.1, 0.2, -65.0, 2.0),  # fast spiking (inhibitory): high rate, little adaptation
+    "LTS": (0.02, 0.25, -65.0, 2.0),  # low-threshold spiking (inhibitory): high rate with adaptation
+}
+
+
+def _preset_params(name: str) -> tuple[float, float, float, float]:
+    """``(a, b, c, d)`` of the preset ``name`` (case-insensitive); ``ValueError`` naming the presets if unknown."""
+    key = name.upper() if isinstance(name, str) else name
+    if key not in IZHIKEVICH_PRESETS:
+        raise ValueError(f"unknown Izhikevich preset {name!r}; choose one of {', '.join(IZHIKEVICH_PRESETS)}")
+    return IZHIKEVICH_PRESETS[key]
+
+
+@dataclass(frozen=True)
+class IzhikevichSpec:
+    """Parameters of Izhikevich (2003) neuron dynamics, integrated as in his published code: immutable, hashable.
+
+    The model (``v`` in mV, ``t`` in ms; ``u`` and the input current ``I`` in mV/ms, the unit of ``dv/dt``)::
+
+        v' = 0.04·v² + 5·v + 140 − u + I,     u' = a·(b·v − u)
+        if v ≥ v_peak:  spike,  v ← c,  u ← u + d
+
+    One time step lasts ``dt_ms`` (the input ``I_t`` is held over it) and is explicit Euler as in Izhikevich's
+    code, whose ``v`` update is two half-steps of 0.5 ms (``v_substeps = 2``, ``dt_ms = 1``) with ``u`` held, and
+    whose ``u`` update is one full step that uses the new ``v``. With ``h = dt_ms / v_substeps``::
+
+        repeat v_substeps times:  v ← v + h·(0.04·v² + 5·v + 140 − u_{t-1} + I_t)      # then the guard below
+        H_t = v;   u' = u_{t-1} + dt_ms·a·(b·H_t − u_{t-1})
+        S_t = Θ(H_t − v_peak)            # forward H_t ≥ v_peak; backward σ'((H_t − v_peak)/v_scale)/v_scale
+        V_t = S_t·c + (1 − S_t)·H_t;   U_t = u' + d·S_t
+
+    This is Izhikevich's loop with the spike reported in the step whose integration reached the peak (his code
+    tests ``v ≥ 30`` at the top of the next iteration; states and resets are the same operations in the same
+    order). The reset goes through the spike tensor; ``detach_reset`` stops its gradient there.
+
+    Overflow guard (``clamp_peak=True`` and ``v_min``, the defaults). Euler steps of a quadratic explode: a
+    substep that ends above ``v_peak`` is squared by the next (an overshoot of 10³ mV becomes 10⁴–10⁶), the
+    overshoot leaks into ``u``, and ``v`` reaches ``inf`` (then ``0·inf = NaN`` in the reset) within a few steps
+    for ``I`` of 10⁷ with two substeps (float32), of 10³ with four. Below about −112 mV (with ``h = 0.5`` ms)
+    the Euler step is unstable too: a strong inhibitory current (``I ≲ −300`` with two substeps, ``≲ −100``
+    with one) drives ``v`` so far down that the next substep's ``0.04·v²`` throws it above the peak, so
+    inhibition makes the neuron fire at every step. The guard:
+
+    * ``clamp_peak``: each substep ends at ``min(v, v_peak)``, and a neuron that has reached ``v_peak`` stays
+      there for the rest of the step (it fires; the overshoot is never squared). ``u`` then integrates
+      ``v_peak`` rather than the overshoot, which is closer to the continuous model (the overshoot is an Euler
+      artefact: at ``I = 10`` over 300 ms, RS/CH/FS fire 7/22/27 spikes clamped, 7/14/20 unclamped, and
+      8/28/42 for the ODE solved with 0.5 µs steps).
+    * ``v_min`` (default −100 mV): each substep ends at ``max(v, v_min)``. Positive input never takes ``v``
+      that low; strong inhibition holds it there instead of making it fire.
+
+    With both, every value, and each step's derivatives, stay finite for any finite input. Gradients: on the
+    state path the clamps have their true derivative (0 where they clamp), which (with the detached reset) keeps
+    backpropagation through time from exploding; only the spike's surrogate sees, for a neuron that reached the
+    peak, the unclamped value of the substep that reached it (straight through), so the step that fires still
+    passes a gradient to its input. ``clamp_peak=False, v_min=None`` reproduces Izhikevich's code step for step
+    (bit for bit in float64; BindsNET's ``IzhikevichNodes`` uses the same scheme, with its own threshold),
+    overshoot, artefacts and overflow included.
+
+    Parameters
+    ----------
+    a : float
+        Recovery rate of ``u``, in 1/ms. Default 0.02 (RS).
+    b : float
+        Sensitivity of ``u`` to ``v`` (dimensionless). Default 0.2 (RS).
+    c : float
+        Reset potential after a spike, in mV, < ``v_peak``. Default −65 (RS).
+    d : float
+        Increment of ``u`` per spike, in mV/ms. Default 8 (RS).
+    v_peak : float
+        Spike cut-off, in mV (Izhikevich's 30). Default 30.
+    dt_ms : float
+        Time step in ms, > 0. Default 1 (Izhikevich's code). Every input step lasts ``dt_ms``.
+    v_substeps : int
+        Euler substeps of ``v`` per time step (each ``dt_ms / v_substeps``), ≥ 1. Default 2 (Izhikevich's two
+        0.5 ms half-steps "for numerical stability").
+    v_init : float
+        Initial membrane potential in mV when no state is given; the initial ``u`` is then ``b·v`` (as
+        Izhikevich's code: ``v = −65``, ``u = b·v``, whatever ``c``). Default −65.
+    v_scale : float
+        Voltage scale of the surrogate, in mV, > 0: the spike's surrogate derivative is
+        ``σ'((H − v_peak)/v_scale)/v_scale``. Default 30: the atan surrogate's half width is then ≈ 10 mV
+        around the peak, and rest (−65 mV) gets ≈ 1 % of the peak gradient.
+    clamp_peak : bool
+        Clamp ``v`` at ``v_peak`` within the step (the guard above). Default True.
+    v_min : float or None
+        Floor of ``v`` within the step in mV, < ``c``; None: no floor. Default −100.
+    detach_reset : bool
+        Stop the gradient through the spike in the reset of ``v`` and the increment of ``u``. Default True
+        (unlike LIF): through the reset, each spike multiplies the gradient by about ``(c − v_peak)/v_scale``
+        (−3 for RS) on top of the upstroke's expansion, and the gradient of the last step's spikes with
+        respect to the input 100 steps earlier grows to 10¹ (RS) … 10¹⁹ (CH) under ``I = 10 ± 5``, inf/NaN in
+        float32 over a few hundred steps; detached, it decays (≈ 10⁻⁵ … 10⁻²).
+    surrogate : Surrogate or str or (name, alpha)
+        Surrogate derivative of the spike (see :mod:`spikeforge.nn.surrogate`); default atan (α = 2).
+
+    Spikes fire at ``H ≥ v_peak`` (no ``>`` option: with the clamp a firing neuron ends exactly at ``v_peak``).
+
+    Raises
+    ------
+    ValueError
+        A numeric field that is not a finite real number (NaN, inf, bool, str); ``dt_ms <= 0``;
+        ``v_scale <= 0``; ``c >= v_peak`` (the reset would fire again at once); ``v_min >= c``;
+        ``v_substeps`` not an integer ``>= 1``.
+    """
+
+    a: float = 0.02
+    b: float = 0.2
+    c: float = -65.0
+    d: float = 8.0
+    v_peak: float = 30.0
+    dt_ms: float = 1.0
+    v_substeps: int = 2
+    v_init: float = -65.0
+    v_scale: float = 30.0
+    clamp_peak: bool = True
+    v_min: float | None = -100.0
+    detach_reset: bool = True
+    surrogate: Surrogate = field(default_factory=lambda: Surrogate("atan"))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "surrogate", surrogate(self.surrogate))
+        names = ["a", "b", "c", "d", "v_peak", "dt_ms", "v_init", "v_scale"] + ([] if self.v_min is None else ["v_min"])
+        for name in names:
+            val = getattr(self, name)
+            if isinstance(val, bool) or not isinstance(val, numbers.Real) or not math.isfinite(val):
+                raise ValueError(f"Izhikevich {name} must be a finite real number; got {val!r}")
+            object.__setattr__(self, name, float(val))
+        n = self.v_substeps
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"Izhikevich v_substeps must be an integer >= 1; got {n!r}")
+        object.__setattr__(self, "v_substeps", int(n))
+        if self.dt_ms <= 0.0:
+            raise ValueError(f"Izhikevich dt_ms must be > 0 ms; got {self.dt_ms}")
+        if self.v_scale <= 0.0:
+            raise ValueError(f"Izhikevich v_scale must be > 0 mV; got {self.v_scale}")
+        if self.c >= self.v_peak:
+            raise ValueError(
+                f"Izhikevich c (reset, {self.c} mV) must be below v_peak ({self.v_peak} mV): a reset at or above "
+                "the peak would fire at every step"
+            )
+        if self.v_min is not None and self.v_min >= self.c:
+            raise ValueError(f"Izhikevich v_min ({self.v_min} mV) must be below the reset c ({self.c} mV), or None")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> IzhikevichSpec:
+        """The spec of a cell class of Izhikevich (2003): ``"RS"``, ``"IB"``, ``"CH"``, ``"FS"`` or ``"LTS"``
+        (case-insensitive; see :data:`IZHIKEVICH_PRESETS`); ``overrides`` replace any field (``dt_ms=0.5``).
+
+        Raises
+        ------
+        ValueError
+            An unknown name (the message lists the presets), or invalid ``overrides``.
+        """
+        params = dict(zip("abcd", _preset_params(name)))
+        params.update(overrides)
+        return cls(**params)
+
+    @property
+    def h_ms(self) -> float:
+        """Length of one Euler substep of ``v``, ``dt_ms / v_substeps``, in ms."""
+        return self.dt_ms / self.v_substeps
+
+    @property
+    def u_init(self) -> float:
+        """Initial recovery ``b·v_init`` (mV/ms) used when no state is given."""
+        return self.b * self.v_init
+
+
+#: ``backend=`` values the Izhikevich neuron accepts: both run the pure-torch per-step autograd loop
+IZHIKEVICH_BACKENDS = ("auto", "torch")
+
+
+def _check_izhikevich_backend(backend: str) -> None:
+    if backend not in IZHIKEVICH_BACKENDS:
+        raise ValueError(
+            f"Izhikevich has only the pure-torch implementation: backend must be one of {IZHIKEVICH_BACKENDS}; "
+            f"got {backend!r} (the compiled 'cpu', 'triton' and 'reference' LIF backends do not model it)"
+        )
+
+
+def _prepare_izhikevich_state(
+    v0: torch.Tensor | float | None, u0: torch.Tensor | float | None, x: torch.Tensor, spec: IzhikevichSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Initial ``(v, u)`` of one step's shape ``[B, ...]``: ``v0`` (default ``v_init``) and ``u0`` (default
+    ``b·v0``, elementwise, as Izhikevich's ``u = b.*v``)."""
+    if v0 is None:
+        v = torch.full(x.shape[1:], spec.v_init, dtype=x.dtype, device=x.device)
+    else:
+        v = _state_like(v0, x, "initial membrane potential v0")
+    u = v * spec.b if u0 is None else _state_like(u0, x, "initial recovery u0")
+    return v, u
+
+
+class _SpikeInput(torch.autograd.Function):
+    """Forward ``v`` (the clamped potential); backward: the gradient goes to ``v_sg`` (the unclamped value of
+    the substep that reached the peak) where ``v`` is at the peak, and to ``v`` elsewhere."""
+
+    @staticmethod
+    def forward(ctx, v: torch.Tensor, v_sg: torch.Tensor, v_peak: float) -> torch.Tensor:  # type: ignore[override]
+        fired = v >= v_peak
+        ctx.save_for_backward(fired)
+        return v.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (fired,) = ctx.saved_tensors
+        zero = torch.zeros_like(grad)
+        return torch.where(fired, zero, grad), torch.where(fired, grad, zero), None
+
+
+def _izhikevich_update(
+    x: torch.Tensor, v: torch.Tensor, u: torch.Tensor, spec: IzhikevichSpec
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One Izhikevich step on ``[B, ...]`` tensors: ``(S_t, V_t, U_t, H_t)`` (shared by the step and the
+    multi-step functions, so a loop of steps equals the sequence bit for bit). The arithmetic follows
+    Izhikevich's code operation by operation (``v + 0.5*(0.04*v.^2 + 5*v + 140 - u + I)`` with ``v.^2 = v·v``,
+    ``u + a.*(b.*v - u)``), so that ``clamp_peak=False, v_min=None`` reproduces it exactly in float64."""
+    h, dta, peak, floor = spec.h_ms, spec.dt_ms * spec.a, spec.v_peak, spec.v_min
+    v_sg = v  # with clamp_peak: the unclamped value of the substep that reached the peak (surrogate path only)
+    for _ in range(spec.v_substeps):
+        v_new = v + (v * v * 0.04 + v * 5.0 + 140.0 - u + x) * h
+        if spec.clamp_peak:
+            # a neuron at the peak has fired: hold it there (never square the overshoot); clamp the others
+            held = v >= peak
+            v_sg = torch.where(held, v_sg, v_new)
+            v = torch.where(held, v, v_new).clamp(min=floor, max=peak)
+        else:
+            v = v_new if floor is None else v_new.clamp(min=floor)
+    u_new = u + (v * spec.b - u) * dta
+    v_spike = _SpikeInput.apply(v, v_sg, peak) if spec.clamp_peak else v
+    s = spike_fn((v_spike - peak) / spec.v_scale, spec.surrogate, True)
+    sr = s.detach() if spec.detach_reset else s
+    v_next = sr * spec.c + (1 - sr) * v
+    u_next = u_new + sr * spec.d
+    return s, v_next, u_next, v
+
+
+def izhikevich_multi_step_reference(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor | float | None = None,
+    u0: torch.Tensor | float | None = None,
+    spec: IzhikevichSpec = IzhikevichSpec(),
+    *,
+    return_sequences: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | tuple[torch.Tensor, ...]:
+    """Izhikevich neurons over a whole sequence: a readable per-step autograd loop (see :class:`IzhikevichSpec`).
+
+    Parameters
+    ----------
+    x_seq : Tensor [T, B, ...], floating
+        Input current ``I`` per time step, in mV/ms (the unit of ``dv/dt``; Izhikevich's "I = 10"), held
+        for the step's ``dt_ms``.
+    v0 : Tensor [B, ...] (or broadcastable) or float, optional
+        Initial membrane potential in mV; default ``spec.v_init`` (−65 mV). Gradients flow into it.
+    u0 : Tensor [B, ...] (or broadcastable) or float, optional
+        Initial recovery variable in mV/ms; default ``b·v0`` elementwise. Gradients flow into it.
+    spec : IzhikevichSpec
+    return_sequences : bool
+        Also return ``h_seq`` (the potential at the end of each step's integration, before the reset: what the
+        spike compares with ``v_peak``), ``v_seq`` and ``u_seq`` (after the reset), each ``[T, B, ...]``.
+
+    Returns
+    -------
+    spikes [T, B, ...], v_T [B, ...] (mV), u_T [B, ...] (mV/ms) (and h_seq, v_seq, u_seq). Pass ``(v_T, u_T)``
+    back in to continue the sequence.
+
+    Raises
+    ------
+    TypeError
+        ``x_seq`` is not a floating-point tensor; ``spec`` is not an :class:`IzhikevichSpec`.
+    ValueError
+        ``x_seq`` has fewer than 2 dimensions or ``T = 0``; ``v0`` / ``u0`` of a shape that does not
+        broadcast to one step ``[B, ...]``.
+    """
+    if not isinstance(spec, IzhikevichSpec):
+        raise TypeError(f"spec must be an IzhikevichSpec; got {type(spec).__name__}")
+    x_seq = check_sequence(x_seq)
+    v, u = _prepare_izhikevich_state(v0, u0, x_seq, spec)
+    spikes, hs, vs, us = [], [], [], []
+    for x in x_seq.unbind(0):
+        s, v, u, h = _izhikevich_update(x, v, u, spec)
+        spikes.append(s)
+        if return_sequences:
+            hs.append(h)
+            vs.append(v)
+            us.append(u)
+    out = torch.stack(spikes)
+    if return_sequences:
+        return out, v, u, torch.stack(hs), torch.stack(vs), torch.stack(us)
+    return out, v, u
+
+
+def izhikevich_multi_step(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor | float | None = None,
+    u0: torch.Tensor | float | None = None,
+    spec: IzhikevichSpec = IzhikevichSpec(),
+    *,
+    backend: str = "auto",
+    check_nan: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Izhikevich neurons over a sequence (what :class:`~spikeforge.nn.Izhikevich` calls in multi-step mode).
+
+    :func:`izhikevich_multi_step_reference` with the module-level checks: the backend and NaN input.
+
+    Parameters
+    ----------
+    x_seq : Tensor [T, B, ...], floating
+        Input current per time step, in mV/ms (one step = ``spec.dt_ms``).
+    v0, u0 : Tensor [B, ...] or float or None
+        Initial membrane potential (mV) and recovery (mV/ms); see :func:`izhikevich_multi_step_reference`.
+    spec : IzhikevichSpec
+    backend : {"auto", "torch"}
+        Only the pure-torch per-step loop exists; ``"auto"`` selects it.
+    check_nan : bool
+        Raise ``ValueError`` on NaN input.
+
+    Returns
+    -------
+    spikes [T, B, ...], v_T [B, ...] (mV), u_T [B, ...] (mV/ms)
+
+    Raises
+    ------
+    TypeError
+        As :func:`izhikevich_multi_step_reference`.
+    ValueError
+        ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x_seq`` (with ``check_nan``); and as
+        :func:`izhikevich_multi_step_reference`.
+    """
+    _check_izhikevich_backend(backend)
+    x_seq = check_sequence(x_seq)
+    if check_nan:
+        _check_nan(x_seq)
+    return izhikevich_multi_step_reference(x_seq, v0, u0, spec)  # type: ignore[return-value]
+
+
+def izhikevich_step(
+    x: torch.Tensor,
+    v: torch.Tensor | float | None = None,
+    u: torch.Tensor | float | None = None,
+    spec: IzhikevichSpec = IzhikevichSpec(),
+    *,
+    backend: str = "auto",
+    check_nan: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One Izhikevich time step (``spec.dt_ms``): ``(spike, v_next, u_next)``, each ``[B, ...]``.
+
+    Parameters
+    ----------
+    x : Tensor [B, ...], floating
+        Input current of this step, in mV/ms.
+    v : Tensor [B, ...] or float or None
+        Membrane potential (mV) after the previous step (None: ``spec.v_init``).
+    u : Tensor [B, ...] or float or None
+        Recovery variable (mV/ms) after the previous step (None: ``b·v``).
+    spec : IzhikevichSpec
+    backend : {"auto", "torch"}
+    check_nan : bool
+        Raise ``ValueError`` on NaN input.
+
+    Equals :func:`izhikevich_multi_step` on ``x.unsqueeze(0)``; gradients flow through ``v`` and ``u``, so a
+    Python loop over steps trains exactly like the multi-step call.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not a floating-point tensor; ``spec`` is not an :class:`IzhikevichSpec`.
+    ValueError
+        ``x`` with no dimension; ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x``; a state
+        of the wrong shape.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape [B, ...]; got {type(x).__name__}")
+    if x.dim() < 1:
+        raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
+    s, v_next, u_next = izhikevich_multi_step(x.unsqueeze(0), v, u, spec, backend=backend, check_nan=check_nan)
+    return s[0], v_next, u_next

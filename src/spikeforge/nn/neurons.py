@@ -1,4 +1,5 @@
-"""Spiking neuron layers: :class:`LIF`, :class:`IF` and the adaptive :class:`ALIF` as ``nn.Module``s.
+"""Spiking neuron layers: :class:`LIF`, :class:`IF`, the adaptive :class:`ALIF` and :class:`Izhikevich` as
+``nn.Module``s.
 
 Thin wrappers over :mod:`spikeforge.nn.functional`. Two step modes, as in SpikingJelly:
 
@@ -10,7 +11,8 @@ Thin wrappers over :mod:`spikeforge.nn.functional`. Two step modes, as in Spikin
 
 With ``return_state=True`` the state is explicit in both modes: ``forward(x, v)`` returns
 ``(spikes, v_next)`` and the module holds nothing (Norse style). :class:`ALIF` has two state tensors,
-``(v, a)`` (an :class:`ALIFState`): ``forward(x, state) -> (spikes, ALIFState)``.
+``(v, a)`` (an :class:`ALIFState`): ``forward(x, state) -> (spikes, ALIFState)``; :class:`Izhikevich` has
+``(v, u)`` (an :class:`IzhikevichState`).
 """
 
 from __future__ import annotations
@@ -23,17 +25,22 @@ from torch import nn
 from .functional import (
     BACKENDS,
     ALIFSpec,
+    IzhikevichSpec,
     LIFSpec,
     _check_alif_backend,
+    _check_izhikevich_backend,
+    _preset_params,
     alif_multi_step,
     alif_step,
+    izhikevich_multi_step,
+    izhikevich_step,
     lif_multi_step,
     lif_step,
 )
 from .surrogate import Surrogate
 from .surrogate import surrogate as make_surrogate
 
-__all__ = ["ALIF", "ALIFState", "IF", "LIF", "reset_states"]
+__all__ = ["ALIF", "ALIFState", "IF", "Izhikevich", "IzhikevichState", "LIF", "reset_states"]
 
 
 def _check_step_mode(step_mode: str) -> None:
@@ -471,9 +478,294 @@ class ALIF(nn.Module):
         return ", ".join(parts)
 
 
+class IzhikevichState(NamedTuple):
+    """The state of :class:`Izhikevich` neurons after a step, both ``[B, ...]``.
+
+    Attributes
+    ----------
+    v : Tensor [B, ...]
+        Membrane potential after the reset, in mV.
+    u : Tensor [B, ...]
+        Recovery variable after the spike increment, in mV/ms (the unit of ``dv/dt`` and of the input).
+    """
+
+    v: torch.Tensor
+    u: torch.Tensor
+
+
+class Izhikevich(nn.Module):
+    """Izhikevich (2003) neurons for gradient training (spec in :class:`~spikeforge.nn.functional.IzhikevichSpec`).
+
+    The "simple model" (``v`` in mV, time in ms, ``u`` and the input current ``I`` in mV/ms)::
+
+        v' = 0.04·v² + 5·v + 140 − u + I,     u' = a·(b·v − u)
+        if v ≥ v_peak (30 mV):  spike,  v ← c,  u ← u + d
+
+    integrated as Izhikevich's code does: per time step of ``dt_ms`` (1 ms), ``v_substeps`` (2) Euler substeps of
+    ``v`` with ``u`` held, then one Euler step of ``u`` with the new ``v``. Each substep is clamped to
+    ``[v_min, v_peak]`` (the overflow guard: finite values for any finite input, no Euler-artefact spikes under
+    strong inhibition; ``clamp_peak=False, v_min=None`` gives Izhikevich's exact arithmetic). The spike
+    ``Θ(v − v_peak)`` has the surrogate gradient ``σ'((v − v_peak)/v_scale)/v_scale`` and resets ``v ← c``,
+    ``u ← u + d`` through the spike tensor (detached by default). Details and measurements:
+    :class:`~spikeforge.nn.functional.IzhikevichSpec`.
+
+    Parameters
+    ----------
+    a : float
+        Recovery rate of ``u``, in 1/ms. Default 0.02 (regular spiking, RS).
+    b : float
+        Sensitivity of ``u`` to ``v`` (dimensionless). Default 0.2.
+    c : float
+        Reset potential in mV, < ``v_peak``. Default −65.
+    d : float
+        Increment of ``u`` per spike, in mV/ms. Default 8.
+    v_peak : float
+        Spike cut-off in mV. Default 30.
+    dt_ms : float
+        Length of one time step (one input step) in ms, > 0. Default 1.
+    v_substeps : int
+        Euler substeps of ``v`` per step, ≥ 1. Default 2 (Izhikevich's two 0.5 ms half-steps).
+    v_init : float
+        Initial ``v`` in mV when no state is given (``u`` starts at ``b·v``). Default −65 (Izhikevich's code).
+    v_scale : float
+        Voltage scale of the surrogate in mV, > 0. Default 30.
+    clamp_peak : bool
+        Clamp ``v`` at ``v_peak`` within the step and hold a neuron that reached it (overflow guard). Default True.
+    v_min : float or None
+        Floor of ``v`` within the step in mV, < ``c`` (guard against the Euler instability under strong
+        inhibition); None: no floor. Default −100.
+    detach_reset : bool
+        Stop gradients through the spike in the reset (``v ← c``, ``u ← u + d``). Default True, unlike
+        :class:`LIF`: through the reset the gradient grows with every spike (by 10¹–10¹⁹ over 100 steps at
+        ``I = 10 ± 5``, depending on the preset), detached it decays.
+    surrogate : str or Surrogate or (name, alpha)
+        Surrogate derivative; see :mod:`spikeforge.nn.surrogate`. Default ``"atan"`` (α = 2, peak 1).
+    alpha : float, optional
+        Surrogate sharpness (overrides the surrogate's default).
+    step_mode : {"m", "s"}
+        Multi-step ``[T, B, ...]`` or single-step ``[B, ...]`` input.
+    return_state : bool
+        ``forward(x, state) -> (spikes, IzhikevichState(v, u))``; the module keeps nothing.
+    backend : {"auto", "torch"}
+        Only the pure-torch per-step loop exists (no fused kernel); ``"auto"`` selects it.
+    check_nan : bool
+        Raise ``ValueError`` on NaN input.
+
+    Presets: :meth:`preset` (``"RS"``, ``"IB"``, ``"CH"``, ``"FS"``, ``"LTS"``; values in
+    :data:`~spikeforge.nn.functional.IZHIKEVICH_PRESETS`).
+
+    Shapes
+    ------
+    ``step_mode="m"``: ``x [T, B, ...] -> spikes [T, B, ...]``; ``"s"``: ``x [B, ...] -> spikes [B, ...]``.
+    The state ``(v, u)`` is ``[B, ...]`` each. Single-step mode keeps it in ``self.v`` and ``self.u``
+    until :meth:`reset_state` / :func:`reset_states`.
+
+    Raises
+    ------
+    ValueError
+        NaN/inf (or a bool) in any numeric parameter, ``dt_ms <= 0``, ``v_substeps`` not an integer ``>= 1``,
+        ``v_scale <= 0``, ``c >= v_peak``, ``v_min >= c``, a ``backend`` other than ``"auto"`` / ``"torch"``, an
+        unknown ``step_mode``.
+
+    Example
+    -------
+    >>> rs = Izhikevich.preset("RS")                  # a, b, c, d = 0.02, 0.2, -65, 8; dt = 1 ms
+    >>> spikes = rs(torch.full((1000, 1, 1), 10.0))   # [T, B, N]: 1 s of I = 10, regular spiking with adaptation
+    """
+
+    _FROM_SPEC_KWARGS = ("step_mode", "return_state", "backend", "check_nan")
+
+    def __init__(
+        self,
+        a: float = 0.02,
+        b: float = 0.2,
+        c: float = -65.0,
+        d: float = 8.0,
+        *,
+        v_peak: float = 30.0,
+        dt_ms: float = 1.0,
+        v_substeps: int = 2,
+        v_init: float = -65.0,
+        v_scale: float = 30.0,
+        clamp_peak: bool = True,
+        v_min: float | None = -100.0,
+        detach_reset: bool = True,
+        surrogate: str | Surrogate | tuple[str, float] = "atan",
+        alpha: float | None = None,
+        step_mode: str = "m",
+        return_state: bool = False,
+        backend: str = "auto",
+        check_nan: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_step_mode(step_mode)
+        _check_izhikevich_backend(backend)
+        self.spec = IzhikevichSpec(
+            a=a, b=b, c=c, d=d, v_peak=v_peak, dt_ms=dt_ms, v_substeps=v_substeps, v_init=v_init, v_scale=v_scale,
+            clamp_peak=clamp_peak, v_min=v_min, detach_reset=detach_reset, surrogate=make_surrogate(surrogate, alpha),
+        )
+        self.step_mode = step_mode
+        self.return_state = return_state
+        self.backend = backend
+        self.check_nan = check_nan
+        self.v: torch.Tensor | None = None  # single-step state (not parameters, not saved)
+        self.u: torch.Tensor | None = None
+
+    @classmethod
+    def preset(cls, name: str, **kwargs) -> Izhikevich:
+        """Neurons of a cell class of Izhikevich (2003), Fig. 2: ``"RS"``, ``"IB"``, ``"CH"``, ``"FS"`` or ``"LTS"``
+        (case-insensitive).
+
+        ======= ===================================== ======= ====== ===== ===
+        name    cell class                            a       b      c     d
+        ======= ===================================== ======= ====== ===== ===
+        ``RS``  regular spiking (excitatory)          0.02    0.2    −65   8
+        ``IB``  intrinsically bursting (excitatory)   0.02    0.2    −55   4
+        ``CH``  chattering (excitatory)               0.02    0.2    −50   2
+        ``FS``  fast spiking (inhibitory)             0.1     0.2    −65   2
+        ``LTS`` low-threshold spiking (inhibitory)    0.02    0.25   −65   2
+        ======= ===================================== ======= ====== ===== ===
+
+        ``kwargs`` go to the constructor (``step_mode="s"``, ``dt_ms=0.5``, ...) and may override ``a``–``d``.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``name`` (the message lists the presets), and whatever the constructor refuses.
+        """
+        params: dict = dict(zip("abcd", _preset_params(name)))
+        params.update(kwargs)
+        return cls(**params)
+
+    @classmethod
+    def from_spec(cls, spec: IzhikevichSpec, **kwargs) -> Izhikevich:
+        """A layer with the dynamics of ``spec`` (``kwargs``: step_mode, return_state, backend, check_nan).
+
+        Raises
+        ------
+        TypeError
+            ``spec`` is not an :class:`~spikeforge.nn.functional.IzhikevichSpec`, or ``kwargs`` names a
+            parameter of the dynamics (use ``dataclasses.replace(spec, ...)``).
+        ValueError
+            A bad ``step_mode`` or ``backend``.
+        """
+        if not isinstance(spec, IzhikevichSpec):
+            raise TypeError(f"spec must be an IzhikevichSpec; got {type(spec).__name__}")
+        bad = sorted(set(kwargs) - set(cls._FROM_SPEC_KWARGS))
+        if bad:
+            raise TypeError(
+                f"from_spec takes only {', '.join(cls._FROM_SPEC_KWARGS)}; {', '.join(bad)} would be ignored "
+                "(the spec fixes the dynamics: use dataclasses.replace(spec, ...))"
+            )
+        layer = cls(**kwargs)
+        layer.spec = spec
+        return layer
+
+    @property
+    def a(self) -> float:
+        """Recovery rate of ``u`` (1/ms)."""
+        return self.spec.a
+
+    @property
+    def b(self) -> float:
+        """Sensitivity of ``u`` to ``v`` (dimensionless)."""
+        return self.spec.b
+
+    @property
+    def c(self) -> float:
+        """Reset potential (mV)."""
+        return self.spec.c
+
+    @property
+    def d(self) -> float:
+        """Increment of ``u`` per spike (mV/ms)."""
+        return self.spec.d
+
+    @property
+    def v_peak(self) -> float:
+        """Spike cut-off (mV)."""
+        return self.spec.v_peak
+
+    @property
+    def dt_ms(self) -> float:
+        """Length of one time step (ms)."""
+        return self.spec.dt_ms
+
+    @property
+    def v_substeps(self) -> int:
+        """Euler substeps of ``v`` per time step."""
+        return self.spec.v_substeps
+
+    @property
+    def surrogate(self) -> Surrogate:
+        """The surrogate derivative (:class:`~spikeforge.nn.surrogate.Surrogate`)."""
+        return self.spec.surrogate
+
+    def reset_state(self) -> None:
+        """Forget the single-step state (membrane ``v`` and recovery ``u``)."""
+        self.v = None
+        self.u = None
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        state: IzhikevichState | tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, IzhikevichState]:
+        """Spikes for input ``x``; with ``return_state`` also the new :class:`IzhikevichState`.
+
+        Parameters
+        ----------
+        x : Tensor [T, B, ...] (``step_mode="m"``) or [B, ...] (``"s"``)
+            Input current in mV/ms (one step = ``dt_ms``).
+        state : IzhikevichState or (v, u) or None
+            Initial / previous state, each ``[B, ...]`` or None (``v = v_init``, ``u = b·v``). In single-step
+            mode without ``return_state``, None means the state kept in the module.
+
+        Raises
+        ------
+        ValueError
+            A stored single-step state whose shape differs from ``x`` (call :meth:`reset_state`), NaN input, a
+            malformed ``state``, and the input errors of :func:`~spikeforge.nn.functional.izhikevich_multi_step`.
+        """
+        if state is None:
+            v = u = None
+        else:
+            if not isinstance(state, tuple) or len(state) != 2:
+                raise ValueError(
+                    f"state must be an IzhikevichState / (v, u) pair or None; got {type(state).__name__}"
+                )
+            v, u = state
+        kw = dict(backend=self.backend, check_nan=self.check_nan)
+        if self.step_mode == "m":
+            s, v_next, u_next = izhikevich_multi_step(x, v, u, self.spec, **kw)
+            return (s, IzhikevichState(v_next, u_next)) if self.return_state else s
+        if self.return_state:
+            s, v_next, u_next = izhikevich_step(x, v, u, self.spec, **kw)
+            return s, IzhikevichState(v_next, u_next)
+        if state is None:
+            v, u = self.v, self.u
+            for name, t in (("membrane", v), ("recovery", u)):
+                if t is not None and isinstance(x, torch.Tensor) and t.shape != x.shape:
+                    raise ValueError(
+                        f"stored {name} has shape {tuple(t.shape)} but the input has {tuple(x.shape)}; "
+                        "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
+                    )
+        s, self.v, self.u = izhikevich_step(x, v, u, self.spec, **kw)
+        return s
+
+    def extra_repr(self) -> str:
+        sp = self.spec
+        parts = [f"a={sp.a:g}", f"b={sp.b:g}", f"c={sp.c:g}", f"d={sp.d:g}", f"v_peak={sp.v_peak:g}",
+                 f"dt_ms={sp.dt_ms:g}", f"v_substeps={sp.v_substeps}", f"v_init={sp.v_init:g}",
+                 f"v_scale={sp.v_scale:g}", f"clamp_peak={sp.clamp_peak}",
+                 f"v_min={'None' if sp.v_min is None else format(sp.v_min, 'g')}", f"detach_reset={sp.detach_reset}",
+                 f"surrogate={sp.surrogate!r}", f"step_mode='{self.step_mode}'"]
+        return ", ".join(parts)
+
+
 def reset_states(module: nn.Module) -> None:
-    """Call ``reset_state()`` on every spiking layer (:class:`LIF`, :class:`IF`, :class:`ALIF`) inside
-    ``module`` (and nowhere else)."""
+    """Call ``reset_state()`` on every spiking layer (:class:`LIF`, :class:`IF`, :class:`ALIF`,
+    :class:`Izhikevich`) inside ``module`` (and nowhere else)."""
     for m in module.modules():
-        if isinstance(m, (LIF, ALIF)):
+        if isinstance(m, (LIF, ALIF, Izhikevich)):
             m.reset_state()

@@ -25,7 +25,7 @@ functional ``F.conv2d`` inside a custom ``forward`` is not).
 Event or analog input (per call of a layer)
 -------------------------------------------
 1. **Spiking layers.** The outputs of :class:`spikeforge.nn.LIF` / :class:`~spikeforge.nn.IF` /
-   :class:`~spikeforge.nn.ALIF`,
+   :class:`~spikeforge.nn.ALIF` / :class:`~spikeforge.nn.Izhikevich`,
    :class:`spikeforge.conversion.SpikingActivation` (spikes · λ, i.e. values in ``{0, λ_c}``, per channel)
    and of any module type in ``spiking_types`` are events, and so is every view of them (the
    ``flatten(0, 1)`` / ``unflatten`` of :class:`~spikeforge.nn.SeqToANN`, ``nn.Flatten``, ``x_seq[t]``):
@@ -79,7 +79,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import ConvSNN, SpikingResNet19
-from .neurons import ALIF, LIF
+from .neurons import ALIF, LIF, Izhikevich
 
 __all__ = ["E_AC_PJ", "E_MAC_PJ", "WEIGHT_LAYERS", "SynOpsReport", "SynOpsRow", "count_synops"]
 
@@ -472,7 +472,7 @@ def _layout(model: nn.Module, x: torch.Tensor, spiking: tuple[type[nn.Module], .
         time_first = any(
             getattr(m, "step_mode", None) == "m" and id(m) not in inner
             for m in model.modules()
-            if isinstance(m, (LIF, ALIF, SpikingActivation, *spiking))
+            if isinstance(m, (LIF, ALIF, Izhikevich, SpikingActivation, *spiking))
         )
     if time_first:
         if x.dim() < 2:
@@ -492,6 +492,8 @@ def _neuron_state(model: nn.Module) -> list[tuple[nn.Module, str, object]]:
             state.append((m, "v", m.v))
         elif isinstance(m, ALIF):
             state += [(m, "v", m.v), (m, "a", m.a)]
+        elif isinstance(m, Izhikevich):
+            state += [(m, "v", m.v), (m, "u", m.u)]
         elif isinstance(m, SpikingActivation):
             state += [(m, "_v", m._v), (m, "spike_counts", m.spike_counts)]
     return state
@@ -618,7 +620,7 @@ def count_synops(
     if static_input:
         tracker.mark_static(x)
     acc: dict[str, _Acc] = {}
-    neuron_types = (LIF, ALIF, SpikingActivation, *spiking_types)
+    neuron_types = (LIF, ALIF, Izhikevich, SpikingActivation, *spiking_types)
     # [whether the first weight layer to run read x itself, unbatched]
     unbatched_input: list[bool] = []
 
