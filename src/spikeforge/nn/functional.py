@@ -924,12 +924,18 @@ def alif_step(
         ``x`` with no dimension; ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x``; a state
         of the wrong shape.
     """
+    return _single_step(alif_multi_step, x, v, a, spec, backend, check_nan)
+
+
+def _single_step(multi_fn, x: torch.Tensor, v, w, spec, backend: str, check_nan: bool):
+    """One step ``x`` [B, ...] of a two-state neuron through its multi-step function (so a loop of steps
+    equals the sequence bit for bit): ``(S_t, v_next, w_next)``."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of shape [B, ...]; got {type(x).__name__}")
     if x.dim() < 1:
         raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
-    s, v_next, a_next = alif_multi_step(x.unsqueeze(0), v, a, spec, backend=backend, check_nan=check_nan)
-    return s[0], v_next, a_next
+    s, v_next, w_next = multi_fn(x.unsqueeze(0), v, w, spec, backend=backend, check_nan=check_nan)
+    return s[0], v_next, w_next
 
 
 # ---------------------------------------------------------------------------- Izhikevich (2003)
@@ -1311,9 +1317,4 @@ def izhikevich_step(
         ``x`` with no dimension; ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x``; a state
         of the wrong shape.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape [B, ...]; got {type(x).__name__}")
-    if x.dim() < 1:
-        raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
-    s, v_next, u_next = izhikevich_multi_step(x.unsqueeze(0), v, u, spec, backend=backend, check_nan=check_nan)
-    return s[0], v_next, u_next
+    return _single_step(izhikevich_multi_step, x, v, u, spec, backend, check_nan)

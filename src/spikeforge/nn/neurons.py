@@ -94,6 +94,57 @@ def _lif_repr_parts(sp: LIFSpec) -> list[str]:
     return parts
 
 
+def _layer_from_spec(cls: type, spec: object, spec_type: type, kwargs: dict) -> nn.Module:
+    """``cls(**kwargs)`` with ``spec`` as its dynamics (the ``from_spec`` of every neuron layer).
+
+    Raises ``TypeError`` if ``spec`` is not a ``spec_type`` or ``kwargs`` names a parameter of the dynamics.
+    """
+    if not isinstance(spec, spec_type):
+        article = "an" if spec_type.__name__[0] in "AEIOU" else "a"
+        raise TypeError(f"spec must be {article} {spec_type.__name__}; got {type(spec).__name__}")
+    bad = sorted(set(kwargs) - set(cls._FROM_SPEC_KWARGS))
+    if bad:
+        raise TypeError(
+            f"from_spec takes only {', '.join(cls._FROM_SPEC_KWARGS)}; {', '.join(bad)} would be ignored "
+            "(the spec fixes the dynamics: use dataclasses.replace(spec, ...))"
+        )
+    layer = cls(**kwargs)
+    layer.spec = spec
+    return layer
+
+
+def _two_state_forward(layer: nn.Module, x: torch.Tensor, state: tuple | None, state_type: type, second: str,
+                       label: str, step_fn, multi_fn):
+    """``forward`` of a neuron layer with state ``(v, second)`` (:class:`ALIF`, :class:`Izhikevich`): multi-step,
+    explicit single-step (``return_state``) or single-step with the state kept in ``layer.v`` and
+    ``layer.<second>`` (checked against the input's shape)."""
+    if state is None:
+        v = w = None
+    else:
+        if not isinstance(state, tuple) or len(state) != 2:
+            raise ValueError(f"state must be an {state_type.__name__} / (v, {second}) pair or None; "
+                             f"got {type(state).__name__}")
+        v, w = state
+    kw = dict(backend=layer.backend, check_nan=layer.check_nan)
+    if layer.step_mode == "m":
+        s, v_next, w_next = multi_fn(x, v, w, layer.spec, **kw)
+        return (s, state_type(v_next, w_next)) if layer.return_state else s
+    if layer.return_state:
+        s, v_next, w_next = step_fn(x, v, w, layer.spec, **kw)
+        return s, state_type(v_next, w_next)
+    if state is None:
+        v, w = layer.v, getattr(layer, second)
+        for name, t in (("membrane", v), (label, w)):
+            if t is not None and isinstance(x, torch.Tensor) and t.shape != x.shape:
+                raise ValueError(
+                    f"stored {name} has shape {tuple(t.shape)} but the input has {tuple(x.shape)}; "
+                    "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
+                )
+    s, layer.v, w_next = step_fn(x, v, w, layer.spec, **kw)
+    setattr(layer, second, w_next)
+    return s
+
+
 class LIF(nn.Module):
     """Leaky integrate-and-fire neurons (spec ``deep_snn.md`` §1).
 
@@ -186,17 +237,7 @@ class LIF(nn.Module):
             ``v_th``, ...), which ``spec`` fixes: build the spec with it instead
             (``dataclasses.replace(spec, tau=3.0)``).
         """
-        if not isinstance(spec, LIFSpec):
-            raise TypeError(f"spec must be a LIFSpec; got {type(spec).__name__}")
-        bad = sorted(set(kwargs) - set(cls._FROM_SPEC_KWARGS))
-        if bad:
-            raise TypeError(
-                f"from_spec takes only {', '.join(cls._FROM_SPEC_KWARGS)}; {', '.join(bad)} would be ignored "
-                "(the spec fixes the dynamics: use dataclasses.replace(spec, ...))"
-            )
-        layer = cls(**kwargs)
-        layer.spec = spec
-        return layer
+        return _layer_from_spec(cls, spec, LIFSpec, kwargs)
 
     @property
     def v_th(self) -> float:
@@ -372,17 +413,7 @@ class ALIF(nn.Module):
         ValueError
             A bad ``step_mode`` or ``backend``.
         """
-        if not isinstance(spec, ALIFSpec):
-            raise TypeError(f"spec must be an ALIFSpec; got {type(spec).__name__}")
-        bad = sorted(set(kwargs) - set(cls._FROM_SPEC_KWARGS))
-        if bad:
-            raise TypeError(
-                f"from_spec takes only {', '.join(cls._FROM_SPEC_KWARGS)}; {', '.join(bad)} would be ignored "
-                "(the spec fixes the dynamics: use dataclasses.replace(spec, ...))"
-            )
-        layer = cls(**kwargs)
-        layer.spec = spec
-        return layer
+        return _layer_from_spec(cls, spec, ALIFSpec, kwargs)
 
     @property
     def v_th(self) -> float:
@@ -443,28 +474,7 @@ class ALIF(nn.Module):
             A stored single-step state whose shape differs from ``x`` (call :meth:`reset_state`), NaN
             input, a malformed ``state``, and the input errors of :func:`~spikeforge.nn.functional.alif_multi_step`.
         """
-        if state is None:
-            v = a = None
-        else:
-            if not isinstance(state, tuple) or len(state) != 2:
-                raise ValueError(f"state must be an ALIFState / (v, a) pair or None; got {type(state).__name__}")
-            v, a = state
-        if self.step_mode == "m":
-            s, v_next, a_next = alif_multi_step(x, v, a, self.spec, backend=self.backend, check_nan=self.check_nan)
-            return (s, ALIFState(v_next, a_next)) if self.return_state else s
-        if self.return_state:
-            s, v_next, a_next = alif_step(x, v, a, self.spec, backend=self.backend, check_nan=self.check_nan)
-            return s, ALIFState(v_next, a_next)
-        if state is None:
-            v, a = self.v, self.a
-            for name, t in (("membrane", v), ("adaptation", a)):
-                if t is not None and isinstance(x, torch.Tensor) and t.shape != x.shape:
-                    raise ValueError(
-                        f"stored {name} has shape {tuple(t.shape)} but the input has {tuple(x.shape)}; "
-                        "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
-                    )
-        s, self.v, self.a = alif_step(x, v, a, self.spec, backend=self.backend, check_nan=self.check_nan)
-        return s
+        return _two_state_forward(self, x, state, ALIFState, "a", "adaptation", alif_step, alif_multi_step)
 
     def extra_repr(self) -> str:
         sp = self.spec
@@ -649,17 +659,7 @@ class Izhikevich(nn.Module):
         ValueError
             A bad ``step_mode`` or ``backend``.
         """
-        if not isinstance(spec, IzhikevichSpec):
-            raise TypeError(f"spec must be an IzhikevichSpec; got {type(spec).__name__}")
-        bad = sorted(set(kwargs) - set(cls._FROM_SPEC_KWARGS))
-        if bad:
-            raise TypeError(
-                f"from_spec takes only {', '.join(cls._FROM_SPEC_KWARGS)}; {', '.join(bad)} would be ignored "
-                "(the spec fixes the dynamics: use dataclasses.replace(spec, ...))"
-            )
-        layer = cls(**kwargs)
-        layer.spec = spec
-        return layer
+        return _layer_from_spec(cls, spec, IzhikevichSpec, kwargs)
 
     @property
     def a(self) -> float:
@@ -727,31 +727,8 @@ class Izhikevich(nn.Module):
             A stored single-step state whose shape differs from ``x`` (call :meth:`reset_state`), NaN input, a
             malformed ``state``, and the input errors of :func:`~spikeforge.nn.functional.izhikevich_multi_step`.
         """
-        if state is None:
-            v = u = None
-        else:
-            if not isinstance(state, tuple) or len(state) != 2:
-                raise ValueError(
-                    f"state must be an IzhikevichState / (v, u) pair or None; got {type(state).__name__}"
-                )
-            v, u = state
-        kw = dict(backend=self.backend, check_nan=self.check_nan)
-        if self.step_mode == "m":
-            s, v_next, u_next = izhikevich_multi_step(x, v, u, self.spec, **kw)
-            return (s, IzhikevichState(v_next, u_next)) if self.return_state else s
-        if self.return_state:
-            s, v_next, u_next = izhikevich_step(x, v, u, self.spec, **kw)
-            return s, IzhikevichState(v_next, u_next)
-        if state is None:
-            v, u = self.v, self.u
-            for name, t in (("membrane", v), ("recovery", u)):
-                if t is not None and isinstance(x, torch.Tensor) and t.shape != x.shape:
-                    raise ValueError(
-                        f"stored {name} has shape {tuple(t.shape)} but the input has {tuple(x.shape)}; "
-                        "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
-                    )
-        s, self.v, self.u = izhikevich_step(x, v, u, self.spec, **kw)
-        return s
+        return _two_state_forward(self, x, state, IzhikevichState, "u", "recovery", izhikevich_step,
+                                  izhikevich_multi_step)
 
     def extra_repr(self) -> str:
         sp = self.spec
