@@ -514,8 +514,11 @@ def _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_
     v = np.empty(N)
     for a in range(N):
         v[a] = nprm[a, N_V_REST]
+    # The ring of spikes in flight is read only below ``ring_n[slot]`` (zeroed here), so its ids need
+    # no zero-fill: ``np.empty`` touches only the pages that spikes are written to, where a zeroed
+    # ``[R, N]`` array would cost its full size (hundreds of MB at long delays) per presentation.
     state = (v, np.zeros(N), np.zeros(N), theta0.copy(), snap0.copy(), np.full(N, NEVER, dtype=np.int64), w, sx, stl,
-             y1, y2, ylast, np.zeros((R, N), dtype=np.int32), np.zeros(R, dtype=np.int32), np.zeros(1, dtype=np.int64))
+             y1, y2, ylast, np.empty((R, N), dtype=np.int32), np.zeros(R, dtype=np.int32), np.zeros(1, dtype=np.int64))
     attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], gate_pat[0], keys[n], 0, n_active, n_rest,
                                  dt, flags, False, counts[n], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32),
                                  np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros((0, 0)),
