@@ -225,6 +225,51 @@ def test_train_flags_override_the_config_file(tmp_path):
         schedule="cosine", T=4, norm="tdbn", seed=0, device="auto", amp=True, n_train=None, n_test=None)
 
 
+def test_train_flags_undo_a_config_files_amp_and_data_limits(tmp_path):
+    # debt of the previous session: no flag could undo a file's amp: false or its n_train / n_test
+    import json
+
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"model": "convsnn", "data": "digits", "amp": False, "n_train": 50, "n_test": 20}))
+    cfg = _train_config(["--config", str(f)])
+    assert (cfg.amp, cfg.n_train, cfg.n_test) == (False, 50, 20)
+    cfg = _train_config(["--config", str(f), "--amp", "--n-train", "all", "--n-test", "ALL"])
+    assert (cfg.amp, cfg.n_train, cfg.n_test) == (True, None, None)
+    assert _train_config(["--config", str(f), "--n-train", "7"]).n_train == 7
+    assert _train_config(["convsnn", "--data", "digits", "--no-amp"]).amp is False
+    for bad in ("0", "some", "-1"):
+        with pytest.raises(SystemExit):
+            _train_config(["convsnn", "--data", "digits", "--n-train", bad])
+
+
+def test_train_config_file_data_folder_is_relative_to_the_file(tmp_path, monkeypatch):
+    # debt of the previous session: a relative data folder of a config file resolved against the cwd
+    import json
+
+    from spikeforge.nn.train import TrainConfig
+
+    (tmp_path / "exp" / "cifar").mkdir(parents=True)
+    (tmp_path / "work" / "old").mkdir(parents=True)
+    f = tmp_path / "exp" / "summary.json"
+    f.write_text(json.dumps({"model": "convsnn", "data": "cifar"}))
+    monkeypatch.chdir(tmp_path / "work")
+    assert _train_config(["--config", str(f)]).data == str(tmp_path / "exp" / "cifar")
+    assert _train_config(["--config", str(tmp_path / "exp")]).data == str(tmp_path / "exp" / "cifar")  # a folder
+    # a summary.json written before data folders were stored absolute: relative to the cwd it was run from
+    f.write_text(json.dumps({"config": {"model": "convsnn", "data": "old"}}))
+    assert _train_config(["--config", str(f)]).data == str(tmp_path / "work" / "old")
+    # found nowhere: the path next to the file (the data loader's error then names it)
+    f.write_text(json.dumps({"model": "convsnn", "data": "missing"}))
+    assert _train_config(["--config", str(f)]).data == str(tmp_path / "exp" / "missing")
+    # --data on the command line is relative to the working directory; keywords stay keywords
+    assert _train_config(["--config", str(f), "--data", "old"]).data == str(tmp_path / "work" / "old")
+    f.write_text(json.dumps({"model": "convsnn", "data": "Digits"}))
+    assert _train_config(["--config", str(f)]).data == "Digits"
+    # what a run stores is absolute, so its summary repeats the run from any working directory
+    assert TrainConfig(model="convsnn", data="old").data == str(tmp_path / "work" / "old")
+    assert TrainConfig(model="convsnn", data="mnist").data == "mnist"
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

@@ -117,8 +117,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 #: for them. The parser's default for each is None, meaning "not given": the value then comes from
 #: --config FILE, else from _TRAIN_DEFAULTS (the defaults the options had before --config existed).
 _TRAIN_FLAGS = {**{name: name for name in ("model", "data", "epochs", "batch_size", "lr", "optimizer", "weight_decay",
-                                           "schedule", "T", "norm", "seed", "device", "n_train", "n_test")},
-                "no_amp": "amp"}
+                                           "schedule", "T", "norm", "seed", "device", "n_train", "n_test",
+                                           "amp")}}
 _TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 64, "lr": 1e-3, "optimizer": "adam", "weight_decay": 0.0,
                    "schedule": "cosine", "T": 4, "norm": "tdbn", "seed": 0, "device": "auto", "amp": True,
                    "n_train": None, "n_test": None}
@@ -188,7 +188,10 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
     Each field comes from its option when given on the command line (even with the default's value),
     else from ``--config FILE`` (:func:`read_train_config`) when the file sets it, else from the command's
     defaults (10 epochs, batch 64, lr 1e-3, adam, no weight decay, cosine, T = 4, tdbn, seed 0, device
-    auto, amp, all data). ``--no-amp`` sets ``amp`` to False; without it ``amp`` is the file's (default True).
+    auto, amp, all data). ``--amp`` / ``--no-amp`` set ``amp``; ``--n-train all`` / ``--n-test all`` undo a
+    file's limit (all the data). A relative ``data`` folder of the file is resolved against the file's
+    folder, else (``summary.json`` of runs from before data folders were stored absolute) against the
+    working directory; ``--data`` on the command line is relative to the working directory.
 
     Parameters
     ----------
@@ -215,10 +218,11 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
     source = getattr(args, "config", None)
     if source is not None:
         values.update(read_train_config(source))
+        values["data"] = _data_relative_to(values.get("data"), Path(source).expanduser())
     for dest, name in _TRAIN_FLAGS.items():
         given = getattr(args, dest, None)
         if given is not None:
-            values[name] = not given if dest == "no_amp" else given
+            values[name] = None if given == _ALL else given
     missing = [flag for flag, name in (("model", "model"), ("--data", "data")) if values.get(name) is None]
     if missing:
         message = f"the following arguments are required: {', '.join(missing)} (or a --config file that sets them)"
@@ -230,6 +234,19 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
         return config_from_dict(values)
     except (TypeError, ValueError) as e:  # only file values can be invalid here: the flags are checked by argparse
         raise ValueError(f"{source}: {e}") from None
+
+
+def _data_relative_to(data: Any, source: Path) -> Any:
+    """``data`` of the config file ``source`` (a file or run folder) with a relative folder resolved: against
+    the file's folder when it exists there, else against the working directory when it exists there (runs
+    saved before data folders were stored absolute), else against the file's folder (the error then names
+    that path). ``mnist``, ``digits``, absolute paths and non-strings are returned unchanged."""
+    if not isinstance(data, str) or data.lower() in ("mnist", "digits") or Path(data).expanduser().is_absolute():
+        return data
+    here = (source if source.is_dir() else source.parent) / Path(data).expanduser()
+    if here.exists() or not Path(data).expanduser().exists():
+        return os.fspath(here)
+    return data
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -296,6 +313,15 @@ def _int(text: str, *, minimum: int) -> int:
 def _positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     return _int(text, minimum=1)
+
+
+#: value of ``--n-train all`` / ``--n-test all``: no limit, overriding a config file's
+_ALL = "all"
+
+
+def _positive_int_or_all(text: str) -> int | str:
+    """argparse type: an integer >= 1, or ``all`` (returned as :data:`_ALL`)."""
+    return _ALL if text.strip().lower() == _ALL else _int(text, minimum=1)
 
 
 def _non_negative_int(text: str) -> int:
@@ -369,9 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tdbn (default), bn, none, bntt (BN per time step) or tebn (BN times a learnable scale per step)")
     t.add_argument("--seed", type=_non_negative_int, default=None)
     t.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda, cuda:N")
-    t.add_argument("--no-amp", action="store_true", default=None, help="disable mixed precision on CUDA")
-    t.add_argument("--n-train", type=_positive_int, default=None, help="use only the first N training images")
-    t.add_argument("--n-test", type=_positive_int, default=None, help="use only the first N test images")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision on CUDA (default: on, or the --config file's setting)")
+    t.add_argument("--n-train", type=_positive_int_or_all, default=None, metavar="N|all",
+                   help="use only the first N training images ('all' undoes a --config file's limit)")
+    t.add_argument("--n-test", type=_positive_int_or_all, default=None, metavar="N|all",
+                   help="use only the first N test images ('all' undoes a --config file's limit)")
     t.add_argument("--out", type=_user_path, default=None, help="run folder (default runs/MODEL-DATA-T-seed)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -208,6 +208,9 @@ class TrainConfig:
         the config is stored as JSON in checkpoints (:func:`config_to_dict`) and a ``LIFSpec`` is stored
         tagged, so :func:`model_from_checkpoint` rebuilds the same neuron. Tuples come back as lists.
 
+    A ``data`` folder is stored as an absolute path (``~`` expanded, relative to the working directory), so
+    ``summary.json`` and checkpoints repeat the run from anywhere.
+
     Integer fields accept Python or NumPy integers (stored as ``int``), ``lr`` and ``weight_decay`` any
     real number (stored as ``float``).
 
@@ -248,6 +251,8 @@ class TrainConfig:
             self.data = os.fspath(self.data)
         if not isinstance(self.data, str):
             raise TypeError(f"data must be a string ('mnist', 'digits' or a directory); got {self.data!r}")
+        if self.data.lower() not in ("mnist", "digits"):  # a folder: stored absolute, so a run can be repeated
+            self.data = os.path.abspath(os.path.expanduser(self.data))  # from any working directory
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
         if self.schedule not in ("cosine", "none"):
@@ -717,12 +722,9 @@ def run_cli(args: Any, cfg: TrainConfig | None = None) -> int:
     (default: the config of the options in ``args``), writing to ``args.out`` (default
     ``runs/MODEL-DATA-T<T>-seed<seed>``)."""
     if cfg is None:
-        cfg = TrainConfig(
-            model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            optimizer=args.optimizer, weight_decay=args.weight_decay, schedule=args.schedule, T=args.T,
-            norm=args.norm, seed=args.seed, device=args.device, amp=not args.no_amp, n_train=args.n_train,
-            n_test=args.n_test,
-        )
+        from ..cli import resolve_train_config
+
+        cfg = resolve_train_config(args)
     data_name = Path(cfg.data).name if cfg.data.lower() not in ("mnist", "digits") else cfg.data.lower()
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.model}-{data_name}-T{cfg.T}-seed{cfg.seed}"
     device = resolve_device(cfg.device)
