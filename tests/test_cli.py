@@ -12,6 +12,12 @@ def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "correlation" in out and "000" in out
+    # debt: --seeds meant different things per reproduction, undocumented; each now says what it repeats
+    from spikeforge.experiments import EXPERIMENTS
+
+    for name, e in EXPERIMENTS.items():
+        assert "(default" in e.seeds, name
+        assert f"--seeds N: {e.seeds}" in out, name
 
 
 def test_unknown_reproduction(capsys):

@@ -42,6 +42,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print(f"{'name':<{width}}  seed  full     quick    summary")
     for name, e in sorted(ex.EXPERIMENTS.items(), key=lambda kv: (kv[1].seed, kv[0])):
         print(f"{name:<{width}}  {e.seed:<4}  ~{e.full_minutes:<4g}min ~{e.quick_minutes:<4g}min {e.summary}")
+        print(f"{'':<{width}}  --seeds N: {e.seeds}")
     return 0
 
 
@@ -365,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="run a reproduction and write results/NAME/")
     r.add_argument("name", help="reproduction name (see `spikeforge list`) or 'all'")
     r.add_argument("--quick", action="store_true", help="reduced sizes (minutes at most); written to OUT/quick/NAME")
-    r.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds (default: the reproduction's)")
+    r.add_argument("--seeds", type=_positive_int, default=None, help="number of runs: seeds 0..N-1, or class triples for stdp-all-ltd (default: the "
+                        "reproduction's; `spikeforge list` says what each repeats)")
     r.add_argument("--jobs", type=_positive_int, default=default_jobs(), help="worker processes (default: CPU cores)")
     r.add_argument("--out", type=_user_path, default="results", help="output root (default: results/)")
     r.set_defaults(fn=_cmd_reproduce)

@@ -26,6 +26,7 @@ class Experiment:
     module: str
     full_minutes: float
     quick_minutes: float
+    seeds: str
 
     def runner(self) -> Callable:
         """The module's ``run`` function (imported lazily)."""
@@ -37,10 +38,11 @@ EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def register(
-    name: str, *, seed: str, summary: str, module: str, full_minutes: float, quick_minutes: float
+    name: str, *, seed: str, summary: str, module: str, full_minutes: float, quick_minutes: float, seeds: str
 ) -> None:
-    """Add a reproduction to the registry."""
-    EXPERIMENTS[name] = Experiment(name, seed, summary, module, full_minutes, quick_minutes)
+    """Add a reproduction to the registry. ``seeds`` says what ``--seeds N`` repeats, and its defaults
+    (shown by ``spikeforge list``)."""
+    EXPERIMENTS[name] = Experiment(name, seed, summary, module, full_minutes, quick_minutes, seeds)
 
 
 def get(name: str) -> Experiment:
@@ -57,6 +59,7 @@ register(
     module="spikeforge.experiments.correlation",
     full_minutes=1,
     quick_minutes=0.5,
+    seeds="seeds 0…N−1, each a stratified 5-fold CV of every dataset and rule (default 3, quick 1)",
 )
 
 register(
@@ -66,6 +69,7 @@ register(
     module="spikeforge.experiments.tdbn",
     full_minutes=12,
     quick_minutes=1.5,
+    seeds="seeds 0…N−1 of the gradient-norm part only; the accuracy runs use seed 0 (default 3, quick 1)",
 )
 
 register(
@@ -75,6 +79,7 @@ register(
     module="spikeforge.experiments.conversion",
     full_minutes=2,
     quick_minutes=1.5,
+    seeds="seeds 0…N−1, each its own split, ANN training and conversions (default 1)",
 )
 
 register(
@@ -84,6 +89,7 @@ register(
     module="spikeforge.experiments.stdp_all_ltd",
     full_minutes=15,
     quick_minutes=2,
+    seeds="number of random class triples, drawn with seed 0 and each trained once (default 10, quick 5)",
 )
 
 register(
@@ -93,6 +99,7 @@ register(
     module="spikeforge.experiments.use_it_or_lose_it",
     full_minutes=12,
     quick_minutes=1,
+    seeds="seeds 0…N−1, each its own test digits, training order, noise sets and network (default 8, quick 1)",
 )
 
 register(
@@ -102,6 +109,7 @@ register(
     module="spikeforge.experiments.diehl_cook",
     full_minutes=2,
     quick_minutes=2,
+    seeds="seeds 0…N−1 per arm: network initialisation and input spikes on the one split of seed 0 (default 2, quick 1)",
 )
 
 register(
@@ -111,6 +119,7 @@ register(
     module="spikeforge.experiments.colanet",
     full_minutes=1,
     quick_minutes=0.5,
+    seeds="seeds 0…N−1, each its own split and network (default 3, quick 1)",
 )
 
 register(
@@ -120,6 +129,7 @@ register(
     module="spikeforge.experiments.csnn",
     full_minutes=10,
     quick_minutes=2,
+    seeds="seeds 0…N−1, each its own split and every network (default 3, quick 1)",
 )
 
 register(
@@ -129,6 +139,7 @@ register(
     module="spikeforge.experiments.colanet_theory",
     full_minutes=1,
     quick_minutes=0.5,
+    seeds="seeds 0…N−1 of the simulation at each σ (default 3, quick 1)",
 )
 
 register(
@@ -138,6 +149,7 @@ register(
     module="spikeforge.experiments.colanet_continual",
     full_minutes=2,
     quick_minutes=1,
+    seeds="seeds 0…N−1, each its own split, permutations and network (default 1)",
 )
 
 register(
@@ -147,4 +159,5 @@ register(
     module="spikeforge.experiments.continual",
     full_minutes=18,
     quick_minutes=2.5,
+    seeds="seeds 0…N−1, each its own task split and every arm (default 3, quick 1)",
 )
