@@ -201,6 +201,32 @@ def test_conv2d_chunks_of_unfold_do_not_change_the_result(monkeypatch):
     torch.testing.assert_close(trace_stdp_conv2d(pre, post, weight, rule, DT), whole, atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("rule_name", sorted(RULES))
+@pytest.mark.parametrize("online_clip", [False, True])
+@pytest.mark.parametrize("chunk_elements", [1, 40])
+def test_chunks_of_traces_do_not_change_the_result(monkeypatch, rule_name, online_clip, chunk_elements):
+    # debt of the previous session: the traces of the whole sequence were held at once (5-6x the spikes);
+    # they are now computed a chunk of steps at a time, which must not change dw or the final state
+    import spikeforge.plasticity.torch_stdp as ts
+
+    rule = RULES[rule_name]
+    if online_clip:
+        rule = rule.replace(w_min=0.0, w_max=0.05)  # so that clipping acts
+    pre, post = spikes((37, 3, 4), 0.3, 51), spikes((37, 3, 2), 0.3, 52)
+    weight = torch.full((2, 4), 0.02, dtype=torch.float64)
+    whole, final = trace_stdp_linear(pre, post, weight, rule, DT, return_state=True, online_clip=online_clip,
+                                     lr1=torch.tensor([1.0, 0.0], dtype=torch.float64), lr2=torch.tensor([1.0, -1.0], dtype=torch.float64))
+    monkeypatch.setattr(ts, "_CHUNK_ELEMENTS", chunk_elements)  # 1 step, or 2 steps (20 elements each) per chunk
+    got, state = trace_stdp_linear(pre, post, weight, rule, DT, return_state=True, online_clip=online_clip,
+                                   lr1=torch.tensor([1.0, 0.0], dtype=torch.float64), lr2=torch.tensor([1.0, -1.0], dtype=torch.float64))
+    torch.testing.assert_close(got, whole, atol=1e-12, rtol=0)
+    assert whole.abs().max() > 0
+    for a, b in ((state.x, final.x), (state.y1, final.y1), (state.y2, final.y2)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
 # --------------------------------------------------------------------------- (d) chunks with state
 @pytest.mark.parametrize("rule_name", sorted(RULES))
 @pytest.mark.parametrize("online_clip", [False, True])

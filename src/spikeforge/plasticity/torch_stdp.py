@@ -47,6 +47,7 @@ scaled elementwise by the factor of the current weight before it is added,
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,7 @@ from .trace_stdp import TraceSTDP
 __all__ = ["STDPTraceState", "STDPUpdater", "trace_stdp_conv2d", "trace_stdp_linear"]
 
 _REDUCTIONS = ("sum", "mean")
-#: elements of one unfolded chunk of the convolution's sequences (bounds the memory of unfold)
+#: elements of one chunk of steps: bounds the memory of the traces (and of the convolution's unfold)
 _CHUNK_ELEMENTS = 1 << 24
 
 
@@ -201,15 +202,20 @@ def _initial_state(state: STDPTraceState | None, rule: TraceSTDP, pre_shape: tup
 
 
 # --------------------------------------------------------------------------- the shared core
-def _traces(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: Tensor, y1: Tensor,
-            y2: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, STDPTraceState]:
-    """Trace sequences: ``x`` after the step's pre bump [T, B, ...pre], ``y1`` / ``y2`` decayed
-    but before the step's post bump [T, B, ...post]; and the final state."""
+def _trace_chunks(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: Tensor, y1: Tensor,
+                  y2: Tensor | None, chunk: int) -> Iterator[tuple[int, Tensor, Tensor, Tensor | None]]:
+    """Trace sequences, ``chunk`` steps at a time: yields ``(t0, xs, y1s, y2s)`` for steps
+    ``t0 … t0 + len(xs) − 1``, with ``x`` after the step's pre bump [t, B, ...pre] and ``y1`` / ``y2``
+    decayed but before the step's post bump [t, B, ...post]. The buffers are reused from chunk to
+    chunk (the caller may overwrite them), so memory is bounded by ``chunk``, not by ``T``; ``x``,
+    ``y1``, ``y2`` hold the traces after the last step yielded."""
     d_pre = math.exp(-dt_ms / rule.tau_pre_ms)
     d_post = math.exp(-dt_ms / rule.tau_post_ms)
     d_post2 = math.exp(-dt_ms / rule.tau_post2_ms) if y2 is not None else 0.0
-    xs, y1s = torch.empty_like(pre), torch.empty_like(post)
-    y2s = torch.empty_like(post) if y2 is not None else None
+    T = pre.shape[0]
+    n = min(chunk, T)
+    xs_buf, y1s_buf = pre.new_empty((n, *pre.shape[1:])), post.new_empty((n, *post.shape[1:]))
+    y2s_buf = post.new_empty((n, *post.shape[1:])) if y2 is not None else None
 
     def bump(v: Tensor, s: Tensor) -> None:
         if rule.nearest:  # exact for s in {0, 1}: v·0 + 1 or v·1 + 0
@@ -217,18 +223,23 @@ def _traces(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: Tensor,
         else:
             v.add_(s)
 
-    for t in range(pre.shape[0]):
-        x.mul_(d_pre)
-        bump(x, pre[t])
-        xs[t] = x
-        y1.mul_(d_post)
-        y1s[t] = y1
-        if y2 is not None:
-            y2.mul_(d_post2)
-            y2s[t] = y2
-            bump(y2, post[t])
-        bump(y1, post[t])
-    return xs, y1s, y2s, STDPTraceState(x, y1, y2)
+    for t0 in range(0, T, n):
+        m = min(n, T - t0)
+        xs, y1s = xs_buf[:m], y1s_buf[:m]
+        y2s = y2s_buf[:m] if y2s_buf is not None else None
+        for k in range(m):
+            t = t0 + k
+            x.mul_(d_pre)
+            bump(x, pre[t])
+            xs[k] = x
+            y1.mul_(d_post)
+            y1s[k] = y1
+            if y2 is not None:
+                y2.mul_(d_post2)
+                y2s[k] = y2
+                bump(y2, post[t])
+            bump(y1, post[t])
+        yield t0, xs, y1s, y2s
 
 
 @torch.no_grad()  # a weight change is not part of any autograd graph (gates with requires_grad included)
@@ -236,7 +247,8 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
           state: STDPTraceState | None, lr1: Any, lr2: Any, online_clip: bool, gate_shape: tuple[int, ...],
           contract, rows_per_step: int) -> tuple[Tensor, STDPTraceState]:
     """Both layer types: ``contract(post_side [N, ...post], pre_side [N, ...pre]) -> [*weight.shape]``
-    sums ``post_side ⊗ pre_side`` over the rows (and positions)."""
+    sums ``post_side ⊗ pre_side`` over the rows (and positions). Time is processed in chunks of
+    steps that bound the memory of the traces and of the convolution's unfold (:data:`_CHUNK_ELEMENTS`)."""
     T, B = pre.shape[:2]
     dtype = torch.promote_types(weight.dtype, torch.float32)
     device = weight.device
@@ -248,14 +260,14 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     x, y1, y2 = _initial_state(state, rule, tuple(pre.shape[1:]), tuple(post.shape[1:]), dtype, device)
     if T == 0:
         return torch.zeros_like(weight), STDPTraceState(x, y1, y2)
-    xs, y1s, y2s, new_state = _traces(pre, post, rule, dt_ms, x, y1, y2)
+    # elements per step: the unfold's (``rows_per_step`` per batch element) or the trace buffers (xs, y1s, y2s, pot)
+    per_step = max(B * rows_per_step, pre[0].numel() + 3 * post[0].numel())
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, per_step))
+    chunks = _trace_chunks(pre, post, rule, dt_ms, x, y1, y2, chunk)
     if weight.numel() == 0:  # a layer without synapses (e.g. nn.Linear(3, 0)): only the traces move
-        return torch.zeros_like(weight), new_state
-    # post-side factors of the two phases: depression D (pairs with pre), potentiation P (with x)
-    dep = y1s.mul_(g1 * rule.a_minus)
-    pot = post * (g2 * rule.a_plus)
-    if y2s is not None:
-        pot.mul_(y2s)
+        for _ in chunks:
+            pass
+        return torch.zeros_like(weight), STDPTraceState(x, y1, y2)
     scale = 1.0 / B if reduction == "mean" else 1.0
     if online_clip:
         if not bool(torch.isfinite(weight).all()):
@@ -263,32 +275,43 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
         w0 = weight.detach().to(dtype)
         w = w0.clone()
         span = rule.w_max - rule.w_min
-        ones_post, ones_pre = torch.ones_like(dep[0]), torch.ones_like(xs[0])
-        for t in range(T):
+        ones_post, ones_pre = None, None
+    else:
+        dw = torch.zeros(weight.shape, dtype=dtype, device=device)
+    for t0, xs, y1s, y2s in chunks:
+        # post-side factors of the two phases: depression D (pairs with pre), potentiation P (with x)
+        m = xs.shape[0]
+        pre_c, post_c = pre[t0:t0 + m], post[t0:t0 + m]
+        dep = y1s.mul_(g1 * rule.a_minus)
+        pot = post_c * (g2 * rule.a_plus)
+        if y2s is not None:
+            pot.mul_(y2s)
+        if not online_clip:  # one contraction over the chunk's steps
+            dw.add_(contract(pot.reshape(-1, *pot.shape[2:]), xs.reshape(-1, *xs.shape[2:])))
+            dw.sub_(contract(dep.reshape(-1, *dep.shape[2:]), pre_c.reshape(-1, *pre_c.shape[2:])))
+            continue
+        if ones_post is None:
+            ones_post, ones_pre = torch.ones_like(dep[0]), torch.ones_like(xs[0])
+        for k in range(m):
             # as the reference, a synapse is clipped at its events only: in the pre phase where its
             # presynaptic neuron spiked, in the post phase where its postsynaptic neuron spiked
-            if bool(pre[t].any()):
-                d = contract(dep[t], pre[t])
+            if bool(pre_c[k].any()):
+                d = contract(dep[k], pre_c[k])
                 if rule.mu_minus != 0.0:  # weight dependence of the weight before this phase
                     d.mul_(_soft_bound(w - rule.w_min, span, rule.mu_minus))
                 w.sub_(d, alpha=scale)
-                hit = contract(ones_post, pre[t]) != 0
+                hit = contract(ones_post, pre_c[k]) != 0
                 w.copy_(torch.where(hit, w.clamp(rule.w_min, rule.w_max), w))
-            if bool(post[t].any()):
-                p = contract(pot[t], xs[t])
+            if bool(post_c[k].any()):
+                p = contract(pot[k], xs[k])
                 if rule.mu_plus != 0.0:
                     p.mul_(_soft_bound(rule.w_max - w, span, rule.mu_plus))
                 w.add_(p, alpha=scale)
-                hit = contract(post[t], ones_pre) != 0
+                hit = contract(post_c[k], ones_pre) != 0
                 w.copy_(torch.where(hit, w.clamp(rule.w_min, rule.w_max), w))
+    new_state = STDPTraceState(x, y1, y2)
+    if online_clip:
         return (w - w0).to(weight.dtype), new_state
-    # default: one contraction over all steps, in chunks of steps that bound the memory of unfold
-    dw = torch.zeros(weight.shape, dtype=dtype, device=device)
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, B * rows_per_step))
-    rows = lambda a, t0: a[t0:t0 + chunk].reshape(-1, *a.shape[2:])  # noqa: E731
-    for t0 in range(0, T, chunk):
-        dw.add_(contract(rows(pot, t0), rows(xs, t0)))
-        dw.sub_(contract(rows(dep, t0), rows(pre, t0)))
     return dw.mul_(scale).to(weight.dtype), new_state
 
 
