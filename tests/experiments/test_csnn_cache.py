@@ -20,3 +20,12 @@ def test_cache_is_keyed_on_task_and_code(monkeypatch, tmp_path):
     before = csnn._fingerprint("cnn2", 0, True)
     monkeypatch.setattr(csnn, "_DEPENDS", {**csnn._DEPENDS, "cnn2": ("models/convmatrix.py",)})
     assert csnn._fingerprint("cnn2", 0, True) != before
+
+
+def test_fingerprint_follows_the_arm_parameters_not_its_label(monkeypatch):
+    params, label = csnn.CSNN_ARMS["csnn-drained"]
+    before = csnn._fingerprint("csnn-drained", 0, True)
+    monkeypatch.setitem(csnn.CSNN_ARMS, "csnn-drained", (params, label + " (renamed)"))
+    assert csnn._fingerprint("csnn-drained", 0, True) == before  # a report label is not part of the result
+    monkeypatch.setitem(csnn.CSNN_ARMS, "csnn-drained", ({**params, "target_rate": 0.03}, label))
+    assert csnn._fingerprint("csnn-drained", 0, True) != before

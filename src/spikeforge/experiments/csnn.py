@@ -74,8 +74,8 @@ def _fingerprint(net: str, seed: int, quick: bool) -> str:
     import inspect
 
     root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256(json.dumps([net, seed, quick, ULSNN_EPOCHS, CSNN_ARMS.get(net)], sort_keys=True,
-                                  default=str).encode())
+    params = CSNN_ARMS[net][0] if net in CSNN_ARMS else None  # the arm's parameters, not its report label
+    h = hashlib.sha256(json.dumps([net, seed, quick, ULSNN_EPOCHS, params], sort_keys=True, default=str).encode())
     h.update(inspect.getsource(_compute).encode())  # how a row is computed (not how the report is written)
     for rel in (*_DEPENDS[net], "datasets/bundled.py"):
         path = root / rel

@@ -754,12 +754,17 @@ class ALIFSpec:
 ALIF_BACKENDS = ("auto", "torch")
 
 
-def _check_alif_backend(backend: str) -> None:
-    if backend not in ALIF_BACKENDS:
+def _check_torch_only_backend(backend: str, neuron: str, allowed: tuple[str, ...]) -> None:
+    """``ValueError`` unless ``backend`` is one of ``allowed`` (neurons with only the pure-torch implementation)."""
+    if backend not in allowed:
         raise ValueError(
-            f"ALIF has only the pure-torch implementation: backend must be one of {ALIF_BACKENDS}; got {backend!r} "
-            "(the compiled 'cpu', 'triton' and 'reference' LIF backends do not model the adaptive threshold)"
+            f"{neuron} has only the pure-torch implementation: backend must be one of {allowed}; got {backend!r} "
+            f"(the compiled 'cpu', 'triton' and 'reference' backends are the LIF's and do not model {neuron})"
         )
+
+
+def _check_alif_backend(backend: str) -> None:
+    _check_torch_only_backend(backend, "ALIF", ALIF_BACKENDS)
 
 
 def _prepare_a0(a0: torch.Tensor | float | None, x: torch.Tensor) -> torch.Tensor:
@@ -1119,11 +1124,7 @@ IZHIKEVICH_BACKENDS = ("auto", "torch")
 
 
 def _check_izhikevich_backend(backend: str) -> None:
-    if backend not in IZHIKEVICH_BACKENDS:
-        raise ValueError(
-            f"Izhikevich has only the pure-torch implementation: backend must be one of {IZHIKEVICH_BACKENDS}; "
-            f"got {backend!r} (the compiled 'cpu', 'triton' and 'reference' LIF backends do not model it)"
-        )
+    _check_torch_only_backend(backend, "Izhikevich", IZHIKEVICH_BACKENDS)
 
 
 def _prepare_izhikevich_state(
