@@ -77,11 +77,15 @@ class STDPTraceState:
     y2 : Tensor or None
         Second postsynaptic trace (``τ_post2``, triplet rules), shaped as ``y1``; None for a rule
         without ``tau_post2_ms``.
+    e : Tensor or None
+        Eligibility trace of reward-modulated calls (``reward=``), one per sample and synapse:
+        [B, *weight.shape] (weight units); None when the call had no reward.
     """
 
     x: Tensor
     y1: Tensor
     y2: Tensor | None = None
+    e: Tensor | None = None
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -201,6 +205,47 @@ def _initial_state(state: STDPTraceState | None, rule: TraceSTDP, pre_shape: tup
     return out[0], out[1], out[2] if triplet else None
 
 
+def _reward(reward: Any, tau_e_ms: Any, dt_ms: float, online_clip: bool, T: int, B: int, dtype: torch.dtype,
+            device: torch.device) -> tuple[Tensor | None, float]:
+    """The reward as a [T, B] tensor (None without one) and the eligibility's decay factor per step
+    (``exp(−dt/τ_e)``, 0 for ``τ_e = 0``)."""
+    if isinstance(tau_e_ms, bool) or not isinstance(tau_e_ms, (int, float)) or not (
+            math.isfinite(tau_e_ms) and tau_e_ms >= 0):
+        raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms!r}")
+    if reward is None:
+        return None, 0.0
+    if online_clip:
+        raise ValueError("reward-modulated STDP (reward=) returns the summed change; it is not supported with "
+                         "online_clip=True")
+    r = reward if isinstance(reward, Tensor) else torch.as_tensor(reward)
+    if r.dtype == torch.bool or r.dtype.is_complex or r.dim() not in (1, 2) or r.shape[0] != T or (
+            r.dim() == 2 and r.shape[1] != B):
+        raise ValueError(f"reward must be a real tensor of shape [T] = [{T}] (one per step) or [T, B] = [{T}, {B}] "
+                         f"(one per step and sample); got {r.dim()}-D {_fmt(r.shape)} of dtype {r.dtype}")
+    r = r.to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(r).all()):
+        raise ValueError("reward contains non-finite values (NaN or inf)")
+    d_e = math.exp(-dt_ms / tau_e_ms) if tau_e_ms > 0 else 0.0
+    return (r[:, None].expand(T, B) if r.dim() == 1 else r), d_e
+
+
+def _initial_eligibility(state: STDPTraceState | None, rewarded: bool, shape: tuple[int, ...], dtype: torch.dtype,
+                         device: torch.device) -> Tensor | None:
+    """A fresh copy of ``state.e`` (None when there is none); a carried eligibility needs a reward."""
+    e = None if state is None else state.e
+    if e is None:
+        return None
+    if not rewarded:
+        raise ValueError("state carries an eligibility trace (it comes from a call with reward=): pass reward= "
+                         "(zeros for steps without reward), or start a new state")
+    if not isinstance(e, Tensor) or tuple(e.shape) != tuple(shape):
+        got = _fmt(e.shape) if isinstance(e, Tensor) else type(e).__name__
+        raise ValueError(f"state.e must have shape {_fmt(shape)} ([B, *weight.shape] of this call); got {got}")
+    if not bool(torch.isfinite(e).all()):
+        raise ValueError("state.e contains non-finite values")
+    return e.detach().to(device=device, dtype=dtype).clone()
+
+
 # --------------------------------------------------------------------------- the shared core
 def _trace_chunks(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: Tensor, y1: Tensor,
                   y2: Tensor | None, chunk: int) -> Iterator[tuple[int, Tensor, Tensor, Tensor | None]]:
@@ -245,10 +290,18 @@ def _trace_chunks(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: T
 @torch.no_grad()  # a weight change is not part of any autograd graph (gates with requires_grad included)
 def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: float, reduction: str,
           state: STDPTraceState | None, lr1: Any, lr2: Any, online_clip: bool, gate_shape: tuple[int, ...],
-          contract, rows_per_step: int) -> tuple[Tensor, STDPTraceState]:
+          contract, rows_per_step: int, reward: Any = None, tau_e_ms: Any = 0.0,
+          want_state: bool = True) -> tuple[Tensor, STDPTraceState]:
     """Both layer types: ``contract(post_side [N, ...post], pre_side [N, ...pre]) -> [*weight.shape]``
     sums ``post_side ⊗ pre_side`` over the rows (and positions). Time is processed in chunks of
-    steps that bound the memory of the traces and of the convolution's unfold (:data:`_CHUNK_ELEMENTS`)."""
+    steps that bound the memory of the traces and of the convolution's unfold (:data:`_CHUNK_ELEMENTS`).
+
+    With a reward ``r`` [T, B] the change is ``Σ_t r(t)·e(t)`` with the eligibility
+    ``e(t) = d·e(t − 1) + Δ(t)`` (``d = exp(−dt/τ_e)``, ``Δ(t)`` the step's STDP change, per sample),
+    computed without materialising ``e(t)``: ``Σ_t r(t)·e(t) = Σ_s R(s)·Δ(s) + c·e(−1)`` with the
+    backward-filtered reward ``R(s) = Σ_{t ≥ s} r(t)·d^{t−s}`` and ``c = Σ_t r(t)·d^{t+1}``. The
+    eligibility after the last step (``d^T·e(−1) + Σ_s d^{T−1−s}·Δ(s)``) is computed only when
+    ``want_state``."""
     T, B = pre.shape[:2]
     dtype = torch.promote_types(weight.dtype, torch.float32)
     device = weight.device
@@ -257,9 +310,14 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     g2 = _gate(lr2, "lr2", n_out, "postsynaptic neuron / output channel", gate_shape, dtype, device)
     if B == 0:
         raise ValueError("pre and post must have a batch size B >= 1 (shape [T, B, ...]); got B = 0")
+    r, d_e = _reward(reward, tau_e_ms, dt_ms, online_clip, T, B, dtype, device)
     x, y1, y2 = _initial_state(state, rule, tuple(pre.shape[1:]), tuple(post.shape[1:]), dtype, device)
+    e_prev = _initial_eligibility(state, r is not None, (B, *weight.shape), dtype, device)
+    e_new = None
+    if r is not None and want_state:
+        e_new = e_prev * d_e ** T if e_prev is not None else torch.zeros((B, *weight.shape), dtype=dtype, device=device)
     if T == 0:
-        return torch.zeros_like(weight), STDPTraceState(x, y1, y2)
+        return torch.zeros_like(weight), STDPTraceState(x, y1, y2, e_new)
     # elements per step: the unfold's (``rows_per_step`` per batch element) or the trace buffers (xs, y1s, y2s, pot)
     per_step = max(B * rows_per_step, pre[0].numel() + 3 * post[0].numel())
     chunk = max(1, _CHUNK_ELEMENTS // max(1, per_step))
@@ -267,7 +325,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     if weight.numel() == 0:  # a layer without synapses (e.g. nn.Linear(3, 0)): only the traces move
         for _ in chunks:
             pass
-        return torch.zeros_like(weight), STDPTraceState(x, y1, y2)
+        return torch.zeros_like(weight), STDPTraceState(x, y1, y2, e_new)
     scale = 1.0 / B if reduction == "mean" else 1.0
     if online_clip:
         if not bool(torch.isfinite(weight).all()):
@@ -278,6 +336,17 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
         ones_post, ones_pre = None, None
     else:
         dw = torch.zeros(weight.shape, dtype=dtype, device=device)
+    if r is not None:
+        R = torch.empty_like(r)  # backward-filtered reward [T, B]
+        acc = torch.zeros_like(r[0])
+        for t in range(T - 1, -1, -1):
+            acc = r[t] + d_e * acc
+            R[t] = acc
+        steps = torch.arange(T, dtype=dtype, device=device)
+        if e_prev is not None:  # what the eligibility carried in from the previous call still earns
+            c = (r * (d_e ** (steps + 1))[:, None]).sum(0)  # [B]
+            dw.add_(torch.tensordot(c, e_prev, dims=1))
+        q = d_e ** (T - 1 - steps)  # weight of step s in the final eligibility
     for t0, xs, y1s, y2s in chunks:
         # post-side factors of the two phases: depression D (pairs with pre), potentiation P (with x)
         m = xs.shape[0]
@@ -286,6 +355,15 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
         pot = post_c * (g2 * rule.a_plus)
         if y2s is not None:
             pot.mul_(y2s)
+        if r is not None:
+            if e_new is not None:  # per sample: Σ_s d^{T−1−s}·Δ_b(s)
+                qc = q[t0:t0 + m].reshape(m, *([1] * (pot.dim() - 2)))
+                for b in range(B):
+                    e_new[b].add_(contract(pot[:, b] * qc, xs[:, b]))
+                    e_new[b].sub_(contract(dep[:, b] * qc, pre_c[:, b]))
+            rc = R[t0:t0 + m].reshape(m, B, *([1] * (pot.dim() - 2)))
+            pot.mul_(rc)
+            dep = dep * rc
         if not online_clip:  # one contraction over the chunk's steps
             dw.add_(contract(pot.reshape(-1, *pot.shape[2:]), xs.reshape(-1, *xs.shape[2:])))
             dw.sub_(contract(dep.reshape(-1, *dep.shape[2:]), pre_c.reshape(-1, *pre_c.shape[2:])))
@@ -309,7 +387,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
                 w.add_(p, alpha=scale)
                 hit = contract(post_c[k], ones_pre) != 0
                 w.copy_(torch.where(hit, w.clamp(rule.w_min, rule.w_max), w))
-    new_state = STDPTraceState(x, y1, y2)
+    new_state = STDPTraceState(x, y1, y2, e_new)
     if online_clip:
         return (w - w0).to(weight.dtype), new_state
     return dw.mul_(scale).to(weight.dtype), new_state
@@ -329,6 +407,8 @@ def trace_stdp_linear(
     lr1: float | Tensor = 1.0,
     lr2: float | Tensor = 1.0,
     online_clip: bool = False,
+    reward: Tensor | None = None,
+    tau_e_ms: float = 0.0,
 ) -> Tensor | tuple[Tensor, STDPTraceState]:
     """Weight change of a ``torch.nn.Linear`` layer under trace STDP over a spike sequence.
 
@@ -368,6 +448,18 @@ def trace_stdp_linear(
         phase where the synapse had an event (and scaled by the weight dependence of ``rule.mu_plus`` / ``mu_minus``), and return
         ``w_T − weight`` (the reference's semantics at the bounds); by default the unclipped sum
         of the updates. Required for a rule with ``mu_plus`` or ``mu_minus`` > 0.
+    reward : Tensor [T] or [T, B], optional
+        Reward-modulated STDP (MSTDP / MSTDPET, Florian 2007; BindsNET's ``MSTDP`` / ``MSTDPET``):
+        the change becomes ``Σ_t r(t)·e(t)`` per sample, with the eligibility
+        ``e(t) = e(t − 1)·exp(−dt/τ_e) + Δ(t)`` of the step changes ``Δ(t)`` above (so a reward
+        credits the pairings of the last ≈ τ_e ms). ``r`` is one value per step (all samples) or per
+        step and sample; dimensionless (a reward of 1 on every step with ``tau_e_ms=0`` gives plain
+        STDP). Not with ``online_clip`` (the change is the unclipped sum);
+        :func:`~.trace_stdp.reward_stdp_reference` is the readable reference.
+    tau_e_ms : float
+        Time constant of the eligibility trace (ms); 0 (default) leaves none (MSTDP). With
+        ``return_state=True`` the eligibility after the last step is returned in ``state.e``
+        ([B, O, I]: ``B·O·I`` numbers) so that chunked calls equal one call.
 
     Returns
     -------
@@ -382,8 +474,10 @@ def trace_stdp_linear(
         If ``pre`` / ``post`` are not 3-D, their T or B differ, ``I`` / ``O`` do not match
         ``weight`` [O, I], B is 0, a spike is not 0/1 or is not finite, ``dt_ms`` is not a
         positive finite number, ``reduction`` is unknown, a gate is not finite or not [O],
-        ``state`` does not match the batch or the rule, the rule has ``prune_tau_ms``, or the rule
-        has ``mu_plus`` or ``mu_minus`` > 0 without ``online_clip=True``.
+        ``state`` does not match the batch or the rule, the rule has ``prune_tau_ms``, the rule
+        has ``mu_plus`` or ``mu_minus`` > 0 without ``online_clip=True``, ``reward`` is not
+        finite or not [T] / [T, B], ``reward`` with ``online_clip``, ``tau_e_ms`` negative or not
+        finite, or ``state`` carries an eligibility (``state.e``) and ``reward`` is None.
     TypeError
         If ``weight`` is not a tensor, ``rule`` not a TraceSTDP or ``state`` not an STDPTraceState.
     """
@@ -400,7 +494,7 @@ def trace_stdp_linear(
         return post_side.reshape(-1, n_out).t() @ pre_side.reshape(-1, n_in)
 
     dw, new_state = _stdp(pre, post, weight, rule, dt_ms, reduction, state, lr1, lr2, online_clip,
-                          (n_out,), contract, n_in + n_out)
+                          (n_out,), contract, n_in + n_out, reward, tau_e_ms, return_state)
     return (dw, new_state) if return_state else dw
 
 
@@ -428,6 +522,8 @@ def trace_stdp_conv2d(
     lr1: float | Tensor = 1.0,
     lr2: float | Tensor = 1.0,
     online_clip: bool = False,
+    reward: Tensor | None = None,
+    tau_e_ms: float = 0.0,
 ) -> Tensor | tuple[Tensor, STDPTraceState]:
     """Weight change of a ``torch.nn.Conv2d`` layer (``groups=1``, zero padding) under trace STDP.
 
@@ -462,6 +558,11 @@ def trace_stdp_conv2d(
         Step-by-step clipped weight (after each phase, summed over positions; the weight dependence
         scales each phase's summed change); see :func:`trace_stdp_linear`. Required for a rule
         with ``mu_plus`` or ``mu_minus`` > 0.
+    reward : Tensor [T] or [T, B], optional
+        Reward-modulated STDP, as in :func:`trace_stdp_linear` (eligibility per sample and kernel
+        weight, summed over positions: ``state.e`` [B, C_out, C_in, kH, kW]).
+    tau_e_ms : float
+        Eligibility time constant (ms); 0 leaves none.
 
     Returns
     -------
@@ -503,7 +604,8 @@ def trace_stdp_conv2d(
         return out.reshape(weight.shape)
 
     dw, new_state = _stdp(pre, post, weight, rule, dt_ms, reduction, state, lr1, lr2, online_clip,
-                          (c_out, 1, 1), contract, n_pos * (c_in * kh * kw + c_out) + c_in * H * W)
+                          (c_out, 1, 1), contract, n_pos * (c_in * kh * kw + c_out) + c_in * H * W, reward,
+                          tau_e_ms, return_state)
     return (dw, new_state) if return_state else dw
 
 
@@ -538,6 +640,9 @@ class STDPUpdater:
     online_clip : bool
         Compute each chunk's ``dw`` with the step-by-step clipped weight (see
         :func:`trace_stdp_linear`); required for a rule with ``mu_plus`` or ``mu_minus`` > 0.
+    tau_e_ms : float
+        Eligibility time constant (ms) of reward-modulated steps (``step(pre, post, reward)``);
+        the eligibility is carried from step to step with the traces until :meth:`reset`.
 
     Raises
     ------
@@ -551,7 +656,8 @@ class STDPUpdater:
 
     def __init__(self, layer: nn.Linear | nn.Conv2d, rule: TraceSTDP, dt_ms: float, *,
                  reduction: str = "mean", lr: float = 1.0, as_grad: bool = False,
-                 lr1: float | Tensor = 1.0, lr2: float | Tensor = 1.0, online_clip: bool = False) -> None:
+                 lr1: float | Tensor = 1.0, lr2: float | Tensor = 1.0, online_clip: bool = False,
+                 tau_e_ms: float = 0.0) -> None:
         if not isinstance(layer, (nn.Linear, nn.Conv2d)):
             raise TypeError(f"layer must be a torch.nn.Linear or torch.nn.Conv2d; got {type(layer).__name__}")
         self.online_clip = bool(online_clip)
@@ -562,6 +668,8 @@ class STDPUpdater:
             raise ValueError(f"lr must be a finite number; got {lr!r}")
         self.layer, self.lr, self.as_grad = layer, float(lr), bool(as_grad)
         self.lr1, self.lr2 = lr1, lr2
+        _reward(None, tau_e_ms, self.dt_ms, self.online_clip, 0, 0, torch.float32, torch.device("cpu"))  # checks τ_e
+        self.tau_e_ms = float(tau_e_ms)
         self._geometry: dict[str, Any] = {}
         if isinstance(layer, nn.Conv2d):
             if layer.groups != 1:
@@ -590,7 +698,7 @@ class STDPUpdater:
         """Forget the carried traces (call between independent sequences or batches)."""
         self._state = None
 
-    def step(self, pre: Tensor, post: Tensor) -> Tensor:
+    def step(self, pre: Tensor, post: Tensor, reward: Tensor | None = None) -> Tensor:
         """Learn from one chunk of spikes, continuing the traces of the previous chunk.
 
         Parameters
@@ -599,6 +707,10 @@ class STDPUpdater:
             The layer's input spikes, [T, B, in_features] or [T, B, C_in, H, W] (0/1, time first).
         post : Tensor
             Its output spikes, [T, B, out_features] or [T, B, C_out, H', W'].
+        reward : Tensor [T] or [T, B], optional
+            Reward of each step (and sample): reward-modulated STDP with the updater's ``tau_e_ms``
+            (see :func:`trace_stdp_linear`). Once a step had a reward, the following steps need one
+            too (zeros where there is none) until :meth:`reset`.
 
         Returns
         -------
@@ -618,7 +730,8 @@ class STDPUpdater:
             raise ValueError(f"the batch size changed from {self._state.x.shape[0]} to {pre.shape[1]} since the "
                              "last step(); call reset() between independent sequences")
         kwargs = {"reduction": self.reduction, "state": self._state, "return_state": True,
-                  "lr1": self.lr1, "lr2": self.lr2, "online_clip": self.online_clip}
+                  "lr1": self.lr1, "lr2": self.lr2, "online_clip": self.online_clip, "reward": reward,
+                  "tau_e_ms": self.tau_e_ms}
         if isinstance(self.layer, nn.Conv2d):
             dw, state = trace_stdp_conv2d(pre, post, weight, self.rule, self.dt_ms, **self._geometry, **kwargs)
         else:

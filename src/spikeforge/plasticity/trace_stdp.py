@@ -66,6 +66,7 @@ __all__ = [
     "trace_bump",
     "trace_read",
     "trace_stdp_reference",
+    "reward_stdp_reference",
     "use_it_or_lose_it",
 ]
 
@@ -412,3 +413,80 @@ def trace_stdp_reference(
             ty = t
         hist.append(w)
     return w, hist
+
+
+def reward_stdp_reference(
+    pre_steps: Sequence[int],
+    post_steps: Sequence[int],
+    rule: TraceSTDP,
+    dt_ms: float,
+    reward: Sequence[float],
+    *,
+    tau_e_ms: float = 0.0,
+    lr1: float = 1.0,
+    lr2: float = 1.0,
+    e0: float = 0.0,
+) -> tuple[float, float]:
+    """Readable reference of reward-modulated trace STDP on one synapse (MSTDP / MSTDPET, Florian 2007).
+
+    Step by step over ``t = 0 … len(reward) − 1`` (steps of ``dt_ms`` ms), with the traces of
+    :class:`TraceSTDP` (exact per-step decays, pre event before post event)::
+
+        x, y1, y2 decay;   Δ(t) = 0
+        pre spike at t:   x ← bump(x);      Δ(t) −= lr1·A−·y1
+        post spike at t:  Δ(t) += lr2·A+·x·(y2 if triplet else 1);   y1, y2 ← bump(y1), bump(y2)
+        e ← e·exp(−dt/τ_e) + Δ(t)          (eligibility; τ_e = 0: e = Δ(t), plain MSTDP)
+        Δw += r(t)·e
+
+    The weight is not clipped and the weight dependence (``mu_plus`` / ``mu_minus``) and the
+    use-it-or-lose-it decay are not applied: this is the summed change that the torch layers'
+    ``trace_stdp_linear(..., reward=...)`` computes.
+
+    Parameters
+    ----------
+    pre_steps, post_steps : sequence of int
+        Spike steps (each at most once; steps ≥ ``len(reward)`` are ignored).
+    rule : TraceSTDP
+    dt_ms : float
+        Step (ms).
+    reward : sequence of float
+        Reward ``r(t)`` of each step (dimensionless); its length is the number of steps.
+    tau_e_ms : float
+        Time constant of the eligibility trace (ms); 0 (default) leaves none.
+    lr1, lr2 : float
+        Gates of the pre-event and post-event updates.
+    e0 : float
+        Eligibility before step 0 (to continue a sequence).
+
+    Returns
+    -------
+    dw : float
+        Total weight change (weight units).
+    e : float
+        Eligibility after the last step.
+    """
+    _check_step_arguments(dt_ms, 0)
+    if not (math.isfinite(tau_e_ms) and tau_e_ms >= 0):
+        raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms}")
+    r = [float(v) for v in reward]
+    pre = set(int(t) for t in _spike_steps(pre_steps, "pre_steps"))
+    post = set(int(t) for t in _spike_steps(post_steps, "post_steps"))
+    d_pre = math.exp(-dt_ms / rule.tau_pre_ms)
+    d_post = math.exp(-dt_ms / rule.tau_post_ms)
+    d_post2 = math.exp(-dt_ms / rule.tau_post2_ms) if rule.tau_post2_ms is not None else 0.0
+    d_e = math.exp(-dt_ms / tau_e_ms) if tau_e_ms > 0 else 0.0
+    x = y1 = y2 = 0.0
+    e, dw = float(e0), 0.0
+    for t in range(len(r)):
+        x, y1, y2 = x * d_pre, y1 * d_post, y2 * d_post2
+        delta = 0.0
+        if t in pre:
+            x = 1.0 if rule.nearest else x + 1.0
+            delta -= lr1 * rule.a_minus * y1
+        if t in post:
+            delta += lr2 * rule.a_plus * x * (y2 if rule.tau_post2_ms is not None else 1.0)
+            y1 = 1.0 if rule.nearest else y1 + 1.0
+            y2 = 1.0 if rule.nearest else y2 + 1.0
+        e = e * d_e + delta
+        dw += r[t] * e
+    return dw, e
