@@ -308,3 +308,56 @@ def test_events_to_frames_rejects_non_positive_duration(duration):
     with pytest.raises(ValueError, match="duration_us"):
         events_to_frames(ev, sensor_size=(2, 1), n_time_bins=2, duration_us=duration)
     assert events_to_frames(ev, sensor_size=(2, 1), n_time_bins=2, duration_us=5).sum() == 1
+
+
+def _frames_by_loop(ev, sensor_size, bins):
+    """Readable reference: one event at a time into frame ``bins[k]``."""
+    W, H = sensor_size
+    out = np.zeros((max(bins, default=-1) + 1, 2, H, W), dtype=np.float32)
+    for k, b in enumerate(bins):
+        out[b, int(ev["p"][k] > 0), ev["y"][k], ev["x"][k]] += 1
+    return out
+
+
+def test_events_to_frames_by_time_window_and_by_event_count():
+    rng = np.random.default_rng(0)
+    n = 200
+    ev = _events(rng.integers(0, 5, n), rng.integers(0, 4, n), np.sort(rng.integers(1000, 11000, n)),
+                 rng.integers(0, 2, n), dtype=EVENT_DTYPE)
+    t = ev["t"] - ev["t"].min()
+    # windows of 3 000 µs: ceil(span / 3000) frames, event k in frame t_k // 3000
+    frames = events_to_frames(ev, sensor_size=(5, 4), time_window_us=3000)
+    span = int(t.max()) + 1
+    assert frames.shape == (-(-span // 3000), 2, 4, 5)
+    np.testing.assert_array_equal(frames, _frames_by_loop(ev, (5, 4), list(t // 3000)))
+    # with a duration: later events dropped, the window count follows the duration
+    frames = events_to_frames(ev, sensor_size=(5, 4), time_window_us=2500, duration_us=5000)
+    assert frames.shape[0] == 2 and frames.sum() == (t < 5000).sum()
+    # 64 events per frame, in time order (shuffled input), the last frame holds the remainder
+    shuffled = ev[rng.permutation(n)]
+    frames = events_to_frames(shuffled, sensor_size=(5, 4), event_count=64)
+    assert frames.shape[0] == 4 and frames.reshape(4, -1).sum(1).tolist() == [64, 64, 64, 8]
+    np.testing.assert_array_equal(frames, _frames_by_loop(ev, (5, 4), [k // 64 for k in range(n)]))
+    # equal bins unchanged by the new code (the loop reference again)
+    frames = events_to_frames(ev, sensor_size=(5, 4), n_time_bins=7)
+    np.testing.assert_array_equal(frames, _frames_by_loop(ev, (5, 4), list(np.minimum(t * 7 // span, 6))))
+    # empty input
+    empty = np.zeros(0, dtype=EVENT_DTYPE)
+    assert events_to_frames(empty, (5, 4), n_time_bins=3).shape == (3, 2, 4, 5)
+    assert events_to_frames(empty, (5, 4), event_count=3).shape == (0, 2, 4, 5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "exactly one of"),
+    ({"n_time_bins": 2, "event_count": 3}, "exactly one of"),
+    ({"event_count": 0}, "event_count must be an integer >= 1"),
+    ({"event_count": 2.5}, "event_count must be an integer >= 1"),
+    ({"n_time_bins": True}, "n_time_bins must be an integer >= 1"),
+    ({"time_window_us": 0}, "time_window_us must be a positive"),
+    ({"time_window_us": float("nan")}, "time_window_us must be a positive"),
+    ({"event_count": 2, "duration_us": 10}, "duration_us applies to time bins"),
+])
+def test_events_to_frames_bad_slicing_is_a_clear_error(kwargs, message):
+    ev = _events([0, 1], [0, 0], [0, 10], [1, 0], dtype=EVENT_DTYPE)
+    with pytest.raises(ValueError, match=message):
+        events_to_frames(ev, sensor_size=(2, 1), **kwargs)

@@ -8,6 +8,7 @@ Paths may start with ``~`` (expanded to the home directory). Malformed files rai
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
 import zipfile
 import zlib
@@ -399,33 +400,90 @@ def _events_from_fields(fields: dict[str, np.ndarray], path: Path) -> np.ndarray
 
 
 def events_to_frames(
-    events: np.ndarray, sensor_size: tuple[int, int], n_time_bins: int, *, duration_us: int | None = None
+    events: np.ndarray,
+    sensor_size: tuple[int, int],
+    n_time_bins: int | None = None,
+    *,
+    duration_us: int | None = None,
+    time_window_us: float | None = None,
+    event_count: int | None = None,
 ) -> np.ndarray:
     """Bin events into time-first count frames ``[T, 2, H, W]`` (polarity channels).
+
+    Exactly one way of slicing is given (as Tonic's ``ToFrame``): ``n_time_bins`` equal time
+    bins, bins of ``time_window_us`` µs each, or bins of ``event_count`` consecutive events.
 
     Parameters
     ----------
     events : structured ndarray with fields x, y, t (µs), p
     sensor_size : (width, height) in pixels
-    n_time_bins : int
-        Number of equal time bins ``T``.
+    n_time_bins : int, optional
+        Number of equal time bins ``T`` over the window.
     duration_us : int, optional
         Window length in µs (at least 1), from the first event; later events are dropped.
-        Default: the span of the events.
+        Default: the span of the events. Applies to ``n_time_bins`` and ``time_window_us``.
+    time_window_us : float, optional
+        Length of each bin (µs, > 0) from the first event: ``T = ⌈window / time_window_us⌉``
+        (the last bin may be shorter).
+    event_count : int, optional
+        Events per bin (≥ 1), in time order (stable for equal times): ``T = ⌈N / event_count⌉``,
+        the last bin holding the remainder. Frames of equal event count have unequal durations.
+
+    Returns
+    -------
+    ndarray float32 [T, 2, H, W]
+        Event counts per bin, polarity (``p > 0`` → channel 1) and pixel. With no events:
+        ``n_time_bins`` empty frames, or ``T = 0`` for the other two modes.
 
     Raises
     ------
     ValueError
-        ``n_time_bins < 1``, ``duration_us < 1``, or events outside ``sensor_size``.
+        Not exactly one of ``n_time_bins`` / ``time_window_us`` / ``event_count``; ``n_time_bins``
+        or ``event_count`` < 1 or not an integer; ``time_window_us`` not a positive finite number;
+        ``duration_us < 1``; ``duration_us`` with ``event_count``; or events outside ``sensor_size``.
     """
     W, H = sensor_size
-    if n_time_bins < 1:
-        raise ValueError(f"n_time_bins must be >= 1; got {n_time_bins}")
+    given = [name for name, v in (("n_time_bins", n_time_bins), ("time_window_us", time_window_us),
+                                  ("event_count", event_count)) if v is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of n_time_bins, time_window_us and event_count; got "
+                         + (", ".join(given) if given else "none"))
+    for name, v in (("n_time_bins", n_time_bins), ("event_count", event_count)):
+        if v is not None and (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
+    if time_window_us is not None and not (isinstance(time_window_us, (int, float, np.number))
+                                           and not isinstance(time_window_us, bool)
+                                           and math.isfinite(time_window_us) and time_window_us > 0):
+        raise ValueError(f"time_window_us must be a positive finite number of microseconds; got {time_window_us!r}")
     if duration_us is not None and not duration_us >= 1:
         raise ValueError(f"duration_us must be a positive number of microseconds (>= 1); got {duration_us}")
-    frames = np.zeros((n_time_bins, 2, H, W), dtype=np.float32)
+    if duration_us is not None and event_count is not None:
+        raise ValueError("duration_us applies to time bins; with event_count slice the events beforehand")
+    if events.size and (events["x"].max() >= W or events["y"].max() >= H or events["x"].min() < 0
+                        or events["y"].min() < 0):
+        raise ValueError(f"events fall outside sensor_size {sensor_size}")
     if events.size == 0:
-        return frames
+        return np.zeros((n_time_bins or 0, 2, H, W), dtype=np.float32)
+    t = events["t"].astype(np.int64) - int(events["t"].min())
+    if event_count is not None:
+        order = np.argsort(t, kind="stable")
+        T = -(-events.size // int(event_count))
+        b = np.empty(events.size, dtype=np.int64)
+        b[order] = np.arange(events.size) // int(event_count)
+        keep = np.ones(events.size, dtype=bool)
+    else:
+        span = int(duration_us) if duration_us is not None else int(t.max()) + 1
+        if n_time_bins is not None:
+            T = int(n_time_bins)
+            b = np.minimum(t * T // max(span, 1), T - 1)
+        else:
+            T = max(1, math.ceil(span / float(time_window_us)))
+            b = np.minimum((t / float(time_window_us)).astype(np.int64), T - 1)
+        keep = t < span
+    p = (events["p"] > 0).astype(np.int64)
+    flat = ((b[keep] * 2 + p[keep]) * H + events["y"][keep].astype(np.int64)) * W + events["x"][keep].astype(np.int64)
+    frames = np.bincount(flat, minlength=T * 2 * H * W).astype(np.float32).reshape(T, 2, H, W)
+    return frames
     if events["x"].max() >= W or events["y"].max() >= H or events["x"].min() < 0 or events["y"].min() < 0:
         raise ValueError(f"events fall outside sensor_size {sensor_size}")
     t = events["t"].astype(np.int64) - int(events["t"].min())
