@@ -134,9 +134,13 @@ def _pre_event(w, s, ws, pre_lin, p, mu_minus, w_min, w_max):
 
 
 @njit(cache=True, nogil=True)
-def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, gates, flags, onset,
-             counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
+def _present(topo, nprm, cprm, tab, st, rates, ext_row, ext_idx, gain, key, n_active, n_rest, dt, gates, flags,
+             onset, counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
     """Simulate one presentation (``n_active`` steps of input, ``n_rest`` steps without).
+
+    Input spikes are Poisson trains of ``rates`` (Hz, times ``gain``) drawn with ``key``, or, when
+    ``ext_row`` is not empty, the given trains: the spikes of active step ``s`` are input indices
+    ``ext_idx[ext_row[s]:ext_row[s + 1]]`` (ascending within a step, as the Poisson trains).
 
     With ``onset`` the presentation starts with the threshold snapshot and, if enabled, the
     weight normalisation.
@@ -178,7 +182,10 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
     if onset and flags[F_NORMALIZE] != 0.0:
         _normalize(cprm, w, syn_post, norm_run, np.empty(P))
 
-    in_ptr, in_idx = _poisson_by_step(rates, gain, n_active, dt, key)
+    if ext_row.shape[0] > 0:
+        in_ptr, in_idx = ext_row, ext_idx
+    else:
+        in_ptr, in_idx = _poisson_by_step(rates, gain, n_active, dt, key)
     spk = np.empty(N, dtype=np.int32)
     rec_cap = rec_t.shape[0]
     rec_v_cap = rec_v.shape[0]
@@ -460,8 +467,8 @@ def _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, n_rest, dt, 
 
 
 @njit(cache=True, nogil=True)
-def _present_retry(topo, nprm, cprm, tab, st, rates, gates, seed, index, n_active, n_rest, dt, flags, rest_after_last,
-                   counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
+def _present_retry(topo, nprm, cprm, tab, st, rates, ext_row, ext_idx, gates, seed, index, n_active, n_rest, dt, flags,
+                   rest_after_last, counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
     """One presentation with Diehl & Cook's repetition rule; returns the number of repetitions.
 
     With ``flags[F_MIN_SPIKES] > 0`` a presentation whose neurons ``[retry_lo, retry_hi)`` fire
@@ -478,7 +485,7 @@ def _present_retry(topo, nprm, cprm, tab, st, rates, gates, seed, index, n_activ
         counts[:] = 0
         key = _presentation_key(seed, index, attempt)
         gain = 1.0 + attempt * flags[F_RETRY_GAIN]
-        _present(topo, nprm, cprm, tab, st, rates, gain, key, n_active, 0, dt, gates, flags, True,
+        _present(topo, nprm, cprm, tab, st, rates, ext_row, ext_idx, gain, key, n_active, 0, dt, gates, flags, True,
                  counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
         again = False
         if min_spikes > 0.0 and attempt < max_retries:
@@ -487,26 +494,29 @@ def _present_retry(topo, nprm, cprm, tab, st, rates, gates, seed, index, n_activ
                 total += counts[i]
             again = total < min_spikes
         if n_rest > 0 and (again or rest_after_last):
-            _present(topo, nprm, cprm, tab, st, rates, gain, key, 0, n_rest, dt, gates, flags, False,
-                     counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
+            _present(topo, nprm, cprm, tab, st, rates, ext_row, ext_idx, gain, key, 0, n_rest, dt, gates, flags,
+                     False, counts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
         if not again:
             return attempt
         attempt += 1
 
 
 @njit(cache=True, nogil=True)
-def run_sequential(topo, nprm, cprm, tab, st, rates, gate_pat, gate_idx, seed, first_index, n_active, n_rest,
-                   dt, flags, counts, attempts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
+def run_sequential(topo, nprm, cprm, tab, st, rates, ext_ptr, ext_idx, gate_pat, gate_idx, seed, first_index, n_active,
+                   n_rest, dt, flags, counts, attempts, rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n):
     """Present ``rates.shape[0]`` inputs one after another with persistent state (training or
-    sequential testing); presentation ``n`` has index ``first_index + n`` (random keys)."""
+    sequential testing); presentation ``n`` has index ``first_index + n`` (random keys). Given
+    input trains: ``ext_ptr`` [n, n_active + 1] (offsets into ``ext_idx``, see :func:`_present`);
+    Poisson trains of ``rates``: ``ext_ptr`` [n, 0]."""
     for n in range(rates.shape[0]):
-        attempts[n] = _present_retry(topo, nprm, cprm, tab, st, rates[n], gate_pat[gate_idx[n]], seed,
+        attempts[n] = _present_retry(topo, nprm, cprm, tab, st, rates[n], ext_ptr[n], ext_idx, gate_pat[gate_idx[n]], seed,
                                      first_index + n, n_active, n_rest, dt, flags, True, counts[n],
                                      rec_t, rec_i, rec_n, rec_v_idx, rec_v, rec_v_n)
 
 
 @njit(cache=True, nogil=True)
-def _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+def _batch_one(n, topo, nprm, cprm, tab, st, rates, ext_ptr, ext_idx, gate_pat, keys, n_active, n_rest, dt, flags, counts,
+               attempts):
     """Presentation ``n`` of a frozen batch, on its own fresh state (see :func:`run_batch`)."""
     v0, _, _, theta0, snap0, _, w, sx, stl, y1, y2, ylast, ring0, _, _ = st
     N = v0.shape[0]
@@ -519,14 +529,16 @@ def _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_
     # ``[R, N]`` array would cost its full size (hundreds of MB at long delays) per presentation.
     state = (v, np.zeros(N), np.zeros(N), theta0.copy(), snap0.copy(), np.full(N, NEVER, dtype=np.int64), w, sx, stl,
              y1, y2, ylast, np.empty((R, N), dtype=np.int32), np.zeros(R, dtype=np.int32), np.zeros(1, dtype=np.int64))
-    attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], gate_pat[0], keys[n], 0, n_active, n_rest,
+    attempts[n] = _present_retry(topo, nprm, cprm, tab, state, rates[n], ext_ptr[n], ext_idx, gate_pat[0], keys[n], 0,
+                                 n_active, n_rest,
                                  dt, flags, False, counts[n], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32),
                                  np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros((0, 0)),
                                  np.zeros(1, dtype=np.int64))
 
 
 @njit(cache=True, parallel=True)
-def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+def run_batch(topo, nprm, cprm, tab, st, rates, ext_ptr, ext_idx, gate_pat, keys, n_active, n_rest, dt, flags, counts,
+              attempts):
     """Frozen-weight inference of many presentations in parallel (one thread per image).
 
     Every presentation starts from the resting state (``v = v_rest``, no synaptic input, not
@@ -536,11 +548,14 @@ def run_batch(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest
     not depend on the batch it is in.
     """
     for n in prange(rates.shape[0]):
-        _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts)
+        _batch_one(n, topo, nprm, cprm, tab, st, rates, ext_ptr, ext_idx, gate_pat, keys, n_active, n_rest, dt, flags,
+                   counts, attempts)
 
 
 @njit(cache=True, nogil=True)
-def run_batch_serial(topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts):
+def run_batch_serial(topo, nprm, cprm, tab, st, rates, ext_ptr, ext_idx, gate_pat, keys, n_active, n_rest, dt, flags,
+                     counts, attempts):
     """:func:`run_batch` on one thread (no threading layer: safe before ``fork``)."""
     for n in range(rates.shape[0]):
-        _batch_one(n, topo, nprm, cprm, tab, st, rates, gate_pat, keys, n_active, n_rest, dt, flags, counts, attempts)
+        _batch_one(n, topo, nprm, cprm, tab, st, rates, ext_ptr, ext_idx, gate_pat, keys, n_active, n_rest, dt, flags,
+                   counts, attempts)

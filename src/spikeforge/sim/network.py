@@ -843,6 +843,82 @@ class Network:
             )
         return np.ascontiguousarray(rates)
 
+    def _spike_trains(self, spikes: Any) -> tuple[np.ndarray, np.ndarray, int]:
+        """Given input spike trains as the kernel's CSR: ``(ptr [n_pres, T + 1] int64, idx int32, T)``;
+        the spikes of presentation ``n`` at active step ``s`` are input indices
+        ``idx[ptr[n, s]:ptr[n, s + 1]]``, ascending (input populations side by side, as the rates).
+
+        ``spikes`` is an array ``[T, n_presentations, n_inputs]`` of 0/1 (bool or numbers; time first;
+        ``[T, n_inputs]`` is one presentation) or a dict input population name -> ``[T, n_presentations, n]``.
+
+        Raises ``ValueError`` for a wrong shape, values other than 0/1, a dict entry for an unknown
+        input population or a missing one, and entries of different shapes ``[T, n_presentations]``.
+        """
+        n_in = sum(p.n for p in self._input_pops)
+
+        def as_array(a: Any, what: str) -> np.ndarray:
+            arr = np.asarray(a)
+            if arr.dtype.kind not in "biuf":
+                raise ValueError(f"{what} must hold 0/1 spikes; got dtype {arr.dtype}")
+            if arr.ndim == 2:
+                arr = arr[:, None, :]
+            if arr.ndim != 3:
+                raise ValueError(f"{what} must have shape [T, n_presentations, n] (time first); got {arr.shape}")
+            if arr.dtype != np.bool_:
+                bad = (arr != 0) & (arr != 1)
+                if bad.any():
+                    raise ValueError(f"{what} must hold 0/1 spikes; got the value {arr[bad].flat[0].item()!r}")
+            return arr.astype(np.bool_)
+
+        if isinstance(spikes, Mapping):
+            known = [p.name for p in self._input_pops]
+            unknown = [k for k in spikes if k not in known]
+            if unknown:
+                raise ValueError(f"spikes given for unknown input population(s) {unknown}; input populations: {known}")
+            parts = []
+            for pop in self._input_pops:
+                if pop.name not in spikes:
+                    raise ValueError(f"no spikes given for input population {pop.name!r}")
+                parts.append(as_array(spikes[pop.name], f"spikes[{pop.name!r}]"))
+            if len({p.shape[:2] for p in parts}) > 1:
+                raise ValueError("every input population needs spikes of the same [T, n_presentations]")
+            arr = np.concatenate(parts, axis=2) if parts else np.zeros((0, 0, 0), dtype=np.bool_)
+        else:
+            arr = as_array(spikes, "spikes")
+        if arr.shape[2] != n_in:
+            raise ValueError(f"spikes must have shape [T, n_presentations, {n_in}] (time first); got {arr.shape}")
+        T, n_pres = arr.shape[0], arr.shape[1]
+        n_idx, t_idx, i_idx = np.nonzero(arr.transpose(1, 0, 2))  # presentation, step, input: the kernel's order
+        per_step = np.bincount(n_idx * T + t_idx, minlength=n_pres * T)
+        flat = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
+        ptr = np.empty((n_pres, T + 1), dtype=np.int64)
+        for n in range(n_pres):
+            ptr[n] = flat[n * T : n * T + T + 1]
+        return ptr, i_idx.astype(np.int32), T
+
+    def _inputs(self, inputs: Any, spikes: Any, active_ms: float | None, min_spikes: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """``(rates [n_pres, n_in], ext_ptr, ext_idx, n_active)`` of :meth:`run` / :meth:`infer`: Poisson
+        rates (``ext_ptr`` [n_pres, 0]) or given trains (zero rates). Shared with the reference stepper."""
+        if (inputs is None) == (spikes is None):
+            raise ValueError("give either inputs (Poisson rates, Hz) or spikes (input spike trains), not "
+                             + ("both" if inputs is not None else "neither"))
+        if spikes is None:
+            rates = self._rates(inputs)
+            n_active = self._steps(350.0 if active_ms is None else active_ms, "active_ms")
+            return rates, np.zeros((rates.shape[0], 0), dtype=np.int64), np.zeros(0, dtype=np.int32), n_active
+        ptr, idx, T = self._spike_trains(spikes)
+        if active_ms is not None and self._steps(active_ms, "active_ms") != T:
+            raise ValueError(f"active_ms = {active_ms:g} ms is {self._steps(active_ms, 'active_ms')} steps of "
+                             f"dt_ms = {self.dt_ms:g}, but the spike trains have T = {T} steps; leave active_ms out "
+                             "(it is then T·dt_ms)")
+        if not (math.isfinite(min_spikes) and min_spikes >= 0):
+            raise ValueError(f"min_spikes must be a non-negative number; got {min_spikes}")
+        if min_spikes > 0:
+            raise ValueError("min_spikes repeats a presentation with stronger Poisson input; it cannot be used with "
+                             "given spike trains")
+        return np.zeros((ptr.shape[0], sum(p.n for p in self._input_pops))), ptr, idx, T
+
     def _steps(self, ms: float, what: str) -> int:
         """A duration (ms, finite and ≥ 0) in steps, rounded."""
         if not (math.isfinite(ms) and ms >= 0):
@@ -892,9 +968,10 @@ class Network:
 
     def run(
         self,
-        inputs: Any,
+        inputs: Any = None,
         *,
-        active_ms: float = 350.0,
+        spikes: Any = None,
+        active_ms: float | None = None,
         rest_ms: float = 150.0,
         learning: bool = True,
         adapt_thresholds: bool | None = None,
@@ -919,8 +996,12 @@ class Network:
         inputs : ndarray [n_presentations, n_inputs] or dict input name -> [n_presentations, n]
             Poisson rates (Hz) of the input neurons during the active phase (0 during rest).
             An empty batch (``n_presentations = 0``) simulates nothing and returns empty results.
+        spikes : ndarray [T, n_presentations, n_inputs] or dict input name -> [T, n_presentations, n]
+            Instead of ``inputs``: the input spike trains themselves, 0/1 per active step (time
+            first; e.g. latency codes or binned event data). The active phase is then ``T`` steps.
         active_ms, rest_ms : float
-            Duration of the input phase and of the following rest phase (ms, finite, ≥ 0).
+            Duration of the input phase (default 350 ms; with ``spikes``, ``T·dt_ms``) and of the
+            following rest phase (ms, finite, ≥ 0).
         learning : bool
             Apply plasticity (weights change). Traces follow spikes either way.
         adapt_thresholds : bool, optional
@@ -936,7 +1017,7 @@ class Network:
             Apply the use-it-or-lose-it decay (``k_p = 1``) of plastic connections that have one.
         min_spikes : int
             Repeat a presentation with stronger input while ``retry_population`` fires fewer
-            spikes (Diehl & Cook: 5); 0 disables.
+            spikes (Diehl & Cook: 5); 0 disables. Only with Poisson ``inputs``.
         retry_population : str, optional
             LIF population counted for ``min_spikes`` (default: the first LIF population).
         retry_gain : float
@@ -967,7 +1048,9 @@ class Network:
         ------
         ValueError
             For rates of the wrong shape or with NaN/inf/negative values (or a dict naming an
-            unknown input population or missing one), a negative or non-finite duration, bad
+            unknown input population or missing one), spikes of the wrong shape or not 0/1,
+            both or neither of ``inputs`` and ``spikes``, ``active_ms`` that disagrees with the
+            spikes' ``T``, ``min_spikes`` with ``spikes``, a negative or non-finite duration, bad
             gates (unknown connection, a connection without a plasticity rule, shape, NaN/inf),
             a negative ``min_spikes``, ``max_retries`` or ``max_recorded_spikes``, a non-finite
             or negative ``retry_gain``, a ``retry_population`` or ``record_voltages`` entry that
@@ -978,9 +1061,8 @@ class Network:
             If ``record_voltages`` is a str rather than a list of names.
         """
         self.build()
-        rates = self._rates(inputs)
+        rates, ext_ptr, ext_idx, n_active = self._inputs(inputs, spikes, active_ms, min_spikes)
         n_pres = rates.shape[0]
-        n_active = self._steps(active_ms, "active_ms")
         n_rest = self._steps(rest_ms, "rest_ms")
         gate_pat, gate_idx = self._gates(gates, n_pres)
         flags = np.zeros(K.NF)
@@ -1035,7 +1117,8 @@ class Network:
             if recording:
                 rec_v = np.zeros((min((b - a) * max_attempts * per_attempt, cap_rows - n_v_rows), rec_v_idx.size))
                 rec_v_n[0] = 0
-            K.run_sequential(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, gate_idx[a:b],
+            K.run_sequential(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], ext_ptr[a:b], ext_idx,
+                             gate_pat, gate_idx[a:b],
                              np.uint64(self.poisson_seed), self.presented + a, n_active, n_rest, self.dt_ms, flags,
                              counts[a:b], attempts[a:b], rec_t, rec_i, rec_n,
                              rec_v_idx if recording else no_v_idx, rec_v if recording else no_v, rec_v_n)
@@ -1124,9 +1207,10 @@ class Network:
 
     def infer(
         self,
-        inputs: Any,
+        inputs: Any = None,
         *,
-        active_ms: float = 350.0,
+        spikes: Any = None,
+        active_ms: float | None = None,
         rest_ms: float = 150.0,
         use_thresholds: bool = True,
         min_spikes: int = 0,
@@ -1154,6 +1238,10 @@ class Network:
         process safe to ``fork`` afterwards); otherwise presentations run on ``n_jobs`` threads
         (default: all cores).
 
+        ``inputs`` are Poisson rates (Hz) ``[n_presentations, n_inputs]``, or ``spikes`` the input
+        trains ``[T, n_presentations, n_inputs]`` (0/1, time first; the active phase is then ``T``
+        steps, ``min_spikes`` is refused), as in :meth:`run`.
+
         Returns
         -------
         dict name -> ndarray of int64 [n_presentations, n]
@@ -1167,8 +1255,7 @@ class Network:
             first use, also as :meth:`build` (a delay too long for the network).
         """
         self.build()
-        rates = self._rates(inputs)
-        n_active = self._steps(active_ms, "active_ms")
+        rates, ext_ptr, ext_idx, n_active = self._inputs(inputs, spikes, active_ms, min_spikes)
         n_rest = self._steps(rest_ms, "rest_ms")
         flags = np.zeros(K.NF)
         flags[K.F_USE_THETA] = float(use_thresholds)
@@ -1205,8 +1292,8 @@ class Network:
             st = self._state_tuple()
             for a in range(0, rates.shape[0], max(1, int(chunk))):
                 b = min(rates.shape[0], a + max(1, int(chunk)))
-                kernel(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], gate_pat, key_arr[a:b],
-                       n_active, n_rest, self.dt_ms, flags, counts[a:b], attempts[a:b])
+                kernel(self._topo, self._nprm, self._cprm, self._tab, st, rates[a:b], ext_ptr[a:b], ext_idx, gate_pat,
+                       key_arr[a:b], n_active, n_rest, self.dt_ms, flags, counts[a:b], attempts[a:b])
                 if bar is not None:
                     bar.update(b - a)
         finally:

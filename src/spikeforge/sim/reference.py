@@ -143,7 +143,7 @@ class ReferenceNetwork:
                         if M[j, k]:
                             W[j, k] *= f
 
-    def _presentation(self, rates, gain, key, n_active, n_rest, flags, gates, counts):
+    def _presentation(self, rates, gain, key, n_active, n_rest, flags, gates, counts, given=None):
         learning, adapt, use_theta, kp = flags
         for p in self.lif:
             if p.params.theta_snapshot:
@@ -152,7 +152,10 @@ class ReferenceNetwork:
             self._normalize()
         # the engine's own generator: rates were checked by Network._rates; repetitions may raise
         # rate·gain past 1000/dt, where both paths fire at every step
-        ptr, idx = _poisson_by_step(rates, float(gain), int(n_active), float(self.dt), np.uint64(key % 2**64))
+        if given is not None:  # the given trains: (ptr [T + 1], idx), as Network._spike_trains makes them
+            ptr, idx = given
+        else:
+            ptr, idx = _poisson_by_step(rates, float(gain), int(n_active), float(self.dt), np.uint64(key % 2**64))
         in_offsets = np.concatenate([np.arange(p.offset, p.offset + p.n) for p in self.inputs]) if self.inputs \
             else np.zeros(0, dtype=np.int64)
         for step in range(n_active + n_rest):
@@ -215,9 +218,10 @@ class ReferenceNetwork:
 
     def run(
         self,
-        inputs: Any,
+        inputs: Any = None,
         *,
-        active_ms: float = 350.0,
+        spikes: Any = None,
+        active_ms: float | None = None,
         rest_ms: float = 150.0,
         learning: bool = True,
         adapt_thresholds: bool | None = None,
@@ -235,9 +239,9 @@ class ReferenceNetwork:
         The arguments are converted and checked by the network's own code (same errors).
         """
         # inputs, durations, gates and repetition arguments: exactly as Network.run takes them
-        rates = self.net._rates(inputs)
+        rates, ext_ptr, ext_idx, n_active = self.net._inputs(inputs, spikes, active_ms, min_spikes)
         n_pres = rates.shape[0]
-        n_active, n_rest = self.net._steps(active_ms, "active_ms"), self.net._steps(rest_ms, "rest_ms")
+        n_rest = self.net._steps(rest_ms, "rest_ms")
         self.net._gates(gates, n_pres)
         rp = self.net._retry_population(min_spikes, retry_population, retry_gain, max_retries)
         adapt = learning if adapt_thresholds is None else adapt_thresholds
@@ -258,7 +262,9 @@ class ReferenceNetwork:
             while True:
                 counts[n] = 0
                 key = presentation_key(self.seed, self.presented + n, attempt)
-                self._presentation(rates[n], 1.0 + attempt * retry_gain, key, n_active, n_rest, flags, g, counts[n])
+                given = (ext_ptr[n], ext_idx) if ext_ptr.shape[1] else None
+                self._presentation(rates[n], 1.0 + attempt * retry_gain, key, n_active, n_rest, flags, g, counts[n],
+                                   given)
                 if min_spikes <= 0 or attempt >= max_retries:
                     break
                 if counts[n, rp.offset : rp.offset + rp.n].sum() >= min_spikes:
