@@ -3,8 +3,8 @@
     python benchmarks/torch_stdp_memory.py [--T 1000] [--B 64] [--I 784] [--O 400] [--repeats 3]
 
 Each measurement runs in a fresh process: it builds random 0/1 spikes ``[T, B, I]`` / ``[T, B, O]``
-(5 % per step), records the peak RSS, makes one call with Diehl & Cook's rule and reports the
-peak RSS the call added, beside the size of the spikes. The traces are computed a chunk of steps
+(5 % per step), makes one call with Diehl & Cook's rule and reports the peak RSS during the call minus
+the RSS just before it (Linux ``/proc``), beside the size of the spikes. The traces are computed a chunk of steps
 at a time (``_CHUNK_ELEMENTS``), so what the call adds should not grow with ``T``; ``--chunk``
 sets the chunk size for a comparison (``--chunk 0`` = the whole sequence in one chunk, as the
 implementation before 2026-12-06 held it). Timings are for orientation only (2-core machine).
@@ -25,9 +25,12 @@ T, B, I, O, chunk = (int(a) for a in sys.argv[1:6])
 if chunk >= 0:
     ts._CHUNK_ELEMENTS = chunk if chunk > 0 else 1 << 62
 g = torch.Generator().manual_seed(0)
-pre = (torch.rand(T, B, I, generator=g) < 0.05).float()
-post = (torch.rand(T, B, O, generator=g) < 0.05).float()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pre, post = torch.empty(T, B, I), torch.empty(T, B, O)
+for t in range(T):  # step by step: no transient larger than the spikes themselves
+    pre[t] = torch.rand(B, I, generator=g) < 0.05
+    post[t] = torch.rand(B, O, generator=g) < 0.05
+import os
+before = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024  # current RSS, KiB
 t = time.perf_counter()
 dw = ts.trace_stdp_linear(pre, post, torch.zeros(O, I), TraceSTDP.diehl_cook(), 0.5)
 sec = time.perf_counter() - t
