@@ -14,6 +14,8 @@
 - :class:`ThresholdDependentBatchNorm1d` / ``2d`` (tdBN), the per-time-step :class:`BatchNormThroughTime1d` /
   ``2d`` (BNTT) and :class:`TemporalEffectiveBatchNorm1d` / ``2d`` (TEBN), and :func:`fold_batchnorm`.
 - :mod:`spikeforge.nn.models`: :class:`ConvSNN` (MNIST) and :class:`SpikingResNet19` (CIFAR).
+- :class:`WTALayer` (:mod:`spikeforge.nn.wta`): k-winner-take-all LIF layer with an adaptive threshold and
+  weight normalisation, for local (STDP) learning; :func:`kwta_step`.
 - :func:`count_synops` (:mod:`spikeforge.nn.synops`): synaptic operations (AC/MAC) and energy per sample.
 - :mod:`spikeforge.nn.train`: the training loop, checkpoints and datasets behind ``spikeforge train``.
 """
@@ -58,6 +60,7 @@ from .neurons import ALIF, IF, LIF, ALIFState, Izhikevich, IzhikevichState, rese
 from .qcfs import QCFS, floor_ste
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
+from .wta import WTALayer, kwta_step, kwta_step_reference
 
 __all__ = [
     "ALIF",
@@ -112,4 +115,7 @@ __all__ = [
     "surrogate",
     "to_batch_first",
     "to_time_first",
+    "WTALayer",
+    "kwta_step",
+    "kwta_step_reference",
 ]
