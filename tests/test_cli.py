@@ -271,6 +271,15 @@ def test_train_config_file_data_folder_is_relative_to_the_file(tmp_path, monkeyp
     assert _train_config(["--config", str(f), "--data", "old"]).data == str(tmp_path / "work" / "old")
     f.write_text(json.dumps({"model": "convsnn", "data": "Digits"}))
     assert _train_config(["--config", str(f)]).data == "Digits"
+    # a data folder literally named "all" is a folder (review: it was taken for "not given")
+    (tmp_path / "work" / "all").mkdir()
+    assert _train_config(["convsnn", "--data", "all"]).data == str(tmp_path / "work" / "all")
+    # a run resumed from another place (absolute folder differs, same data folder name) is the same run
+    from spikeforge.nn.train import _resume_mismatch, config_to_dict
+
+    stored = config_to_dict(TrainConfig(model="convsnn", data="/elsewhere/old"))
+    assert _resume_mismatch(stored, TrainConfig(model="convsnn", data="old")) == []
+    assert _resume_mismatch(stored, TrainConfig(model="convsnn", data="cifar")) == ["data"]
     # what a run stores is absolute, so its summary repeats the run from any working directory
     assert TrainConfig(model="convsnn", data="old").data == str(tmp_path / "work" / "old")
     assert TrainConfig(model="convsnn", data="mnist").data == "mnist"

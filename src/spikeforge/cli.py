@@ -223,7 +223,7 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
     for dest, name in _TRAIN_FLAGS.items():
         given = getattr(args, dest, None)
         if given is not None:
-            values[name] = None if given == _ALL else given
+            values[name] = None if name in ("n_train", "n_test") and given == _ALL else given
     missing = [flag for flag, name in (("model", "model"), ("--data", "data")) if values.get(name) is None]
     if missing:
         message = f"the following arguments are required: {', '.join(missing)} (or a --config file that sets them)"

@@ -345,6 +345,10 @@ def test_events_to_frames_by_time_window_and_by_event_count():
     empty = np.zeros(0, dtype=EVENT_DTYPE)
     assert events_to_frames(empty, (5, 4), n_time_bins=3).shape == (3, 2, 4, 5)
     assert events_to_frames(empty, (5, 4), event_count=3).shape == (0, 2, 4, 5)
+    # a fixed window gives a fixed frame count, with or without events (review: it gave 0 frames)
+    assert events_to_frames(empty, (5, 4), time_window_us=100, duration_us=1000).shape == (10, 2, 4, 5)
+    assert events_to_frames(ev, (5, 4), time_window_us=100, duration_us=1000).shape == (10, 2, 4, 5)
+    assert events_to_frames(empty, (5, 4), time_window_us=100).shape == (0, 2, 4, 5)
 
 
 @pytest.mark.parametrize("kwargs, message", [

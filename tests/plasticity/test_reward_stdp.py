@@ -99,8 +99,11 @@ def test_linear_equals_the_reference(rule_name, tau_e_ms, per_sample):
     want, e = reference(pre, post, rule, r, tau_e_ms, lr1.numpy(), lr2.numpy())
     assert np.abs(want).max() > 0.05
     np.testing.assert_allclose(dw.numpy(), want, atol=1e-10, rtol=0)
-    assert state.e.shape == (B, 3, 4)
-    np.testing.assert_allclose(state.e.numpy(), e, atol=1e-12, rtol=0)
+    if tau_e_ms == 0:
+        assert state.e is None  # nothing to carry: the eligibility is the step's change only
+    else:
+        assert state.e.shape == (B, 3, 4)
+        np.testing.assert_allclose(state.e.numpy(), e, atol=1e-12, rtol=0)
     mean = trace_stdp_linear(pre, post, torch.zeros(3, 4, dtype=torch.float64), rule, DT, reward=r,
                              tau_e_ms=tau_e_ms, lr1=lr1, lr2=lr2, reduction="mean")
     np.testing.assert_allclose(mean.numpy(), want / B, atol=1e-10, rtol=0)
@@ -209,3 +212,23 @@ def test_bad_reward_arguments_are_clear_errors():
                           reward=torch.ones(10))
     with pytest.raises(ValueError, match="tau_e_ms"):
         STDPUpdater(torch.nn.Linear(4, 3), rule, DT, tau_e_ms=-2.0)
+
+
+def test_no_eligibility_is_carried_without_a_time_constant():
+    # review: tau_e_ms = 0 kept a [B, O, I] eligibility that could never contribute and then refused
+    # a following step without reward
+    rule = RULES["all_to_all"]
+    pre, post = spikes((5, 2, 4), 0.4, 1), spikes((5, 2, 3), 0.4, 2)
+    _, state = trace_stdp_linear(pre, post, torch.zeros(3, 4, dtype=torch.float64), rule, DT,
+                                 reward=torch.ones(5), return_state=True)
+    assert state.e is None
+    up = STDPUpdater(torch.nn.Linear(4, 3).double(), rule, DT)
+    up.step(pre, post, torch.ones(5))
+    up.step(pre, post)  # plain STDP next: allowed
+    with pytest.raises(ValueError, match="reward must be finite"):
+        reward_stdp_reference([1], [2], rule, DT, [float("nan")] * 3)
+    with pytest.raises(ValueError, match="tau_e_ms"):
+        reward_stdp_reference([1], [2], rule, DT, [1.0] * 3, tau_e_ms=None)
+    import numpy as _np
+    trace_stdp_linear(pre, post, torch.zeros(3, 4, dtype=torch.float64), rule, DT, reward=torch.ones(5),
+                      tau_e_ms=_np.float32(5.0))  # NumPy scalars are numbers too

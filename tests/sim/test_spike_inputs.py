@@ -94,3 +94,22 @@ def test_bad_spike_inputs_are_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         net.infer(**kwargs)
     assert net.presented == 0  # nothing was simulated
+
+
+def test_each_input_population_must_have_its_own_size():
+    # review: only the total width was checked, so swapped arrays sent spikes to the wrong population
+    from spikeforge.neurons import LIFParameters
+    from spikeforge.sim import Network
+
+    net = Network(dt_ms=0.5, seed=0)
+    net.add_input("A", 10)
+    net.add_input("B", 20)
+    net.add_population("E", 2, LIFParameters())
+    net.connect("A", "E", weight=1.0)
+    net.connect("B", "E", weight=1.0)
+    with pytest.raises(ValueError, match=r"spikes\['A'\] must have shape \[T, n_presentations, 10\]"):
+        net.run(spikes={"A": np.zeros((5, 1, 20)), "B": np.zeros((5, 1, 10))})
+    with pytest.raises(ValueError, match=r"rates\['A'\] must have shape \[n_presentations, 10\]"):
+        net.run({"A": np.zeros((1, 20)), "B": np.zeros((1, 10))})
+    res = net.run(spikes={"A": np.ones((5, 1, 10)), "B": np.zeros((5, 1, 20))}, learning=False, rest_ms=0)
+    assert res.counts["A"].sum() == 50 and res.counts["B"].sum() == 0

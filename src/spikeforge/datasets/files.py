@@ -432,8 +432,9 @@ def events_to_frames(
     Returns
     -------
     ndarray float32 [T, 2, H, W]
-        Event counts per bin, polarity (``p > 0`` → channel 1) and pixel. With no events:
-        ``n_time_bins`` empty frames, or ``T = 0`` for the other two modes.
+        Event counts per bin, polarity (``p > 0`` → channel 1) and pixel. The incomplete last bin
+        is kept (Tonic's ``ToFrame`` drops it by default). With no events: ``n_time_bins`` empty
+        frames, ``⌈duration_us / time_window_us⌉`` with both given, else ``T = 0``.
 
     Raises
     ------
@@ -462,8 +463,11 @@ def events_to_frames(
     if events.size and (events["x"].max() >= W or events["y"].max() >= H or events["x"].min() < 0
                         or events["y"].min() < 0):
         raise ValueError(f"events fall outside sensor_size {sensor_size}")
-    if events.size == 0:
-        return np.zeros((n_time_bins or 0, 2, H, W), dtype=np.float32)
+    if events.size == 0:  # as many empty frames as the slicing defines without events
+        T = n_time_bins if n_time_bins is not None else (
+            math.ceil(duration_us / float(time_window_us)) if time_window_us is not None and duration_us is not None
+            else 0)
+        return np.zeros((T, 2, H, W), dtype=np.float32)
     t = events["t"].astype(np.int64) - int(events["t"].min())
     if event_count is not None:
         order = np.argsort(t, kind="stable")
@@ -483,13 +487,4 @@ def events_to_frames(
     p = (events["p"] > 0).astype(np.int64)
     flat = ((b[keep] * 2 + p[keep]) * H + events["y"][keep].astype(np.int64)) * W + events["x"][keep].astype(np.int64)
     frames = np.bincount(flat, minlength=T * 2 * H * W).astype(np.float32).reshape(T, 2, H, W)
-    return frames
-    if events["x"].max() >= W or events["y"].max() >= H or events["x"].min() < 0 or events["y"].min() < 0:
-        raise ValueError(f"events fall outside sensor_size {sensor_size}")
-    t = events["t"].astype(np.int64) - int(events["t"].min())
-    span = int(duration_us) if duration_us is not None else int(t.max()) + 1
-    b = np.minimum(t * n_time_bins // max(span, 1), n_time_bins - 1)
-    keep = t < span
-    p = (events["p"] > 0).astype(np.int64)
-    np.add.at(frames, (b[keep], p[keep], events["y"][keep].astype(np.int64), events["x"][keep].astype(np.int64)), 1.0)
     return frames

@@ -686,15 +686,28 @@ def fit(
 _RESUME_MAY_DIFFER = ("device", "amp")
 
 
+def _data_identity(data: Any) -> Any:
+    """What identifies a dataset across machines: the keyword (``mnist``, ``digits``) or a folder's name
+    (its absolute location differs from machine to machine)."""
+    if not isinstance(data, str):
+        return data
+    return data.lower() if data.lower() in ("mnist", "digits") else Path(data).name
+
+
 def _resume_mismatch(stored: dict[str, Any], cfg: TrainConfig) -> list[str]:
     """The fields (other than :data:`_RESUME_MAY_DIFFER`) in which a checkpoint's stored config differs
-    from ``cfg``, both compared in their JSON form. Fields the stored config lacks (older checkpoints)
-    are not compared."""
+    from ``cfg``, both compared in their JSON form; a data folder is compared by its name
+    (:func:`_data_identity`), so a run moved to another machine or folder resumes. Fields the stored
+    config lacks (older checkpoints) are not compared."""
     current = config_to_dict(cfg)
     try:  # the canonical form of the stored values (e.g. an old untagged neuron dict)
         canonical = config_to_dict(config_from_dict(stored))
     except (TypeError, ValueError, KeyError):
         canonical = stored
+    canonical, current = dict(canonical), dict(current)
+    for d in (canonical, current):
+        if "data" in d:
+            d["data"] = _data_identity(d["data"])
     return [k for k in current if k not in _RESUME_MAY_DIFFER and k in stored and canonical.get(k) != current[k]]
 
 

@@ -148,8 +148,8 @@ class WTALayer(nn.Module):
 
     @torch.no_grad()
     def normalize_(self) -> None:
-        """Scale each neuron's incoming weights to sum to ``norm_total`` (no-op without one; rows that
-        sum to 0 are left as they are)."""
+        """Scale each neuron's incoming weights to sum to ``norm_total`` (no-op without one; rows whose
+        sum is not positive are left as they are)."""
         if self.norm_total is None:
             return
         w = self.linear.weight

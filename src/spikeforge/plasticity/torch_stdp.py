@@ -47,10 +47,12 @@ scaled elementwise by the factor of the current weight before it is added,
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -209,7 +211,7 @@ def _reward(reward: Any, tau_e_ms: Any, dt_ms: float, online_clip: bool, T: int,
             device: torch.device) -> tuple[Tensor | None, float]:
     """The reward as a [T, B] tensor (None without one) and the eligibility's decay factor per step
     (``exp(−dt/τ_e)``, 0 for ``τ_e = 0``)."""
-    if isinstance(tau_e_ms, bool) or not isinstance(tau_e_ms, (int, float)) or not (
+    if isinstance(tau_e_ms, (bool, np.bool_)) or not isinstance(tau_e_ms, numbers.Real) or not (
             math.isfinite(tau_e_ms) and tau_e_ms >= 0):
         raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms!r}")
     if reward is None:
@@ -314,7 +316,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     x, y1, y2 = _initial_state(state, rule, tuple(pre.shape[1:]), tuple(post.shape[1:]), dtype, device)
     e_prev = _initial_eligibility(state, r is not None, (B, *weight.shape), dtype, device)
     e_new = None
-    if r is not None and want_state:
+    if r is not None and want_state and d_e > 0.0:  # τ_e = 0: the eligibility is the step's change only, never carried
         e_new = e_prev * d_e ** T if e_prev is not None else torch.zeros((B, *weight.shape), dtype=dtype, device=device)
     if T == 0:
         return torch.zeros_like(weight), STDPTraceState(x, y1, y2, e_new)
@@ -458,8 +460,9 @@ def trace_stdp_linear(
         :func:`~.trace_stdp.reward_stdp_reference` is the readable reference.
     tau_e_ms : float
         Time constant of the eligibility trace (ms); 0 (default) leaves none (MSTDP). With
-        ``return_state=True`` the eligibility after the last step is returned in ``state.e``
-        ([B, O, I]: ``B·O·I`` numbers) so that chunked calls equal one call.
+        ``tau_e_ms > 0`` and ``return_state=True`` the eligibility after the last step is returned in
+        ``state.e`` ([B, O, I]: ``B·O·I`` numbers) so that chunked calls equal one call (with 0 nothing
+        is carried: ``state.e`` is None).
 
     Returns
     -------
@@ -709,8 +712,8 @@ class STDPUpdater:
             Its output spikes, [T, B, out_features] or [T, B, C_out, H', W'].
         reward : Tensor [T] or [T, B], optional
             Reward of each step (and sample): reward-modulated STDP with the updater's ``tau_e_ms``
-            (see :func:`trace_stdp_linear`). Once a step had a reward, the following steps need one
-            too (zeros where there is none) until :meth:`reset`.
+            (see :func:`trace_stdp_linear`). With ``tau_e_ms > 0``, once a step had a reward the
+            following steps need one too (zeros where there is none) until :meth:`reset`.
 
         Returns
         -------

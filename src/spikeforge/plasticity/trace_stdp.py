@@ -466,9 +466,11 @@ def reward_stdp_reference(
         Eligibility after the last step.
     """
     _check_step_arguments(dt_ms, 0)
-    if not (math.isfinite(tau_e_ms) and tau_e_ms >= 0):
-        raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms}")
+    if not (isinstance(tau_e_ms, (int, float, np.number)) and math.isfinite(tau_e_ms) and tau_e_ms >= 0):
+        raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms!r}")
     r = [float(v) for v in reward]
+    if not all(math.isfinite(v) for v in r):
+        raise ValueError("reward must be finite")
     pre = set(int(t) for t in _spike_steps(pre_steps, "pre_steps"))
     post = set(int(t) for t in _spike_steps(post_steps, "post_steps"))
     d_pre = math.exp(-dt_ms / rule.tau_pre_ms)

@@ -824,7 +824,13 @@ class Network:
             for pop in self._input_pops:
                 if pop.name not in inputs:
                     raise ValueError(f"no rates given for input population {pop.name!r}")
-                parts.append(np.asarray(inputs[pop.name], dtype=np.float64))
+                part = np.asarray(inputs[pop.name], dtype=np.float64)
+                if part.ndim == 1:
+                    part = part[None, :]
+                if part.ndim != 2 or part.shape[1] != pop.n:
+                    raise ValueError(f"rates[{pop.name!r}] must have shape [n_presentations, {pop.n}] (input population "
+                                     f"{pop.name!r} has {pop.n} neurons); got {part.shape}")
+                parts.append(part)
             if len({p.shape[0] for p in parts}) > 1:
                 raise ValueError("every input population needs the same number of presentations")
             rates = np.concatenate(parts, axis=1) if parts else np.zeros((0, 0))
@@ -879,7 +885,11 @@ class Network:
             for pop in self._input_pops:
                 if pop.name not in spikes:
                     raise ValueError(f"no spikes given for input population {pop.name!r}")
-                parts.append(as_array(spikes[pop.name], f"spikes[{pop.name!r}]"))
+                part = as_array(spikes[pop.name], f"spikes[{pop.name!r}]")
+                if part.shape[2] != pop.n:
+                    raise ValueError(f"spikes[{pop.name!r}] must have shape [T, n_presentations, {pop.n}] "
+                                     f"(input population {pop.name!r} has {pop.n} neurons); got {part.shape}")
+                parts.append(part)
             if len({p.shape[:2] for p in parts}) > 1:
                 raise ValueError("every input population needs spikes of the same [T, n_presentations]")
             arr = np.concatenate(parts, axis=2) if parts else np.zeros((0, 0, 0), dtype=np.bool_)
