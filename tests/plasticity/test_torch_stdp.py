@@ -383,8 +383,8 @@ def test_type_errors():
         trace_stdp_linear(pre, post, weight, {"a_plus": 0.1}, DT)
     with pytest.raises(TypeError, match="weight must be a torch.Tensor"):
         trace_stdp_linear(pre, post, np.zeros((3, 4)), RULES["all_to_all"], DT)
-    with pytest.raises(TypeError, match="layer must be a torch.nn.Linear or torch.nn.Conv2d; got Conv1d"):
-        STDPUpdater(torch.nn.Conv1d(2, 3, 3), RULES["all_to_all"], DT)
+    with pytest.raises(TypeError, match="layer must be a torch.nn.Linear, Conv1d or Conv2d; got Conv3d"):
+        STDPUpdater(torch.nn.Conv3d(2, 3, 3), RULES["all_to_all"], DT)
 
 
 def test_conv2d_rejects_bad_inputs():

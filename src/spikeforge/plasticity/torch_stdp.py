@@ -59,7 +59,7 @@ from torch import Tensor, nn
 
 from .trace_stdp import TraceSTDP
 
-__all__ = ["STDPTraceState", "STDPUpdater", "trace_stdp_conv2d", "trace_stdp_linear"]
+__all__ = ["STDPTraceState", "STDPUpdater", "trace_stdp_conv1d", "trace_stdp_conv2d", "trace_stdp_linear"]
 
 _REDUCTIONS = ("sum", "mean")
 #: elements of one chunk of steps: bounds the memory of the traces (and of the convolution's unfold)
@@ -612,12 +612,103 @@ def trace_stdp_conv2d(
     return (dw, new_state) if return_state else dw
 
 
+# --------------------------------------------------------------------------- conv1d
+def _one(value: Any, name: str, minimum: int) -> int:
+    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(vals) != 1 or isinstance(vals[0], bool) or not isinstance(vals[0], int) or vals[0] < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum} (or a 1-tuple); got {value!r}")
+    return vals[0]
+
+
+def _state_1d_to_2d(state: STDPTraceState | None) -> STDPTraceState | None:
+    if state is None or not isinstance(state, STDPTraceState):
+        return state
+    up = lambda t: t.unsqueeze(-2) if isinstance(t, Tensor) else t  # noqa: E731  [B, C, L] -> [B, C, 1, L]
+    return STDPTraceState(up(state.x), up(state.y1), up(state.y2), up(state.e))
+
+
+def _state_2d_to_1d(state: STDPTraceState) -> STDPTraceState:
+    down = lambda t: t.squeeze(-2) if t is not None else None  # noqa: E731
+    return STDPTraceState(down(state.x), down(state.y1), down(state.y2), down(state.e))
+
+
+def trace_stdp_conv1d(
+    pre: Tensor,
+    post: Tensor,
+    weight: Tensor,
+    rule: TraceSTDP,
+    dt_ms: float,
+    *,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    reduction: str = "sum",
+    state: STDPTraceState | None = None,
+    return_state: bool = False,
+    lr1: float | Tensor = 1.0,
+    lr2: float | Tensor = 1.0,
+    online_clip: bool = False,
+    reward: Tensor | None = None,
+    tau_e_ms: float = 0.0,
+) -> Tensor | tuple[Tensor, STDPTraceState]:
+    """Weight change of a ``torch.nn.Conv1d`` layer (``groups=1``, zero padding) under trace STDP.
+
+    :func:`trace_stdp_conv2d` on maps of height 1 (same semantics and options).
+
+    Parameters
+    ----------
+    pre : Tensor [T, B, C_in, L]
+        Input spikes, 0/1; time first.
+    post : Tensor [T, B, C_out, L']
+        Output spikes, ``L' = ⌊(L + 2·padding − dilation·(k − 1) − 1)/stride⌋ + 1``.
+    weight : Tensor [C_out, C_in, k]
+        The layer's weight.
+    rule, dt_ms, reduction, lr1, lr2, online_clip, reward, tau_e_ms :
+        As in :func:`trace_stdp_conv2d` (``dt_ms`` in ms, ``tau_e_ms`` in ms).
+    stride, padding, dilation : int
+        As ``Conv1d``'s.
+    state : STDPTraceState, optional
+        ``x`` [B, C_in, L], ``y1`` / ``y2`` [B, C_out, L'] (and ``e`` [B, C_out, C_in, k]) of the
+        previous chunk.
+    return_state : bool
+        Also return the final traces (same 1-D shapes).
+
+    Returns
+    -------
+    dw : Tensor [C_out, C_in, k]
+    state : STDPTraceState
+        Only with ``return_state=True``.
+
+    Raises
+    ------
+    ValueError
+        If ``pre`` / ``post`` are not 4-D, ``weight`` is not 3-D, or as :func:`trace_stdp_conv2d`.
+    TypeError
+        As :func:`trace_stdp_linear`.
+    """
+    weight = _check_weight(weight, 3, "[C_out, C_in, k]")
+    stride, padding, dilation = _one(stride, "stride", 1), _one(padding, "padding", 0), _one(dilation, "dilation", 1)
+    for name, s, layout in (("pre", pre, "[T, B, C_in, L]"), ("post", post, "[T, B, C_out, L']")):
+        dim = s.dim() if isinstance(s, Tensor) else np.ndim(s)
+        if dim != 4:
+            raise ValueError(f"{name} must have shape {layout} (time first); got {dim}-D")
+    pre2 = torch.as_tensor(pre).unsqueeze(-2)
+    post2 = torch.as_tensor(post).unsqueeze(-2)
+    out = trace_stdp_conv2d(pre2, post2, weight.unsqueeze(-2), rule, dt_ms, stride=(1, stride), padding=(0, padding),
+                            dilation=(1, dilation), reduction=reduction, state=_state_1d_to_2d(state),
+                            return_state=True, lr1=lr1, lr2=lr2, online_clip=online_clip, reward=reward,
+                            tau_e_ms=tau_e_ms)
+    dw, new_state = out
+    dw = dw.squeeze(-2)
+    return (dw, _state_2d_to_1d(new_state)) if return_state else dw
+
+
 # --------------------------------------------------------------------------- updater
 class STDPUpdater:
-    """Applies trace STDP to a ``torch.nn.Linear`` or ``torch.nn.Conv2d`` layer, chunk by chunk.
+    """Applies trace STDP to a ``torch.nn.Linear``, ``Conv1d`` or ``Conv2d`` layer, chunk by chunk.
 
     ``step(pre, post)`` computes the weight change of the chunk with :func:`trace_stdp_linear` /
-    :func:`trace_stdp_conv2d` (traces carried over from the previous ``step`` until ``reset()``)
+    :func:`trace_stdp_conv1d` / :func:`trace_stdp_conv2d` (traces carried over from the previous ``step`` until ``reset()``)
     and either adds ``lr·dw`` to ``layer.weight`` and clamps it to ``[rule.w_min, rule.w_max]``,
     or, with ``as_grad=True``, sets ``layer.weight.grad = −lr·dw`` for a torch optimizer (then
     call :meth:`clamp_` after ``optimizer.step()`` to keep the bounds). The bias is not touched.
@@ -626,8 +717,8 @@ class STDPUpdater:
 
     Parameters
     ----------
-    layer : nn.Linear or nn.Conv2d
-        The layer whose ``weight`` learns (Conv2d: ``groups=1``, ``padding_mode="zeros"``).
+    layer : nn.Linear, nn.Conv1d or nn.Conv2d
+        The layer whose ``weight`` learns (convolutions: ``groups=1``, ``padding_mode="zeros"``).
     rule : TraceSTDP
         The rule (``prune_tau_ms`` must be None).
     dt_ms : float
@@ -657,12 +748,12 @@ class STDPUpdater:
         > 0 without ``online_clip=True``, a bad ``dt_ms``, ``reduction`` or ``lr``.
     """
 
-    def __init__(self, layer: nn.Linear | nn.Conv2d, rule: TraceSTDP, dt_ms: float, *,
+    def __init__(self, layer: nn.Linear | nn.Conv1d | nn.Conv2d, rule: TraceSTDP, dt_ms: float, *,
                  reduction: str = "mean", lr: float = 1.0, as_grad: bool = False,
                  lr1: float | Tensor = 1.0, lr2: float | Tensor = 1.0, online_clip: bool = False,
                  tau_e_ms: float = 0.0) -> None:
-        if not isinstance(layer, (nn.Linear, nn.Conv2d)):
-            raise TypeError(f"layer must be a torch.nn.Linear or torch.nn.Conv2d; got {type(layer).__name__}")
+        if not isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            raise TypeError(f"layer must be a torch.nn.Linear, Conv1d or Conv2d; got {type(layer).__name__}")
         self.online_clip = bool(online_clip)
         self.rule = _check_rule(rule, self.online_clip)
         self.dt_ms = _check_dt(dt_ms)
@@ -674,15 +765,16 @@ class STDPUpdater:
         _reward(None, tau_e_ms, self.dt_ms, self.online_clip, 0, 0, torch.float32, torch.device("cpu"))  # checks τ_e
         self.tau_e_ms = float(tau_e_ms)
         self._geometry: dict[str, Any] = {}
-        if isinstance(layer, nn.Conv2d):
+        if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
+            kind = type(layer).__name__
             if layer.groups != 1:
-                raise ValueError(f"Conv2d layers with groups != 1 are not supported; got groups={layer.groups}")
+                raise ValueError(f"{kind} layers with groups != 1 are not supported; got groups={layer.groups}")
             if layer.padding_mode != "zeros":
                 raise ValueError(f"only padding_mode='zeros' is supported; got {layer.padding_mode!r}")
             padding = layer.padding
             if isinstance(padding, str):
                 if padding == "valid":
-                    padding = (0, 0)
+                    padding = (0,) * len(layer.kernel_size)
                 else:  # "same" (stride 1): symmetric when dilation·(k − 1) is even
                     total = [d * (k - 1) for d, k in zip(layer.dilation, layer.kernel_size)]
                     if any(t % 2 for t in total):
@@ -690,6 +782,8 @@ class STDPUpdater:
                     padding = tuple(t // 2 for t in total)
             self._geometry = {"stride": tuple(layer.stride), "padding": tuple(padding),
                               "dilation": tuple(layer.dilation)}
+            if isinstance(layer, nn.Conv1d):
+                self._geometry = {k: v[0] for k, v in self._geometry.items()}
         self._state: STDPTraceState | None = None
 
     @property
@@ -737,6 +831,8 @@ class STDPUpdater:
                   "tau_e_ms": self.tau_e_ms}
         if isinstance(self.layer, nn.Conv2d):
             dw, state = trace_stdp_conv2d(pre, post, weight, self.rule, self.dt_ms, **self._geometry, **kwargs)
+        elif isinstance(self.layer, nn.Conv1d):
+            dw, state = trace_stdp_conv1d(pre, post, weight, self.rule, self.dt_ms, **self._geometry, **kwargs)
         else:
             dw, state = trace_stdp_linear(pre, post, weight, self.rule, self.dt_ms, **kwargs)
         self._state = state
