@@ -16,19 +16,7 @@ from spikeforge.plasticity import (  # noqa: E402
     trace_stdp_reference,
 )
 
-DT = 0.5
-FAR = {"a_plus": 0.5, "a_minus": 0.3, "tau_pre_ms": 4.0, "tau_post_ms": 3.0, "w_min": -1e4, "w_max": 1e4}
-RULES = {
-    "all_to_all": TraceSTDP(**FAR),
-    "nearest": TraceSTDP(**FAR, nearest=True),
-    "triplet_all_to_all": TraceSTDP(**FAR, tau_post2_ms=6.0),
-    "triplet_nearest": TraceSTDP(**FAR, tau_post2_ms=6.0, nearest=True),
-}
-
-
-def spikes(shape, p, seed):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.rand(shape, generator=g, dtype=torch.float64) < p).to(torch.float64)
+from .test_torch_stdp import DT, RULES, spikes  # noqa: E402  (the same rules and spike trains)
 
 
 def rewards(shape, seed):

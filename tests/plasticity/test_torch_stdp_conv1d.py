@@ -8,19 +8,14 @@ torch = pytest.importorskip("torch")
 
 from spikeforge.plasticity import (  # noqa: E402
     STDPUpdater,
-    TraceSTDP,
     trace_stdp_conv1d,
     trace_stdp_conv2d,
     trace_stdp_reference,
 )
 
-DT = 0.5
-RULE = TraceSTDP(a_plus=0.5, a_minus=0.3, tau_pre_ms=4.0, tau_post_ms=3.0, w_min=-1e4, w_max=1e4)
+from .test_torch_stdp import DT, RULES, spikes  # noqa: E402
 
-
-def spikes(shape, p, seed):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.rand(shape, generator=g, dtype=torch.float64) < p).to(torch.float64)
+RULE = RULES["all_to_all"]
 
 
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2)])

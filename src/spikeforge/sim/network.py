@@ -23,7 +23,7 @@ import math
 import numbers
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -816,21 +816,15 @@ class Network:
         """
         n_in = sum(p.n for p in self._input_pops)
         if isinstance(inputs, Mapping):
-            known = [p.name for p in self._input_pops]
-            unknown = [k for k in inputs if k not in known]
-            if unknown:
-                raise ValueError(f"rates given for unknown input population(s) {unknown}; input populations: {known}")
-            parts = []
-            for pop in self._input_pops:
-                if pop.name not in inputs:
-                    raise ValueError(f"no rates given for input population {pop.name!r}")
-                part = np.asarray(inputs[pop.name], dtype=np.float64)
-                if part.ndim == 1:
-                    part = part[None, :]
+            def block(value: Any, pop: Population) -> np.ndarray:
+                part = np.asarray(value, dtype=np.float64)
+                part = part[None, :] if part.ndim == 1 else part
                 if part.ndim != 2 or part.shape[1] != pop.n:
                     raise ValueError(f"rates[{pop.name!r}] must have shape [n_presentations, {pop.n}] (input population "
                                      f"{pop.name!r} has {pop.n} neurons); got {part.shape}")
-                parts.append(part)
+                return part
+
+            parts = self._population_blocks(inputs, "rates", block)
             if len({p.shape[0] for p in parts}) > 1:
                 raise ValueError("every input population needs the same number of presentations")
             rates = np.concatenate(parts, axis=1) if parts else np.zeros((0, 0))
@@ -848,6 +842,21 @@ class Network:
                 f"step); got {float(rates.max()):.4g} Hz — lower the rates or the step dt_ms"
             )
         return np.ascontiguousarray(rates)
+
+    def _population_blocks(self, per_population: Mapping[str, Any], what: str,
+                           block: Callable[[Any, Population], np.ndarray]) -> list[np.ndarray]:
+        """``block(value, population)`` of each input population in network order, from a dict input
+        population name -> value. ``ValueError`` naming ``what`` for an unknown or a missing population."""
+        known = [p.name for p in self._input_pops]
+        unknown = [k for k in per_population if k not in known]
+        if unknown:
+            raise ValueError(f"{what} given for unknown input population(s) {unknown}; input populations: {known}")
+        parts = []
+        for pop in self._input_pops:
+            if pop.name not in per_population:
+                raise ValueError(f"no {what} given for input population {pop.name!r}")
+            parts.append(block(per_population[pop.name], pop))
+        return parts
 
     def _spike_trains(self, spikes: Any) -> tuple[np.ndarray, np.ndarray, int]:
         """Given input spike trains as the kernel's CSR: ``(ptr [n_pres, T + 1] int64, idx int32, T)``;
@@ -877,19 +886,14 @@ class Network:
             return arr.astype(np.bool_)
 
         if isinstance(spikes, Mapping):
-            known = [p.name for p in self._input_pops]
-            unknown = [k for k in spikes if k not in known]
-            if unknown:
-                raise ValueError(f"spikes given for unknown input population(s) {unknown}; input populations: {known}")
-            parts = []
-            for pop in self._input_pops:
-                if pop.name not in spikes:
-                    raise ValueError(f"no spikes given for input population {pop.name!r}")
-                part = as_array(spikes[pop.name], f"spikes[{pop.name!r}]")
+            def block(value: Any, pop: Population) -> np.ndarray:
+                part = as_array(value, f"spikes[{pop.name!r}]")
                 if part.shape[2] != pop.n:
                     raise ValueError(f"spikes[{pop.name!r}] must have shape [T, n_presentations, {pop.n}] "
                                      f"(input population {pop.name!r} has {pop.n} neurons); got {part.shape}")
-                parts.append(part)
+                return part
+
+            parts = self._population_blocks(spikes, "spikes", block)
             if len({p.shape[:2] for p in parts}) > 1:
                 raise ValueError("every input population needs spikes of the same [T, n_presentations]")
             arr = np.concatenate(parts, axis=2) if parts else np.zeros((0, 0, 0), dtype=np.bool_)
