@@ -220,3 +220,48 @@ def test_no_eligibility_is_carried_without_a_time_constant():
     import numpy as _np
     trace_stdp_linear(pre, post, torch.zeros(3, 4, dtype=torch.float64), rule, DT, reward=torch.ones(5),
                       tau_e_ms=_np.float32(5.0))  # NumPy scalars are numbers too
+
+
+@pytest.mark.parametrize("tau_e_ms", [0.0, 6.0])
+def test_per_neuron_reward_equals_the_reference_and_chunks(tau_e_ms):
+    rule = RULES["triplet_all_to_all"]
+    T, B = 40, 2
+    pre, post = spikes((T, B, 4), 0.3, 61), spikes((T, B, 3), 0.3, 62)
+    r = rewards((T, B, 3), 63)
+    w = torch.zeros(3, 4, dtype=torch.float64)
+    dw, state = trace_stdp_linear(pre, post, w, rule, DT, reward=r, tau_e_ms=tau_e_ms, return_state=True)
+    want = np.zeros((3, 4))
+    for b in range(B):
+        for o in range(3):
+            for i in range(4):
+                want[o, i] += reward_stdp_reference(np.flatnonzero(pre[:, b, i].numpy()),
+                                                    np.flatnonzero(post[:, b, o].numpy()), rule, DT,
+                                                    r[:, b, o].tolist(), tau_e_ms=tau_e_ms)[0]
+    assert np.abs(want).max() > 0.05
+    np.testing.assert_allclose(dw.numpy(), want, atol=1e-10, rtol=0)
+    total, st = torch.zeros_like(w), None
+    for a, b in ((0, 17), (17, 40)):
+        d, st = trace_stdp_linear(pre[a:b], post[a:b], w, rule, DT, reward=r[a:b], tau_e_ms=tau_e_ms, state=st,
+                                  return_state=True)
+        total += d
+    torch.testing.assert_close(total, dw, atol=1e-12, rtol=0)
+    # a per-sample reward is the per-neuron reward repeated over the neurons
+    r2 = rewards((T, B), 64)
+    torch.testing.assert_close(
+        trace_stdp_linear(pre, post, w, rule, DT, reward=r2, tau_e_ms=tau_e_ms),
+        trace_stdp_linear(pre, post, w, rule, DT, reward=r2[:, :, None].expand(T, B, 3), tau_e_ms=tau_e_ms))
+    # per output channel on a convolution: chunked calls with the carried eligibility equal one call
+    cpre, cpost = spikes((20, 2, 2, 5, 5), 0.3, 65), spikes((20, 2, 3, 4, 4), 0.3, 66)
+    cr, cw = rewards((20, 2, 3), 67), torch.zeros(3, 2, 2, 2, dtype=torch.float64)
+    whole = trace_stdp_conv2d(cpre, cpost, cw, rule, DT, reward=cr, tau_e_ms=tau_e_ms)
+    d1, s1 = trace_stdp_conv2d(cpre[:9], cpost[:9], cw, rule, DT, reward=cr[:9], tau_e_ms=tau_e_ms, return_state=True)
+    d2 = trace_stdp_conv2d(cpre[9:], cpost[9:], cw, rule, DT, reward=cr[9:], tau_e_ms=tau_e_ms, state=s1)
+    torch.testing.assert_close(d1 + d2, whole, atol=1e-12, rtol=0)
+    # channel c's kernel follows reward c alone: zeroing the others' rewards leaves its change
+    only0 = cr.clone()
+    only0[:, :, 1:] = 0.0
+    part = trace_stdp_conv2d(cpre, cpost, cw, rule, DT, reward=only0, tau_e_ms=tau_e_ms)
+    torch.testing.assert_close(part[0], whole[0], atol=1e-12, rtol=0)
+    assert part[1:].abs().max() == 0
+    with pytest.raises(ValueError, match=r"\[T, B, n_out\] = \[40, 2, 3\]"):
+        trace_stdp_linear(pre, post, w, rule, DT, reward=torch.ones(T, B, 4))

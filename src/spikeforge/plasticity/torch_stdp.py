@@ -207,10 +207,11 @@ def _initial_state(state: STDPTraceState | None, rule: TraceSTDP, pre_shape: tup
     return out[0], out[1], out[2] if triplet else None
 
 
-def _reward(reward: Any, tau_e_ms: Any, dt_ms: float, online_clip: bool, T: int, B: int, dtype: torch.dtype,
-            device: torch.device) -> tuple[Tensor | None, float]:
-    """The reward as a [T, B] tensor (None without one) and the eligibility's decay factor per step
-    (``exp(−dt/τ_e)``, 0 for ``τ_e = 0``)."""
+def _reward(reward: Any, tau_e_ms: Any, dt_ms: float, online_clip: bool, T: int, B: int, n_out: int,
+            dtype: torch.dtype, device: torch.device) -> tuple[Tensor | None, float]:
+    """The reward as a [T, B, K] tensor (``K = 1``: one per sample, ``K = n_out``: one per output neuron /
+    channel; None without a reward) and the eligibility's decay factor per step (``exp(−dt/τ_e)``, 0 for
+    ``τ_e = 0``)."""
     if isinstance(tau_e_ms, (bool, np.bool_)) or not isinstance(tau_e_ms, numbers.Real) or not (
             math.isfinite(tau_e_ms) and tau_e_ms >= 0):
         raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms!r}")
@@ -220,15 +221,18 @@ def _reward(reward: Any, tau_e_ms: Any, dt_ms: float, online_clip: bool, T: int,
         raise ValueError("reward-modulated STDP (reward=) returns the summed change; it is not supported with "
                          "online_clip=True")
     r = reward if isinstance(reward, Tensor) else torch.as_tensor(reward)
-    if r.dtype == torch.bool or r.dtype.is_complex or r.dim() not in (1, 2) or r.shape[0] != T or (
-            r.dim() == 2 and r.shape[1] != B):
-        raise ValueError(f"reward must be a real tensor of shape [T] = [{T}] (one per step) or [T, B] = [{T}, {B}] "
-                         f"(one per step and sample); got {r.dim()}-D {_fmt(r.shape)} of dtype {r.dtype}")
+    if r.dtype == torch.bool or r.dtype.is_complex or r.dim() not in (1, 2, 3) or r.shape[0] != T or (
+            r.dim() >= 2 and r.shape[1] != B) or (r.dim() == 3 and r.shape[2] != n_out):
+        raise ValueError(f"reward must be a real tensor of shape [T] = [{T}] (one per step), [T, B] = [{T}, {B}] "
+                         f"(one per step and sample) or [T, B, n_out] = [{T}, {B}, {n_out}] (one per step, sample and "
+                         f"output neuron / channel); got {r.dim()}-D {_fmt(r.shape)} of dtype {r.dtype}")
     r = r.to(device=device, dtype=dtype)
     if not bool(torch.isfinite(r).all()):
         raise ValueError("reward contains non-finite values (NaN or inf)")
     d_e = math.exp(-dt_ms / tau_e_ms) if tau_e_ms > 0 else 0.0
-    return (r[:, None].expand(T, B) if r.dim() == 1 else r), d_e
+    if r.dim() == 1:
+        r = r[:, None].expand(T, B)
+    return (r[:, :, None] if r.dim() == 2 else r), d_e
 
 
 def _initial_eligibility(state: STDPTraceState | None, rewarded: bool, shape: tuple[int, ...], dtype: torch.dtype,
@@ -312,7 +316,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     g2 = _gate(lr2, "lr2", n_out, "postsynaptic neuron / output channel", gate_shape, dtype, device)
     if B == 0:
         raise ValueError("pre and post must have a batch size B >= 1 (shape [T, B, ...]); got B = 0")
-    r, d_e = _reward(reward, tau_e_ms, dt_ms, online_clip, T, B, dtype, device)
+    r, d_e = _reward(reward, tau_e_ms, dt_ms, online_clip, T, B, n_out, dtype, device)
     x, y1, y2 = _initial_state(state, rule, tuple(pre.shape[1:]), tuple(post.shape[1:]), dtype, device)
     e_prev = _initial_eligibility(state, r is not None, (B, *weight.shape), dtype, device)
     e_new = None
@@ -339,15 +343,15 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     else:
         dw = torch.zeros(weight.shape, dtype=dtype, device=device)
     if r is not None:
-        R = torch.empty_like(r)  # backward-filtered reward [T, B]
+        R = torch.empty_like(r)  # backward-filtered reward [T, B, K]
         acc = torch.zeros_like(r[0])
         for t in range(T - 1, -1, -1):
             acc = r[t] + d_e * acc
             R[t] = acc
         steps = torch.arange(T, dtype=dtype, device=device)
         if e_prev is not None:  # what the eligibility carried in from the previous call still earns
-            c = (r * (d_e ** (steps + 1))[:, None]).sum(0)  # [B]
-            dw.add_(torch.tensordot(c, e_prev, dims=1))
+            c = (r * (d_e ** (steps + 1))[:, None, None]).sum(0)  # [B, K]
+            dw.add_((c.reshape(*c.shape, *([1] * (e_prev.dim() - 2))) * e_prev).sum(0))
         q = d_e ** (T - 1 - steps)  # weight of step s in the final eligibility
     for t0, xs, y1s, y2s in chunks:
         # post-side factors of the two phases: depression D (pairs with pre), potentiation P (with x)
@@ -363,7 +367,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
                 for b in range(B):
                     e_new[b].add_(contract(pot[:, b] * qc, xs[:, b]))
                     e_new[b].sub_(contract(dep[:, b] * qc, pre_c[:, b]))
-            rc = R[t0:t0 + m].reshape(m, B, *([1] * (pot.dim() - 2)))
+            rc = R[t0:t0 + m].reshape(m, B, R.shape[2], *([1] * (pot.dim() - 3)))
             pot.mul_(rc)
             dep = dep * rc
         if not online_clip:  # one contraction over the chunk's steps
@@ -450,9 +454,9 @@ def trace_stdp_linear(
         phase where the synapse had an event (and scaled by the weight dependence of ``rule.mu_plus`` / ``mu_minus``), and return
         ``w_T − weight`` (the reference's semantics at the bounds); by default the unclipped sum
         of the updates. Required for a rule with ``mu_plus`` or ``mu_minus`` > 0.
-    reward : Tensor [T] or [T, B], optional
+    reward : Tensor [T], [T, B] or [T, B, O], optional
         Reward-modulated STDP (MSTDP / MSTDPET, Florian 2007; BindsNET's ``MSTDP`` / ``MSTDPET``):
-        the change becomes ``Σ_t r(t)·e(t)`` per sample, with the eligibility
+        the change becomes ``Σ_t r(t)·e(t)`` per sample (and per output neuron with ``[T, B, O]``), with the eligibility
         ``e(t) = e(t − 1)·exp(−dt/τ_e) + Δ(t)`` of the step changes ``Δ(t)`` above (so a reward
         credits the pairings of the last ≈ τ_e ms). ``r`` is one value per step (all samples) or per
         step and sample; dimensionless (a reward of 1 on every step with ``tau_e_ms=0`` gives plain
@@ -479,7 +483,7 @@ def trace_stdp_linear(
         positive finite number, ``reduction`` is unknown, a gate is not finite or not [O],
         ``state`` does not match the batch or the rule, the rule has ``prune_tau_ms``, the rule
         has ``mu_plus`` or ``mu_minus`` > 0 without ``online_clip=True``, ``reward`` is not
-        finite or not [T] / [T, B], ``reward`` with ``online_clip``, ``tau_e_ms`` negative or not
+        finite or not [T] / [T, B] / [T, B, O], ``reward`` with ``online_clip``, ``tau_e_ms`` negative or not
         finite, or ``state`` carries an eligibility (``state.e``) and ``reward`` is None.
     TypeError
         If ``weight`` is not a tensor, ``rule`` not a TraceSTDP or ``state`` not an STDPTraceState.
@@ -561,9 +565,9 @@ def trace_stdp_conv2d(
         Step-by-step clipped weight (after each phase, summed over positions; the weight dependence
         scales each phase's summed change); see :func:`trace_stdp_linear`. Required for a rule
         with ``mu_plus`` or ``mu_minus`` > 0.
-    reward : Tensor [T] or [T, B], optional
-        Reward-modulated STDP, as in :func:`trace_stdp_linear` (eligibility per sample and kernel
-        weight, summed over positions: ``state.e`` [B, C_out, C_in, kH, kW]).
+    reward : Tensor [T], [T, B] or [T, B, C_out], optional
+        Reward-modulated STDP, as in :func:`trace_stdp_linear` (per output channel with ``[T, B, C_out]``;
+        eligibility per sample and kernel weight, summed over positions: ``state.e`` [B, C_out, C_in, kH, kW]).
     tau_e_ms : float
         Eligibility time constant (ms); 0 leaves none.
 
@@ -762,7 +766,7 @@ class STDPUpdater:
             raise ValueError(f"lr must be a finite number; got {lr!r}")
         self.layer, self.lr, self.as_grad = layer, float(lr), bool(as_grad)
         self.lr1, self.lr2 = lr1, lr2
-        _reward(None, tau_e_ms, self.dt_ms, self.online_clip, 0, 0, torch.float32, torch.device("cpu"))  # checks τ_e
+        _reward(None, tau_e_ms, self.dt_ms, self.online_clip, 0, 0, 0, torch.float32, torch.device("cpu"))  # checks τ_e
         self.tau_e_ms = float(tau_e_ms)
         self._geometry: dict[str, Any] = {}
         if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
@@ -804,8 +808,8 @@ class STDPUpdater:
             The layer's input spikes, [T, B, in_features] or [T, B, C_in, H, W] (0/1, time first).
         post : Tensor
             Its output spikes, [T, B, out_features] or [T, B, C_out, H', W'].
-        reward : Tensor [T] or [T, B], optional
-            Reward of each step (and sample): reward-modulated STDP with the updater's ``tau_e_ms``
+        reward : Tensor [T], [T, B] or [T, B, out], optional
+            Reward of each step (and sample, and output neuron / channel): reward-modulated STDP with the updater's ``tau_e_ms``
             (see :func:`trace_stdp_linear`). With ``tau_e_ms > 0``, once a step had a reward the
             following steps need one too (zeros where there is none) until :meth:`reset`.
 
