@@ -34,6 +34,7 @@ What NIR cannot say, and what we do
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -49,7 +50,7 @@ from torch import nn
 from ..nn.batchnorm import fold_batchnorm
 from ..nn.functional import LIFSpec
 from ..nn.layers import MeanOverTime, SeqToANN
-from ..nn.neurons import ALIF, LIF, Izhikevich
+from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich
 from ..nn.surrogate import Surrogate
 
 __all__ = ["NIRBuilder", "NIRNetwork", "Source", "from_nir", "register_nir_exporter", "to_nir"]
@@ -427,6 +428,17 @@ def _refuse_izhikevich(b: NIRBuilder, m: Izhikevich, src: Source, name: str) -> 
 @register_nir_exporter(LIF)
 def _export_lif(b: NIRBuilder, m: LIF, src: Source, name: str) -> Source:
     return b.add(name, _neuron_node(m.spec, src.shape, b.dt), src, src.shape)
+
+
+@register_nir_exporter(PLIF)
+def _export_plif(b: NIRBuilder, m: PLIF, src: Source, name: str) -> Source:
+    """A PLIF exports as the LIF of its learned τ (NIR has no learnable parameters; reimported as :class:`LIF`)."""
+    if m.w.numel() != 1:
+        raise TypeError(f"{name}: a PLIF with one τ per neuron/channel (w of shape {tuple(m.w.shape)}) is not exported "
+                        "yet; NIR LIF nodes could hold the per-element τ, but spikeforge's export writes one spec per "
+                        "layer")
+    spec = dataclasses.replace(m.spec, tau=float(m.tau))
+    return b.add(name, _neuron_node(spec, src.shape, b.dt), src, src.shape)
 
 
 def _register_model_exporters() -> None:

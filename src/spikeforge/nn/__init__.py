@@ -3,6 +3,7 @@
 - :class:`LIF`, :class:`IF`: spiking neurons with a fused multi-step forward/backward (compiled CPU
   kernel, optional Triton kernel on CUDA, pure-torch fallback), single- and multi-step modes,
   hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing and seven surrogates.
+- :class:`PLIF`: LIF with a learned membrane time constant (Fang et al. 2021), pure torch.
 - :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), pure torch, state ``(v, a)``.
 - :class:`Izhikevich`: Izhikevich (2003) neurons (presets RS, IB, CH, FS, LTS), pure torch, state ``(v, u)``.
 - :class:`BatchFirst`, :func:`to_time_first`, :func:`to_batch_first`: batch-first ``[B, T, ...]`` data
@@ -56,7 +57,7 @@ from .layers import (
     to_time_first,
 )
 from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
-from .neurons import ALIF, IF, LIF, ALIFState, Izhikevich, IzhikevichState, reset_states
+from .neurons import ALIF, IF, LIF, PLIF, ALIFState, Izhikevich, IzhikevichState, reset_states
 from .qcfs import QCFS, floor_ste
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
@@ -115,6 +116,7 @@ __all__ = [
     "surrogate",
     "to_batch_first",
     "to_time_first",
+    "PLIF",
     "WTALayer",
     "kwta_step",
     "kwta_step_reference",

@@ -72,6 +72,10 @@ __all__ = [
     "lif_multi_step",
     "lif_multi_step_reference",
     "lif_step",
+    "plif_multi_step",
+    "plif_step",
+    "plif_tau",
+    "plif_w",
     "select_backend",
 ]
 
@@ -299,12 +303,17 @@ def lif_multi_step_reference(
     """
     x_seq = check_sequence(x_seq)
     v0 = _prepare_v0(v0, x_seq, spec)
-    v = torch.zeros_like(x_seq[0]) if v0 is None else v0
+    return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, spec.charge_fn, return_sequences)
+
+
+def _lif_loop(x_seq: torch.Tensor, v: torch.Tensor, spec: LIFSpec, charge, return_sequences: bool):
+    """The per-step loop of :func:`lif_multi_step_reference` with the charge ``charge(v, x) -> h`` (the spec's,
+    or a parametric one: :func:`plif_multi_step`); threshold, spike and reset are the spec's."""
     sg, ge = spec.surrogate, spec.ge
     spikes, hs, vs = [], [], []
     s_prev = spike_fn(v - spec.v_th, sg, ge) if spec.reset == "soft_delayed" else None
     for x in x_seq.unbind(0):
-        h = spec.charge_fn(v, x)
+        h = charge(v, x)
         if s_prev is not None:  # soft_delayed: subtract the previous step's spike after the leak
             h = h - (s_prev.detach() if spec.detach_reset else s_prev) * spec.v_th
         s = spike_fn(h - spec.v_th, sg, ge)
@@ -678,6 +687,91 @@ def lif_step(
     if x.dim() < 1:
         raise ValueError("x must have at least one dimension [B, ...] in single-step mode")
     s, v_next = lif_multi_step(x.unsqueeze(0), v, spec, backend=backend, check_nan=check_nan)
+    return s[0], v_next
+
+
+# ---------------------------------------------------------------------------- parametric LIF (PLIF)
+def plif_tau(w: torch.Tensor) -> torch.Tensor:
+    """Membrane time constant (steps) of the PLIF parameter ``w``: ``τ = 1 + exp(−w)`` (``1/τ = sigmoid(w)``)."""
+    return 1.0 + torch.exp(-w)
+
+
+def plif_w(tau: float) -> float:
+    """The PLIF parameter ``w`` of a time constant ``tau`` (steps, > 1): ``w = −log(τ − 1)``."""
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not (math.isfinite(tau) and tau > 1.0):
+        raise ValueError(f"tau must be a finite number of steps > 1 (τ = 1 + exp(−w)); got {tau!r}")
+    return -math.log(tau - 1.0)
+
+
+def plif_multi_step(
+    x_seq: torch.Tensor,
+    w: torch.Tensor,
+    v0: torch.Tensor | None = None,
+    spec: LIFSpec = LIFSpec(),
+    *,
+    return_sequences: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Parametric LIF (Fang et al. 2021, SpikingJelly's ``ParametricLIFNode``): LIF with a learnable time constant.
+
+    The charge of :class:`LIFSpec` in its ``tau`` form with ``1/τ = sigmoid(w)`` (so ``τ > 1`` for every ``w``)::
+
+        H_t = V_{t-1} + (X_t − (V_{t-1} − V_reset))·sigmoid(w)     (decay_input=True)
+        H_t = V_{t-1} − (V_{t-1} − V_reset)·sigmoid(w) + X_t       (decay_input=False)
+
+    then the spec's threshold, surrogate spike and reset, step by step with autograd (pure torch; gradients
+    reach ``w`` and the input). With ``w = plif_w(spec.tau)`` it equals :func:`lif_multi_step_reference`.
+
+    Parameters
+    ----------
+    x_seq : Tensor [T, B, ...]
+        Input current per step.
+    w : Tensor
+        The parameter: a scalar (one τ for the layer) or a tensor that broadcasts to one step ``[B, ...]``
+        (e.g. ``[C, 1, 1]`` for one τ per channel).
+    v0 : Tensor [B, ...] or None
+        Initial membrane potential (as :func:`lif_multi_step_reference`).
+    spec : LIFSpec
+        Everything but ``tau``, which ``w`` replaces; ``spec.charge`` must be ``"tau"``.
+    return_sequences : bool
+        Also return ``h_seq`` and ``v_seq``.
+
+    Returns
+    -------
+    spikes [T, B, ...], v_T [B, ...] (and h_seq, v_seq)
+
+    Raises
+    ------
+    ValueError
+        ``spec.charge`` is not ``"tau"``, or ``w`` does not broadcast to one step of ``x_seq``.
+    """
+    if spec.charge != "tau":
+        raise ValueError(f"PLIF learns the tau form of the charge; spec.charge must be 'tau', got {spec.charge!r}")
+    x_seq = check_sequence(x_seq)
+    if not isinstance(w, torch.Tensor):
+        w = torch.as_tensor(w, dtype=x_seq.dtype, device=x_seq.device)
+    try:
+        torch.broadcast_shapes(w.shape, x_seq.shape[1:])
+    except RuntimeError:
+        raise ValueError(f"w of shape {tuple(w.shape)} does not broadcast to one time step {tuple(x_seq.shape[1:])}") \
+            from None
+    k = torch.sigmoid(w).to(x_seq.dtype)
+    vr = spec._vr_charge
+    if spec.decay_input:
+        def charge(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return v + (x - (v - vr)) * k
+    else:
+        def charge(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return v - (v - vr) * k + x
+    v0 = _prepare_v0(v0, x_seq, spec)
+    return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, charge, return_sequences)
+
+
+def plif_step(x: torch.Tensor, w: torch.Tensor, v: torch.Tensor | None = None, spec: LIFSpec = LIFSpec()
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of :func:`plif_multi_step`: ``(spike [B, ...], v_next [B, ...])``."""
+    if not isinstance(x, torch.Tensor) or x.dim() < 1:
+        raise ValueError("x must be a torch.Tensor of shape [B, ...] in single-step mode")
+    s, v_next = plif_multi_step(x.unsqueeze(0), w, v, spec)
     return s[0], v_next
 
 

@@ -36,11 +36,15 @@ from .functional import (
     izhikevich_step,
     lif_multi_step,
     lif_step,
+    plif_multi_step,
+    plif_step,
+    plif_tau,
+    plif_w,
 )
 from .surrogate import Surrogate
 from .surrogate import surrogate as make_surrogate
 
-__all__ = ["ALIF", "ALIFState", "IF", "Izhikevich", "IzhikevichState", "LIF", "reset_states"]
+__all__ = ["ALIF", "ALIFState", "IF", "Izhikevich", "IzhikevichState", "LIF", "PLIF", "reset_states"]
 
 
 def _check_step_mode(step_mode: str) -> None:
@@ -296,6 +300,106 @@ class IF(LIF):
             if bad in kwargs:
                 raise TypeError(f"IF has no {bad!r} (no leak); use LIF")
         super().__init__(v_th=v_th, v_reset=v_reset, _charge="if", **kwargs)
+
+
+class PLIF(nn.Module):
+    """Parametric LIF (Fang et al. 2021; SpikingJelly's ``ParametricLIFNode``): :class:`LIF` whose membrane
+    time constant is learned, ``1/τ = sigmoid(w)`` with ``w`` an ``nn.Parameter`` (pure torch, autograd).
+
+    Parameters
+    ----------
+    tau : float
+        Initial time constant in steps, > 1 (default 2, SpikingJelly's ``init_tau``): ``w = −log(τ − 1)``.
+    shape : tuple of int
+        Shape of ``w``: ``()`` (default) shares one τ across the layer; e.g. ``(C, 1, 1)`` learns one τ per
+        channel of ``[T, B, C, H, W]`` input (it must broadcast to one step ``[B, ...]``).
+    decay_input, v_th, v_reset, reset, detach_reset, spike_compare, surrogate, alpha, step_mode, return_state,
+    check_nan :
+        As :class:`LIF`.
+
+    Attributes
+    ----------
+    w : nn.Parameter
+        The learned parameter (trained with the rest of the network by any torch optimiser).
+    tau : Tensor
+        Current time constants ``1 + exp(−w)`` (steps; detached).
+
+    Raises
+    ------
+    ValueError
+        ``tau <= 1``, or as :class:`LIF`.
+    """
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        *,
+        shape: tuple[int, ...] = (),
+        decay_input: bool = True,
+        v_th: float = 1.0,
+        v_reset: float | None = 0.0,
+        reset: str | None = None,
+        detach_reset: bool = False,
+        spike_compare: str = ">=",
+        surrogate: str | Surrogate | tuple[str, float] = "atan",
+        alpha: float | None = None,
+        step_mode: str = "m",
+        return_state: bool = False,
+        check_nan: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_step_mode(step_mode)
+        w0 = plif_w(tau)
+        self.spec = _lif_spec(float(tau), None, decay_input, v_th, v_reset, reset, detach_reset, spike_compare,
+                              surrogate, alpha)
+        self.w = nn.Parameter(torch.full(tuple(shape), w0))
+        self.step_mode = step_mode
+        self.return_state = return_state
+        self.check_nan = check_nan
+        self.v: torch.Tensor | None = None
+
+    @property
+    def tau(self) -> torch.Tensor:
+        """Current membrane time constants in steps, ``1 + exp(−w)`` (detached)."""
+        return plif_tau(self.w.detach())
+
+    @property
+    def v_th(self) -> float:
+        """Firing threshold."""
+        return self.spec.v_th
+
+    @property
+    def surrogate(self) -> Surrogate:
+        """The surrogate derivative."""
+        return self.spec.surrogate
+
+    def reset_state(self) -> None:
+        """Forget the single-step membrane potential."""
+        self.v = None
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
+        """Spikes for input ``x`` (shapes and state handling as :class:`LIF`)."""
+        if self.check_nan and isinstance(x, torch.Tensor) and bool(torch.isnan(x).any()):
+            raise ValueError("input contains NaN")
+        if self.step_mode == "m":
+            s, v_next = plif_multi_step(x, self.w, v, self.spec)
+            return (s, v_next) if self.return_state else s
+        if self.return_state:
+            return plif_step(x, self.w, v, self.spec)
+        if v is None:
+            v = self.v
+            if v is not None and v.shape != x.shape:
+                raise ValueError(
+                    f"stored membrane has shape {tuple(v.shape)} but the input has {tuple(x.shape)}; "
+                    "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
+                )
+        s, self.v = plif_step(x, self.w, v, self.spec)
+        return s
+
+    def extra_repr(self) -> str:
+        tau = self.tau
+        t = f"tau={float(tau):.4g}" if tau.numel() == 1 else f"tau shape={tuple(tau.shape)}"
+        return ", ".join([t + " (learned)", *_lif_repr_parts(self.spec)[1:], f"step_mode='{self.step_mode}'"])
 
 
 class ALIFState(NamedTuple):
@@ -741,8 +845,8 @@ class Izhikevich(nn.Module):
 
 
 def reset_states(module: nn.Module) -> None:
-    """Call ``reset_state()`` on every spiking layer (:class:`LIF`, :class:`IF`, :class:`ALIF`,
+    """Call ``reset_state()`` on every spiking layer (:class:`LIF`, :class:`IF`, :class:`PLIF`, :class:`ALIF`,
     :class:`Izhikevich`) inside ``module`` (and nowhere else)."""
     for m in module.modules():
-        if isinstance(m, (LIF, ALIF, Izhikevich)):
+        if isinstance(m, (LIF, PLIF, ALIF, Izhikevich)):
             m.reset_state()

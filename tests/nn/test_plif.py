@@ -1,0 +1,114 @@
+"""Parametric LIF: equal to LIF at its initial τ, gradients reach w (checked numerically on a smooth
+surrogate), τ is learned, per-channel τ, state handling and argument checks."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from spikeforge.nn import LIF, PLIF, reset_states
+from spikeforge.nn.functional import (
+    LIFSpec,
+    lif_multi_step_reference,
+    plif_multi_step,
+    plif_tau,
+    plif_w,
+)
+from spikeforge.nn.surrogate import Surrogate
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(decay_input=False), dict(v_reset=None), dict(reset="soft_delayed",
+                                                                                             v_reset=None),
+                                    dict(v_reset=-0.2, detach_reset=True)])
+def test_plif_at_its_initial_tau_equals_lif(kwargs):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(12, 3, 5, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
+    plif, lif = PLIF(3.0, **kwargs).double(), LIF(3.0, backend="reference", **kwargs)
+    s1 = plif(x)
+    s2 = lif(x)
+    torch.testing.assert_close(s1, s2)
+    assert s1.sum() > 0
+    g1, = torch.autograd.grad((s1 * torch.arange(5.0, dtype=torch.float64)).sum(), x)
+    g2, = torch.autograd.grad((s2 * torch.arange(5.0, dtype=torch.float64)).sum(), x)
+    torch.testing.assert_close(g1, g2)
+    assert float(plif.tau) == pytest.approx(3.0)
+
+
+def test_gradient_reaches_w_and_matches_finite_differences_on_a_smooth_surrogate():
+    # with a non-spiking (smooth) surrogate the whole map is differentiable, so gradcheck applies to w
+    spec = LIFSpec(tau=2.5, surrogate=Surrogate("sigmoid", 4.0, spiking=False), reset="soft")
+    x = torch.randn(8, 2, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    w = torch.tensor([0.3, -0.4, 0.9], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda w_: plif_multi_step(x, w_, None, spec)[0].sum(), (w,))
+    # and at w = plif_w(τ) the smooth PLIF equals the reference LIF with that τ
+    w0 = torch.full((3,), plif_w(2.5), dtype=torch.float64)
+    torch.testing.assert_close(plif_multi_step(x, w0, None, spec)[0], lif_multi_step_reference(x, None, spec)[0])
+
+
+def test_tau_is_learned():
+    # H = V − V/τ + X: a constant input 0.6 settles at 0.6·τ, so it reaches the threshold 1 only for τ > 5/3.
+    # Trained to fire at rate 0.5 from τ = 1.5 (silent), the layer must lengthen its time constant.
+    torch.manual_seed(0)
+    layer = PLIF(1.5, decay_input=False, v_reset=None, reset="soft")
+    x = torch.full((20, 4, 1), 0.6)
+    assert float(layer(x).detach().sum()) == 0.0
+    opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+    for _ in range(40):
+        loss = (layer(x).mean() - 0.5) ** 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(layer.tau) > 5 / 3 and float(layer(x).detach().mean()) > 0.2
+
+
+def test_per_channel_tau_and_single_step_mode():
+    layer = PLIF(2.0, shape=(3, 1, 1))
+    with torch.no_grad():
+        layer.w.copy_(torch.tensor([plif_w(1.5), plif_w(2.0), plif_w(8.0)]).reshape(3, 1, 1))
+    torch.testing.assert_close(layer.tau.flatten(), torch.tensor([1.5, 2.0, 8.0]))
+    x = torch.rand(6, 2, 3, 4, 4, generator=torch.Generator().manual_seed(2))
+    multi = layer(x)
+    for c, tau in enumerate((1.5, 2.0, 8.0)):
+        torch.testing.assert_close(multi[:, :, c], LIF(tau, backend="reference")(x[:, :, c]))
+    single = PLIF(2.0, shape=(3, 1, 1), step_mode="s")
+    single.load_state_dict(layer.state_dict())
+    steps = torch.stack([single(x[t]) for t in range(6)])
+    torch.testing.assert_close(steps, multi)
+    reset_states(single)
+    assert single.v is None
+    assert "w" in dict(layer.named_parameters()) and "learned" in repr(layer)
+
+
+def test_bad_arguments():
+    for tau in (1.0, 0.5, float("inf"), True):
+        with pytest.raises(ValueError, match="tau must be"):
+            PLIF(tau)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        PLIF(2.0, shape=(5,))(torch.zeros(3, 2, 4))
+    with pytest.raises(ValueError, match="spec.charge must be 'tau'"):
+        plif_multi_step(torch.zeros(3, 2), torch.tensor(0.0), None, dataclasses.replace(LIFSpec(), charge="decay"))
+    with pytest.raises(ValueError, match="NaN"):
+        PLIF()(torch.full((2, 1, 1), float("nan")))
+    assert float(plif_tau(torch.tensor(plif_w(4.0)))) == pytest.approx(4.0)
+
+
+def test_nir_export_freezes_the_learned_tau():
+    pytest.importorskip("nir")
+    from torch import nn
+
+    from spikeforge.interop import from_nir, to_nir
+    from spikeforge.nn import repeat_in_time
+
+    torch.manual_seed(0)
+    layer = PLIF(2.0)
+    with torch.no_grad():
+        layer.w.fill_(plif_w(3.7))
+    net = nn.Sequential(nn.Linear(4, 3), layer)
+    back = from_nir(to_nir(net, (4,)))
+    lif = [m for m in back.modules() if isinstance(m, LIF)]
+    assert len(lif) == 1 and lif[0].tau == pytest.approx(3.7, rel=1e-6)
+    x = repeat_in_time(torch.rand(5, 4), 6)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), net(x))
+    with pytest.raises(TypeError, match="one τ per neuron/channel"):
+        to_nir(nn.Sequential(nn.Linear(4, 3), PLIF(2.0, shape=(3,))), (4,))
