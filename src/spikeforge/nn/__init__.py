@@ -3,6 +3,7 @@
 - :class:`LIF`, :class:`IF`: spiking neurons with a fused multi-step forward/backward (compiled CPU
   kernel, optional Triton kernel on CUDA, pure-torch fallback), single- and multi-step modes,
   hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing and seven surrogates.
+- :class:`RecurrentLIF`: a LIF layer with recurrent weights on its own spikes (snnTorch's ``RLeaky``).
 - :class:`PLIF`: LIF with a learned membrane time constant (Fang et al. 2021), pure torch.
 - :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), pure torch, state ``(v, a)``.
 - :class:`Izhikevich`: Izhikevich (2003) neurons (presets RS, IB, CH, FS, LTS), pure torch, state ``(v, u)``.
@@ -61,6 +62,7 @@ from .neurons import ALIF, IF, LIF, PLIF, ALIFState, Izhikevich, IzhikevichState
 from .qcfs import QCFS, floor_ste
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
+from .recurrent import RecurrentLIF
 from .wta import WTALayer, kwta_step, kwta_step_reference
 
 __all__ = [
@@ -117,6 +119,7 @@ __all__ = [
     "to_batch_first",
     "to_time_first",
     "PLIF",
+    "RecurrentLIF",
     "WTALayer",
     "kwta_step",
     "kwta_step_reference",
