@@ -60,9 +60,9 @@ from .layers import (
 from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
 from .neurons import ALIF, IF, LIF, PLIF, ALIFState, Izhikevich, IzhikevichState, reset_states
 from .qcfs import QCFS, floor_ste
+from .recurrent import RecurrentLIF
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
-from .recurrent import RecurrentLIF
 from .wta import WTALayer, kwta_step, kwta_step_reference
 
 __all__ = [
