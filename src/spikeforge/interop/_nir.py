@@ -52,6 +52,7 @@ from ..nn.functional import LIFSpec
 from ..nn.layers import MeanOverTime, SeqToANN
 from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich
 from ..nn.surrogate import Surrogate
+from ..nn.synaptic import CubaLIF
 
 __all__ = ["NIRBuilder", "NIRNetwork", "Source", "from_nir", "register_nir_exporter", "to_nir"]
 
@@ -61,6 +62,7 @@ _READOUT_KEY = "spikeforge.readout"
 _DT_KEY = "spikeforge.dt"
 _COMPARE_KEY = "spikeforge.spike_compare"
 _DIVIDE_KEY = "spikeforge.divide_by"
+_CUBA_ALPHA_KEY = "spikeforge.cuba_alpha"
 # relative tolerance for "tau equals dt" (parameters are stored as float32)
 _TAU_RTOL = 1e-6
 
@@ -277,7 +279,7 @@ class NIRBuilder:
             return src
         raise TypeError(
             f"no NIR export for {type(module).__name__} at {name or '<root>'!r}. Supported: nn.Sequential trees of "
-            "Conv1d/Conv2d, Linear, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Identity, LIF/IF, "
+            "Conv1d/Conv2d, Linear, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Identity, LIF/IF, PLIF (one τ), CubaLIF, "
             "SpikingActivation, MeanOverTime; ConvSNN, SpikingResNet19, ConvertedSNN. Register others with "
             "spikeforge.interop.register_nir_exporter"
         )
@@ -428,6 +430,22 @@ def _refuse_izhikevich(b: NIRBuilder, m: Izhikevich, src: Source, name: str) -> 
 @register_nir_exporter(LIF)
 def _export_lif(b: NIRBuilder, m: LIF, src: Source, name: str) -> Source:
     return b.add(name, _neuron_node(m.spec, src.shape, b.dt), src, src.shape)
+
+
+@register_nir_exporter(CubaLIF)
+def _export_cuba(b: NIRBuilder, m: CubaLIF, src: Source, name: str) -> Source:
+    """``I ← α·I + x`` is NIR's synapse ``τ_syn·dI/dt = −I + w_in·x`` at ``τ_syn = dt/(1 − α)``,
+    ``w_in = 1/(1 − α)``; the membrane is written as for :class:`LIF`."""
+    nir = _nir()
+    if _euler_of_spec(m.spec)[0] >= 1.0:
+        raise TypeError(f"{name}: a CubaLIF membrane without leak has no NIR CubaLIF form (tau_mem would be infinite)")
+    mem = _neuron_node(m.spec, src.shape, b.dt)
+    full = lambda v: np.full(src.shape, v, dtype=np.float32)  # noqa: E731
+    k = 1.0 - m.alpha
+    node = nir.CubaLIF(tau_syn=full(b.dt / k), tau_mem=mem.tau, r=mem.r, v_leak=mem.v_leak,
+                       v_threshold=mem.v_threshold, v_reset=mem.v_reset, w_in=full(1.0 / k),
+                       metadata={**mem.metadata, _CUBA_ALPHA_KEY: m.alpha})
+    return b.add(name, node, src, src.shape)
 
 
 @register_nir_exporter(PLIF)
@@ -685,6 +703,18 @@ def _import_node(node, dt: float, name: str) -> nn.Module:
         a, b, c = _euler_of_node(node, dt)
         return _Leaky(a, b, c, v_init=np.broadcast_to(np.asarray(node.v_leak, dtype=np.float64), a.shape))
     if isinstance(node, nir.CubaLIF):
+        meta = dict(getattr(node, "metadata", {}) or {})
+        if _CUBA_ALPHA_KEY in meta and _SPEC_KEY in meta:  # written by spikeforge: restore the layer if unedited
+            alpha, spec = float(meta[_CUBA_ALPHA_KEY]), _spec_from_json(str(meta[_SPEC_KEY]))
+            ks = np.minimum(dt / np.asarray(node.tau_syn, dtype=np.float64), 1.0)
+            w_in = np.asarray(node.w_in, dtype=np.float64)
+            mem = nir.LIF(tau=node.tau_mem, r=node.r, v_leak=node.v_leak, v_threshold=node.v_threshold,
+                          v_reset=node.v_reset)
+            if np.allclose(1.0 - ks, alpha, rtol=_TAU_RTOL) and np.allclose(ks * w_in, 1.0, rtol=_TAU_RTOL) \
+                    and _spec_matches(spec, mem, dt):
+                return CubaLIF.from_spec(alpha, spec)
+            warnings.warn(f"{name}: parameters differ from the stored spikeforge CubaLIF (edited, or another dt); "
+                          "using the NIR parameters", UserWarning, stacklevel=3)
         tau_syn = np.asarray(node.tau_syn, dtype=np.float64)
         if np.any(tau_syn < dt * (1 - _TAU_RTOL)):
             raise ValueError(f"{name}: tau_syn shorter than dt; import with a smaller dt")

@@ -3,6 +3,7 @@
 - :class:`LIF`, :class:`IF`: spiking neurons with a fused multi-step forward/backward (compiled CPU
   kernel, optional Triton kernel on CUDA, pure-torch fallback), single- and multi-step modes,
   hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing and seven surrogates.
+- :class:`CubaLIF`: current-based LIF with an exponential synapse (snnTorch ``Synaptic``, Norse ``LIF``, NIR ``CubaLIF``).
 - :class:`RecurrentLIF`: a LIF layer with recurrent weights on its own spikes (snnTorch's ``RLeaky``).
 - :class:`PLIF`: LIF with a learned membrane time constant (Fang et al. 2021), pure torch.
 - :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), pure torch, state ``(v, a)``.
@@ -62,6 +63,7 @@ from .neurons import ALIF, IF, LIF, PLIF, ALIFState, Izhikevich, IzhikevichState
 from .qcfs import QCFS, floor_ste
 from .recurrent import RecurrentLIF
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
+from .synaptic import CubaLIF, synaptic_current
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
 from .wta import WTALayer, kwta_step, kwta_step_reference
 
@@ -117,7 +119,9 @@ __all__ = [
     "spike_fn",
     "surrogate",
     "to_batch_first",
+    "synaptic_current",
     "to_time_first",
+    "CubaLIF",
     "PLIF",
     "RecurrentLIF",
     "WTALayer",
