@@ -195,7 +195,12 @@ def render(run: dict) -> str:
                  f"C: Conv2d {w['c_in']}→{w['c_out']} k{w['k']}, {w['hw']}², T={w['T']}, B={w['B']}")
         sj = res["seconds"].get("spikingjelly")
         for impl, sec in res["seconds"].items():
-            ratio = f"{sj / sec:.1f}× faster" if sj and impl != "spikingjelly" else ("1" if impl == "spikingjelly" else "—")
+            if impl == "spikingjelly":
+                ratio = "1"
+            elif not sj:
+                ratio = "—"
+            else:
+                ratio = f"{sj / sec:.1f}× faster" if sj >= sec else f"{sec / sj:.1f}× slower"
             check = f"max rel. diff {res['cross_check_rel_diff']:.1e}" if "cross_check_rel_diff" in res and \
                 impl == "spikeforge" else ""
             lines.append(f"| {label} | {impl} | {1000 * sec:.1f} | {ratio} | {res['peak_added_mb'][impl]:.0f} | {check} |")

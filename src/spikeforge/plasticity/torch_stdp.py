@@ -54,7 +54,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .trace_stdp import TraceSTDP
@@ -62,7 +61,7 @@ from .trace_stdp import TraceSTDP
 __all__ = ["STDPTraceState", "STDPUpdater", "trace_stdp_conv1d", "trace_stdp_conv2d", "trace_stdp_linear"]
 
 _REDUCTIONS = ("sum", "mean")
-#: elements of one chunk of steps: bounds the memory of the traces (and of the convolution's unfold)
+#: elements of one chunk of steps: bounds the memory of the traces and of the per-chunk contraction
 _CHUNK_ELEMENTS = 1 << 24
 
 
@@ -300,7 +299,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
           want_state: bool = True) -> tuple[Tensor, STDPTraceState]:
     """Both layer types: ``contract(post_side [N, ...post], pre_side [N, ...pre]) -> [*weight.shape]``
     sums ``post_side ⊗ pre_side`` over the rows (and positions). Time is processed in chunks of
-    steps that bound the memory of the traces and of the convolution's unfold (:data:`_CHUNK_ELEMENTS`).
+    steps that bound the memory of the traces and of the contraction (:data:`_CHUNK_ELEMENTS`).
 
     With a reward ``r`` [T, B] the change is ``Σ_t r(t)·e(t)`` with the eligibility
     ``e(t) = d·e(t − 1) + Δ(t)`` (``d = exp(−dt/τ_e)``, ``Δ(t)`` the step's STDP change, per sample),
@@ -324,7 +323,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
         e_new = e_prev * d_e ** T if e_prev is not None else torch.zeros((B, *weight.shape), dtype=dtype, device=device)
     if T == 0:
         return torch.zeros_like(weight), STDPTraceState(x, y1, y2, e_new)
-    # elements per step: the unfold's (``rows_per_step`` per batch element) or the trace buffers (xs, y1s, y2s, pot)
+    # elements per step: the contraction's (``rows_per_step`` per batch element) or the trace buffers (xs, y1s, y2s, pot)
     per_step = max(B * rows_per_step, pre[0].numel() + 3 * post[0].numel())
     chunk = max(1, _CHUNK_ELEMENTS // max(1, per_step))
     chunks = _trace_chunks(pre, post, rule, dt_ms, x, y1, y2, chunk)
@@ -536,8 +535,8 @@ def trace_stdp_conv2d(
 
     Each output position is a linear layer on its input patch (:func:`trace_stdp_linear`, same
     semantics); the shared kernel receives the sum over positions (and the batch ``reduction``).
-    The traces are kept on the input and output maps and unfolded (``torch.nn.functional.unfold``)
-    per chunk of steps; zero padding has zero traces.
+    The traces are kept on the input and output maps; each chunk of steps is contracted with the
+    convolution's weight gradient (``torch.nn.grad.conv2d_weight``); zero padding has zero traces.
 
     Parameters
     ----------
@@ -603,16 +602,17 @@ def trace_stdp_conv2d(
                          f"padding {padding}")
     post = _spikes(post, "post", "[T, B, C_out, H', W']", (T, B, c_out, *out_hw), dtype, weight.device)
     n_pos = out_hw[0] * out_hw[1]
-    geometry = {"kernel_size": (kh, kw), "dilation": dilation, "padding": padding, "stride": stride}
 
     def contract(post_side: Tensor, pre_side: Tensor) -> Tensor:
-        cols = F.unfold(pre_side.reshape(-1, c_in, H, W), **geometry)  # [N, C_in·kH·kW, L]
-        out = torch.einsum("nol,nkl->ok", post_side.reshape(-1, c_out, n_pos), cols)
-        return out.reshape(weight.shape)
+        # Σ over rows and positions of post ⊗ input patch: the weight gradient of a convolution, which
+        # torch computes without materialising the patches (about 25× faster than unfold + einsum on
+        # benchmarks/stdp_torch_speed.py's conv workload)
+        return torch.nn.grad.conv2d_weight(pre_side.reshape(-1, c_in, H, W), tuple(weight.shape),
+                                           post_side.reshape(-1, c_out, *out_hw), stride=stride, padding=padding,
+                                           dilation=dilation)
 
     dw, new_state = _stdp(pre, post, weight, rule, dt_ms, reduction, state, lr1, lr2, online_clip,
-                          (c_out, 1, 1), contract, n_pos * (c_in * kh * kw + c_out) + c_in * H * W, reward,
-                          tau_e_ms, return_state)
+                          (c_out, 1, 1), contract, n_pos * c_out + c_in * H * W, reward, tau_e_ms, return_state)
     return (dw, new_state) if return_state else dw
 
 
