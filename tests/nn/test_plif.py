@@ -112,3 +112,33 @@ def test_nir_export_freezes_the_learned_tau():
         torch.testing.assert_close(back(x), net(x))
     with pytest.raises(TypeError, match="one τ per neuron/channel"):
         to_nir(nn.Sequential(nn.Linear(4, 3), PLIF(2.0, shape=(3,))), (4,))
+
+
+def test_review_fixes():
+    import numpy as np
+
+    # w must fit one step: a w that would grow the output is refused
+    with pytest.raises(ValueError, match="does not broadcast"):
+        plif_multi_step(torch.rand(4, 3, 5), torch.zeros(2, 1, 1))
+    # float64 input: τ in float64 too (equal to the float64 LIF reference to rounding)
+    x = torch.rand(30, 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 2
+    spec = LIFSpec(tau=3.0)
+    v1 = plif_multi_step(x, torch.tensor(plif_w(3.0), dtype=torch.float64), None, spec)[1]
+    v2 = lif_multi_step_reference(x, None, spec)[1]
+    torch.testing.assert_close(v1, v2, atol=1e-12, rtol=0)
+    # NumPy scalars, backend and from_spec as for LIF
+    assert float(PLIF(np.float32(2.5)).tau) == pytest.approx(2.5)
+    assert PLIF(backend="torch").backend == "torch"
+    with pytest.raises(ValueError, match="PLIF has only the pure-torch"):
+        PLIF(backend="cpu")
+    layer = PLIF.from_spec(LIFSpec(tau=4.0, v_th=0.7), shape=(3,))
+    assert layer.v_th == 0.7 and torch.allclose(layer.tau, torch.full((3,), 4.0))
+    with pytest.raises(TypeError, match="from_spec takes only"):
+        PLIF.from_spec(LIFSpec(), tau=2.0)
+    # count_synops sees PLIF as a spiking layer (time first, spikes into the next layer)
+    from torch import nn
+
+    from spikeforge.nn import count_synops
+
+    report = count_synops(nn.Sequential(nn.Linear(10, 6), PLIF(), nn.Linear(6, 4), PLIF()), torch.rand(8, 3, 10))
+    assert report.T == 8 and [r.source for r in report.rows] == ["analog", "spikes"]

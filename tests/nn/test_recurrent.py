@@ -78,3 +78,11 @@ def test_bad_arguments():
         layer(torch.zeros(4, 2, 3), (torch.zeros(5, 2), torch.zeros(5, 2)))
     with pytest.raises(ValueError, match="NaN"):
         layer(torch.full((2, 1, 3), float("nan")))
+
+
+def test_review_fixes():
+    layer = RecurrentLIF(3, 2)
+    with pytest.raises(ValueError):
+        layer(torch.zeros(0, 2, 3))  # T = 0: as LIF
+    with pytest.raises(ValueError, match="state must be the"):
+        layer(torch.zeros(4, 2, 3), (torch.zeros(2, 2), None))

@@ -96,3 +96,29 @@ def test_bad_arguments():
         CubaLIF(0.5, step_mode="s")
     with pytest.raises(ValueError, match="NaN"):
         CubaLIF(0.5)(torch.full((2, 1, 1), float("nan")))
+
+
+def test_review_fixes():
+    import numpy as np
+
+    with pytest.raises(ValueError, match="T = 0|T >= 1|at least one"):
+        CubaLIF(0.5)(torch.rand(0, 2, 3))
+    with pytest.raises(ValueError, match="i0 must be"):
+        CubaLIF(0.5)(torch.rand(3, 2, 3), (torch.zeros(5), None))
+    with pytest.raises(ValueError, match="state must be"):
+        CubaLIF(0.5)(torch.rand(3, 2, 3), torch.zeros(2, 3))
+    assert CubaLIF(np.float32(0.5)).alpha == 0.5 and CubaLIF(tau_syn=np.float64(2.0)).alpha > 0
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-3, math.exp(-5)])
+def test_nir_round_trip_restores_a_small_alpha(alpha):
+    pytest.importorskip("nir")
+    import warnings
+
+    from spikeforge.interop import from_nir, to_nir
+
+    net = torch.nn.Sequential(torch.nn.Linear(5, 4), CubaLIF(alpha, tau=3.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # review: small α came back as the generic form with a warning
+        back = from_nir(to_nir(net, (5,)))
+    assert any(isinstance(m, CubaLIF) for m in back.modules())

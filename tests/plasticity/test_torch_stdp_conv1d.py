@@ -81,3 +81,15 @@ def test_conv1d_bad_shapes():
         trace_stdp_conv1d(torch.zeros(5, 1, 2, 12), torch.zeros(5, 1, 4, 10), torch.zeros(4, 2, 3, 3), RULE, DT)
     with pytest.raises(ValueError, match="stride"):
         trace_stdp_conv1d(torch.zeros(5, 1, 2, 12), torch.zeros(5, 1, 4, 10), w, RULE, DT, stride=(1, 2))
+
+
+def test_conv1d_errors_name_the_1d_layout():
+    # review: errors came from the 2-D path and named H, W
+    w = torch.zeros(3, 2, 3)
+    with pytest.raises(ValueError, match=r"post must have shape \[T, B, C_out, L'\] = \[4, 2, 3, 8\]"):
+        trace_stdp_conv1d(torch.zeros(4, 2, 2, 10), torch.zeros(4, 2, 3, 7), w, RULE, DT)
+    with pytest.raises(ValueError, match="length L = 2 is shorter than the"):
+        trace_stdp_conv1d(torch.zeros(4, 2, 2, 2), torch.zeros(4, 2, 3, 1), w, RULE, DT)
+    _, st = trace_stdp_conv1d(torch.zeros(4, 2, 2, 10), torch.zeros(4, 2, 3, 8), w, RULE, DT, return_state=True)
+    with pytest.raises(ValueError, match=r"state.x must have shape \[1, 2, 10\]"):
+        trace_stdp_conv1d(torch.zeros(4, 1, 2, 10), torch.zeros(4, 1, 3, 8), w, RULE, DT, state=st)

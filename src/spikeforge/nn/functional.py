@@ -48,6 +48,7 @@ import math
 import numbers
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -698,9 +699,9 @@ def plif_tau(w: torch.Tensor) -> torch.Tensor:
 
 def plif_w(tau: float) -> float:
     """The PLIF parameter ``w`` of a time constant ``tau`` (steps, > 1): ``w = −log(τ − 1)``."""
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not (math.isfinite(tau) and tau > 1.0):
+    if isinstance(tau, (bool, np.bool_)) or not isinstance(tau, numbers.Real) or not (math.isfinite(tau) and tau > 1.0):
         raise ValueError(f"tau must be a finite number of steps > 1 (τ = 1 + exp(−w)); got {tau!r}")
-    return -math.log(tau - 1.0)
+    return -math.log(float(tau) - 1.0)
 
 
 def plif_multi_step(
@@ -750,11 +751,12 @@ def plif_multi_step(
     if not isinstance(w, torch.Tensor):
         w = torch.as_tensor(w, dtype=x_seq.dtype, device=x_seq.device)
     try:
-        torch.broadcast_shapes(w.shape, x_seq.shape[1:])
+        fits = torch.broadcast_shapes(w.shape, x_seq.shape[1:]) == x_seq.shape[1:]
     except RuntimeError:
-        raise ValueError(f"w of shape {tuple(w.shape)} does not broadcast to one time step {tuple(x_seq.shape[1:])}") \
-            from None
-    k = torch.sigmoid(w).to(x_seq.dtype)
+        fits = False
+    if not fits:
+        raise ValueError(f"w of shape {tuple(w.shape)} does not broadcast to one time step {tuple(x_seq.shape[1:])}")
+    k = torch.sigmoid(w.to(x_seq.dtype))
     vr = spec._vr_charge
     if spec.decay_input:
         def charge(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from .functional import (
     LIFSpec,
     _check_alif_backend,
     _check_izhikevich_backend,
+    _check_torch_only_backend,
     _preset_params,
     alif_multi_step,
     alif_step,
@@ -316,6 +317,8 @@ class PLIF(nn.Module):
     decay_input, v_th, v_reset, reset, detach_reset, spike_compare, surrogate, alpha, step_mode, return_state,
     check_nan :
         As :class:`LIF`.
+    backend : {"auto", "torch"}
+        PLIF has only the pure-torch implementation (the compiled LIF kernels take a fixed τ).
 
     Attributes
     ----------
@@ -345,18 +348,34 @@ class PLIF(nn.Module):
         alpha: float | None = None,
         step_mode: str = "m",
         return_state: bool = False,
+        backend: str = "auto",
         check_nan: bool = True,
     ) -> None:
         super().__init__()
         _check_step_mode(step_mode)
+        _check_torch_only_backend(backend, "PLIF", ("auto", "torch"))
         w0 = plif_w(tau)
         self.spec = _lif_spec(float(tau), None, decay_input, v_th, v_reset, reset, detach_reset, spike_compare,
                               surrogate, alpha)
         self.w = nn.Parameter(torch.full(tuple(shape), w0))
         self.step_mode = step_mode
         self.return_state = return_state
+        self.backend = backend
         self.check_nan = check_nan
         self.v: torch.Tensor | None = None
+
+    _FROM_SPEC_KWARGS = ("shape", "step_mode", "return_state", "backend", "check_nan")
+
+    @classmethod
+    def from_spec(cls, spec: LIFSpec, **kwargs) -> PLIF:
+        """A layer with the dynamics of ``spec`` (``charge="tau"``), its ``tau`` the initial τ (``kwargs``: shape,
+        step_mode, return_state, backend, check_nan); ``TypeError`` as :meth:`LIF.from_spec`."""
+        if isinstance(spec, LIFSpec) and spec.charge != "tau":
+            raise ValueError(f"PLIF learns the tau form of the charge; spec.charge must be 'tau', got {spec.charge!r}")
+        layer = _layer_from_spec(cls, spec, LIFSpec, kwargs)
+        with torch.no_grad():
+            layer.w.fill_(plif_w(spec.tau))
+        return layer
 
     @property
     def tau(self) -> torch.Tensor:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .functional import LIFSpec, lif_step
+from .functional import LIFSpec, check_sequence, lif_step
 from .neurons import LIF
 
 __all__ = ["RecurrentLIF"]
@@ -88,9 +88,9 @@ class RecurrentLIF(nn.Module):
         ``state`` is ``(v, s)`` of the previous call (membrane and last spikes, ``[B, out]`` each) to continue
         a sequence; None starts at rest without spikes. With ``return_state`` also return the final ``(v, s)``.
         """
-        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[2] != self.linear.in_features:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must have shape [T, B, {self.linear.in_features}] (time first); got {got}")
+        x = check_sequence(x)
+        if x.dim() != 3 or x.shape[2] != self.linear.in_features:
+            raise ValueError(f"x must have shape [T, B, {self.linear.in_features}] (time first); got {tuple(x.shape)}")
         if self.lif.check_nan and bool(torch.isnan(x).any()):
             raise ValueError("input contains NaN")
         T, B = x.shape[:2]
@@ -99,16 +99,20 @@ class RecurrentLIF(nn.Module):
         if state is None:
             v, s = None, current.new_zeros(B, n)
         else:
+            ok = isinstance(state, tuple) and len(state) == 2 and all(
+                isinstance(t, torch.Tensor) and tuple(t.shape) == (B, n) for t in state)
+            if not ok:
+                got = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in state] \
+                    if isinstance(state, tuple) else type(state).__name__
+                raise ValueError(f"state must be the (v, s) pair of a previous call, [B, {n}] = [{B}, {n}] tensors; "
+                                 f"got {got}")
             v, s = state
-            if v is not None and tuple(v.shape) != (B, n) or tuple(s.shape) != (B, n):
-                raise ValueError(f"state (v, s) must hold [B, {n}] = [{B}, {n}] tensors; got "
-                                 f"{tuple(v.shape) if v is not None else None}, {tuple(s.shape)}")
         out = []
         for t in range(T):
             s, v = lif_step(current[t] + self.feedback(s), v, self.lif.spec, backend=self.lif.backend,
                             check_nan=False)
             out.append(s)
-        spikes = torch.stack(out) if out else current.new_zeros(0, B, n)
+        spikes = torch.stack(out)
         return (spikes, (v, s)) if return_state else spikes
 
     def extra_repr(self) -> str:

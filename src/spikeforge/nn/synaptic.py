@@ -13,22 +13,40 @@ of element-wise operations) and the membrane then runs in the fused multi-step L
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 import torch
 from torch import nn
 
-from .functional import LIFSpec
+from .functional import LIFSpec, check_sequence
 from .neurons import LIF
 
 __all__ = ["CubaLIF", "synaptic_current"]
 
 
+def _check_alpha(alpha) -> float:
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real) or not 0.0 <= alpha < 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1) (per-step decay of the synaptic current); got {alpha!r}")
+    return float(alpha)
+
+
 def synaptic_current(x: torch.Tensor, alpha: float, i0: torch.Tensor | None = None) -> torch.Tensor:
     """``I_t = α·I_{t−1} + X_t`` over ``x`` ``[T, B, ...]`` from ``I_{−1} = i0`` (default 0): ``[T, B, ...]``."""
-    if not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0.0 <= alpha < 1.0):
-        raise ValueError(f"alpha must be a number in [0, 1) (per-step decay of the synaptic current); got {alpha!r}")
+    alpha = _check_alpha(alpha)
+    x = check_sequence(x)
     out = torch.empty_like(x)
-    i = torch.zeros_like(x[0]) if i0 is None else i0.to(x.dtype).expand_as(x[0])
+    if i0 is None:
+        i = torch.zeros_like(x[0])
+    else:
+        try:
+            fits = isinstance(i0, torch.Tensor) and torch.broadcast_shapes(i0.shape, x.shape[1:]) == x.shape[1:]
+        except RuntimeError:
+            fits = False
+        if not fits:
+            got = tuple(i0.shape) if isinstance(i0, torch.Tensor) else type(i0).__name__
+            raise ValueError(f"i0 must be a tensor of one step's shape {tuple(x.shape[1:])}; got {got}")
+        i = i0.to(x.dtype).expand_as(x[0])
     for t in range(x.shape[0]):
         i = alpha * i + x[t]
         out[t] = i
@@ -71,13 +89,11 @@ class CubaLIF(nn.Module):
         if (alpha is None) == (tau_syn is None):
             raise ValueError("give exactly one of alpha (per-step decay) and tau_syn (steps)")
         if tau_syn is not None:
-            if isinstance(tau_syn, bool) or not isinstance(tau_syn, (int, float)) or not (
+            if isinstance(tau_syn, (bool, np.bool_)) or not isinstance(tau_syn, numbers.Real) or not (
                     math.isfinite(tau_syn) and tau_syn > 0):
                 raise ValueError(f"tau_syn must be a positive finite number of steps; got {tau_syn!r}")
-            alpha = math.exp(-1.0 / tau_syn)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha < 1.0:
-            raise ValueError(f"alpha must be a number in [0, 1); got {alpha!r}")
-        self.alpha = float(alpha)
+            alpha = math.exp(-1.0 / float(tau_syn))
+        self.alpha = _check_alpha(alpha)
         self.lif = LIF(**lif_kwargs, return_state=True)
 
     @classmethod
@@ -95,17 +111,15 @@ class CubaLIF(nn.Module):
     def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None, *,
                 return_state: bool = False):
         """Spikes ``[T, B, ...]`` of input ``x`` ``[T, B, ...]`` (``state``: the ``(i, v)`` of a previous call)."""
-        if not isinstance(x, torch.Tensor) or x.dim() < 2:
-            raise ValueError("x must be a tensor of shape [T, B, ...] (time first)")
+        x = check_sequence(x)
         if self.lif.check_nan and bool(torch.isnan(x).any()):
             raise ValueError("input contains NaN")
+        if state is not None and (not isinstance(state, tuple) or len(state) != 2):
+            raise ValueError(f"state must be the (i, v) pair of a previous call or None; got {type(state).__name__}")
         i0, v0 = (None, None) if state is None else state
         current = synaptic_current(x, self.alpha, i0)
         spikes, v = self.lif(current, v0)
-        if not return_state:
-            return spikes
-        i_last = current[-1] if x.shape[0] else (torch.zeros_like(x[0]) if i0 is None else i0)
-        return spikes, (i_last, v)
+        return (spikes, (current[-1], v)) if return_state else spikes
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}"

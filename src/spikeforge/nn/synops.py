@@ -79,7 +79,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import ConvSNN, SpikingResNet19
-from .neurons import ALIF, LIF, Izhikevich
+from .neurons import ALIF, LIF, PLIF, Izhikevich
+from .recurrent import RecurrentLIF
+from .synaptic import CubaLIF
 
 __all__ = ["E_AC_PJ", "E_MAC_PJ", "WEIGHT_LAYERS", "SynOpsReport", "SynOpsRow", "count_synops"]
 
@@ -472,7 +474,7 @@ def _layout(model: nn.Module, x: torch.Tensor, spiking: tuple[type[nn.Module], .
         time_first = any(
             getattr(m, "step_mode", None) == "m" and id(m) not in inner
             for m in model.modules()
-            if isinstance(m, (LIF, ALIF, Izhikevich, SpikingActivation, *spiking))
+            if isinstance(m, (LIF, PLIF, ALIF, Izhikevich, SpikingActivation, *spiking))
         )
     if time_first:
         if x.dim() < 2:
@@ -488,7 +490,7 @@ def _neuron_state(model: nn.Module) -> list[tuple[nn.Module, str, object]]:
 
     state = []
     for m in model.modules():
-        if isinstance(m, LIF):
+        if isinstance(m, (LIF, PLIF)):
             state.append((m, "v", m.v))
         elif isinstance(m, ALIF):
             state += [(m, "v", m.v), (m, "a", m.a)]
@@ -620,7 +622,7 @@ def count_synops(
     if static_input:
         tracker.mark_static(x)
     acc: dict[str, _Acc] = {}
-    neuron_types = (LIF, ALIF, Izhikevich, SpikingActivation, *spiking_types)
+    neuron_types = (LIF, PLIF, ALIF, Izhikevich, CubaLIF, RecurrentLIF, SpikingActivation, *spiking_types)
     # [whether the first weight layer to run read x itself, unbatched]
     unbatched_input: list[bool] = []
 

@@ -72,9 +72,9 @@ class STDPTraceState:
     Attributes
     ----------
     x : Tensor
-        Presynaptic trace: [B, I] (linear) or [B, C_in, H, W] (conv2d).
+        Presynaptic trace: [B, I] (linear), [B, C_in, L] (conv1d) or [B, C_in, H, W] (conv2d).
     y1 : Tensor
-        Postsynaptic trace ``y1`` (``τ_post``): [B, O] or [B, C_out, H', W'].
+        Postsynaptic trace ``y1`` (``τ_post``): [B, O], [B, C_out, L'] or [B, C_out, H', W'].
     y2 : Tensor or None
         Second postsynaptic trace (``τ_post2``, triplet rules), shaped as ``y1``; None for a rule
         without ``tau_post2_ms``.
@@ -301,7 +301,7 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     sums ``post_side ⊗ pre_side`` over the rows (and positions). Time is processed in chunks of
     steps that bound the memory of the traces and of the contraction (:data:`_CHUNK_ELEMENTS`).
 
-    With a reward ``r`` [T, B] the change is ``Σ_t r(t)·e(t)`` with the eligibility
+    With a reward ``r`` [T, B, K] (``K`` = 1 or one per output) the change is ``Σ_t r(t)·e(t)`` with the eligibility
     ``e(t) = d·e(t − 1) + Δ(t)`` (``d = exp(−dt/τ_e)``, ``Δ(t)`` the step's STDP change, per sample),
     computed without materialising ``e(t)``: ``Σ_t r(t)·e(t) = Σ_s R(s)·Δ(s) + c·e(−1)`` with the
     backward-filtered reward ``R(s) = Σ_{t ≥ s} r(t)·d^{t−s}`` and ``c = Σ_t r(t)·d^{t+1}``. The
@@ -692,19 +692,33 @@ def trace_stdp_conv1d(
     """
     weight = _check_weight(weight, 3, "[C_out, C_in, k]")
     stride, padding, dilation = _one(stride, "stride", 1), _one(padding, "padding", 0), _one(dilation, "dilation", 1)
-    for name, s, layout in (("pre", pre, "[T, B, C_in, L]"), ("post", post, "[T, B, C_out, L']")):
-        dim = s.dim() if isinstance(s, Tensor) else np.ndim(s)
-        if dim != 4:
-            raise ValueError(f"{name} must have shape {layout} (time first); got {dim}-D")
-    pre2 = torch.as_tensor(pre).unsqueeze(-2)
-    post2 = torch.as_tensor(post).unsqueeze(-2)
-    out = trace_stdp_conv2d(pre2, post2, weight.unsqueeze(-2), rule, dt_ms, stride=(1, stride), padding=(0, padding),
-                            dilation=(1, dilation), reduction=reduction, state=_state_1d_to_2d(state),
-                            return_state=True, lr1=lr1, lr2=lr2, online_clip=online_clip, reward=reward,
-                            tau_e_ms=tau_e_ms)
-    dw, new_state = out
-    dw = dw.squeeze(-2)
-    return (dw, _state_2d_to_1d(new_state)) if return_state else dw
+    pre, post = torch.as_tensor(pre), torch.as_tensor(post)
+    c_out, c_in, k = weight.shape
+    # shapes checked here in 1-D terms (the 2-D path would name H and W)
+    if pre.dim() != 4 or pre.shape[2] != c_in:
+        raise ValueError(f"pre must have shape [T, B, C_in, L] with C_in = {c_in} (time first); got {_fmt(pre.shape)}")
+    T, B, _, L = pre.shape
+    L_out = (L + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+    if L_out < 1:
+        raise ValueError(f"pre's length L = {L} is shorter than the (dilated) kernel of {k} with padding {padding}")
+    if tuple(post.shape) != (T, B, c_out, L_out):
+        raise ValueError(f"post must have shape [T, B, C_out, L'] = {_fmt((T, B, c_out, L_out))} (time first); got "
+                         f"{_fmt(post.shape)}")
+    if isinstance(state, STDPTraceState):
+        want = {"x": (B, c_in, L), "y1": (B, c_out, L_out), "y2": (B, c_out, L_out), "e": (B, c_out, c_in, k)}
+        for name, shape in want.items():
+            t = getattr(state, name)
+            if isinstance(t, Tensor) and tuple(t.shape) != shape:
+                raise ValueError(f"state.{name} must have shape {_fmt(shape)} (of this call's batch); got "
+                                 f"{_fmt(t.shape)} (a new batch needs a new state)")
+    out = trace_stdp_conv2d(pre.unsqueeze(-2), post.unsqueeze(-2), weight.unsqueeze(-2), rule, dt_ms,
+                            stride=(1, stride), padding=(0, padding), dilation=(1, dilation), reduction=reduction,
+                            state=_state_1d_to_2d(state), return_state=return_state, lr1=lr1, lr2=lr2,
+                            online_clip=online_clip, reward=reward, tau_e_ms=tau_e_ms)
+    if return_state:
+        dw, new_state = out
+        return dw.squeeze(-2), _state_2d_to_1d(new_state)
+    return out.squeeze(-2)
 
 
 # --------------------------------------------------------------------------- updater
@@ -805,9 +819,9 @@ class STDPUpdater:
         Parameters
         ----------
         pre : Tensor
-            The layer's input spikes, [T, B, in_features] or [T, B, C_in, H, W] (0/1, time first).
+            The layer's input spikes, [T, B, in_features], [T, B, C_in, L] or [T, B, C_in, H, W] (0/1, time first).
         post : Tensor
-            Its output spikes, [T, B, out_features] or [T, B, C_out, H', W'].
+            Its output spikes, [T, B, out_features], [T, B, C_out, L'] or [T, B, C_out, H', W'].
         reward : Tensor [T], [T, B] or [T, B, out], optional
             Reward of each step (and sample, and output neuron / channel): reward-modulated STDP with the updater's ``tau_e_ms``
             (see :func:`trace_stdp_linear`). With ``tau_e_ms > 0``, once a step had a reward the
