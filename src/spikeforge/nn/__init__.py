@@ -19,6 +19,8 @@
 - :mod:`spikeforge.nn.models`: :class:`ConvSNN` (MNIST) and :class:`SpikingResNet19` (CIFAR).
 - :class:`WTALayer` (:mod:`spikeforge.nn.wta`): k-winner-take-all LIF layer with an adaptive threshold and
   weight normalisation, for local (STDP) learning; :func:`kwta_step`.
+- :func:`quantize_weights_`, :func:`add_weight_mismatch_` (:mod:`spikeforge.nn.hardware`): few-bit weights and
+  device mismatch, to measure what a trained network keeps before it moves to a chip.
 - :func:`count_synops` (:mod:`spikeforge.nn.synops`): synaptic operations (AC/MAC) and energy per sample.
 - :mod:`spikeforge.nn.train`: the training loop, checkpoints and datasets behind ``spikeforge train``.
 """
@@ -50,6 +52,7 @@ from .functional import (
     lif_multi_step_reference,
     lif_step,
 )
+from .hardware import QuantizedLayer, add_weight_mismatch_, quantize_tensor, quantize_weights_
 from .layers import (
     BatchFirst,
     MeanOverTime,
@@ -119,10 +122,14 @@ __all__ = [
     "spike_fn",
     "surrogate",
     "to_batch_first",
+    "add_weight_mismatch_",
+    "quantize_tensor",
+    "quantize_weights_",
     "synaptic_current",
     "to_time_first",
     "CubaLIF",
     "PLIF",
+    "QuantizedLayer",
     "RecurrentLIF",
     "WTALayer",
     "kwta_step",
