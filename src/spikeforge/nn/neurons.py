@@ -150,6 +150,26 @@ def _two_state_forward(layer: nn.Module, x: torch.Tensor, state: tuple | None, s
     return s
 
 
+def _one_state_forward(layer: nn.Module, x: torch.Tensor, v: torch.Tensor | None, multi_fn, step_fn):
+    """``forward`` of a neuron layer with one state tensor (:class:`LIF`, :class:`PLIF`): multi-step,
+    explicit single-step (``return_state``) or single-step with the membrane kept in ``layer.v`` (checked
+    against the input's shape). ``multi_fn`` / ``step_fn`` map ``(x, v)`` to ``(spikes, v_next)``."""
+    if layer.step_mode == "m":
+        s, v_next = multi_fn(x, v)
+        return (s, v_next) if layer.return_state else s
+    if layer.return_state:
+        return step_fn(x, v)
+    if v is None:
+        v = layer.v
+        if v is not None and isinstance(x, torch.Tensor) and v.shape != x.shape:
+            raise ValueError(
+                f"stored membrane has shape {tuple(v.shape)} but the input has {tuple(x.shape)}; "
+                "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
+            )
+    s, layer.v = step_fn(x, v)
+    return s
+
+
 class LIF(nn.Module):
     """Leaky integrate-and-fire neurons (spec ``deep_snn.md`` §1).
 
@@ -270,20 +290,9 @@ class LIF(nn.Module):
 
     def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
         """Spikes for input ``x`` (see the class docstring for shapes and state handling)."""
-        if self.step_mode == "m":
-            s, v_next = lif_multi_step(x, v, self.spec, backend=self.backend, check_nan=self.check_nan)
-            return (s, v_next) if self.return_state else s
-        if self.return_state:
-            return lif_step(x, v, self.spec, backend=self.backend, check_nan=self.check_nan)
-        if v is None:
-            v = self.v
-            if v is not None and v.shape != x.shape:
-                raise ValueError(
-                    f"stored membrane has shape {tuple(v.shape)} but the input has {tuple(x.shape)}; "
-                    "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
-                )
-        s, self.v = lif_step(x, v, self.spec, backend=self.backend, check_nan=self.check_nan)
-        return s
+        kw = dict(backend=self.backend, check_nan=self.check_nan)
+        return _one_state_forward(self, x, v, lambda x_, v_: lif_multi_step(x_, v_, self.spec, **kw),
+                                  lambda x_, v_: lif_step(x_, v_, self.spec, **kw))
 
     def extra_repr(self) -> str:
         return ", ".join([*_lif_repr_parts(self.spec), f"step_mode='{self.step_mode}'"])
@@ -400,20 +409,8 @@ class PLIF(nn.Module):
         """Spikes for input ``x`` (shapes and state handling as :class:`LIF`)."""
         if self.check_nan and isinstance(x, torch.Tensor) and bool(torch.isnan(x).any()):
             raise ValueError("input contains NaN")
-        if self.step_mode == "m":
-            s, v_next = plif_multi_step(x, self.w, v, self.spec)
-            return (s, v_next) if self.return_state else s
-        if self.return_state:
-            return plif_step(x, self.w, v, self.spec)
-        if v is None:
-            v = self.v
-            if v is not None and v.shape != x.shape:
-                raise ValueError(
-                    f"stored membrane has shape {tuple(v.shape)} but the input has {tuple(x.shape)}; "
-                    "call reset_state() (or spikeforge.nn.reset_states(net)) between sequences"
-                )
-        s, self.v = plif_step(x, self.w, v, self.spec)
-        return s
+        return _one_state_forward(self, x, v, lambda x_, v_: plif_multi_step(x_, self.w, v_, self.spec),
+                                  lambda x_, v_: plif_step(x_, self.w, v_, self.spec))
 
     def extra_repr(self) -> str:
         tau = self.tau
