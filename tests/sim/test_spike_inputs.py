@@ -113,3 +113,43 @@ def test_each_input_population_must_have_its_own_size():
         net.run({"A": np.zeros((1, 20)), "B": np.zeros((1, 10))})
     res = net.run(spikes={"A": np.ones((5, 1, 10)), "B": np.zeros((5, 1, 20))}, learning=False, rest_ms=0)
     assert res.counts["A"].sum() == 50 and res.counts["B"].sum() == 0
+
+
+def test_event_list_input_equals_the_dense_trains():
+    from spikeforge.sim import SpikeEvents
+
+    rng = np.random.default_rng(9)
+    S = rng.random((80, 3, 30)) < 0.2
+    ev = SpikeEvents.from_dense(S)
+    shuffled = np.random.default_rng(1).permutation(ev.step.size)  # any order
+    ev = SpikeEvents(ev.step[shuffled], ev.presentation[shuffled], ev.input[shuffled], ev.T, ev.n_presentations)
+    a, b = dc_like(), dc_like()
+    ra, rb = a.run(spikes=S, rest_ms=10), b.run(spikes=ev, rest_ms=10)
+    _same(ra, rb)
+    np.testing.assert_array_equal(a.connections["XE"].weights, b.connections["XE"].weights)
+    ia, ib = a.infer(spikes=S, n_jobs=1), b.infer(spikes=ev, n_jobs=1)
+    np.testing.assert_array_equal(ia["E"], ib["E"])
+    ref = ReferenceNetwork(dc_like())
+    _same(ref.run(spikes=ev, rest_ms=10), ra)
+    # a presentation without events is an empty presentation
+    empty = SpikeEvents(np.array([3]), np.array([0]), np.array([5]), T=20, n_presentations=2)
+    assert dc_like().run(spikes=empty, learning=False, rest_ms=0).counts["X"].sum(1).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("events, message", [
+    (dict(step=[0, 25], presentation=[0, 0], input=[1, 2], T=20, n_presentations=1), r"step must lie in \[0, 20\)"),
+    (dict(step=[0], presentation=[3], input=[1], T=20, n_presentations=2), r"presentation must lie in \[0, 2\)"),
+    (dict(step=[0], presentation=[0], input=[30], T=20, n_presentations=1), r"input must lie in \[0, 30\)"),
+    (dict(step=[0, 0], presentation=[0, 0], input=[4, 4], T=20, n_presentations=1), "same input twice"),
+    (dict(step=[0, 1], presentation=[0], input=[4, 5], T=20, n_presentations=1), "one length"),
+    (dict(step=[0.5], presentation=[0], input=[4], T=20, n_presentations=1), "integer array"),
+])
+def test_bad_event_lists_are_clear_errors(events, message):
+    from spikeforge.sim import SpikeEvents
+
+    ev = SpikeEvents(np.asarray(events.pop("step")), np.asarray(events.pop("presentation")),
+                     np.asarray(events.pop("input")), **events)
+    with pytest.raises(ValueError, match=message):
+        dc_like().run(spikes=ev)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        SpikeEvents(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), T=-1, n_presentations=1)

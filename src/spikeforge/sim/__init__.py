@@ -8,7 +8,7 @@ and voltage monitors. The time loop is compiled (numba); :mod:`spikeforge.sim.re
 the readable stepper it is tested against. Nothing in here is specific to one model.
 """
 
-from .network import Connection, Network, Population, RunResult
+from .network import Connection, Network, Population, RunResult, SpikeEvents
 from .reference import ReferenceNetwork
 
-__all__ = ["Connection", "Network", "Population", "ReferenceNetwork", "RunResult"]
+__all__ = ["Connection", "Network", "Population", "ReferenceNetwork", "RunResult", "SpikeEvents"]

@@ -147,6 +147,57 @@ class Connection:
         return dense
 
 
+def _csr(n_idx: np.ndarray, t_idx: np.ndarray, i_idx: np.ndarray, T: int, n_pres: int) -> np.ndarray:
+    """Offsets ``ptr [n_pres, T + 1]`` of spikes sorted by (presentation, step, input): the spikes of
+    presentation ``n`` at step ``s`` are entries ``ptr[n, s]:ptr[n, s + 1]``."""
+    per_step = np.bincount(n_idx * T + t_idx, minlength=n_pres * T)
+    flat = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
+    ptr = np.empty((n_pres, T + 1), dtype=np.int64)
+    for n in range(n_pres):
+        ptr[n] = flat[n * T : n * T + T + 1]
+    return ptr
+
+
+@dataclass(frozen=True)
+class SpikeEvents:
+    """Input spikes as a list of events, the sparse form of ``spikes=`` in :meth:`Network.run` / :meth:`Network.infer`.
+
+    Event ``k`` is a spike of input neuron ``input[k]`` (an index over all input neurons, input populations
+    side by side in the order they were added) in presentation ``presentation[k]`` at active step
+    ``step[k]`` (steps of ``dt_ms``). Memory grows with the number of spikes, not with ``T·n·n_inputs``.
+
+    Attributes
+    ----------
+    step, presentation, input : ndarray of int [n_events]
+        In any order; at most one event per (presentation, step, input).
+    T : int
+        Active steps per presentation.
+    n_presentations : int
+        Presentations (some may have no events).
+    """
+
+    step: np.ndarray
+    presentation: np.ndarray
+    input: np.ndarray
+    T: int
+    n_presentations: int
+
+    def __post_init__(self) -> None:
+        for name in ("T", "n_presentations"):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"SpikeEvents.{name} must be a non-negative integer; got {v!r}")
+
+    @classmethod
+    def from_dense(cls, spikes: Any) -> SpikeEvents:
+        """The events of a 0/1 array ``[T, n_presentations, n_inputs]`` (time first)."""
+        arr = np.asarray(spikes)
+        if arr.ndim != 3:
+            raise ValueError(f"spikes must have shape [T, n_presentations, n_inputs]; got {arr.shape}")
+        t, n, i = np.nonzero(arr)
+        return cls(t, n, i, int(arr.shape[0]), int(arr.shape[1]))
+
+
 @dataclass
 class RunResult:
     """What a run returns.
@@ -885,6 +936,8 @@ class Network:
                     raise ValueError(f"{what} must hold 0/1 spikes; got the value {arr[bad].flat[0].item()!r}")
             return arr.astype(np.bool_)
 
+        if isinstance(spikes, SpikeEvents):
+            return self._event_trains(spikes, n_in)
         if isinstance(spikes, Mapping):
             def block(value: Any, pop: Population) -> np.ndarray:
                 part = as_array(value, f"spikes[{pop.name!r}]")
@@ -903,12 +956,31 @@ class Network:
             raise ValueError(f"spikes must have shape [T, n_presentations, {n_in}] (time first); got {arr.shape}")
         T, n_pres = arr.shape[0], arr.shape[1]
         n_idx, t_idx, i_idx = np.nonzero(arr.transpose(1, 0, 2))  # presentation, step, input: the kernel's order
-        per_step = np.bincount(n_idx * T + t_idx, minlength=n_pres * T)
-        flat = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
-        ptr = np.empty((n_pres, T + 1), dtype=np.int64)
-        for n in range(n_pres):
-            ptr[n] = flat[n * T : n * T + T + 1]
-        return ptr, i_idx.astype(np.int32), T
+        return _csr(n_idx, t_idx, i_idx, T, n_pres), i_idx.astype(np.int32), T
+
+    @staticmethod
+    def _event_trains(ev: SpikeEvents, n_in: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """:meth:`_spike_trains` of :class:`SpikeEvents` (checked; sorted into the kernel's order)."""
+        T, n_pres = ev.T, ev.n_presentations
+        cols = []
+        for name, a, upper in (("step", ev.step, T), ("presentation", ev.presentation, n_pres), ("input", ev.input, n_in)):
+            arr = np.asarray(a)
+            if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+                raise ValueError(f"SpikeEvents.{name} must be a 1-D integer array; got {arr.dtype} of shape {arr.shape}")
+            if arr.size and (arr.min() < 0 or arr.max() >= upper):
+                raise ValueError(f"SpikeEvents.{name} must lie in [0, {upper}); got values in [{arr.min()}, {arr.max()}]")
+            cols.append(arr.astype(np.int64))
+        if len({c.size for c in cols}) > 1:
+            raise ValueError(f"SpikeEvents.step, .presentation and .input must have one length; got "
+                             f"{[c.size for c in cols]}")
+        t_idx, n_idx, i_idx = cols
+        order = np.lexsort((i_idx, t_idx, n_idx))  # presentation, then step, then input
+        t_idx, n_idx, i_idx = t_idx[order], n_idx[order], i_idx[order]
+        key = (n_idx * T + t_idx) * n_in + i_idx
+        if key.size > 1 and bool((np.diff(key) == 0).any()):
+            raise ValueError("SpikeEvents holds the same input twice at one step of one presentation (at most one "
+                             "spike per input and step)")
+        return _csr(n_idx, t_idx, i_idx, T, n_pres), i_idx.astype(np.int32), T
 
     def _inputs(self, inputs: Any, spikes: Any, active_ms: float | None, min_spikes: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -1010,9 +1082,10 @@ class Network:
         inputs : ndarray [n_presentations, n_inputs] or dict input name -> [n_presentations, n]
             Poisson rates (Hz) of the input neurons during the active phase (0 during rest).
             An empty batch (``n_presentations = 0``) simulates nothing and returns empty results.
-        spikes : ndarray [T, n_presentations, n_inputs] or dict input name -> [T, n_presentations, n]
+        spikes : ndarray [T, n_presentations, n_inputs], dict input name -> [T, n_presentations, n], or SpikeEvents
             Instead of ``inputs``: the input spike trains themselves, 0/1 per active step (time
-            first; e.g. latency codes or binned event data). The active phase is then ``T`` steps.
+            first; e.g. latency codes or binned event data), or the same as a list of events
+            (:class:`SpikeEvents`, memory per spike). The active phase is then ``T`` steps.
         active_ms, rest_ms : float
             Duration of the input phase (default 350 ms; with ``spikes``, ``T·dt_ms``) and of the
             following rest phase (ms, finite, ≥ 0).
