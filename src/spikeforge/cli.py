@@ -6,6 +6,7 @@
     spikeforge report                       refresh README.md tables from results/*/results.md
     spikeforge train MODEL --data NAME|PATH train a deep SNN (spikeforge.nn), checkpoints in runs/
     spikeforge train --config runs/X/summary.json   repeat a run (options given override the file)
+    spikeforge fit MODEL --data NAME|PATH   train a local-learning model (scikit-learn estimator), safetensors
     spikeforge env                          versions and hardware, for bug reports
 
 Numeric options are checked when the command line is parsed (argparse usage error, exit status 2).
@@ -376,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=_user_path, default="results")
     rep.set_defaults(fn=_cmd_report)
     sub.add_parser("env", help="print versions and hardware").set_defaults(fn=_cmd_env)
+    from .fitcli import add_parser as add_fit_parser
+
+    add_fit_parser(sub)
     t = sub.add_parser("train", help="train a deep SNN (convsnn, resnet19); safetensors checkpoints with resume")
     # options that set a config field default to None ("not given", see _TRAIN_FLAGS): a value given on the
     # command line overrides --config FILE, which overrides the defaults of _TRAIN_DEFAULTS
