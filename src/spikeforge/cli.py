@@ -224,7 +224,7 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
     for dest, name in _TRAIN_FLAGS.items():
         given = getattr(args, dest, None)
         if given is not None:
-            values[name] = None if name in ("n_train", "n_test") and given == _ALL else given
+            values[name] = None if given is _ALL else given
     missing = [flag for flag, name in (("model", "model"), ("--data", "data")) if values.get(name) is None]
     if missing:
         message = f"the following arguments are required: {', '.join(missing)} (or a --config file that sets them)"
@@ -317,13 +317,14 @@ def _positive_int(text: str) -> int:
     return _int(text, minimum=1)
 
 
-#: value of ``--n-train all`` / ``--n-test all``: no limit, overriding a config file's
-_ALL = "all"
+#: value of ``--n-train all`` / ``--n-test all``: no limit, overriding a config file's (a unique object, so
+#: that no other option's value, e.g. a data folder named "all", can be taken for it)
+_ALL = object()
 
 
-def _positive_int_or_all(text: str) -> int | str:
+def _positive_int_or_all(text: str) -> int | object:
     """argparse type: an integer >= 1, or ``all`` (returned as :data:`_ALL`)."""
-    return _ALL if text.strip().lower() == _ALL else _int(text, minimum=1)
+    return _ALL if text.strip().lower() == "all" else _int(text, minimum=1)
 
 
 def _non_negative_int(text: str) -> int:

@@ -150,30 +150,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {value}")
-    return value
-
-
 def add_parser(sub: Any) -> None:
     """The ``fit`` subcommand of :func:`spikeforge.cli.build_parser`."""
+    from .cli import (  # the CLI's integer types (called from build_parser)
+        _non_negative_int,
+        _positive_int,
+    )
+
     f = sub.add_parser("fit", help="train a local-learning model (scikit-learn estimator) and save it (safetensors)",
                        description=__doc__.split("\n")[0])
     f.add_argument("model", nargs="?", choices=list(MODELS), default=None, help="required unless --config sets it")
@@ -181,8 +164,8 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--config", default=None, metavar="PATH", help="a previous run's summary.json (options override it)")
     f.add_argument("--params", default=None, metavar="PATH", help="JSON object of estimator parameters")
     f.add_argument("--set", action="append", metavar="KEY=VALUE", help="one estimator parameter (JSON value); repeatable")
-    f.add_argument("--seed", type=_seed, default=None, help="split and random_state (default 0)")
-    f.add_argument("--n-train", type=_count, default=None, help="use the first N training examples")
-    f.add_argument("--n-test", type=_count, default=None, help="use the first N test examples")
+    f.add_argument("--seed", type=_non_negative_int, default=None, help="split and random_state (default 0)")
+    f.add_argument("--n-train", type=_positive_int, default=None, help="use the first N training examples")
+    f.add_argument("--n-test", type=_positive_int, default=None, help="use the first N test examples")
     f.add_argument("--out", default=None, help="run folder (default runs/fit-MODEL-DATA-seedS)")
     f.set_defaults(fn=run)

@@ -206,14 +206,20 @@ def _initial_state(state: STDPTraceState | None, rule: TraceSTDP, pre_shape: tup
     return out[0], out[1], out[2] if triplet else None
 
 
+def _check_tau_e(tau_e_ms: Any) -> float:
+    """The eligibility time constant (ms) as a float; ``ValueError`` unless non-negative and finite."""
+    if isinstance(tau_e_ms, (bool, np.bool_)) or not isinstance(tau_e_ms, numbers.Real) or not (
+            math.isfinite(tau_e_ms) and tau_e_ms >= 0):
+        raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms!r}")
+    return float(tau_e_ms)
+
+
 def _reward(reward: Any, tau_e_ms: Any, dt_ms: float, online_clip: bool, T: int, B: int, n_out: int,
             dtype: torch.dtype, device: torch.device) -> tuple[Tensor | None, float]:
     """The reward as a [T, B, K] tensor (``K = 1``: one per sample, ``K = n_out``: one per output neuron /
     channel; None without a reward) and the eligibility's decay factor per step (``exp(−dt/τ_e)``, 0 for
     ``τ_e = 0``)."""
-    if isinstance(tau_e_ms, (bool, np.bool_)) or not isinstance(tau_e_ms, numbers.Real) or not (
-            math.isfinite(tau_e_ms) and tau_e_ms >= 0):
-        raise ValueError(f"tau_e_ms must be a non-negative finite number (ms); got {tau_e_ms!r}")
+    tau_e_ms = _check_tau_e(tau_e_ms)
     if reward is None:
         return None, 0.0
     if online_clip:
@@ -342,11 +348,14 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
     else:
         dw = torch.zeros(weight.shape, dtype=dtype, device=device)
     if r is not None:
-        R = torch.empty_like(r)  # backward-filtered reward [T, B, K]
-        acc = torch.zeros_like(r[0])
-        for t in range(T - 1, -1, -1):
-            acc = r[t] + d_e * acc
-            R[t] = acc
+        if d_e == 0.0:  # no eligibility trace: the filter is the identity
+            R = r
+        else:
+            R = torch.empty_like(r)  # backward-filtered reward [T, B, K]
+            acc = torch.zeros_like(r[0])
+            for t in range(T - 1, -1, -1):
+                acc = r[t] + d_e * acc
+                R[t] = acc
         steps = torch.arange(T, dtype=dtype, device=device)
         if e_prev is not None:  # what the eligibility carried in from the previous call still earns
             c = (r * (d_e ** (steps + 1))[:, None, None]).sum(0)  # [B, K]
@@ -505,11 +514,13 @@ def trace_stdp_linear(
 
 
 # --------------------------------------------------------------------------- conv2d
-def _pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
-    vals = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(vals) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in vals):
-        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them; got {value!r}")
-    return vals  # type: ignore[return-value]
+def _ints(value: Any, name: str, minimum: int, n: int) -> tuple[int, ...]:
+    """A convolution argument as ``n`` ints >= ``minimum`` (one int is repeated; a tuple must have ``n``)."""
+    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(vals) != n or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in vals):
+        what = "(or a 1-tuple)" if n == 1 else "or a pair of them"
+        raise ValueError(f"{name} must be an int >= {minimum} {what}; got {value!r}")
+    return vals
 
 
 def trace_stdp_conv2d(
@@ -590,7 +601,8 @@ def trace_stdp_conv2d(
     dt_ms = _check_dt(dt_ms)
     reduction = _check_reduction(reduction)
     weight = _check_weight(weight, 4, "[C_out, C_in, kH, kW]")
-    stride, padding, dilation = _pair(stride, "stride", 1), _pair(padding, "padding", 0), _pair(dilation, "dilation", 1)
+    stride, padding, dilation = (_ints(stride, "stride", 1, 2), _ints(padding, "padding", 0, 2),
+                                 _ints(dilation, "dilation", 1, 2))
     c_out, c_in, kh, kw = weight.shape
     dtype = torch.promote_types(weight.dtype, torch.float32)
     pre = _spikes(pre, "pre", "[T, B, C_in, H, W]", (None, None, c_in, None, None), dtype, weight.device)
@@ -617,13 +629,6 @@ def trace_stdp_conv2d(
 
 
 # --------------------------------------------------------------------------- conv1d
-def _one(value: Any, name: str, minimum: int) -> int:
-    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,)
-    if len(vals) != 1 or isinstance(vals[0], bool) or not isinstance(vals[0], int) or vals[0] < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum} (or a 1-tuple); got {value!r}")
-    return vals[0]
-
-
 def _state_1d_to_2d(state: STDPTraceState | None) -> STDPTraceState | None:
     if state is None or not isinstance(state, STDPTraceState):
         return state
@@ -691,7 +696,8 @@ def trace_stdp_conv1d(
         As :func:`trace_stdp_linear`.
     """
     weight = _check_weight(weight, 3, "[C_out, C_in, k]")
-    stride, padding, dilation = _one(stride, "stride", 1), _one(padding, "padding", 0), _one(dilation, "dilation", 1)
+    (stride,), (padding,), (dilation,) = (_ints(stride, "stride", 1, 1), _ints(padding, "padding", 0, 1),
+                                          _ints(dilation, "dilation", 1, 1))
     pre, post = torch.as_tensor(pre), torch.as_tensor(post)
     c_out, c_in, k = weight.shape
     # shapes checked here in 1-D terms (the 2-D path would name H and W)
@@ -780,8 +786,7 @@ class STDPUpdater:
             raise ValueError(f"lr must be a finite number; got {lr!r}")
         self.layer, self.lr, self.as_grad = layer, float(lr), bool(as_grad)
         self.lr1, self.lr2 = lr1, lr2
-        _reward(None, tau_e_ms, self.dt_ms, self.online_clip, 0, 0, 0, torch.float32, torch.device("cpu"))  # checks τ_e
-        self.tau_e_ms = float(tau_e_ms)
+        self.tau_e_ms = _check_tau_e(tau_e_ms)
         self._geometry: dict[str, Any] = {}
         if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
             kind = type(layer).__name__

@@ -152,10 +152,7 @@ def _csr(n_idx: np.ndarray, t_idx: np.ndarray, i_idx: np.ndarray, T: int, n_pres
     presentation ``n`` at step ``s`` are entries ``ptr[n, s]:ptr[n, s + 1]``."""
     per_step = np.bincount(n_idx * T + t_idx, minlength=n_pres * T)
     flat = np.concatenate([[0], np.cumsum(per_step)]).astype(np.int64)
-    ptr = np.empty((n_pres, T + 1), dtype=np.int64)
-    for n in range(n_pres):
-        ptr[n] = flat[n * T : n * T + T + 1]
-    return ptr
+    return flat[np.arange(n_pres)[:, None] * T + np.arange(T + 1)]  # row n: flat[n·T : n·T + T + 1]
 
 
 @dataclass(frozen=True)
