@@ -35,7 +35,6 @@ What NIR cannot say, and what we do
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import warnings
@@ -48,10 +47,9 @@ import torch
 from torch import nn
 
 from ..nn.batchnorm import fold_batchnorm
-from ..nn.functional import LIFSpec
+from ..nn.functional import LIFSpec, _spec_from_key
 from ..nn.layers import MeanOverTime, SeqToANN
 from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich
-from ..nn.surrogate import Surrogate
 from ..nn.synaptic import CubaLIF
 
 __all__ = ["NIRBuilder", "NIRNetwork", "Source", "from_nir", "register_nir_exporter", "to_nir"]
@@ -96,12 +94,6 @@ def _euler_of_spec(spec: LIFSpec) -> tuple[float, float, float]:
 
 def _spec_to_json(spec: LIFSpec) -> str:
     return spec._key
-
-
-def _spec_from_json(text: str) -> LIFSpec:
-    d = json.loads(text)
-    name, alpha, spiking = d.pop("surrogate")
-    return LIFSpec(**d, surrogate=Surrogate(name, alpha, spiking))
 
 
 def _neuron_node(spec: LIFSpec, shape: tuple[int, ...], dt: float, *, scale_note: str = ""):
@@ -657,7 +649,7 @@ def _import_neuron(node, dt: float, name: str) -> nn.Module:
     """A NIR ``LIF`` / ``IF`` node → spikeforge layer(s) over ``[T, B, ...]``."""
     meta = dict(getattr(node, "metadata", {}) or {})
     if _SPEC_KEY in meta:
-        spec = _spec_from_json(str(meta[_SPEC_KEY]))
+        spec = _spec_from_key(str(meta[_SPEC_KEY]))
         if _spec_matches(spec, node, dt):
             v0 = float(meta.get(_V0_KEY, 0.0))  # threshold units
             return _InitialMembrane(LIF.from_spec(spec), v0 * spec.v_th) if v0 else LIF.from_spec(spec)
@@ -705,7 +697,7 @@ def _import_node(node, dt: float, name: str) -> nn.Module:
     if isinstance(node, nir.CubaLIF):
         meta = dict(getattr(node, "metadata", {}) or {})
         if _CUBA_ALPHA_KEY in meta and _SPEC_KEY in meta:  # written by spikeforge: restore the layer if unedited
-            alpha, spec = float(meta[_CUBA_ALPHA_KEY]), _spec_from_json(str(meta[_SPEC_KEY]))
+            alpha, spec = float(meta[_CUBA_ALPHA_KEY]), _spec_from_key(str(meta[_SPEC_KEY]))
             ks = np.minimum(dt / np.asarray(node.tau_syn, dtype=np.float64), 1.0)
             w_in = np.asarray(node.w_in, dtype=np.float64)
             mem = nir.LIF(tau=node.tau_mem, r=node.r, v_leak=node.v_leak, v_threshold=node.v_threshold,

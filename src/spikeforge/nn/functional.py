@@ -46,6 +46,7 @@ import functools
 import json
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -53,7 +54,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from . import _cpu_kernel
-from .surrogate import Surrogate, heaviside, spike_fn, surrogate
+from .surrogate import SURROGATES, Surrogate, heaviside, spike_fn, surrogate
 
 __all__ = [
     "ALIF_BACKENDS",
@@ -90,7 +91,7 @@ def _spec_key(spec: LIFSpec) -> str:
     non-tensor argument, kept on the spec as ``spec._key``."""
     d = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "surrogate"}
     sg = spec.surrogate
-    d["surrogate"] = [sg.name, sg.alpha, sg.spiking]
+    d["surrogate"] = [sg.name, None if sg.is_custom else sg.alpha, sg.spiking]
     return json.dumps(d, sort_keys=True)
 
 
@@ -505,14 +506,23 @@ def _triton_impl():
     return _triton_kernel.TritonImpl
 
 
-def select_backend(x: torch.Tensor, backend: str = "auto", smooth: bool = False) -> str:
+def select_backend(x: torch.Tensor, backend: str = "auto", smooth: bool = False, custom: bool = False) -> str:
     """The implementation ``lif_multi_step`` uses for ``x``: ``cpu``, ``triton``, ``torch`` or ``reference``.
 
     ``auto``: the compiled CPU kernel for float32/float64 CPU tensors when it builds, Triton for CUDA
-    tensors when ``triton`` is installed, else the pure-torch fused path.
+    tensors when ``triton`` is installed, else the pure-torch fused path. ``custom=True`` (a custom
+    surrogate, which the compiled kernels cannot run) resolves ``auto`` to ``torch`` and refuses an
+    explicit ``cpu`` or ``triton`` with a ``ValueError``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+    if custom:
+        if backend in ("cpu", "triton"):
+            raise ValueError(
+                f"backend {backend!r} runs only the built-in surrogates {sorted(SURROGATES)}; a custom "
+                "surrogate runs on backend='torch' (what 'auto' picks) or 'reference'"
+            )
+        return "torch" if backend == "auto" else backend
     if backend != "auto":
         return backend
     return _auto_backend(x.device.type, x.dtype, smooth)
@@ -579,6 +589,8 @@ def lif_multi_step(
         if check_nan:
             _check_nan(x_seq)
         return lif_multi_step_reference(x_seq, v0, spec)  # type: ignore[return-value]
+    if torch.compiler.is_compiling() and spec.surrogate.is_custom:  # a user's function cannot be named by a key:
+        return lif_multi_step_reference(x_seq, v0, spec)  # type: ignore[return-value]  # the traced plain loop
     if torch.compiler.is_compiling():  # opaque custom operators, the backend fixed in the graph
         which = _concrete_backend(backend, x_seq.device.type, x_seq.dtype, not spec.surrogate.spiking)
         s, vT, _ = torch.ops.spikeforge.lif_forward(x_seq, v0, spec._key, which, check_nan)
@@ -589,7 +601,7 @@ def lif_multi_step(
 def _resolve_impl(x: torch.Tensor, backend: str, spec: LIFSpec):
     """The fused implementation (``_CpuImpl``, ``TritonImpl`` or ``_TorchImpl``) for ``x``, with a
     clear error when an explicitly requested backend cannot run it."""
-    which = select_backend(x, backend, not spec.surrogate.spiking)
+    which = select_backend(x, backend, not spec.surrogate.spiking, spec.surrogate.is_custom)
     if which == "cpu":
         if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
             raise ValueError(f"backend 'cpu' needs a float32/float64 CPU tensor; got {x.dtype} on {x.device}")
@@ -606,9 +618,23 @@ def _resolve_impl(x: torch.Tensor, backend: str, spec: LIFSpec):
 # ---------------------------------------------------------------------------- torch.compile
 @functools.lru_cache(maxsize=256)
 def _spec_from_key(key: str) -> LIFSpec:
+    """The spec of a key (:func:`_spec_key`; also the spec stored in NIR metadata). A custom surrogate's
+    function is not in the key: its spec comes back with the default ``atan`` surrogate and a warning."""
     d = json.loads(key)
-    name, alpha, spiking = d.pop("surrogate")
-    return LIFSpec(**d, surrogate=Surrogate(name, alpha, spiking))
+    sg = _stored_surrogate(*d.pop("surrogate"))
+    return LIFSpec(**d, surrogate=sg)
+
+
+def _stored_surrogate(name: str, alpha: float | None = None, spiking: bool = True) -> Surrogate:
+    """The surrogate stored as ``[name, alpha, spiking]`` (spec keys, NIR metadata, checkpoints). A custom
+    surrogate's function cannot be stored: it comes back as ``atan`` with a warning."""
+    if isinstance(name, str) and name.startswith("custom:"):
+        warnings.warn(
+            f"the surrogate {name} was a user's function, which a stored spec cannot hold; using 'atan' "
+            "(pass surrogate= to the layer to train with it again)", stacklevel=3,
+        )
+        return Surrogate("atan", spiking=spiking)
+    return Surrogate(name, float("nan") if alpha is None else alpha, spiking)
 
 
 @torch.library.custom_op(

@@ -26,12 +26,20 @@ both names are accepted. ``superspike`` is an alias of ``fast_sigmoid``.
 
 Hyperparameters do not transfer between libraries as they are: snnTorch's ``sigmoid(slope=25)`` has a
 peak of 6.25, SpikingJelly's default ``Sigmoid(alpha=4)`` a peak of 1.
+
+**Custom surrogates.** Any elementwise torch function can be the surrogate derivative:
+``Surrogate.custom(lambda x: 1 / (1 + (5 * x) ** 2))`` or simply ``LIF(surrogate=my_fn)`` (snnTorch's
+``surrogate.custom``, SpikingJelly's ``SurrogateFunctionBase`` subclasses). The compiled CPU and Triton
+kernels know only the built-in shapes by id, so a layer with a custom surrogate runs the pure-torch fused
+path (``backend="auto"`` picks it; asking for ``"cpu"`` or ``"triton"`` is an error). Give
+``primitive=`` too to use ``spiking=False`` (gradient checks).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
@@ -47,6 +55,8 @@ SURROGATES: dict[str, tuple[int, float]] = {
     "erf": (5, 2.0),
     "piecewise_exp": (6, 1.0),
 }
+#: a custom surrogate's alpha (one object, so that equal custom surrogates compare equal despite NaN)
+_NO_ALPHA = float("nan")
 _ALIASES = {
     "rectangular": "rect",
     "piecewise_quadratic": "triangle",
@@ -72,13 +82,61 @@ class Surrogate:
         the surrogate's primitive ``g`` (``g' = σ'``), which makes a layer smooth so that
         :func:`torch.autograd.gradcheck` can check the backward recurrence against finite
         differences (SpikingJelly's ``spiking=False``).
+    fn, fn_primitive : callable, optional
+        Set by :meth:`custom` only: a user's derivative ``σ'(x)`` and, optionally, its primitive.
     """
 
     name: str
     alpha: float = float("nan")
     spiking: bool = True
+    fn: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+    fn_primitive: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+
+    @classmethod
+    def custom(
+        cls,
+        derivative: Callable[[torch.Tensor], torch.Tensor],
+        primitive: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        *,
+        name: str | None = None,
+        spiking: bool = True,
+    ) -> Surrogate:
+        """A surrogate from a user's function.
+
+        Parameters
+        ----------
+        derivative : callable Tensor -> Tensor
+            ``σ'(x)`` elementwise for ``x = H − V_th`` (dimensionless, same shape and dtype out as in),
+            built from torch operations so that it runs on any device. Typically ≥ 0 and peaked at 0.
+        primitive : callable Tensor -> Tensor, optional
+            A primitive ``g`` with ``g' = σ'``; needed only for ``spiking=False``.
+        name : str, optional
+            A label for ``repr`` and exports (default: the function's ``__name__``).
+        spiking : bool
+            As for the built-in shapes; ``False`` needs ``primitive``.
+
+        The function is called once on a small probe tensor here, so that a wrong shape, a non-tensor
+        result or non-finite values fail now and not in the middle of a backward pass. The compiled
+        kernels do not run custom surrogates (the pure-torch fused path does; see the module docstring).
+        """
+        if not callable(derivative):
+            raise TypeError(f"derivative must be callable (Tensor -> Tensor); got {type(derivative).__name__}")
+        if primitive is not None and not callable(primitive):
+            raise TypeError(f"primitive must be callable or None; got {type(primitive).__name__}")
+        label = name if name is not None else getattr(derivative, "__name__", "custom")
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"name must be a non-empty string; got {label!r}")
+        return cls(f"custom:{label}", _NO_ALPHA, spiking, derivative, primitive)
+
+    @property
+    def is_custom(self) -> bool:
+        """True for a surrogate built by :meth:`custom` (not runnable by the compiled kernels)."""
+        return self.fn is not None
 
     def __post_init__(self) -> None:
+        if self.fn is not None or self.fn_primitive is not None:
+            self._check_custom()
+            return
         name = _ALIASES.get(self.name, self.name)
         if name not in SURROGATES:
             raise ValueError(
@@ -91,14 +149,42 @@ class Surrogate:
             raise ValueError(f"surrogate alpha must be a positive finite number; got {self.alpha!r}")
         object.__setattr__(self, "alpha", alpha)
 
+    def _check_custom(self) -> None:
+        if self.fn is None:
+            raise ValueError("a custom surrogate needs its derivative (use Surrogate.custom)")
+        if not (isinstance(self.name, str) and self.name.startswith("custom:")):
+            raise ValueError(f"a custom surrogate's name starts with 'custom:'; got {self.name!r}")
+        if not self.spiking and self.fn_primitive is None:
+            raise ValueError(f"{self.name}: spiking=False needs the surrogate's primitive (Surrogate.custom(..., primitive=g))")
+        probe = torch.linspace(-2.0, 2.0, 9)
+        for label, f in (("derivative", self.fn), ("primitive", self.fn_primitive)):
+            if f is None:
+                continue
+            try:
+                out = f(probe)
+            except Exception as err:  # noqa: BLE001 - re-raised with context
+                raise ValueError(f"{self.name}: the {label} failed on a probe tensor: {err!r}") from err
+            if not isinstance(out, torch.Tensor) or out.shape != probe.shape:
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(
+                    f"{self.name}: the {label} must map a tensor to a tensor of the same shape; "
+                    f"got {got} for shape {tuple(probe.shape)}"
+                )
+            if not torch.isfinite(out).all():
+                raise ValueError(f"{self.name}: the {label} gave non-finite values on [-2, 2]")
+
     @property
     def kernel_id(self) -> int:
         """Integer id shared with the compiled CPU and Triton kernels."""
+        if self.is_custom:
+            raise ValueError(f"{self.name} is a custom surrogate; the compiled kernels run only the built-in shapes")
         return SURROGATES[self.name][0]
 
     @property
     def peak(self) -> float:
-        """``σ'(0)``, the largest value of the surrogate derivative."""
+        """``σ'(0)``, the value of the surrogate derivative at the threshold (its largest, for the built-ins)."""
+        if self.is_custom:
+            return float(self.fn(torch.zeros(1))[0])  # type: ignore[misc]
         a = self.alpha
         return {
             "rect": a,
@@ -112,6 +198,8 @@ class Surrogate:
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         """``σ'(x)`` elementwise, ``x = H − V_th`` (any shape, floating dtype)."""
+        if self.fn is not None:
+            return self.fn(x)
         a = self.alpha
         n = self.name
         if n == "rect":
@@ -137,8 +225,12 @@ class Surrogate:
 
         For every shape but ``fast_sigmoid`` it rises from 0 to 1 (a smooth step); the primitive of
         ``fast_sigmoid``, ``1/2 + x/(α|x| + 1)``, only spans ``1/2 ± 1/α`` (its derivative's integral is
-        ``2/α``, not 1).
+        ``2/α``, not 1). A custom surrogate's primitive is the user's ``primitive``.
         """
+        if self.is_custom:
+            if self.fn_primitive is None:
+                raise ValueError(f"{self.name} has no primitive (Surrogate.custom(..., primitive=g))")
+            return self.fn_primitive(x)
         a = self.alpha
         n = self.name
         if n == "rect":
@@ -158,18 +250,32 @@ class Surrogate:
 
     def __repr__(self) -> str:
         extra = "" if self.spiking else ", spiking=False"
+        if self.is_custom:
+            return f"Surrogate({self.name!r}, peak={self.peak:.4g}{extra})"
         return f"Surrogate({self.name!r}, alpha={self.alpha:g}, peak={self.peak:.4g}{extra})"
 
 
-def surrogate(spec: str | Surrogate | tuple[str, float] = "atan", alpha: float | None = None) -> Surrogate:
-    """Build a :class:`Surrogate` from a name, a ``(name, alpha)`` pair or a Surrogate."""
+def surrogate(
+    spec: str | Surrogate | tuple[str, float] | Callable[[torch.Tensor], torch.Tensor] = "atan",
+    alpha: float | None = None,
+) -> Surrogate:
+    """Build a :class:`Surrogate` from a name, a ``(name, alpha)`` pair, a Surrogate, or a callable
+    ``σ'(x)`` (a custom surrogate, :meth:`Surrogate.custom`; ``alpha`` does not apply to it)."""
     if isinstance(spec, Surrogate):
+        if alpha is not None and spec.is_custom:
+            raise ValueError(f"alpha does not apply to the custom surrogate {spec.name}; close over it in the function")
         return spec if alpha is None else Surrogate(spec.name, alpha, spec.spiking)
     if isinstance(spec, tuple):
         return Surrogate(spec[0], spec[1] if alpha is None else alpha)
     if isinstance(spec, str):
         return Surrogate(spec, float("nan") if alpha is None else alpha)
-    raise TypeError(f"surrogate must be a name, a (name, alpha) tuple or a Surrogate; got {type(spec)}")
+    if callable(spec):
+        if alpha is not None:
+            raise ValueError("alpha does not apply to a custom surrogate function; close over it in the function")
+        return Surrogate.custom(spec)
+    raise TypeError(
+        f"surrogate must be a name, a (name, alpha) tuple, a Surrogate or a function; got {type(spec)}"
+    )
 
 
 def heaviside(x: torch.Tensor, ge: bool = True) -> torch.Tensor:

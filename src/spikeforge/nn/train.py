@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_positive_int
-from .functional import LIFSpec
+from .functional import LIFSpec, _stored_surrogate
 from .models import _NORMS
 from .surrogate import Surrogate
 
@@ -312,7 +312,7 @@ def _spec_from_json(d: dict[str, Any]) -> LIFSpec:
     if isinstance(sg, dict):
         sg = Surrogate(sg["name"], sg.get("alpha", float("nan")), sg.get("spiking", True))
     elif isinstance(sg, (list, tuple)):
-        sg = Surrogate(*sg)
+        sg = _stored_surrogate(*sg)
     return LIFSpec(**d) if sg is None else LIFSpec(**d, surrogate=sg)
 
 
