@@ -530,3 +530,56 @@ def test_layers_without_synapses_and_gates_with_grad():
     dw = trace_stdp_linear((torch.rand(5, 2, 3) < 0.5).float(), (torch.rand(5, 2, 4) < 0.5).float(),
                            torch.zeros(4, 3), rule, 1.0, lr2=gate)
     assert not dw.requires_grad and dw.grad_fn is None
+
+
+# --------------------------------------------------------------------------- denormals
+def _has_denormals(t):
+    t = t.abs()
+    return bool(((t > 0) & (t < torch.finfo(t.dtype).tiny)).any())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_traces_never_become_denormal_after_long_silence(dtype, chunked):
+    # τ = 2 ms at dt = 0.5 ms (decay e^-0.25 per step): a trace of order 1 is denormal after ≈ 350–413 steps
+    # of silence in float32 and ≈ 2 830–2 980 in float64; the silences below end inside those windows, so
+    # without the flush the final traces would be denormal (and not 0)
+    rule = TraceSTDP(**{**FAR, "tau_pre_ms": 2.0, "tau_post_ms": 2.0}, tau_post2_ms=3.0)
+    T = 20 + (385 if dtype == torch.float32 else 2910)
+    pre, post = spikes((T, 2, 5), 0.3, 7).to(dtype), spikes((T, 2, 3), 0.3, 8).to(dtype)
+    pre[20:], post[20:] = 0, 0
+    post[-1] = 1  # a post spike at the very end reads the (flushed) presynaptic trace
+    w = torch.zeros(3, 5, dtype=dtype)
+    if chunked:
+        dw, state = torch.zeros_like(w), None
+        for a, b in ((0, 150), (150, T - 1), (T - 1, T)):
+            d, state = trace_stdp_linear(pre[a:b], post[a:b], w, rule, DT, state=state, return_state=True)
+            dw += d
+    else:
+        dw, state = trace_stdp_linear(pre, post, w, rule, DT, return_state=True)
+    for name in ("x", "y1", "y2"):
+        assert not _has_denormals(getattr(state, name)), name
+    # long silence: flushed to exactly 0 (the post traces then took the final spike's bump of exactly 1)
+    assert bool((state.x == 0).all()) and bool((state.y1 == 1).all()) and bool((state.y2 == 1).all())
+    # the change equals the float64 per-synapse reference of the active part (the flushed tail adds < 1e-30)
+    ref = reference_dw(pre[:, :1].double(), post[:, :1].double(), rule, w0=0.0)
+    one = trace_stdp_linear(pre[:, :1], post[:, :1], w, rule, DT)
+    torch.testing.assert_close(one.double(), torch.as_tensor(ref), atol=1e-5 if dtype == torch.float32 else 1e-12,
+                               rtol=0)
+
+
+def test_flush_keeps_small_normal_traces_and_the_carried_state_of_the_caller():
+    from spikeforge.plasticity.torch_stdp import _flush_, _flush_every
+
+    v = torch.tensor([1e-29, 5e-31, -5e-31, 1e-39, 0.0, 1.0])
+    _flush_(v)
+    assert v.tolist() == pytest.approx([1e-29, 0.0, 0.0, 0.0, 0.0, 1.0], abs=0, rel=1e-6)
+    assert _flush_every(1.0, 20.0) == int(26 * math.log(2) * 20)  # 360 steps at τ = 20 ms, dt = 1 ms
+    assert _flush_every(1.0, 0.1) == 1
+    # the caller's state tensors are not modified in place
+    rule = TraceSTDP(a_plus=0.5, a_minus=0.3, tau_pre_ms=2.0, tau_post_ms=2.0)
+    st = STDPTraceState(torch.full((1, 2), 1e-37), torch.full((1, 1), 1e-37), None)
+    before = st.x.clone()
+    trace_stdp_linear(torch.zeros(3, 1, 2), torch.zeros(3, 1, 1), torch.zeros(1, 2), rule, DT, state=st,
+                      return_state=True)
+    assert torch.equal(st.x, before)

@@ -258,13 +258,33 @@ def _initial_eligibility(state: STDPTraceState | None, rewarded: bool, shape: tu
 
 
 # --------------------------------------------------------------------------- the shared core
+#: headroom (a factor 2**_FLUSH_BITS above the smallest normal number) of the denormal flush
+_FLUSH_BITS = 26
+
+
+def _flush_(v: Tensor) -> Tensor:
+    """Zero, in place, the entries of ``v`` within ``2**26`` of the dtype's smallest normal number
+    (≈ 7.9e-31 in float32): a trace that small contributes nothing, and letting it decay on into the
+    denormal range makes CPU arithmetic on it many times slower (``benchmarks/torch_stdp_denormals.py``)."""
+    if v.is_floating_point():
+        v.masked_fill_(v.abs() < torch.finfo(v.dtype).tiny * 2.0 ** _FLUSH_BITS, 0)
+    return v
+
+
+def _flush_every(dt_ms: float, *taus_ms: float) -> int:
+    """Steps between flushes of the traces: an entry at or above the flush level when flushed cannot decay
+    below the smallest normal number before the next flush (``2**26`` headroom at the fastest decay)."""
+    return max(1, int(_FLUSH_BITS * math.log(2.0) * min(taus_ms) / dt_ms))
+
+
 def _trace_chunks(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: Tensor, y1: Tensor,
                   y2: Tensor | None, chunk: int) -> Iterator[tuple[int, Tensor, Tensor, Tensor | None]]:
     """Trace sequences, ``chunk`` steps at a time: yields ``(t0, xs, y1s, y2s)`` for steps
     ``t0 … t0 + len(xs) − 1``, with ``x`` after the step's pre bump [t, B, ...pre] and ``y1`` / ``y2``
     decayed but before the step's post bump [t, B, ...post]. The buffers are reused from chunk to
     chunk (the caller may overwrite them), so memory is bounded by ``chunk``, not by ``T``; ``x``,
-    ``y1``, ``y2`` hold the traces after the last step yielded."""
+    ``y1``, ``y2`` hold the traces after the last step yielded. Every :func:`_flush_every` steps the
+    traces are flushed (:func:`_flush_`), so that none ever enters the denormal range."""
     d_pre = math.exp(-dt_ms / rule.tau_pre_ms)
     d_post = math.exp(-dt_ms / rule.tau_post_ms)
     d_post2 = math.exp(-dt_ms / rule.tau_post2_ms) if y2 is not None else 0.0
@@ -272,6 +292,7 @@ def _trace_chunks(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: T
     n = min(chunk, T)
     xs_buf, y1s_buf = pre.new_empty((n, *pre.shape[1:])), post.new_empty((n, *post.shape[1:]))
     y2s_buf = post.new_empty((n, *post.shape[1:])) if y2 is not None else None
+    every = _flush_every(dt_ms, rule.tau_pre_ms, rule.tau_post_ms, *((rule.tau_post2_ms,) if y2 is not None else ()))
 
     def bump(v: Tensor, s: Tensor) -> None:
         if rule.nearest:  # exact for s in {0, 1}: v·0 + 1 or v·1 + 0
@@ -285,6 +306,10 @@ def _trace_chunks(pre: Tensor, post: Tensor, rule: TraceSTDP, dt_ms: float, x: T
         y2s = y2s_buf[:m] if y2s_buf is not None else None
         for k in range(m):
             t = t0 + k
+            if t % every == 0:
+                for v in (x, y1, y2):
+                    if v is not None:
+                        _flush_(v)
             x.mul_(d_pre)
             bump(x, pre[t])
             xs[k] = x
@@ -356,11 +381,12 @@ def _stdp(pre: Tensor, post: Tensor, weight: Tensor, rule: TraceSTDP, dt_ms: flo
             for t in range(T - 1, -1, -1):
                 acc = r[t] + d_e * acc
                 R[t] = acc
+            _flush_(R)
         steps = torch.arange(T, dtype=dtype, device=device)
         if e_prev is not None:  # what the eligibility carried in from the previous call still earns
             c = (r * (d_e ** (steps + 1))[:, None, None]).sum(0)  # [B, K]
             dw.add_((c.reshape(*c.shape, *([1] * (e_prev.dim() - 2))) * e_prev).sum(0))
-        q = d_e ** (T - 1 - steps)  # weight of step s in the final eligibility
+        q = _flush_(d_e ** (T - 1 - steps))  # weight of step s in the final eligibility
     for t0, xs, y1s, y2s in chunks:
         # post-side factors of the two phases: depression D (pairs with pre), potentiation P (with x)
         m = xs.shape[0]
