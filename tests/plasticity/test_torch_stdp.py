@@ -583,3 +583,29 @@ def test_flush_keeps_small_normal_traces_and_the_carried_state_of_the_caller():
     trace_stdp_linear(torch.zeros(3, 1, 2), torch.zeros(3, 1, 1), torch.zeros(1, 2), rule, DT, state=st,
                       return_state=True)
     assert torch.equal(st.x, before)
+
+
+# --------------------------------------------------------------------------- config round trip
+def test_updater_config_round_trip_learns_identically():
+    import json
+
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(6, 3, bias=False), torch.nn.Linear(6, 3, bias=False)
+    b.load_state_dict(a.state_dict())
+    rule = TraceSTDP(**{**FAR, "w_min": -1.0, "w_max": 1.0}, tau_post2_ms=6.0, mu_plus=1.0)
+    up = STDPUpdater(a, rule, DT, reduction="sum", lr=0.1, lr1=torch.tensor([1.0, 0.0, 1.0]), lr2=-1.0,
+                     online_clip=True)
+    cfg = json.loads(json.dumps(up.config()))  # JSON-able
+    again = STDPUpdater.from_config(b, cfg)
+    assert again.config() == up.config() and "TraceSTDP" in repr(again)
+    pre, post = spikes((30, 2, 6), 0.3, 3).float(), spikes((30, 2, 3), 0.3, 4).float()
+    for lo, hi in ((0, 12), (12, 30)):
+        up.step(pre[lo:hi], post[lo:hi])
+        again.step(pre[lo:hi], post[lo:hi])
+    assert torch.equal(a.weight, b.weight)
+    with pytest.raises(ValueError, match="format"):
+        STDPUpdater.from_config(b, {"rule": {}})
+    with pytest.raises(ValueError, match="unknown keys"):
+        STDPUpdater.from_config(b, {**cfg, "colour": 1})
+    with pytest.raises(ValueError, match="not a TraceSTDP"):
+        STDPUpdater.from_config(b, {**cfg, "rule": {"speed": 3}})

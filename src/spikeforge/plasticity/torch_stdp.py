@@ -46,6 +46,7 @@ scaled elementwise by the factor of the current weight before it is added,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Iterator
@@ -892,6 +893,51 @@ class STDPUpdater:
                 weight.add_(dw, alpha=self.lr)
             self.clamp_()
         return dw
+
+    def config(self) -> dict[str, Any]:
+        """The updater's settings as a JSON-able dict (the rule's fields, ``dt_ms``, ``reduction``, ``lr``,
+        ``as_grad``, the gates as numbers or lists, ``online_clip``, ``tau_e_ms``); not the layer and not
+        the carried traces. :meth:`from_config` builds the updater again on a layer (NIR export stores it
+        in the layer's node: :func:`spikeforge.interop.to_nir` with ``plasticity=``)."""
+
+        def gate(g: float | Tensor) -> float | list[float]:
+            if isinstance(g, Tensor):
+                return [float(v) for v in g.detach().reshape(-1).tolist()] if g.dim() else float(g)
+            return float(g)
+
+        return {"format": "spikeforge.STDPUpdater/1", "rule": dataclasses.asdict(self.rule), "dt_ms": self.dt_ms,
+                "reduction": self.reduction, "lr": self.lr, "as_grad": self.as_grad, "lr1": gate(self.lr1),
+                "lr2": gate(self.lr2), "online_clip": self.online_clip, "tau_e_ms": self.tau_e_ms}
+
+    @classmethod
+    def from_config(cls, layer: nn.Linear | nn.Conv1d | nn.Conv2d, config: dict[str, Any]) -> STDPUpdater:
+        """An updater for ``layer`` with the settings of :meth:`config` (gates given as lists become tensors
+        on the layer's device). ``ValueError`` for a dict that is not such a config."""
+        if not isinstance(config, dict) or config.get("format") != "spikeforge.STDPUpdater/1":
+            raise ValueError("config must be a dict written by STDPUpdater.config() "
+                             "(format 'spikeforge.STDPUpdater/1')")
+        known = {"format", "rule", "dt_ms", "reduction", "lr", "as_grad", "lr1", "lr2", "online_clip", "tau_e_ms"}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(f"unknown keys in the STDPUpdater config: {unknown}")
+        try:
+            rule = TraceSTDP(**config["rule"])
+        except TypeError as err:
+            raise ValueError(f"the config's rule is not a TraceSTDP: {err}") from err
+        dev = layer.weight.device
+
+        def gate(g: Any) -> float | Tensor:
+            return torch.tensor(g, dtype=layer.weight.dtype, device=dev) if isinstance(g, list) else float(g)
+
+        return cls(layer, rule, config["dt_ms"], reduction=config.get("reduction", "mean"), lr=config.get("lr", 1.0),
+                   as_grad=config.get("as_grad", False), lr1=gate(config.get("lr1", 1.0)),
+                   lr2=gate(config.get("lr2", 1.0)), online_clip=config.get("online_clip", False),
+                   tau_e_ms=config.get("tau_e_ms", 0.0))
+
+    def __repr__(self) -> str:
+        return (f"STDPUpdater({type(self.layer).__name__}{tuple(self.layer.weight.shape)}, {self.rule}, "
+                f"dt_ms={self.dt_ms:g}, reduction={self.reduction!r}, lr={self.lr:g}, online_clip={self.online_clip}, "
+                f"tau_e_ms={self.tau_e_ms:g})")
 
     def clamp_(self) -> None:
         """Clamp ``layer.weight`` in place to ``[rule.w_min, rule.w_max]``."""
