@@ -110,8 +110,14 @@ def test_nir_export_freezes_the_learned_tau():
     x = repeat_in_time(torch.rand(5, 4), 6)
     with torch.no_grad():
         torch.testing.assert_close(back(x), net(x))
-    with pytest.raises(TypeError, match="one τ per neuron/channel"):
-        to_nir(nn.Sequential(nn.Linear(4, 3), PLIF(2.0, shape=(3,))), (4,))
+    # one τ per neuron: exported as a LIF node with a τ array, reimported as the same PLIF
+    per_neuron = nn.Sequential(nn.Linear(4, 3), PLIF(2.0, shape=(3,)))
+    with torch.no_grad():
+        per_neuron[1].w.copy_(torch.tensor([plif_w(1.5), plif_w(2.5), plif_w(6.0)]))
+    back = from_nir(to_nir(per_neuron, (4,)))
+    assert isinstance(back.module("1"), PLIF)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), per_neuron(x))
 
 
 def test_review_fixes():

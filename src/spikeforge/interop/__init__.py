@@ -4,7 +4,8 @@ NIR (https://neuroir.org) is the graph format that snnTorch, Norse, SpikingJelly
 Lava and several chips (Loihi, SpiNNaker2, Speck, Xylo, BrainScaleS-2) read and write.
 
 - :func:`to_nir`: a ``spikeforge.nn`` network (``nn.Sequential`` trees of conv / linear / pooling /
-  :class:`~spikeforge.nn.LIF` / :class:`~spikeforge.nn.IF` layers, :class:`~spikeforge.nn.ConvSNN`,
+  :class:`~spikeforge.nn.LIF` / :class:`~spikeforge.nn.IF` / :class:`~spikeforge.nn.PLIF` /
+  :class:`~spikeforge.nn.CubaLIF` / :class:`~spikeforge.nn.RecurrentLIF` layers, :class:`~spikeforge.nn.ConvSNN`,
   :class:`~spikeforge.nn.SpikingResNet19`, a converted :class:`~spikeforge.conversion.ConvertedSNN`)
   → ``nir.NIRGraph``. BatchNorm / tdBN are folded into the preceding conv first.
 - :func:`from_nir`: a ``nir.NIRGraph`` (or a ``.nir`` file) → :class:`NIRNetwork`, an ``nn.Module``

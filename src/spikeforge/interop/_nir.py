@@ -30,6 +30,16 @@ What NIR cannot say, and what we do
   ``graph.metadata["spikeforge.readout"] = "mean_over_time"``; average the output over time.
 - **BatchNorm / tdBN** are folded into the preceding conv / linear layer (evaluation statistics).
 - Max pooling and ReLU have no NIR node: export raises an error that says so.
+
+Learned and recurrent neurons
+-----------------------------
+- :class:`~spikeforge.nn.PLIF` with one τ per neuron / channel: a ``LIF`` node with per-neuron ``tau`` (the
+  learned τ broadcast to the population); ``w`` in the metadata (``"spikeforge.plif_w"``) brings the PLIF
+  back exactly.
+- :class:`~spikeforge.nn.RecurrentLIF`: its input projection, then a nested ``NIRGraph`` ``input → lif ⇄
+  w_rec``, ``lif → output`` (snnTorch's ``RLeaky`` form; ``w_rec`` is ``Affine`` / ``Linear`` for
+  ``all_to_all``, ``Linear(diag(r))`` for ``one_to_one``). The loop has one step of delay: ``s_{t−1}`` feeds
+  ``I_t``.
 """
 
 from __future__ import annotations
@@ -47,9 +57,10 @@ import torch
 from torch import nn
 
 from ..nn.batchnorm import fold_batchnorm
-from ..nn.functional import LIFSpec, _spec_from_key
+from ..nn.functional import LIFSpec, _spec_from_key, lif_step
 from ..nn.layers import MeanOverTime, SeqToANN
 from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich
+from ..nn.recurrent import RecurrentLIF
 from ..nn.synaptic import CubaLIF
 
 __all__ = ["NIRBuilder", "NIRNetwork", "Source", "from_nir", "register_nir_exporter", "to_nir"]
@@ -61,6 +72,8 @@ _DT_KEY = "spikeforge.dt"
 _COMPARE_KEY = "spikeforge.spike_compare"
 _DIVIDE_KEY = "spikeforge.divide_by"
 _CUBA_ALPHA_KEY = "spikeforge.cuba_alpha"
+_PLIF_W_KEY = "spikeforge.plif_w"
+_RECURRENT_KEY = "spikeforge.recurrent"
 # relative tolerance for "tau equals dt" (parameters are stored as float32)
 _TAU_RTOL = 1e-6
 
@@ -83,10 +96,15 @@ def _check_dt(dt: float) -> float:
 
 
 # ============================================================================ discretisation
-def _euler_of_spec(spec: LIFSpec) -> tuple[float, float, float]:
-    """``(a, b, v_leak)`` of ``H = a·V + b·X + (1 − a)·v_leak`` for a :class:`LIFSpec` (see module docs)."""
+def _euler_of_spec(spec: LIFSpec, tau: np.ndarray | None = None):
+    """``(a, b, v_leak)`` of ``H = a·V + b·X + (1 − a)·v_leak`` for a :class:`LIFSpec` (see module docs).
+
+    ``tau`` (steps, one per neuron; ``tau`` form only) replaces ``spec.tau``: a :class:`PLIF` with one learned τ
+    per neuron or channel. ``a`` and ``b`` are then arrays (float64), computed element by element exactly as
+    the scalar ones."""
     if spec.charge == "tau":
-        return 1.0 - 1.0 / spec.tau, (1.0 / spec.tau if spec.decay_input else 1.0), spec._vr_charge
+        t = spec.tau if tau is None else np.asarray(tau, dtype=np.float64)
+        return 1.0 - 1.0 / t, (1.0 / t if spec.decay_input else 1.0), spec._vr_charge
     if spec.charge == "decay":
         return spec.decay, ((1.0 - spec.decay) if spec.decay_input else 1.0), 0.0
     return 1.0, 1.0, 0.0
@@ -96,11 +114,13 @@ def _spec_to_json(spec: LIFSpec) -> str:
     return spec._key
 
 
-def _neuron_node(spec: LIFSpec, shape: tuple[int, ...], dt: float, *, scale_note: str = ""):
-    """The NIR ``LIF`` / ``IF`` node of ``spec`` for a population of per-step ``shape``."""
+def _neuron_node(spec: LIFSpec, shape: tuple[int, ...], dt: float, *, scale_note: str = "",
+                 tau: np.ndarray | None = None):
+    """The NIR ``LIF`` / ``IF`` node of ``spec`` for a population of per-step ``shape`` (``tau``: one time
+    constant per neuron, of ``shape``, in steps; see :func:`_euler_of_spec`)."""
     nir = _nir()
-    a, b, vl = _euler_of_spec(spec)
-    full = lambda v: np.full(shape, v, dtype=np.float32)  # noqa: E731
+    a, b, vl = _euler_of_spec(spec, tau)
+    full = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).astype(np.float32)  # noqa: E731
     if spec.reset != "hard":
         warnings.warn(
             f"NIR neurons reset to v_reset; this layer's reset={spec.reset!r}{scale_note} is exported as a hard "
@@ -118,7 +138,7 @@ def _neuron_node(spec: LIFSpec, shape: tuple[int, ...], dt: float, *, scale_note
             stacklevel=4,
         )
     meta = {_SPEC_KEY: _spec_to_json(spec), _COMPARE_KEY: spec.spike_compare, _DT_KEY: dt}
-    if a == 1.0:
+    if np.all(np.asarray(a) == 1.0):
         return nir.IF(r=full(b / dt), v_threshold=full(spec.v_th), v_reset=v_reset, metadata=meta)
     return nir.LIF(
         tau=full(dt / (1.0 - a)),
@@ -150,13 +170,16 @@ def _euler_of_node(node, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return 1.0 - k, k * r, k * vl
 
 
-def _spec_matches(spec: LIFSpec, node, dt: float) -> bool:
-    """True when ``node``'s parameters are those :func:`_neuron_node` writes for ``spec`` (not edited since)."""
+def _spec_matches(spec: LIFSpec, node, dt: float, tau: np.ndarray | None = None) -> bool:
+    """True when ``node``'s parameters are those :func:`_neuron_node` writes for ``spec`` (and per-neuron
+    ``tau``, when given) at this ``dt`` (not edited since)."""
     nir = _nir()
-    if isinstance(node, nir.IF) != (_euler_of_spec(spec)[0] == 1.0):
+    sa, sb, svl = _euler_of_spec(spec, tau)
+    if isinstance(node, nir.IF) != bool(np.all(np.asarray(sa) == 1.0)):
         return False
     a, b, c = _euler_of_node(node, dt)
-    sa, sb, svl = _euler_of_spec(spec)
+    if np.shape(sa) and np.shape(a) != np.shape(sa):
+        return False
     vr = 0.0 if node.v_reset is None else np.asarray(node.v_reset, dtype=np.float64)
     want_vr = spec.v_reset if spec.reset == "hard" else 0.0
     close = lambda x, y: bool(np.allclose(x, y, rtol=1e-5, atol=1e-6))  # noqa: E731
@@ -271,8 +294,9 @@ class NIRBuilder:
             return src
         raise TypeError(
             f"no NIR export for {type(module).__name__} at {name or '<root>'!r}. Supported: nn.Sequential trees of "
-            "Conv1d/Conv2d, Linear, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Identity, LIF/IF, PLIF (one τ), CubaLIF, "
-            "SpikingActivation, MeanOverTime; ConvSNN, SpikingResNet19, ConvertedSNN. Register others with "
+            "Conv1d/Conv2d, Linear, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Identity, LIF/IF, PLIF (one τ per "
+            "layer or per neuron/channel), CubaLIF, RecurrentLIF, SpikingActivation, MeanOverTime; ConvSNN, "
+            "SpikingResNet19, ConvertedSNN. Register others with "
             "spikeforge.interop.register_nir_exporter"
         )
 
@@ -442,13 +466,67 @@ def _export_cuba(b: NIRBuilder, m: CubaLIF, src: Source, name: str) -> Source:
 
 @register_nir_exporter(PLIF)
 def _export_plif(b: NIRBuilder, m: PLIF, src: Source, name: str) -> Source:
-    """A PLIF exports as the LIF of its learned τ (NIR has no learnable parameters; reimported as :class:`LIF`)."""
-    if m.w.numel() != 1:
-        raise TypeError(f"{name}: a PLIF with one τ per neuron/channel (w of shape {tuple(m.w.shape)}) is not exported "
-                        "yet; NIR LIF nodes could hold the per-element τ, but spikeforge's export writes one spec per "
-                        "layer")
-    spec = dataclasses.replace(m.spec, tau=float(m.tau))
-    return b.add(name, _neuron_node(spec, src.shape, b.dt), src, src.shape)
+    """A PLIF exports as the LIF of its learned τ (NIR has no learnable parameters).
+
+    One τ for the layer: the node of ``spec`` with that τ, reimported as :class:`LIF`. One τ per neuron or
+    channel (``w`` with several elements): ``τ = 1 + exp(−w)`` broadcast to the population's per-step shape
+    (as ``w`` broadcasts against one step ``[B, ...]``, e.g. ``[C, 1, 1]`` against ``[B, C, H, W]``) gives
+    per-neuron ``tau`` (and ``r`` without ``decay_input``) arrays; ``w`` itself goes into the node metadata
+    (``"spikeforge.plif_w"``) so that :func:`from_nir` restores the :class:`PLIF` exactly while the node is
+    unedited."""
+    if m.w.numel() == 1:
+        spec = dataclasses.replace(m.spec, tau=float(m.tau))
+        return b.add(name, _neuron_node(spec, src.shape, b.dt), src, src.shape)
+    step = (1, *src.shape)
+    try:
+        fits = tuple(torch.broadcast_shapes(tuple(m.w.shape), step)) == step
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}: PLIF w of shape {tuple(m.w.shape)} does not broadcast to one time step "
+                         f"[B, {', '.join(map(str, src.shape))}] of its input")
+    w = m.w.detach().to("cpu", torch.float64).numpy()
+    tau = np.broadcast_to(1.0 + np.exp(-w), step)[0]  # plif_tau in float64, one per neuron
+    if not np.all(1.0 - 1.0 / tau < 1.0):  # also refuses NaN
+        raise ValueError(f"{name}: PLIF has a τ too long for a NIR LIF node (w = {float(np.nanmin(w)):g}: 1 − 1/τ "
+                         "rounds to 1, the node's tau would be infinite)")
+    node = _neuron_node(m.spec, src.shape, b.dt, tau=tau)
+    node.metadata[_PLIF_W_KEY] = _np(m.w)
+    return b.add(name, node, src, src.shape)
+
+
+@register_nir_exporter(RecurrentLIF)
+def _export_recurrent(b: NIRBuilder, m: RecurrentLIF, src: Source, name: str) -> Source:
+    """A :class:`~spikeforge.nn.RecurrentLIF` exports as snnTorch exports ``RLeaky``: the input projection
+    (``Affine`` / ``Linear`` node ``"<name>.linear"``), then a nested ``NIRGraph`` ``"<name>"`` with nodes
+    ``input``, ``lif``, ``w_rec``, ``output`` and edges ``input → lif``, ``lif → w_rec``, ``w_rec → lif``,
+    ``lif → output``. ``w_rec`` is the recurrent matrix (``Affine`` with the recurrent bias, or ``Linear``)
+    for ``recurrent="all_to_all"`` and ``Linear(diag(r))`` for ``"one_to_one"`` (the form snnTorch reads);
+    the subgraph's metadata names the mode (``"spikeforge.recurrent"``). The loop is read with one step of
+    delay: the spikes of step ``t − 1`` feed the current of step ``t``, as in the layer."""
+    nir = _nir()
+    if len(src.shape) != 1:
+        raise ValueError(f"{name}: RecurrentLIF takes [T, B, features] input; the graph gives per-step shape {src.shape}")
+    p = f"{name}." if name else ""
+    h = b.emit(m.linear, src, p + "linear")
+    n = m.linear.out_features
+    if m.recurrent_linear is not None:
+        rl = m.recurrent_linear
+        w_rec = nir.Linear(weight=_np(rl.weight)) if rl.bias is None else nir.Affine(weight=_np(rl.weight), bias=_np(rl.bias))
+    else:
+        w_rec = nir.Linear(weight=np.diag(_np(m.recurrent_weight)))
+    shape = np.array([n], dtype=np.int64)
+    sub = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": shape}),
+            "lif": _neuron_node(m.spec, (n,), b.dt),
+            "w_rec": w_rec,
+            "output": nir.Output(output_type={"output": shape.copy()}),
+        },
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+        metadata={_RECURRENT_KEY: m.recurrent},
+    )
+    return b.add(name or "recurrent", sub, h, (n,))
 
 
 def _register_model_exporters() -> None:
@@ -596,20 +674,22 @@ class _Leaky(nn.Module):
             self.register_buffer("v_reset", torch.as_tensor(np.asarray(0.0 if v_reset is None else v_reset, dtype=np.float32)))
         self.ge = spike_compare == ">="
 
+    def step(self, x: torch.Tensor, v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: ``(output [B, ...], v_next [B, ...])`` of input ``x`` ``[B, ...]`` from ``v`` (None: ``v_init``)."""
+        if v is None:
+            v = self.v_init.to(x.dtype).expand_as(x)
+        h = self.a * v + (self.b * x + self.c)  # the fused path's operation order
+        if not self.spiking:
+            return h, h
+        s = ((h >= self.v_th) if self.ge else (h > self.v_th)).to(x.dtype)
+        return s, torch.where(s.bool(), self.v_reset.to(x.dtype).expand_as(h), h)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[T, B, ...]`` input → ``[T, B, ...]`` spikes (or potentials for a leaky integrator)."""
-        v = self.v_init.to(x.dtype).expand_as(x[0])
-        out = []
+        v, out = None, []
         for t in range(x.shape[0]):
-            h = self.a * v + (self.b * x[t] + self.c)  # the fused path's operation order
-            if self.spiking:
-                s = (h >= self.v_th) if self.ge else (h > self.v_th)
-                s = s.to(x.dtype)
-                v = torch.where(s.bool(), self.v_reset.to(x.dtype).expand_as(h), h)
-                out.append(s)
-            else:
-                v = h
-                out.append(h)
+            y, v = self.step(x[t], v)
+            out.append(y)
         return torch.stack(out)
 
 
@@ -645,29 +725,224 @@ def _uniform(x) -> float | None:
     return float(arr.flat[0]) if arr.size and np.all(arr == arr.flat[0]) else None
 
 
+def _stored_spec(node, dt: float, name: str) -> LIFSpec | None:
+    """The :class:`LIFSpec` that spikeforge stored on ``node`` while the node's parameters still match it at
+    this ``dt``; None (with a warning when a spec was stored but the node was edited) otherwise."""
+    meta = dict(getattr(node, "metadata", {}) or {})
+    if _SPEC_KEY not in meta:
+        return None
+    spec = _spec_from_key(str(meta[_SPEC_KEY]))
+    if _PLIF_W_KEY not in meta and _spec_matches(spec, node, dt):
+        return spec
+    if _PLIF_W_KEY in meta:
+        tau = _plif_tau_of(meta[_PLIF_W_KEY], np.shape(node.tau) if hasattr(node, "tau") else ())
+        if tau is not None and _spec_matches(spec, node, dt, tau=tau):
+            return spec
+    warnings.warn(f"{name}: parameters differ from the stored spikeforge spec (edited, or another dt); "
+                  "using the NIR parameters", UserWarning, stacklevel=4)
+    return None
+
+
+def _plif_tau_of(w, shape: tuple[int, ...]) -> np.ndarray | None:
+    """τ = 1 + exp(−w) (float64, as :func:`_export_plif` computes it) broadcast to one step of ``shape``;
+    None when the stored ``w`` does not fit the node."""
+    w = np.asarray(w, dtype=np.float64)
+    step = (1, *shape)
+    try:
+        if np.broadcast_shapes(w.shape, step) != step:
+            return None
+    except ValueError:
+        return None
+    return np.broadcast_to(1.0 + np.exp(-w), step)[0]
+
+
+def _leaky_of_node(node, dt: float, compare: str = ">") -> _Leaky:
+    """The per-neuron Euler module of a NIR ``LIF`` / ``IF`` node (starts at rest, ``v_leak``)."""
+    a, b, c = _euler_of_node(node, dt)
+    v_reset = np.zeros_like(a) if node.v_reset is None else np.asarray(node.v_reset, dtype=np.float64)
+    v_rest = np.broadcast_to(np.asarray(getattr(node, "v_leak", 0.0), dtype=np.float64), a.shape)
+    return _Leaky(a, b, c, node.v_threshold, v_reset, compare, v_init=v_rest)
+
+
 def _import_neuron(node, dt: float, name: str) -> nn.Module:
     """A NIR ``LIF`` / ``IF`` node → spikeforge layer(s) over ``[T, B, ...]``."""
     meta = dict(getattr(node, "metadata", {}) or {})
-    if _SPEC_KEY in meta:
-        spec = _spec_from_key(str(meta[_SPEC_KEY]))
-        if _spec_matches(spec, node, dt):
-            v0 = float(meta.get(_V0_KEY, 0.0))  # threshold units
-            return _InitialMembrane(LIF.from_spec(spec), v0 * spec.v_th) if v0 else LIF.from_spec(spec)
-        warnings.warn(f"{name}: parameters differ from the stored spikeforge spec (edited, or another dt); "
-                      "using the NIR parameters", UserWarning, stacklevel=3)
+    spec = _stored_spec(node, dt, name)
+    if spec is not None and _PLIF_W_KEY in meta:  # a PLIF with one τ per neuron / channel
+        w = np.asarray(meta[_PLIF_W_KEY], dtype=np.float32)
+        plif = PLIF.from_spec(spec, shape=w.shape)
+        with torch.no_grad():
+            plif.w.copy_(torch.as_tensor(w))
+        return plif
+    if spec is not None:
+        v0 = float(meta.get(_V0_KEY, 0.0))  # threshold units
+        return _InitialMembrane(LIF.from_spec(spec), v0 * spec.v_th) if v0 else LIF.from_spec(spec)
     compare = str(meta.get(_COMPARE_KEY, ">"))
     a, b, c = _euler_of_node(node, dt)
     v_reset = np.zeros_like(a) if node.v_reset is None else np.asarray(node.v_reset, dtype=np.float64)
     v_rest = np.broadcast_to(np.asarray(getattr(node, "v_leak", 0.0), dtype=np.float64), a.shape)
     ua, uth, uvr = _uniform(a), _uniform(node.v_threshold), _uniform(v_reset)
     if ua is None or uth is None or uvr is None:
-        return _Leaky(a, b, c, node.v_threshold, v_reset, compare, v_init=v_rest)
+        return _leaky_of_node(node, dt, compare)
     lif: nn.Module = LIF(decay=min(max(ua, 0.0), 1.0), decay_input=False, v_th=uth, v_reset=uvr, spike_compare=compare)
     if not np.all(v_rest == uvr):  # the layer would start at v_reset; NIR neurons start at rest (v_leak)
         lif = _InitialMembrane(lif, v_rest)
     if np.all(b == 1.0) and np.all(c == 0.0):
         return lif
     return nn.Sequential(_ScaleShift(b, c), lif)
+
+
+class _RecurrentNeurons(nn.Module):
+    """A recurrent NIR loop (``LIF`` / ``IF`` ⇄ ``Affine`` / ``Linear`` / ``Scale``) over ``[T, B, n]``: per step
+
+        I_t = x_t + R(s_{t−1}),   s_t, V_t = neuron step of I_t from V_{t−1}
+
+    (``s_0 = 0``; the loop's one step of delay) — :class:`~spikeforge.nn.RecurrentLIF` without its input
+    projection, which the graph holds as the node before. The neuron is a :class:`~spikeforge.nn.LIF` with
+    spikeforge's stored spec (the exact step of ``RecurrentLIF``), else the per-neuron Euler step of the
+    node's parameters.
+
+    Attributes
+    ----------
+    recurrent : str
+        ``"all_to_all"`` or ``"one_to_one"``.
+    recurrent_linear : nn.Linear or None
+        ``R`` for ``"all_to_all"``.
+    recurrent_weight : nn.Parameter or None
+        ``r`` (one per neuron) for ``"one_to_one"``: ``R(s) = s ⊙ r``.
+    neuron : LIF or _Leaky
+    """
+
+    def __init__(self, neuron: nn.Module, weight: np.ndarray, bias: np.ndarray | None, recurrent: str) -> None:
+        super().__init__()
+        self.neuron = neuron
+        self.recurrent = recurrent
+        self.recurrent_linear: nn.Linear | None = None
+        self.recurrent_weight: nn.Parameter | None = None
+        w = torch.as_tensor(np.asarray(weight, dtype=np.float32))
+        if recurrent == "all_to_all":
+            self.recurrent_linear = nn.Linear(w.shape[1], w.shape[0], bias=bias is not None)
+            with torch.no_grad():
+                self.recurrent_linear.weight.copy_(w)
+                if bias is not None:
+                    self.recurrent_linear.bias.copy_(torch.as_tensor(np.asarray(bias, dtype=np.float32)))
+        else:
+            self.recurrent_weight = nn.Parameter(w.clone())
+
+    def feedback(self, s: torch.Tensor) -> torch.Tensor:
+        """``R(s)`` of the spikes ``s`` ``[B, n]``."""
+        if self.recurrent_linear is not None:
+            return self.recurrent_linear(s)
+        return s * self.recurrent_weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, n]`` input current → ``[T, B, n]`` spikes."""
+        s, v, out = x.new_zeros(x.shape[1:]), None, []
+        for t in range(x.shape[0]):
+            h = x[t] + self.feedback(s)
+            if isinstance(self.neuron, LIF):
+                s, v = lif_step(h, v, self.neuron.spec, backend=self.neuron.backend, check_nan=False)
+            else:
+                s, v = self.neuron.step(h, v)
+            out.append(s)
+        return torch.stack(out)
+
+
+_LOOP_FORM = ("Input → LIF/IF → Output with a loop LIF/IF → Affine/Linear/Scale → LIF/IF (snnTorch's RLeaky; "
+              "spikeforge's RecurrentLIF)")
+
+
+def _import_recurrent(neuron, weight, dt: float, name: str, hint: str | None = None) -> _RecurrentNeurons:
+    """The module of a recurrent loop: NIR neuron node ``neuron`` fed back through ``weight``. ``hint``: the
+    stored ``"spikeforge.recurrent"`` mode (a diagonal ``Linear`` reads as ``one_to_one`` unless it says
+    ``all_to_all``)."""
+    nir = _nir()
+    if isinstance(neuron, nir.CubaLIF):
+        raise NotImplementedError(f"{name}: a recurrent CubaLIF loop (snnTorch's RSynaptic) has no spikeforge "
+                                  "counterpart yet; recurrent LIF / IF loops are supported")
+    if not isinstance(neuron, (nir.LIF, nir.IF)):
+        raise NotImplementedError(f"{name}: a recurrent loop through a {type(neuron).__name__} node is not supported; "
+                                  f"the recognised form is {_LOOP_FORM}")
+    sizes = {int(np.size(getattr(neuron, k))) for k in ("tau", "r", "v_leak", "v_threshold", "v_reset")
+             if getattr(neuron, k, None) is not None}
+    bias = None
+    if isinstance(weight, nir.Scale):
+        w = np.asarray(weight.scale, dtype=np.float32)
+        mode, n = "one_to_one", int(w.size)
+    else:
+        w = np.asarray(weight.weight, dtype=np.float32)
+        if w.ndim != 2 or w.shape[0] != w.shape[1]:
+            raise ValueError(f"{name}: the recurrent weight of a loop must be a square [n, n] matrix; got {w.shape}")
+        n = int(w.shape[0])
+        bias = np.asarray(weight.bias, dtype=np.float32) if isinstance(weight, nir.Affine) else None
+        if bias is not None and bias.size not in (1, n):
+            raise ValueError(f"{name}: the recurrent bias has {bias.size} values for {n} neurons")
+        diagonal = bias is None and np.array_equal(w, np.diag(np.diag(w)))
+        mode = "one_to_one" if diagonal and hint != "all_to_all" else "all_to_all"
+        if mode == "one_to_one":
+            w = np.diag(w).copy()
+    if not sizes <= {1, n}:
+        raise ValueError(f"{name}: the loop's neuron node has parameters of sizes {sorted(sizes)} but its recurrent "
+                         f"weight is for {n} neurons")
+    spec = _stored_spec(neuron, dt, name)
+    if spec is not None:
+        module: nn.Module = LIF.from_spec(spec)
+    else:
+        meta = dict(getattr(neuron, "metadata", {}) or {})
+        module = _leaky_of_node(neuron, dt, str(meta.get(_COMPARE_KEY, ">")))
+    return _RecurrentNeurons(module, w, bias, mode)
+
+
+def _import_subgraph(graph, dt: float, name: str) -> nn.Module:
+    """A nested ``NIRGraph`` node: the recurrent loop of :data:`_LOOP_FORM` (as snnTorch writes ``RLeaky`` and
+    :func:`to_nir` writes :class:`~spikeforge.nn.RecurrentLIF`); other nested graphs raise."""
+    nir = _nir()
+    nodes = dict(graph.nodes)
+    edges = {(str(a), str(b)) for a, b in graph.edges}
+    kinds = {"in": [], "out": [], "neuron": [], "weight": []}
+    for k, v in nodes.items():
+        if isinstance(v, nir.Input):
+            kinds["in"].append(k)
+        elif isinstance(v, nir.Output):
+            kinds["out"].append(k)
+        elif isinstance(v, (nir.LIF, nir.IF, nir.CubaLIF)):
+            kinds["neuron"].append(k)
+        elif isinstance(v, (nir.Affine, nir.Linear, nir.Scale)):
+            kinds["weight"].append(k)
+    if len(nodes) == 4 and all(len(v) == 1 for v in kinds.values()) and len(graph.edges) == 4:
+        i, o, lif, w = kinds["in"][0], kinds["out"][0], kinds["neuron"][0], kinds["weight"][0]
+        if edges == {(i, lif), (lif, w), (w, lif), (lif, o)}:
+            hint = (getattr(graph, "metadata", None) or {}).get(_RECURRENT_KEY)
+            return _import_recurrent(nodes[lif], nodes[w], dt, name, None if hint is None else str(hint))
+    preds: dict[str, list[str]] = {k: [] for k in nodes}
+    for a, b in edges:
+        if a in preds and b in preds:
+            preds[b].append(a)
+    try:
+        _topological(nodes, preds)
+    except NotImplementedError:
+        raise NotImplementedError(f"{name}: a nested graph with a cycle that is not a recurrent loop of the "
+                                  f"recognised form ({_LOOP_FORM}); other recurrent graphs are not supported") from None
+    raise NotImplementedError(f"{name}: nested NIR graphs other than a recurrent loop ({_LOOP_FORM}) are not "
+                              "supported; flatten the graph first")
+
+
+def _find_loops(nodes: dict, preds: dict[str, list[str]]) -> dict[str, str]:
+    """Recurrent loops written flat in a graph: ``{neuron: weight}`` for each ``Affine`` / ``Linear`` /
+    ``Scale`` node whose only input and only output is one ``LIF`` / ``IF`` node (at most one per neuron)."""
+    nir = _nir()
+    succ: dict[str, list[str]] = {k: [] for k in nodes}
+    for b, ps in preds.items():
+        for a in ps:
+            succ[a].append(b)
+    loops: dict[str, str] = {}
+    for w, node in nodes.items():
+        if not isinstance(node, (nir.Affine, nir.Linear, nir.Scale)) or len(preds[w]) != 1 or succ[w] != preds[w]:
+            continue
+        lif = preds[w][0]
+        if lif != w and isinstance(nodes[lif], (nir.LIF, nir.IF)) and lif not in loops:
+            loops[lif] = w
+    return loops
 
 
 class _InitialMembrane(nn.Module):
@@ -757,7 +1032,7 @@ def _import_node(node, dt: float, name: str) -> nn.Module:
     if isinstance(node, nir.Threshold):
         return _Threshold(node.threshold)
     if isinstance(node, nir.NIRGraph):
-        raise NotImplementedError(f"{name}: nested NIR graphs are not supported; flatten the graph first")
+        return _import_subgraph(node, dt, name)
     raise NotImplementedError(f"{name}: NIR node type {type(node).__name__} has no spikeforge counterpart yet")
 
 
@@ -772,7 +1047,7 @@ class NIRNetwork(nn.Module):
     Nodes run in topological order; a node's input is the **sum** of its predecessors' outputs (NIR's
     rule). Stateless nodes (conv, linear, pooling, flatten) see ``[T·B, ...]``; neurons run over the
     whole sequence with spikeforge's fused kernels (uniform parameters) or a per-step torch loop
-    (per-neuron parameters, ``LI`` / ``CubaLIF``). Each call starts from rest.
+    (per-neuron parameters, ``LI`` / ``CubaLIF``, recurrent loops). Each call starts from rest.
 
     Attributes
     ----------
@@ -781,6 +1056,9 @@ class NIRNetwork(nn.Module):
         where two names would give the same key; :meth:`module` looks a node up by its NIR name).
     order : list of str
         Node names in execution order.
+    loops : dict of str to str
+        Recurrent loops written flat in the graph, ``{neuron node: weight node}`` (see :func:`from_nir`); each
+        runs as one module at its neuron's node.
     readout : str or None
         ``"mean_over_time"`` when the exported network averaged its output over time.
     """
@@ -790,12 +1068,18 @@ class NIRNetwork(nn.Module):
         nir = _nir()
         self.dt = _check_dt(dt)
         nodes = dict(graph.nodes)
-        self._key = _module_keys(nodes)
         self.preds: dict[str, list[str]] = {n: [] for n in nodes}
         for a, b in graph.edges:
             if a not in nodes or b not in nodes:
                 raise ValueError(f"edge ({a!r}, {b!r}) names a node that is not in the graph")
             self.preds[b].append(a)
+        # a recurrent loop written flat (neuron ⇄ weight) runs as one module at the neuron's node
+        self.loops = _find_loops(nodes, self.preds)
+        weights = {w: nodes.pop(w) for w in self.loops.values()}
+        for lif, w in self.loops.items():
+            self.preds[lif].remove(w)
+            del self.preds[w]
+        self._key = _module_keys(nodes)
         self.inputs = [n for n, v in nodes.items() if isinstance(v, nir.Input)]
         self.outputs = [n for n, v in nodes.items() if isinstance(v, nir.Output)]
         if len(self.inputs) != 1:
@@ -803,14 +1087,20 @@ class NIRNetwork(nn.Module):
         if not self.outputs:
             raise ValueError("the graph has no Output node")
         self.order = _topological(nodes, self.preds)
-        self.node_modules = nn.ModuleDict({self._key[n]: _import_node(nodes[n], self.dt, n) for n in self.order})
+        self.node_modules = nn.ModuleDict({
+            self._key[n]: _import_recurrent(nodes[n], weights[self.loops[n]], self.dt, n) if n in self.loops
+            else _import_node(nodes[n], self.dt, n)
+            for n in self.order
+        })
         in_type = nodes[self.inputs[0]].input_type
         self.input_shape = tuple(int(d) for d in np.asarray(next(iter(in_type.values()))).reshape(-1))
         meta = dict(getattr(graph, "metadata", {}) or {})
         self.readout = meta.get(_READOUT_KEY)
 
     def module(self, node_name: str) -> nn.Module:
-        """The module that runs NIR node ``node_name``."""
+        """The module that runs NIR node ``node_name`` (for the weight node of a flat recurrent loop: the
+        loop's module, which runs at its neuron's node)."""
+        node_name = next((lif for lif, w in self.loops.items() if w == node_name), node_name)
         if node_name not in self._key:
             raise KeyError(f"no node {node_name!r} in the graph; nodes: {self.order}")
         return self.node_modules[self._key[node_name]]
@@ -861,7 +1151,8 @@ def _module_keys(nodes: dict) -> dict[str, str]:
 
 
 def _topological(nodes: dict, preds: dict[str, list[str]]) -> list[str]:
-    """Kahn's order (ties in the graph's node order); raises on cycles (recurrent graphs)."""
+    """Kahn's order (ties in the graph's node order); raises on cycles (recurrent graphs other than the loops
+    that :func:`_find_loops` and :func:`_import_subgraph` recognise)."""
     indeg = {n: len(set(preds[n])) for n in nodes}
     succ: dict[str, list[str]] = {n: [] for n in nodes}
     for b, ps in preds.items():
@@ -879,7 +1170,8 @@ def _topological(nodes: dict, preds: dict[str, list[str]]) -> list[str]:
     if len(order) != len(nodes):
         cyc = sorted(n for n in nodes if indeg[n] > 0)
         raise NotImplementedError(
-            f"the graph has a cycle (recurrent connections through {cyc[:4]}...); recurrent NIR graphs are not supported yet"
+            f"the graph has a cycle (recurrent connections through {cyc[:4]}...) that is not a recurrent loop of the "
+            f"recognised form ({_LOOP_FORM}); other recurrent NIR graphs are not supported"
         )
     return order
 
@@ -899,7 +1191,15 @@ def from_nir(graph, *, dt: float | None = None) -> NIRNetwork:
     NIRNetwork
         ``[T, B, ...] -> [T, B, ...]``. Nodes written by :func:`to_nir` come back with their exact
         :class:`~spikeforge.nn.LIFSpec` (reset mode, comparison, surrogate) when their parameters are
-        unchanged.
+        unchanged (a per-neuron :class:`~spikeforge.nn.PLIF` as that ``PLIF``).
+
+    Recurrent loops
+    ---------------
+    A ``LIF`` / ``IF`` node fed back through an ``Affine`` / ``Linear`` / ``Scale`` node runs with one step of
+    delay (``I_t = x_t + R(s_{t−1})``, as snnTorch's ``RLeaky`` and :class:`~spikeforge.nn.RecurrentLIF`),
+    whether the loop is a nested ``NIRGraph`` node (``input → lif ⇄ w_rec``, ``lif → output``: what snnTorch
+    and :func:`to_nir` write) or written flat (a weight node whose only input and output is the neuron). A
+    diagonal ``Linear`` is read as one weight per neuron. Other cycles raise ``NotImplementedError``.
     """
     nir = _nir()
     if isinstance(graph, (str, os.PathLike)):
