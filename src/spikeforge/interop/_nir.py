@@ -45,10 +45,11 @@ Learned and recurrent neurons
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ from ..nn.layers import MeanOverTime, SeqToANN
 from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich
 from ..nn.recurrent import RecurrentLIF
 from ..nn.synaptic import CubaLIF
+from ..plasticity.torch_stdp import STDPUpdater
 
 __all__ = ["NIRBuilder", "NIRNetwork", "Source", "from_nir", "register_nir_exporter", "to_nir"]
 
@@ -74,6 +76,7 @@ _DIVIDE_KEY = "spikeforge.divide_by"
 _CUBA_ALPHA_KEY = "spikeforge.cuba_alpha"
 _PLIF_W_KEY = "spikeforge.plif_w"
 _RECURRENT_KEY = "spikeforge.recurrent"
+_PLASTICITY_KEY = "spikeforge.plasticity"
 # relative tolerance for "tau equals dt" (parameters are stored as float32)
 _TAU_RTOL = 1e-6
 
@@ -249,6 +252,8 @@ class NIRBuilder:
         self.nodes: dict[str, object] = {}
         self.edges: list[tuple[str, str]] = []
         self.metadata: dict[str, object] = {}
+        #: ``id(module) -> node name`` of every emitted module that became one node (for plasticity metadata)
+        self.node_of: dict[int, str] = {}
 
     def add(self, name: str, node: object, src: Source, shape: tuple[int, ...]) -> Source:
         """Add ``node`` fed by ``src``; returns the node as a source of per-step ``shape``."""
@@ -285,7 +290,11 @@ class NIRBuilder:
         """Export ``module`` fed by ``src``; returns what it outputs."""
         for cls in type(module).__mro__:
             if cls in _EXPORTERS:
-                return _EXPORTERS[cls](self, module, src, name)
+                n_before = len(self.nodes)
+                out = _EXPORTERS[cls](self, module, src, name)
+                if len(self.nodes) == n_before + 1 and len(out.names) == 1 and out.names[0] in self.nodes:
+                    self.node_of[id(module)] = out.names[0]
+                return out
         fwd = type(module).forward
         if isinstance(module, nn.Sequential) and fwd in (nn.Sequential.forward, SeqToANN.forward):
             with self.per_sample() if fwd is SeqToANN.forward else _nullcontext():
@@ -600,7 +609,8 @@ def _register_model_exporters() -> None:
 _register_model_exporters()
 
 
-def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3):
+def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3,
+           plasticity: STDPUpdater | Iterable[STDPUpdater] | None = None):
     """Export a spiking network to a ``nir.NIRGraph``.
 
     Parameters
@@ -614,6 +624,11 @@ def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3):
         Shape of one time step of one sample, e.g. ``(1, 28, 28)`` (no time, no batch axis).
     dt : float
         Step length in the graph's time unit (seconds by NIR convention; default 1 ms); see the module docs.
+    plasticity : iterable of STDPUpdater, optional
+        Learning rules to carry with the graph: each :class:`~spikeforge.plasticity.STDPUpdater`'s settings
+        (:meth:`~spikeforge.plasticity.STDPUpdater.config`) go into the metadata of its layer's node
+        (``"spikeforge.plasticity"``, JSON). NIR has no plasticity primitive, so other tools ignore it;
+        :meth:`NIRNetwork.stdp_updaters` rebuilds the updaters on the imported layers.
 
     Returns
     -------
@@ -621,6 +636,11 @@ def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3):
         Nodes named after the model's modules, plus ``"input"`` and ``"output"``; write it with
         ``nir.write(path, graph)``. ``graph.metadata`` holds ``"spikeforge.dt"`` and, for networks that
         average the readout over time, ``"spikeforge.readout" = "mean_over_time"``.
+
+    Raises
+    ------
+    ValueError
+        An updater whose layer is not in ``model`` or did not become a node of its own.
 
     Warns
     -----
@@ -639,7 +659,32 @@ def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3):
     out = builder.emit(folded, src, "")
     builder.add("output", nir.Output(output_type={"output": np.array(out.shape)}), out, out.shape)
     builder.metadata[_DT_KEY] = builder.dt
+    _attach_plasticity(builder, model, folded, plasticity)
     return nir.NIRGraph(nodes=builder.nodes, edges=builder.edges, metadata=builder.metadata)
+
+
+def _attach_plasticity(builder: NIRBuilder, model: nn.Module, folded: nn.Module,
+                       plasticity: STDPUpdater | Iterable[STDPUpdater] | None) -> None:
+    """Write each updater's config into the metadata of its layer's node (see :func:`to_nir`)."""
+    if plasticity is None:
+        return
+    updaters = [plasticity] if isinstance(plasticity, STDPUpdater) else list(plasticity)
+    names = {id(m): q for q, m in model.named_modules()}
+    copies = dict(folded.named_modules())
+    for up in updaters:
+        if not isinstance(up, STDPUpdater):
+            raise TypeError(f"plasticity must hold STDPUpdater objects; got {type(up).__name__}")
+        qual = names.get(id(up.layer))
+        if qual is None:
+            raise ValueError(f"the layer of {up!r} is not a module of the exported model")
+        node = builder.node_of.get(id(copies.get(qual)))
+        if node is None:
+            raise ValueError(f"the layer {qual or '<root>'!r} of {up!r} did not become one NIR node of its own, so its "
+                             "rule has nowhere to go")
+        meta = builder.nodes[node].metadata
+        if _PLASTICITY_KEY in meta:
+            raise ValueError(f"two updaters for the layer {qual!r} (node {node!r})")
+        meta[_PLASTICITY_KEY] = json.dumps(up.config(), sort_keys=True)
 
 
 # ============================================================================ import
@@ -1096,6 +1141,25 @@ class NIRNetwork(nn.Module):
         self.input_shape = tuple(int(d) for d in np.asarray(next(iter(in_type.values()))).reshape(-1))
         meta = dict(getattr(graph, "metadata", {}) or {})
         self.readout = meta.get(_READOUT_KEY)
+        #: ``{node name: STDPUpdater config}`` of the nodes that carry a learning rule (see :func:`to_nir`)
+        self.plasticity: dict[str, dict] = {}
+        for n in self.order:
+            text = (getattr(nodes[n], "metadata", None) or {}).get(_PLASTICITY_KEY)
+            if text is not None:
+                self.plasticity[n] = json.loads(text.decode() if isinstance(text, bytes) else str(text))
+
+    def stdp_updaters(self) -> dict[str, STDPUpdater]:
+        """Fresh :class:`~spikeforge.plasticity.STDPUpdater` objects, one per node that carries a rule
+        (:attr:`plasticity`), each bound to the imported ``nn.Linear`` / ``Conv1d`` / ``Conv2d`` of its node:
+        ``{node name: updater}``. Empty when the graph carries none."""
+        out = {}
+        for n, cfg in self.plasticity.items():
+            layer = next((m for m in self.module(n).modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))),
+                         None)
+            if layer is None:
+                raise ValueError(f"node {n!r} carries a learning rule but has no linear / conv layer")
+            out[n] = STDPUpdater.from_config(layer, cfg)
+        return out
 
     def module(self, node_name: str) -> nn.Module:
         """The module that runs NIR node ``node_name`` (for the weight node of a flat recurrent loop: the
