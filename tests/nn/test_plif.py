@@ -148,3 +148,54 @@ def test_review_fixes():
 
     report = count_synops(nn.Sequential(nn.Linear(10, 6), PLIF(), nn.Linear(6, 4), PLIF()), torch.rand(8, 3, 10))
     assert report.T == 8 and [r.source for r in report.rows] == ["analog", "spikes"]
+
+
+# ---------------------------------------------------------------------------- the fused path against the reference loop
+RESETS = [dict(), dict(decay_input=False), dict(v_reset=None), dict(reset="soft_delayed", v_reset=None),
+          dict(v_reset=-0.2, detach_reset=True), dict(reset="none", v_reset=None),
+          dict(v_reset=None, detach_reset=True, decay_input=False)]
+
+
+@pytest.mark.parametrize("kwargs", RESETS)
+@pytest.mark.parametrize("w_shape", [(), (4, 1), (3, 4, 1)])
+@pytest.mark.parametrize("with_v0", [False, True])
+def test_fused_equals_the_reference_loop_spikes_and_gradients(kwargs, w_shape, with_v0):
+    g = torch.Generator().manual_seed(7)
+    spec = PLIF(2.0, **kwargs).spec  # the layer's reading of the arguments (v_reset=None: soft reset)
+    x = (torch.randn(10, 3, 4, 5, generator=g, dtype=torch.float64) * 0.8 + 0.4)
+    w = (torch.randn(w_shape, generator=g, dtype=torch.float64) if w_shape else torch.tensor(0.3, dtype=torch.float64))
+    v0 = torch.rand(3, 4, 5, generator=g, dtype=torch.float64) * 0.5 if with_v0 else None
+    gs_w = torch.randn(10, 3, 4, 5, generator=g, dtype=torch.float64)
+    gv_w = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
+    outs = []
+    for backend in ("reference", "torch"):
+        xx, ww = x.clone().requires_grad_(), w.clone().requires_grad_()
+        vv = None if v0 is None else v0.clone().requires_grad_()
+        s, vT = plif_multi_step(xx, ww, vv, spec, backend=backend)
+        ((s * gs_w).sum() + (vT * gv_w).sum()).backward()
+        outs.append((s.detach(), vT.detach(), xx.grad, ww.grad, None if vv is None else vv.grad))
+    ref, fused = outs
+    assert ref[0].sum() > 0
+    for a, b in zip(ref, fused):
+        if a is None:
+            assert b is None
+        else:
+            torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_smooth_mode_passes_gradcheck_for_w_x_and_v0():
+    spec = LIFSpec(tau=2.5, surrogate=Surrogate("sigmoid", 4.0, spiking=False), reset="soft_delayed")
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    w = torch.randn(3, generator=g, dtype=torch.float64).requires_grad_()
+    v0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b, c: plif_multi_step(a, b, c, spec, backend="torch"), (x, w, v0))
+
+
+def test_layer_backend_choice_and_errors():
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(PLIF(2.0, backend="reference")(x), PLIF(2.0)(x))
+    with pytest.raises(ValueError, match="backend"):
+        plif_multi_step(x, torch.tensor(0.0), None, LIFSpec(), backend="cpu")
+    with pytest.raises(ValueError, match="NaN"):
+        plif_multi_step(torch.full((2, 1, 1), float("nan")), torch.tensor(0.0), None, LIFSpec())

@@ -737,6 +737,8 @@ def plif_multi_step(
     spec: LIFSpec = LIFSpec(),
     *,
     return_sequences: bool = False,
+    backend: str = "auto",
+    check_nan: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Parametric LIF (Fang et al. 2021, SpikingJelly's ``ParametricLIFNode``): LIF with a learnable time constant.
 
@@ -745,8 +747,10 @@ def plif_multi_step(
         H_t = V_{t-1} + (X_t − (V_{t-1} − V_reset))·sigmoid(w)     (decay_input=True)
         H_t = V_{t-1} − (V_{t-1} − V_reset)·sigmoid(w) + X_t       (decay_input=False)
 
-    then the spec's threshold, surrogate spike and reset, step by step with autograd (pure torch; gradients
-    reach ``w`` and the input). With ``w = plif_w(spec.tau)`` it equals :func:`lif_multi_step_reference`.
+    then the spec's threshold, surrogate spike and reset. ``backend="auto"`` / ``"torch"`` runs one fused
+    autograd node with a hand-written backward (gradients reach ``w``, the input and ``v0``);
+    ``"reference"`` (and ``return_sequences=True``) runs the readable per-step autograd loop, against which
+    the fused path is tested. With ``w = plif_w(spec.tau)`` both equal :func:`lif_multi_step_reference`.
 
     Parameters
     ----------
@@ -760,7 +764,11 @@ def plif_multi_step(
     spec : LIFSpec
         Everything but ``tau``, which ``w`` replaces; ``spec.charge`` must be ``"tau"``.
     return_sequences : bool
-        Also return ``h_seq`` and ``v_seq``.
+        Also return ``h_seq`` and ``v_seq`` (runs the reference loop).
+    backend : {"auto", "torch", "reference"}
+        The fused pure-torch path (``auto`` = ``torch``) or the per-step autograd loop.
+    check_nan : bool
+        Raise ``ValueError`` on NaN input (fused path; one reduction).
 
     Returns
     -------
@@ -769,8 +777,11 @@ def plif_multi_step(
     Raises
     ------
     ValueError
-        ``spec.charge`` is not ``"tau"``, or ``w`` does not broadcast to one step of ``x_seq``.
+        ``spec.charge`` is not ``"tau"``, ``w`` does not broadcast to one step of ``x_seq``, an unknown
+        ``backend``, or NaN input.
     """
+    if backend not in ("auto", "torch", "reference"):
+        raise ValueError(f"backend must be 'auto', 'torch' or 'reference' for PLIF; got {backend!r}")
     if spec.charge != "tau":
         raise ValueError(f"PLIF learns the tau form of the charge; spec.charge must be 'tau', got {spec.charge!r}")
     x_seq = check_sequence(x_seq)
@@ -791,15 +802,114 @@ def plif_multi_step(
         def charge(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             return v - (v - vr) * k + x
     v0 = _prepare_v0(v0, x_seq, spec)
-    return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, charge, return_sequences)
+    if return_sequences or backend == "reference":
+        return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, charge, return_sequences)
+    if check_nan:
+        _check_nan(x_seq)
+    return _FusedPLIF.apply(x_seq, k, v0, spec)
 
 
-def plif_step(x: torch.Tensor, w: torch.Tensor, v: torch.Tensor | None = None, spec: LIFSpec = LIFSpec()
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+class _FusedPLIF(torch.autograd.Function):
+    """PLIF over a whole sequence in one autograd node (pure torch, any device), with the per-element charge
+    factor ``k = 1/τ = sigmoid(w)``. The forward keeps ``h_seq`` (and the spikes it returns); the backward
+    walks back in time once and also returns ``dL/dk`` (reduced to ``k``'s shape), from
+    ``∂H_t/∂k = X_t − V_{t−1} + V_reset`` (``decay_input``) or ``V_reset − V_{t−1}``, with ``V_{t−1}`` rebuilt
+    from ``H_{t−1}`` and ``S_{t−1}``. The same algebra as :class:`_TorchImpl` (tested against the per-step
+    autograd loop of :func:`plif_multi_step`, ``backend="reference"``)."""
+
+    @staticmethod
+    def _v_after(h: torch.Tensor, s: torch.Tensor, spec: LIFSpec) -> torch.Tensor:
+        """``V`` after the reset of a step with charge ``h`` and spike ``s`` (0/1, or the smooth primitive)."""
+        if spec.reset == "hard":
+            return h + s * (spec.v_reset - h)
+        if spec.reset == "soft":
+            return h - s * spec.v_th
+        return h
+
+    @staticmethod
+    def forward(ctx, x, k, v0, spec):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        vr = spec._vr_charge
+        delayed = spec.reset == "soft_delayed"
+        v = torch.zeros_like(x[0]) if v0 is None else v0
+        if delayed and v0 is None:
+            v0 = v
+        s_prev = _TorchImpl._spike(v, spec) if delayed else None
+        h_seq, spikes = torch.empty_like(x), torch.empty_like(x)
+        for t in range(x.shape[0]):
+            h = h_seq[t]
+            if spec.decay_input:
+                torch.add(v, (x[t] - v).add_(vr).mul_(k), out=h)
+            else:
+                torch.add(x[t], (v - vr).mul_(k).neg_().add_(v), out=h)
+            if delayed:
+                h.sub_(s_prev * spec.v_th)
+            if spec.surrogate.spiking:
+                sb = h >= spec.v_th if spec.ge else h > spec.v_th
+                spikes[t] = sb
+                v = h.masked_fill(sb, spec.v_reset) if spec.reset == "hard" else _FusedPLIF._v_after(h, spikes[t], spec)
+            else:
+                spikes[t] = spec.surrogate.primitive(h - spec.v_th)
+                v = _FusedPLIF._v_after(h, spikes[t], spec)
+            if delayed:
+                s_prev = spikes[t]
+        ctx.spec = spec
+        ctx.save_for_backward(x, k, h_seq, spikes, v0)
+        return spikes, v
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT):  # type: ignore[override]
+        x, k, h_seq, spikes, v0 = ctx.saved_tensors
+        spec = ctx.spec
+        vr = spec._vr_charge
+        nd = 0.0 if spec.detach_reset else 1.0
+        delayed = spec.reset == "soft_delayed"
+        sd = spec.v_th * nd if delayed else 0.0
+        g = torch.zeros_like(h_seq[0]) if gvT is None else gvT.to(h_seq.dtype)
+        gx = torch.empty_like(h_seq)
+        gk = torch.zeros_like(h_seq[0]) if ctx.needs_input_grad[1] else None
+        one_minus_k = 1 - k
+        c = None  # delayed soft reset: -c·sg(H_t) completes dL/dV_t once sg(H_t) is known
+        for t in range(h_seq.shape[0] - 1, -1, -1):
+            h = h_seq[t]
+            sg = spec.surrogate.derivative(h - spec.v_th)
+            if c is not None:
+                g = g - c * sg
+            if spec.reset == "hard":  # dV/dH = 1 − S + (V_reset − H)·σ'
+                gh = g * (spec.v_reset - h).mul_(sg).mul_(nd).sub_(spikes[t]).add_(1)
+            elif spec.reset == "soft":
+                gh = g * (sg * (-spec.v_th * nd)).add_(1)
+            else:
+                gh = g
+            if gs is not None:
+                gh = gh + gs[t] * sg
+            if spec.decay_input:
+                torch.mul(gh, k, out=gx[t])
+            else:
+                gx[t] = gh
+            if gk is not None:  # dL/dk += dL/dH_t · ∂H_t/∂k
+                if t > 0:
+                    v_prev = _FusedPLIF._v_after(h_seq[t - 1], spikes[t - 1], spec)
+                else:
+                    v_prev = torch.zeros_like(h) if v0 is None else v0
+                dh_dk = (x[t] - v_prev).add_(vr) if spec.decay_input else (vr - v_prev)
+                gk.addcmul_(gh, dh_dk)
+            g = gh * one_minus_k
+            if sd:
+                c = gh * sd
+        if sd and v0 is not None:
+            g = g - c * spec.surrogate.derivative(v0 - spec.v_th)
+        gk_out = None if gk is None else gk.sum_to_size(k.shape)
+        return gx, gk_out, (g if ctx.needs_input_grad[2] else None), None
+
+
+def plif_step(x: torch.Tensor, w: torch.Tensor, v: torch.Tensor | None = None, spec: LIFSpec = LIFSpec(), *,
+              backend: str = "auto", check_nan: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of :func:`plif_multi_step`: ``(spike [B, ...], v_next [B, ...])``."""
     if not isinstance(x, torch.Tensor) or x.dim() < 1:
         raise ValueError("x must be a torch.Tensor of shape [B, ...] in single-step mode")
-    s, v_next = plif_multi_step(x.unsqueeze(0), w, v, spec)
+    s, v_next = plif_multi_step(x.unsqueeze(0), w, v, spec, backend=backend, check_nan=check_nan)
     return s[0], v_next
 
 

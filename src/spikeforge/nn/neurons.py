@@ -326,8 +326,9 @@ class PLIF(nn.Module):
     decay_input, v_th, v_reset, reset, detach_reset, spike_compare, surrogate, alpha, step_mode, return_state,
     check_nan :
         As :class:`LIF`.
-    backend : {"auto", "torch"}
-        PLIF has only the pure-torch implementation (the compiled LIF kernels take a fixed τ).
+    backend : {"auto", "torch", "reference"}
+        ``auto`` = ``torch``: one fused autograd node with a hand-written backward (pure torch, any device;
+        the compiled LIF kernels take a fixed τ). ``reference``: the readable per-step autograd loop.
 
     Attributes
     ----------
@@ -362,7 +363,7 @@ class PLIF(nn.Module):
     ) -> None:
         super().__init__()
         _check_step_mode(step_mode)
-        _check_torch_only_backend(backend, "PLIF", ("auto", "torch"))
+        _check_torch_only_backend(backend, "PLIF", ("auto", "torch", "reference"))
         w0 = plif_w(tau)
         self.spec = _lif_spec(float(tau), None, decay_input, v_th, v_reset, reset, detach_reset, spike_compare,
                               surrogate, alpha)
@@ -409,8 +410,9 @@ class PLIF(nn.Module):
         """Spikes for input ``x`` (shapes and state handling as :class:`LIF`)."""
         if self.check_nan and isinstance(x, torch.Tensor) and bool(torch.isnan(x).any()):
             raise ValueError("input contains NaN")
-        return _one_state_forward(self, x, v, lambda x_, v_: plif_multi_step(x_, self.w, v_, self.spec),
-                                  lambda x_, v_: plif_step(x_, self.w, v_, self.spec))
+        kw = {"backend": self.backend, "check_nan": False}  # NaN checked above
+        return _one_state_forward(self, x, v, lambda x_, v_: plif_multi_step(x_, self.w, v_, self.spec, **kw),
+                                  lambda x_, v_: plif_step(x_, self.w, v_, self.spec, **kw))
 
     def extra_repr(self) -> str:
         tau = self.tau
