@@ -418,3 +418,10 @@ def test_conv1d_round_trip_through_a_file(tmp_path):
     x = torch.rand(5, 3, 2, 11) * 2
     with torch.no_grad():
         assert torch.equal(from_nir(tmp_path / "c1.nir")(x), model(x))
+
+
+def test_input_shape_with_a_batch_axis_is_named():
+    from spikeforge.nn import ConvSNN
+
+    with pytest.raises(ValueError, match="no batch or time axis"):
+        to_nir(ConvSNN(image_size=28), input_shape=(4, 1, 28, 28))

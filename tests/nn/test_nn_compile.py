@@ -186,3 +186,16 @@ def test_double_backward_raises_instead_of_a_wrong_answer():
         (g,) = torch.autograd.grad(s.sum(), x, create_graph=True)
         with pytest.raises(RuntimeError):
             torch.autograd.grad(g.sum(), x)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: sfnn.PLIF(2.0), lambda: sfnn.ALIF(), lambda: sfnn.CubaLIF(alpha=0.5), lambda: sfnn.Izhikevich(),
+    lambda: sfnn.RecurrentLIF(4, 3),
+], ids=["PLIF", "ALIF", "CubaLIF", "Izhikevich", "RecurrentLIF"])
+def test_torch_only_layers_compile_fullgraph_with_the_default_nan_check(make):
+    layer = make()
+    x = torch.randn(6, 2, 4, generator=torch.Generator().manual_seed(0))
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    assert torch.equal(compiled(x), layer(x))
+    with pytest.raises(ValueError, match="NaN"):  # eager calls still check
+        layer(torch.full((2, 1, 4), float("nan")))

@@ -289,3 +289,10 @@ def test_spec_accepts_numpy_scalars():
     for bad in (True, "1.0", None, np.float32("inf")):
         with pytest.raises(ValueError, match="v_th must be a finite real number"):
             LIFSpec(v_th=bad)
+
+
+def test_triton_backend_on_cpu_tensors_is_a_clear_error():
+    from spikeforge.nn.functional import LIFSpec, lif_multi_step
+
+    with pytest.raises(ValueError, match="needs CUDA tensors"):
+        lif_multi_step(torch.zeros(3, 2), None, LIFSpec(), backend="triton")

@@ -114,3 +114,10 @@ def test_sequence_input_runs_for_its_own_length():
     m = sfnn.ConvSNN(T=3, image_size=8, channels=(4,))
     seq = torch.rand(5, 2, 1, 8, 8)
     assert m.features(seq).shape[:2] == (5, 2) and m(seq).shape == (2, 10)
+
+
+def test_convsnn_names_a_wrong_image_size():
+    from spikeforge.nn import ConvSNN
+
+    with pytest.raises(ValueError, match="built for 28×28 images"):
+        ConvSNN(image_size=28)(torch.rand(2, 1, 32, 32))

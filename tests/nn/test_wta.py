@@ -115,3 +115,9 @@ def test_bad_input_shape():
         WTALayer(4, 3)(torch.zeros(5, 4))
     with pytest.raises(ValueError, match=r"\[B, N\]"):
         kwta_step(torch.zeros(3), 0.0)
+
+
+def test_empty_batch_gives_empty_output_without_touching_theta():
+    layer = WTALayer(5, 4, theta_plus=0.1)
+    out = layer(torch.rand(4, 0, 5))
+    assert out.shape == (4, 0, 4) and bool((layer.theta == 0).all())

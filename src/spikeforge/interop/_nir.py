@@ -349,6 +349,11 @@ def _export_conv(b: NIRBuilder, m: nn.Conv1d | nn.Conv2d, src: Source, name: str
         raise ValueError(f"{name}: only numeric zero padding is exported (got {m.padding!r}, {m.padding_mode!r})")
     # nir.Conv1d takes ints, nir.Conv2d pairs
     one_d = isinstance(m, nn.Conv1d)
+    want = "(C, L)" if one_d else "(C, H, W)"
+    if len(src.shape) != (2 if one_d else 3) or src.shape[0] != m.in_channels:
+        raise ValueError(f"{name}: {type(m).__name__} takes one time step of one sample {want} with C = "
+                         f"{m.in_channels}; the graph gives shape {src.shape} (input_shape has no batch or time axis, "
+                         "e.g. (1, 28, 28))")
     fmt = (lambda v: int(v[0])) if one_d else (lambda v: tuple(int(d) for d in v))  # noqa: E731
     bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels, dtype=np.float32)
     node = (nir.Conv1d if one_d else nir.Conv2d)(

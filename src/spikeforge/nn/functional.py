@@ -250,6 +250,10 @@ def _nan_error(name: str = "x_seq") -> ValueError:
 
 
 def _check_nan(x: torch.Tensor, name: str = "x_seq") -> None:
+    """``ValueError`` if ``x`` holds a NaN. Skipped while ``torch.compile`` traces: the check is a
+    data-dependent branch that would break the graph (``fullgraph=True`` would fail)."""
+    if torch.compiler.is_compiling():
+        return
     if torch.isnan(x).any():
         raise _nan_error(name)
 
@@ -609,7 +613,12 @@ def _resolve_impl(x: torch.Tensor, backend: str, spec: LIFSpec):
             raise RuntimeError(f"the compiled CPU kernel is unavailable: {_cpu_kernel.unavailable_reason()}")
         return _CpuImpl
     if which == "triton":
-        return _triton_impl()
+        if x.device.type != "cuda":
+            raise ValueError(f"backend 'triton' needs CUDA tensors; got a tensor on {x.device} (use 'auto')")
+        try:
+            return _triton_impl()
+        except ImportError as err:
+            raise ValueError(f"backend 'triton' needs the triton package ({err}); use 'auto' or 'torch'") from err
     if which == "reference":  # not reachable from lif_multi_step, which runs the reference itself
         raise ValueError("the reference backend has no fused implementation")
     return _TorchImpl

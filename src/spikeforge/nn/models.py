@@ -223,6 +223,7 @@ class ConvSNN(nn.Module):
             raise ValueError(f"image_size {image_size} must be divisible by 2**{len(channels)} (one pool per stage)")
         self.T = int(T)
         self.in_channels = in_channels
+        self.image_size = int(image_size)
         pool_cls = _POOLS[pool]
         v_th = neuron.v_th
         chans = [in_channels, *channels]
@@ -258,6 +259,9 @@ class ConvSNN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Spikes (or ReLU activations) of the last hidden layer, ``[T, B, F]``."""
+        if isinstance(x, torch.Tensor) and x.dim() >= 2 and tuple(x.shape[-2:]) != (self.image_size, self.image_size):
+            raise ValueError(f"this ConvSNN was built for {self.image_size}×{self.image_size} images (image_size); "
+                             f"got {x.shape[-2]}×{x.shape[-1]} (input shape {tuple(x.shape)})")
         h = encode(x, self.stem, self.stem_act, self.T, self.in_channels)
         for stage in self.stages:
             h = stage["act"](stage["conv"](stage["pool"](h)))

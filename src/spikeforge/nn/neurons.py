@@ -29,6 +29,7 @@ from .functional import (
     LIFSpec,
     _check_alif_backend,
     _check_izhikevich_backend,
+    _check_nan,
     _check_torch_only_backend,
     _preset_params,
     alif_multi_step,
@@ -408,8 +409,8 @@ class PLIF(nn.Module):
 
     def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
         """Spikes for input ``x`` (shapes and state handling as :class:`LIF`)."""
-        if self.check_nan and isinstance(x, torch.Tensor) and bool(torch.isnan(x).any()):
-            raise ValueError("input contains NaN")
+        if self.check_nan and isinstance(x, torch.Tensor):
+            _check_nan(x, "input")
         kw = {"backend": self.backend, "check_nan": False}  # NaN checked above
         return _one_state_forward(self, x, v, lambda x_, v_: plif_multi_step(x_, self.w, v_, self.spec, **kw),
                                   lambda x_, v_: plif_step(x_, self.w, v_, self.spec, **kw))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .functional import LIFSpec, check_sequence, lif_step
+from .functional import LIFSpec, _check_nan, check_sequence, lif_step
 from .neurons import LIF
 
 __all__ = ["RecurrentLIF"]
@@ -91,8 +91,8 @@ class RecurrentLIF(nn.Module):
         x = check_sequence(x)
         if x.dim() != 3 or x.shape[2] != self.linear.in_features:
             raise ValueError(f"x must have shape [T, B, {self.linear.in_features}] (time first); got {tuple(x.shape)}")
-        if self.lif.check_nan and bool(torch.isnan(x).any()):
-            raise ValueError("input contains NaN")
+        if self.lif.check_nan:
+            _check_nan(x, "input")
         T, B = x.shape[:2]
         n = self.linear.out_features
         current = self.linear(x)  # [T, B, out]: one matmul for every step

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .functional import LIFSpec, check_sequence
+from .functional import LIFSpec, _check_nan, check_sequence
 from .neurons import LIF
 
 __all__ = ["CubaLIF", "synaptic_current"]
@@ -112,8 +112,8 @@ class CubaLIF(nn.Module):
                 return_state: bool = False):
         """Spikes ``[T, B, ...]`` of input ``x`` ``[T, B, ...]`` (``state``: the ``(i, v)`` of a previous call)."""
         x = check_sequence(x)
-        if self.lif.check_nan and bool(torch.isnan(x).any()):
-            raise ValueError("input contains NaN")
+        if self.lif.check_nan:
+            _check_nan(x, "input")
         if state is not None and (not isinstance(state, tuple) or len(state) != 2):
             raise ValueError(f"state must be the (i, v) pair of a previous call or None; got {type(state).__name__}")
         i0, v0 = (None, None) if state is None else state

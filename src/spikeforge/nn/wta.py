@@ -184,7 +184,7 @@ class WTALayer(nn.Module):
                 v = torch.where(fired.any(1, keepdim=True), torch.full_like(v, self.v_reset), v)
             else:
                 v = torch.where(fired, torch.full_like(v, self.v_reset), v)
-            if adapt and (self.theta_plus > 0 or d_th != 1.0):
+            if adapt and B > 0 and (self.theta_plus > 0 or d_th != 1.0):
                 theta.mul_(d_th).add_(s.sum(0), alpha=self.theta_plus / B)
         return out
 
