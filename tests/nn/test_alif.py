@@ -68,8 +68,11 @@ def test_beta_zero_gradients_equal_lif():
     (sfnn.LIF(tau=2.0, backend="reference")(x) * w).sum().backward()
     g_lif = x.grad.clone()
     x.grad = None
+    (sfnn.ALIF(tau=2.0, beta=0.0, backend="reference")(x) * w).sum().backward()
+    torch.testing.assert_close(x.grad, g_lif, rtol=0, atol=0)  # the reference loop: bit for bit
+    x.grad = None
     (sfnn.ALIF(tau=2.0, beta=0.0)(x) * w).sum().backward()
-    torch.testing.assert_close(x.grad, g_lif, rtol=0, atol=0)
+    torch.testing.assert_close(x.grad, g_lif, rtol=1e-6, atol=1e-7)  # the fused path: to float32 rounding
 
 
 def test_beta_positive_differs_from_lif():
@@ -204,7 +207,6 @@ def test_reset_states_clears_v_and_a():
         (dict(reset="soft_delayed", v_reset=None), "soft_delayed"),
         (dict(backend="cpu"), "ALIF has only the pure-torch"),
         (dict(backend="triton"), "ALIF has only the pure-torch"),
-        (dict(backend="reference"), "ALIF has only the pure-torch"),
         (dict(step_mode="x"), "step_mode"),
     ],
 )
@@ -306,3 +308,41 @@ def test_count_synops_treats_alif_output_as_events():
     v, a = single.v, single.a
     sfnn.count_synops(nn.Sequential(nn.Linear(4, 6), single, nn.Linear(6, 2)), torch.rand(3, 4))
     assert single.v is v and single.a is a  # state restored
+
+
+# ---------------------------------------------------------------------------- the fused path against the reference loop
+@pytest.mark.parametrize("lif_kw", [dict(), dict(reset="soft", v_reset=None), dict(reset="none", v_reset=None),
+                                    dict(decay=0.6, tau=None, decay_input=False), dict(detach_reset=True),
+                                    dict(v_reset=-0.3), dict(spike_compare=">", reset="soft", v_reset=None)])
+@pytest.mark.parametrize("detach_adaptation", [False, True])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_fused_equals_the_reference_spikes_states_and_gradients(lif_kw, detach_adaptation, with_state):
+    g = torch.Generator().manual_seed(11)
+    layer = sfnn.ALIF(**{"tau": 2.0, **lif_kw}, beta=0.4, tau_a=7.0, detach_adaptation=detach_adaptation)
+    spec = layer.spec
+    x = torch.randn(14, 3, 6, generator=g, dtype=torch.float64) * 0.9 + 0.6
+    v0 = torch.rand(3, 6, generator=g, dtype=torch.float64) if with_state else None
+    a0 = torch.rand(3, 6, generator=g, dtype=torch.float64) * 2 if with_state else None
+    ws, wv, wa = (torch.randn(14, 3, 6, generator=g, dtype=torch.float64), torch.randn(3, 6, generator=g, dtype=torch.float64),
+                  torch.randn(3, 6, generator=g, dtype=torch.float64))
+    outs = []
+    for backend in ("reference", "torch"):
+        xx = x.clone().requires_grad_()
+        vv = None if v0 is None else v0.clone().requires_grad_()
+        aa = None if a0 is None else a0.clone().requires_grad_()
+        s, vT, aT = alif_multi_step(xx, vv, aa, spec, backend=backend)
+        ((s * ws).sum() + (vT * wv).sum() + (aT * wa).sum()).backward()
+        outs.append([s.detach(), vT.detach(), aT.detach(), xx.grad] + ([vv.grad, aa.grad] if with_state else []))
+    assert outs[0][0].sum() > 0 and 0 < outs[0][0].mean() < 1
+    for a, b in zip(*outs):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_smooth_mode_passes_gradcheck():
+    layer = sfnn.ALIF(tau=2.0, beta=0.5, tau_a=5.0, surrogate=Surrogate("sigmoid", 4.0, spiking=False), reset="soft",
+                      v_reset=None)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(6, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    v0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    a0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b, c: alif_multi_step(a, b, c, layer.spec), (x, v0, a0))

@@ -122,3 +122,26 @@ def test_nir_round_trip_restores_a_small_alpha(alpha):
         warnings.simplefilter("error")  # review: small α came back as the generic form with a warning
         back = from_nir(to_nir(net, (5,)))
     assert any(isinstance(m, CubaLIF) for m in back.modules())
+
+
+def test_synaptic_current_gradients_equal_a_naive_autograd_loop():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(9, 2, 3, generator=g, dtype=torch.float64)
+    i0 = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    w = torch.randn(9, 2, 3, generator=g, dtype=torch.float64)
+    xa, ia = x.clone().requires_grad_(), i0.clone().requires_grad_()
+    (synaptic_current(xa, 0.7, ia) * w).sum().backward()
+    xb, ib = x.clone().requires_grad_(), i0.clone().requires_grad_()
+    i, outs = ib, []
+    for t in range(9):
+        i = 0.7 * i + xb[t]
+        outs.append(i)
+    (torch.stack(outs) * w).sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ia.grad, ib.grad, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda a, b: synaptic_current(a, 0.3, b), (xa.detach().requires_grad_(),
+                                                                               ia.detach().requires_grad_()))
+    # a broadcast i0 (one value per feature) gets the summed gradient
+    i1 = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    synaptic_current(x, 0.5, i1).sum().backward()
+    assert i1.grad.shape == (3,)

@@ -992,15 +992,16 @@ class ALIFSpec:
 
 
 #: ``backend=`` values ALIF accepts: both run the pure-torch per-step autograd loop
-ALIF_BACKENDS = ("auto", "torch")
+ALIF_BACKENDS = ("auto", "torch", "reference")
 
 
 def _check_torch_only_backend(backend: str, neuron: str, allowed: tuple[str, ...]) -> None:
     """``ValueError`` unless ``backend`` is one of ``allowed`` (neurons with only the pure-torch implementation)."""
     if backend not in allowed:
+        lif_only = ", ".join(repr(b) for b in ("cpu", "triton", "reference") if b not in allowed)
         raise ValueError(
             f"{neuron} has only the pure-torch implementation: backend must be one of {allowed}; got {backend!r} "
-            f"(the compiled 'cpu', 'triton' and 'reference' backends are the LIF's and do not model {neuron})"
+            f"(the compiled {lif_only} backends are the LIF's and do not model {neuron})"
         )
 
 
@@ -1102,7 +1103,9 @@ def alif_multi_step(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Adaptive LIF over a sequence (what :class:`~spikeforge.nn.ALIF` calls in multi-step mode).
 
-    :func:`alif_multi_step_reference` with the module-level checks: the backend and NaN input.
+    One fused autograd node with a hand-written backward (:class:`_FusedALIF`, pure torch), or with
+    ``backend="reference"`` the readable per-step autograd loop :func:`alif_multi_step_reference`; both give the
+    same spikes, states and gradients (to rounding). Also checks the backend and NaN input.
 
     Parameters
     ----------
@@ -1111,8 +1114,8 @@ def alif_multi_step(
     v0, a0 : Tensor [B, ...] or None
         Initial membrane potential and adaptation (see :func:`alif_multi_step_reference`).
     spec : ALIFSpec
-    backend : {"auto", "torch"}
-        Only the pure-torch per-step loop exists; ``"auto"`` selects it.
+    backend : {"auto", "torch", "reference"}
+        ``auto`` = ``torch``: the fused node; ``reference``: the per-step autograd loop.
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1132,7 +1135,90 @@ def alif_multi_step(
     x_seq = check_sequence(x_seq)
     if check_nan:
         _check_nan(x_seq)
-    return alif_multi_step_reference(x_seq, v0, a0, spec)  # type: ignore[return-value]
+    if backend == "reference":
+        return alif_multi_step_reference(x_seq, v0, a0, spec)  # type: ignore[return-value]
+    if not isinstance(spec, ALIFSpec):
+        raise TypeError(f"spec must be an ALIFSpec; got {type(spec).__name__}")
+    v0 = _prepare_v0(v0, x_seq, spec.lif)
+    return _FusedALIF.apply(x_seq, v0, _prepare_a0(a0, x_seq), spec)
+
+
+class _FusedALIF(torch.autograd.Function):
+    """ALIF over a whole sequence in one autograd node (pure torch, any device): the forward keeps ``H_t`` and
+    ``a_t``; the backward walks back in time once with the adjoints of ``V`` and ``a``. Per step, with
+    ``σ' = σ'(H_t − θ_t)``, ``θ_t = V_th + β·a_t``, ``n = 1 − detach_reset``, ``m = 1 − detach_adaptation``::
+
+        dL/dH_t = gV·∂V_t/∂H_t + gA·m·σ' + gS_t·σ'
+        dL/da_t = gV·∂V_t/∂a_t + gA·(ρ − m·β·σ') − gS_t·β·σ'
+        hard:  ∂V/∂H = 1 − S + (V_reset − H)·n·σ',   ∂V/∂a = −(V_reset − H)·n·β·σ'
+        soft:  ∂V/∂H = 1 − θ·n·σ',                    ∂V/∂a = β·(θ·n·σ' − S)
+        none:  ∂V/∂H = 1,                             ∂V/∂a = 0
+
+    with ``gV = dL/dV_t`` and ``gA = dL/da_{t+1}`` from the future; then ``dL/dX_t = dL/dH_t·∂H/∂X`` and
+    ``dL/dV_{t−1} = dL/dH_t·∂H/∂V``. Tested against :func:`alif_multi_step_reference`."""
+
+    @staticmethod
+    def forward(ctx, x, v0, a0, spec):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        lif = spec.lif
+        v = torch.zeros_like(x[0]) if v0 is None else v0
+        a = a0
+        h_seq, a_seq, spikes = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+        for t in range(x.shape[0]):
+            h = h_seq[t]
+            h.copy_(lif.charge_fn(v, x[t]))
+            a_seq[t] = a
+            theta = a * spec.beta + lif.v_th
+            if lif.surrogate.spiking:
+                sb = h >= theta if lif.ge else h > theta
+                spikes[t] = sb
+                s = spikes[t]
+                v = h.masked_fill(sb, lif.v_reset) if lif.reset == "hard" else (h - s * theta if lif.reset == "soft" else h)
+            else:
+                s = spikes[t]
+                s.copy_(lif.surrogate.primitive(h - theta))
+                v = (s * lif.v_reset + (1 - s) * h if lif.reset == "hard"
+                     else (h - s * theta if lif.reset == "soft" else h))
+            a = a * spec.rho + s
+        ctx.spec = spec
+        ctx.save_for_backward(h_seq, a_seq, spikes)
+        return spikes, v, a
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
+        h_seq, a_seq, spikes = ctx.saved_tensors
+        spec = ctx.spec
+        lif = spec.lif
+        n = 0.0 if lif.detach_reset else 1.0
+        m = 0.0 if spec.detach_adaptation else 1.0
+        beta, rho = spec.beta, spec.rho
+        dh_dx, dh_dv = lif.dh_dx, lif.dh_dv
+        zero = torch.zeros_like(h_seq[0])
+        gV = zero if gvT is None else gvT.to(h_seq.dtype)
+        gA = zero if gaT is None else gaT.to(h_seq.dtype)
+        gx = torch.empty_like(h_seq)
+        for t in range(h_seq.shape[0] - 1, -1, -1):
+            h, s = h_seq[t], spikes[t]
+            theta = a_seq[t] * beta + lif.v_th
+            sg = lif.surrogate.derivative(h - theta)
+            if lif.reset == "hard":
+                d = (lif.v_reset - h) * sg * n  # the reset's dependence on S through σ'
+                dv_dh, dv_da = (1 - s) + d, d * (-beta)
+            elif lif.reset == "soft":
+                dv_dh = 1 - theta * sg * n
+                dv_da = (theta * sg * n - s) * beta
+            else:
+                dv_dh, dv_da = None, None
+            g_sig = gA * m if gs is None else gA * m + gs[t]  # what multiplies σ' in dL/dH (and −β·σ' in dL/da)
+            gh = (gV if dv_dh is None else gV * dv_dh) + g_sig * sg  # reset "none": ∂V/∂H = 1
+            ga = gA * rho - g_sig * sg * beta
+            if dv_da is not None:
+                ga = ga + gV * dv_da
+            gx[t] = gh * dh_dx
+            gV = gh * dh_dv
+            gA = ga
+        return gx, (gV if ctx.needs_input_grad[1] else None), (gA if ctx.needs_input_grad[2] else None), None
 
 
 def alif_step(

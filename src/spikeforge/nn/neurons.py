@@ -467,8 +467,9 @@ class ALIF(nn.Module):
         Stop gradients through the spike in the adaptation update. Default False.
     return_state : bool
         ``forward(x, state) -> (spikes, ALIFState(v, a))``; the module keeps nothing.
-    backend : {"auto", "torch"}
-        Only the pure-torch per-step loop exists (no fused kernel); ``"auto"`` selects it.
+    backend : {"auto", "torch", "reference"}
+        ``auto`` = ``torch``: one fused autograd node with a hand-written backward (pure torch, any device);
+        ``reference``: the readable per-step autograd loop.
 
     Shapes
     ------

@@ -35,7 +35,6 @@ def synaptic_current(x: torch.Tensor, alpha: float, i0: torch.Tensor | None = No
     """``I_t = α·I_{t−1} + X_t`` over ``x`` ``[T, B, ...]`` from ``I_{−1} = i0`` (default 0): ``[T, B, ...]``."""
     alpha = _check_alpha(alpha)
     x = check_sequence(x)
-    out = torch.empty_like(x)
     if i0 is None:
         i = torch.zeros_like(x[0])
     else:
@@ -47,10 +46,32 @@ def synaptic_current(x: torch.Tensor, alpha: float, i0: torch.Tensor | None = No
             got = tuple(i0.shape) if isinstance(i0, torch.Tensor) else type(i0).__name__
             raise ValueError(f"i0 must be a tensor of one step's shape {tuple(x.shape[1:])}; got {got}")
         i = i0.to(x.dtype).expand_as(x[0])
-    for t in range(x.shape[0]):
-        i = alpha * i + x[t]
-        out[t] = i
-    return out
+    return _ExpFilter.apply(x, i, alpha)
+
+
+class _ExpFilter(torch.autograd.Function):
+    """``I_t = α·I_{t−1} + X_t`` as one autograd node: the forward fills ``[T, ...]`` in place, the backward
+    is the same filter run backwards in time (``G_t = g_t + α·G_{t+1}``; ``dL/dX_t = G_t``,
+    ``dL/dI_{−1} = α·G_0``). A per-step autograd loop writing into slices would copy the whole
+    gradient tensor at every step."""
+
+    @staticmethod
+    def forward(ctx, x, i, alpha):  # type: ignore[override]
+        ctx.alpha = alpha
+        out = torch.empty_like(x)
+        i = i.clone()
+        for t in range(x.shape[0]):
+            out[t] = i.mul_(alpha).add_(x[t])
+        return out
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        alpha = ctx.alpha
+        gx = torch.empty_like(g)
+        acc = torch.zeros_like(g[0])
+        for t in range(g.shape[0] - 1, -1, -1):
+            gx[t] = acc.mul_(alpha).add_(g[t])
+        return gx, (acc * alpha if ctx.needs_input_grad[1] else None), None
 
 
 class CubaLIF(nn.Module):
