@@ -339,3 +339,100 @@ def test_train_config_file_errors_and_required_arguments(tmp_path, capsys, monke
     with pytest.raises(SystemExit):
         main(["train", "--config", str(f)])
     assert "required: --data" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- user review: train, export-nir
+def test_train_resume_from_a_corrupt_checkpoint_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    # review bug: a truncated checkpoint.safetensors gave a SafetensorError traceback (rc 1) on --resume,
+    # while the same file through --config got a clean error
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "t6"
+    assert main(["train", "convsnn", *_QUICK_TRAIN, "--out", str(run)]) == 0
+    ckpt = run / "checkpoint.safetensors"
+    for cut in (100, 0):  # truncated; empty
+        ckpt.write_bytes(ckpt.read_bytes()[:cut]) if cut else ckpt.write_bytes(b"")
+        capsys.readouterr()
+        assert main(["train", "convsnn", *_QUICK_TRAIN, "--out", str(run), "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("spikeforge train: error: cannot resume: ") and str(ckpt) in err
+        assert "not a spikeforge checkpoint" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_export_nir_of_a_json_file_is_a_one_line_error(tmp_path, capsys):
+    # review bug: `spikeforge export-nir runs/t2/summary.json` died with "header too large" (a traceback)
+    summary = tmp_path / "summary.json"
+    summary.write_text('{"config": {"model": "convsnn", "data": "digits"}, "final": {}}')
+    assert main(["export-nir", str(summary)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"spikeforge export-nir: error: {summary}: not a spikeforge checkpoint")
+    assert "run folder" in err and err.count("\n") == 1
+
+
+def test_safetensors_errors_left_anywhere_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    from safetensors import SafetensorError
+
+    def boom(*a, **k):
+        raise SafetensorError("Error while deserializing header: header too large")
+
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", boom)
+    assert main(["train", "convsnn", "--data", "digits", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == "spikeforge train: error: SafetensorError: Error while deserializing header: header too large\n"
+    monkeypatch.setattr("spikeforge.nn.train.run_cli", lambda *a, **k: 1 + None)  # a bug keeps its traceback
+    with pytest.raises(TypeError):
+        main(["train", "convsnn", "--data", "digits", "--device", "cpu"])
+
+
+def test_train_resume_without_a_checkpoint_says_it_starts_fresh(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "convsnn", *_QUICK_TRAIN, "--out", str(tmp_path / "new"), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert f"no checkpoint at {tmp_path / 'new' / 'checkpoint.safetensors'}; starting from scratch" in out
+
+
+def test_train_resume_with_more_epochs_extends_the_run_exactly(tmp_path, capsys, monkeypatch):
+    # review: `--resume --epochs 4` on a finished 3-epoch run was refused (config differs in ['epochs'])
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+
+    monkeypatch.chdir(tmp_path)
+    i = _QUICK_TRAIN.index("--epochs")
+    quick = _QUICK_TRAIN[:i] + _QUICK_TRAIN[i + 2:]
+    assert main(["train", "convsnn", *quick, "--epochs", "1", "--out", "a"]) == 0
+    assert main(["train", "convsnn", *quick, "--epochs", "2", "--out", "a", "--resume"]) == 0
+    assert "extending the run from 1 to 2 epochs" in capsys.readouterr().out
+    assert main(["train", "convsnn", *quick, "--epochs", "2", "--out", "b"]) == 0
+    a, b = load_file("a/checkpoint.safetensors"), load_file("b/checkpoint.safetensors")
+    assert a.keys() == b.keys() and any(k.startswith("optim.") for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # weights and optimizer state, bit for bit
+    ha = [json.loads(line) for line in open("a/metrics.jsonl")]
+    hb = [json.loads(line) for line in open("b/metrics.jsonl")]
+    for key in ("lr", "train_loss", "test_accuracy"):
+        assert [h[key] for h in ha] == [h[key] for h in hb]
+    assert json.loads(open("a/summary.json").read())["config"]["epochs"] == 2
+    # epochs may only grow; every other field must still match
+    capsys.readouterr()
+    assert main(["train", "convsnn", *quick, "--epochs", "1", "--out", "a", "--resume"]) == 2
+    assert "epochs: 2 in the checkpoint, 1 now (epochs may grow on resume, not shrink)" in capsys.readouterr().err
+    assert main(["train", "convsnn", *quick, "--epochs", "3", "--lr", "0.5", "--out", "a", "--resume"]) == 2
+    assert "differs in ['lr']" in capsys.readouterr().err
+
+
+def test_train_help_shows_the_defaults(capsys):
+    # review: `spikeforge train --help` showed no defaults (the parser's are None: "not given", see --config)
+    from spikeforge.cli import build_parser
+
+    train = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
+    helps = {a.dest: a.help for a in train._actions}
+    for dest, default in (("epochs", "10"), ("batch_size", "64"), ("lr", "0.001"), ("optimizer", "adam"),
+                          ("weight_decay", "0"), ("schedule", "cosine"), ("T", "4"), ("norm", "tdbn"),
+                          ("seed", "0"), ("device", "auto"), ("amp", "on"), ("n_train", "all"), ("n_test", "all")):
+        assert helps[dest].endswith(f"(default: {default}, or the --config file's)"), dest
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # unwrapped
+    assert "extends it (default: 10, or the --config file's)" in text
+    assert "batch size (default: 64," in text and "peak learning rate (default: 0.001," in text

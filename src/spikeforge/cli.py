@@ -160,10 +160,7 @@ def read_train_config(path: str | os.PathLike) -> dict[str, Any]:
     if p.suffix == ".safetensors":
         if not p.exists():
             raise FileNotFoundError(2, "No such file or directory", str(p))
-        try:
-            data = _read_meta(p)
-        except Exception as e:  # safetensors raises its own error type for a file that is not one
-            raise ValueError(f"{p}: not a spikeforge checkpoint ({e})") from None
+        data = _read_meta(p)  # ValueError naming the file when it is not a (readable) safetensors file
     else:
         text = p.read_text(encoding="utf-8")
         try:
@@ -269,14 +266,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_nir(args: argparse.Namespace) -> int:
-    import nir
     import torch
 
-    from .interop import from_nir, to_nir
     from .nn import repeat_in_time
     from .nn.train import model_from_checkpoint
 
-    model, meta = model_from_checkpoint(args.checkpoint)
+    try:  # the user's file first: a wrong file is reported as such even where the nir extra is missing
+        model, meta = model_from_checkpoint(args.checkpoint)
+    except ValueError as e:
+        if "not a spikeforge checkpoint" not in str(e):
+            raise
+        raise ValueError(f"{e}; give the checkpoint.safetensors of a `spikeforge train` run, or its run folder") from None
+    import nir
+
+    from .interop import from_nir, to_nir
     cfg = meta["config"]
     size = int(meta["model_args"]["image_size"])
     shape = (int(meta["model_args"]["in_channels"]), size, size)
@@ -358,6 +361,19 @@ def _user_path(text: str) -> str:
     return str(Path(text).expanduser())
 
 
+def _default(name: str) -> str:
+    """`` (default: VALUE, or the --config file's)`` for the help of the ``spikeforge train`` option that sets
+    the TrainConfig field ``name`` (its parser default is None, see :data:`_TRAIN_FLAGS`)."""
+    value = _TRAIN_DEFAULTS[name]
+    if value is None:  # n_train, n_test
+        shown = "all"
+    elif isinstance(value, bool):  # amp
+        shown = "on" if value else "off"
+    else:
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f" (default: {shown}, or the --config file's)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from .experiments._runner import default_jobs
@@ -391,25 +407,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "or run folder); options given on the command line override it")
     t.add_argument("--data", default=None, help="'mnist', 'digits', or a folder of CIFAR-10 python pickles "
                                                 "(required unless --config sets it)")
-    t.add_argument("--epochs", type=_positive_int, default=None)
-    t.add_argument("--batch-size", type=_positive_int, default=None)
-    t.add_argument("--lr", type=_positive_float, default=None)
-    t.add_argument("--optimizer", choices=("adam", "sgd"), default=None)
-    t.add_argument("--weight-decay", type=_non_negative_float, default=None)
-    t.add_argument("--schedule", choices=("cosine", "none"), default=None)
-    t.add_argument("-T", "--T", type=_positive_int, default=None, help="time steps (default 4)")
+    t.add_argument("--epochs", type=_positive_int, default=None,
+                   help=f"training epochs; with --resume, more than the run's extends it{_default('epochs')}")
+    t.add_argument("--batch-size", type=_positive_int, default=None, help=f"batch size{_default('batch_size')}")
+    t.add_argument("--lr", type=_positive_float, default=None, help=f"peak learning rate{_default('lr')}")
+    t.add_argument("--optimizer", choices=("adam", "sgd"), default=None,
+                   help=f"adam or sgd (momentum 0.9){_default('optimizer')}")
+    t.add_argument("--weight-decay", type=_non_negative_float, default=None, help=f"weight decay{_default('weight_decay')}")
+    t.add_argument("--schedule", choices=("cosine", "none"), default=None,
+                   help=f"learning-rate schedule: cosine to 0 over the epochs, or none{_default('schedule')}")
+    t.add_argument("-T", "--T", type=_positive_int, default=None, help=f"time steps{_default('T')}")
     t.add_argument("--norm", choices=("tdbn", "bn", "none", "bntt", "tebn"), default=None,
-                   help="tdbn (default), bn, none, bntt (BN per time step) or tebn (BN times a learnable scale per step)")
-    t.add_argument("--seed", type=_non_negative_int, default=None)
-    t.add_argument("--device", default=None, help="auto (CUDA if present), cpu, cuda, cuda:N")
+                   help=f"tdbn, bn, none, bntt (BN per time step) or tebn (BN times a learnable scale per step)"
+                        f"{_default('norm')}")
+    t.add_argument("--seed", type=_non_negative_int, default=None,
+                   help=f"initialisation, shuffling and MNIST/digits split{_default('seed')}")
+    t.add_argument("--device", default=None, help=f"auto (CUDA if present), cpu, cuda, cuda:N{_default('device')}")
     t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="mixed precision on CUDA (default: on, or the --config file's setting)")
+                   help=f"mixed precision on CUDA{_default('amp')}")
     t.add_argument("--n-train", type=_positive_int_or_all, default=None, metavar="N|all",
-                   help="use only the first N training images ('all' undoes a --config file's limit)")
+                   help=f"use only the first N training images; 'all' undoes a --config file's limit{_default('n_train')}")
     t.add_argument("--n-test", type=_positive_int_or_all, default=None, metavar="N|all",
-                   help="use only the first N test images ('all' undoes a --config file's limit)")
-    t.add_argument("--out", type=_user_path, default=None, help="run folder (default runs/MODEL-DATA-T-seed)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+                   help=f"use only the first N test images; 'all' undoes a --config file's limit{_default('n_test')}")
+    t.add_argument("--out", type=_user_path, default=None, help="run folder (default: runs/MODEL-DATA-T<T>-seed<SEED>)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.safetensors (from scratch, with a note, when there is none)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(fn=_cmd_train, usage_error=t.error)
     xn = sub.add_parser("export-nir", help="write a trained checkpoint as a NIR graph (needs the 'nir' extra)")
@@ -421,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _describe(e: BaseException) -> str:
-    """One line for an error the user can fix: the exception's message, the path for OS errors."""
+    """One line for an error the user can fix: the exception's message, the path for OS errors (the type
+    of a safetensors error too)."""
+    if type(e).__module__.split(".")[0] == "safetensors":
+        return f"{type(e).__name__}: {e}"
     if isinstance(e, OSError) and e.strerror and e.filename is not None:
         where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
         return f"{where}: {e.strerror}"
@@ -436,19 +461,29 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spikeforge`` console script; returns the exit status.
 
     Invalid options are argparse usage errors (``SystemExit(2)``). A :class:`ValueError`,
-    :class:`OSError` (missing file, permission...) or :class:`ImportError` (optional dependency)
-    raised by the command is printed as ``spikeforge COMMAND: error: MESSAGE`` on stderr and gives
-    exit status 2; with ``SPIKEFORGE_TRACEBACK=1`` in the environment it propagates instead.
-    Other exceptions (programming errors) keep their traceback.
+    :class:`OSError` (missing file, permission...), :class:`ImportError` (optional dependency) or
+    safetensors error (a file that is not a safetensors file) raised by the command is printed as
+    ``spikeforge COMMAND: error: MESSAGE`` on stderr and gives exit status 2; with
+    ``SPIKEFORGE_TRACEBACK=1`` in the environment it propagates instead. Other exceptions
+    (programming errors) keep their traceback; where bad input surfaces as another type (a
+    ``TypeError`` from an estimator parameter given to ``spikeforge fit``), the command turns it
+    into a ValueError that names the exception type and the input.
     """
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args) or 0)
-    except (ValueError, OSError, ImportError) as e:
-        if os.environ.get("SPIKEFORGE_TRACEBACK", "") not in ("", "0"):
+    except Exception as e:
+        if not _is_user_error(e) or os.environ.get("SPIKEFORGE_TRACEBACK", "") not in ("", "0"):
             raise
         print(f"spikeforge {args.command}: error: {_describe(e)}", file=sys.stderr)
         return 2
+
+
+def _is_user_error(e: BaseException) -> bool:
+    """Whether ``e`` reports bad input (printed as one line) rather than a bug (kept as a traceback):
+    ValueError, OSError, ImportError, and the errors safetensors raises for a file that is not one
+    (the commands turn those into ValueErrors where they read a file; this catches any left)."""
+    return isinstance(e, (ValueError, OSError, ImportError)) or type(e).__module__.split(".")[0] == "safetensors"
 
 
 if __name__ == "__main__":  # pragma: no cover

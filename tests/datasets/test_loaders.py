@@ -365,3 +365,23 @@ def test_events_to_frames_bad_slicing_is_a_clear_error(kwargs, message):
     ev = _events([0, 1], [0, 0], [0, 10], [1, 0], dtype=EVENT_DTYPE)
     with pytest.raises(ValueError, match=message):
         events_to_frames(ev, sensor_size=(2, 1), **kwargs)
+
+
+def test_mnist_idx_missing_prefix_names_the_sets_the_folder_holds(tmp_path):
+    # review: an EMNIST folder gave only "no train-images-idx3-ubyte[.gz] with matching labels"
+    from spikeforge.datasets.files import _idx_prefixes
+
+    images, labels = np.zeros((3, 4, 4), np.uint8), np.array([0, 1, 2], np.uint8)
+    for prefix, gz in (("emnist-digits-", True), ("emnist-letters-", False)):
+        ext = ".gz" if gz else ""
+        _write_idx(tmp_path / f"{prefix}train-images-idx3-ubyte{ext}", images, gz=gz)
+        _write_idx(tmp_path / f"{prefix}train-labels-idx1-ubyte{ext}", labels, gz=gz)
+    (tmp_path / "notes-train-images-idx3-ubyte").mkdir()  # a folder is no training set
+    assert _idx_prefixes(tmp_path) == ["emnist-digits-", "emnist-letters-"]
+    with pytest.raises(FileNotFoundError, match="no train-images-idx3-ubyte.*prefix 'emnist-digits-', 'emnist-letters-'"):
+        load_mnist_idx(tmp_path, "train")
+    with pytest.raises(FileNotFoundError, match="prefix 'emnist-letters-'\\)$"):
+        load_mnist_idx(tmp_path, "test", prefix="emnist-digits-")
+    assert load_mnist_idx(tmp_path, "train", prefix="emnist-digits-")[1].tolist() == [0, 1, 2]
+    _write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    assert _idx_prefixes(tmp_path)[0] == ""

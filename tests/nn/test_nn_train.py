@@ -301,3 +301,43 @@ def test_grad_scaler_state_round_trips_through_the_checkpoint(tmp_path):
     untouched = torch.amp.GradScaler("cpu")
     load_checkpoint(tmp_path / "none.safetensors", torch.nn.Linear(2, 2), scaler=untouched)
     assert untouched.get_scale() == 65536.0
+
+
+def test_resume_extends_epochs_and_reads_corrupt_checkpoints_as_value_errors(tmp_path):
+    """Review: more epochs on resume were refused; a corrupt checkpoint raised safetensors' own error."""
+    from spikeforge.nn.train import _resume_mismatch, config_to_dict
+
+    stored = config_to_dict(TrainConfig(epochs=3, **TINY))
+    assert _resume_mismatch(stored, TrainConfig(epochs=4, **TINY)) == []  # may grow
+    assert _resume_mismatch(stored, TrainConfig(epochs=2, **TINY)) == ["epochs"]  # not shrink
+    # cosine: the extended run's remaining epochs get the rates of a run planned that long
+    lines = []
+    fit(TrainConfig(epochs=2, **TINY), out_dir=tmp_path / "a", progress=False, log=None)
+    ext = fit(TrainConfig(epochs=3, **TINY), out_dir=tmp_path / "a", resume=True, progress=False, log=lines.append)
+    planned = fit(TrainConfig(epochs=3, **TINY), progress=False, log=None)
+    assert "extending the run from 2 to 3 epochs" in lines[0]
+    assert ext["history"][2]["lr"] == planned["history"][2]["lr"] and len(ext["history"]) == 3
+    assert ext["history"][1]["lr"] != planned["history"][1]["lr"]  # the epochs done ran on the 2-epoch schedule
+    # schedule none: an extended run is the longer run, exactly
+    none = {**TINY, "schedule": "none"}
+    fit(TrainConfig(epochs=1, **none), out_dir=tmp_path / "n", progress=False, log=None)
+    ext = fit(TrainConfig(epochs=3, **none), out_dir=tmp_path / "n", resume=True, progress=False, log=None)
+    full = fit(TrainConfig(epochs=3, **none), progress=False, log=None)
+    we, wf = _weights(ext["model"]), _weights(full["model"])
+    assert all(torch.equal(we[k], wf[k]) for k in we)
+    with pytest.raises(ValueError, match="epochs may grow on resume, not shrink"):
+        fit(TrainConfig(epochs=2, **none), out_dir=tmp_path / "n", resume=True, progress=False, log=None)
+    # no checkpoint: a note, then a fresh run
+    lines.clear()
+    fit(TrainConfig(epochs=1, **TINY), out_dir=tmp_path / "fresh", resume=True, progress=False, log=lines.append)
+    assert lines[0] == f"resume: no checkpoint at {tmp_path / 'fresh' / CHECKPOINT}; starting from scratch"
+    # a truncated checkpoint: ValueError naming the file, wherever it is read
+    ckpt = tmp_path / "n" / CHECKPOINT
+    ckpt.write_bytes(ckpt.read_bytes()[:50])
+    with pytest.raises(ValueError, match="cannot resume: .*not a spikeforge checkpoint.*start afresh"):
+        fit(TrainConfig(epochs=3, **none), out_dir=tmp_path / "n", resume=True, progress=False, log=None)
+    with pytest.raises(ValueError, match="not a spikeforge checkpoint"):
+        model_from_checkpoint(ckpt)
+    model = build_model(TrainConfig(**TINY), load_data("digits", n_train=8, n_test=8))
+    with pytest.raises(ValueError, match="not a spikeforge checkpoint"):
+        load_checkpoint(ckpt, model)

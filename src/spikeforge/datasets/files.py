@@ -145,6 +145,22 @@ def _find_idx(directory: Path, name: str) -> Path | None:
     return None
 
 
+_TRAIN_IMAGES = "train-images-idx3-ubyte"
+
+
+def _idx_prefixes(directory: str | Path) -> list[str]:
+    """The file-name prefixes of the IDX training sets in ``directory``, sorted: ``""`` for MNIST's
+    ``train-images-idx3-ubyte[.gz]``, ``"emnist-digits-"`` for ``emnist-digits-train-images-idx3-ubyte``...
+    (what :func:`load_mnist_idx` takes as ``prefix``; labels are not checked here)."""
+    directory = _existing_dir(directory, "MNIST directory")
+    found = set()
+    for path in directory.iterdir():
+        name = path.name[:-3] if path.name.endswith(".gz") else path.name
+        if name.endswith(_TRAIN_IMAGES) and path.is_file():
+            found.add(name[: -len(_TRAIN_IMAGES)])
+    return sorted(found)
+
+
 def load_mnist_idx(directory: str | Path, split: str = "train", *, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
     """MNIST-style ``(images [N, H, W] uint8, labels [N] int64)`` from a local directory.
 
@@ -196,7 +212,9 @@ def load_mnist_idx(directory: str | Path, split: str = "train", *, prefix: str =
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"{img} has {images.shape[0]} images but {lab} has {labels.shape[0]} labels")
         return _as_pixels(images, img, "images"), _as_labels(labels, lab)
-    raise FileNotFoundError(f"no {prefix}{stems[0]}-images-idx3-ubyte[.gz] with matching labels in {directory}")
+    others = [p for p in _idx_prefixes(directory) if p != prefix]
+    hint = f" (it holds the training sets of prefix {', '.join(map(repr, others))})" if others else ""
+    raise FileNotFoundError(f"no {prefix}{stems[0]}-images-idx3-ubyte[.gz] with matching labels in {directory}{hint}")
 
 
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,9 @@ import numbers
 import os
 import tempfile
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -419,13 +421,37 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     return model.eval(), meta
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
-    """The ``meta`` dict of a checkpoint, without loading its tensors."""
+@contextmanager
+def _open_checkpoint(path: Path) -> Iterator[Any]:
+    """``safe_open(path)`` (CPU tensors), with a file that is not safetensors (truncated, corrupt, another
+    format such as JSON) reported as a :class:`ValueError` naming it instead of safetensors' own
+    ``SafetensorError`` (which is not a ValueError, so the command line would show a traceback)."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt", device="cpu") as fh:
+    try:
+        from safetensors import SafetensorError
+    except ImportError:  # pragma: no cover - exported by every safetensors the package supports
+        SafetensorError = Exception  # noqa: N806
+    try:
+        handle = safe_open(str(path), framework="pt", device="cpu")
+    except SafetensorError as e:
+        raise ValueError(f"{path}: not a spikeforge checkpoint (unreadable safetensors file: {e})") from None
+    with handle as fh:
+        yield fh
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """The ``meta`` dict of a checkpoint, without loading its tensors (ValueError for a file that is not
+    a safetensors file, or whose metadata is not JSON)."""
+    with _open_checkpoint(path) as fh:
         raw = (fh.metadata() or {}).get("meta")
-    return json.loads(raw or "{}")
+    try:
+        meta = json.loads(raw or "{}")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a spikeforge checkpoint (its metadata is not JSON: {e})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: not a spikeforge checkpoint (its metadata is not a JSON object)")
+    return meta
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:
@@ -504,15 +530,14 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     FileNotFoundError
         No file at ``path``.
     ValueError
-        Not a spikeforge checkpoint; an ``optimizer`` is given but the file holds no optimizer state.
+        Not a spikeforge checkpoint (another format, or a truncated or corrupt file); an ``optimizer``
+        is given but the file holds no optimizer state.
     """
-    from safetensors import safe_open
-
     dev = resolve_device(device)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(str(path), framework="pt", device="cpu") as fh:
+    with _open_checkpoint(path) as fh:
         metadata = fh.metadata() or {}
         if metadata.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a spikeforge checkpoint (format {metadata.get('format')!r})")
@@ -581,10 +606,17 @@ def fit(
     out_dir : path, optional
         Where ``checkpoint.safetensors`` (after every epoch) and ``metrics.jsonl`` go.
     resume : bool
-        Continue from ``out_dir/checkpoint.safetensors`` if it exists. Its stored config must match
-        ``cfg`` in every field (``extra`` and the data sizes included) except ``device`` and ``amp``,
-        which may change between runs (e.g. resume on another machine); the optimizer, schedule and
-        gradient-scaler states continue from the checkpoint.
+        Continue from ``out_dir/checkpoint.safetensors`` if it exists (else start from scratch, saying
+        so through ``log``). Its stored config must match ``cfg`` in every field (``extra`` and the data
+        sizes included) except ``device`` and ``amp``, which may change between runs (e.g. resume on
+        another machine), and ``epochs``, which may grow (extending a run, finished or not; never
+        shrink). The optimizer, schedule and gradient-scaler states continue from the checkpoint. When
+        ``epochs`` grows, the cosine schedule is rebuilt for the new length: the remaining epochs get
+        the learning rates of a run planned with ``cfg.epochs`` from the start, at the same epochs.
+        The epochs already done ran on the shorter schedule, so the extended run equals a run of
+        ``cfg.epochs`` from scratch exactly (same weights) when their learning rates were the same:
+        with ``schedule="none"``, or a 1-epoch cosine run (its only epoch runs at the peak rate in
+        both); otherwise it differs by the learning rates of the epochs already done.
     progress : bool
         Show a tqdm progress bar per epoch (on a terminal).
     data : DataSplit, optional
@@ -598,7 +630,8 @@ def fit(
     Raises
     ------
     ValueError
-        ``resume`` with a checkpoint whose config differs from ``cfg`` (see ``resume``).
+        ``resume`` with a checkpoint whose config differs from ``cfg`` (see ``resume``), or with a file
+        there that is not a readable checkpoint (truncated, corrupt).
     """
     from tqdm.auto import tqdm
 
@@ -616,14 +649,29 @@ def fit(
     ckpt = Path(out_dir) / CHECKPOINT if out_dir is not None else None
     if resume and ckpt is not None and ckpt.exists():
         # compare first: a different model (extra, data sizes) would not even load
-        mismatched = _resume_mismatch(_read_meta(ckpt).get("config", {}), cfg)
+        try:
+            stored = _read_meta(ckpt).get("config", {})
+        except ValueError as e:
+            raise ValueError(f"cannot resume: {e}; delete it (or choose another run folder) to start afresh") from None
+        mismatched = _resume_mismatch(stored, cfg)
         if mismatched:
-            raise ValueError(f"cannot resume {ckpt}: its config differs in {mismatched}")
-        meta = load_checkpoint(ckpt, model, opt, sched, device=device, scaler=scaler)
+            details = "; ".join(f"{k}: {_stored_value(stored, k)!r} in the checkpoint, {_current_value(cfg, k)!r} now"
+                                + (" (epochs may grow on resume, not shrink)" if k == "epochs" else "")
+                                for k in mismatched)
+            raise ValueError(f"cannot resume {ckpt}: its config differs in {mismatched} ({details})")
+        stored_epochs = stored.get("epochs")
+        extended = isinstance(stored_epochs, int) and stored_epochs < cfg.epochs
+        # an extended cosine schedule is rebuilt below for the new length, not loaded
+        meta = load_checkpoint(ckpt, model, opt, None if extended else sched, device=device, scaler=scaler)
         history = meta.get("history", [])
         start_epoch = int(meta.get("epoch", 0))
+        if extended and sched is not None:
+            sched = _cosine_at(opt, cfg.epochs, start_epoch)
         if log:
-            log(f"resumed from {ckpt} after epoch {start_epoch}")
+            more = f"; extending the run from {stored_epochs} to {cfg.epochs} epochs" if extended else ""
+            log(f"resumed from {ckpt} after epoch {start_epoch}{more}")
+    elif resume and ckpt is not None and log:
+        log(f"resume: no checkpoint at {ckpt}; starting from scratch")
     n = len(data.X_train)
     for epoch in range(start_epoch, cfg.epochs):
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
@@ -682,8 +730,34 @@ def fit(
     return {"model": model, "history": history, "config": cfg, "device": str(device), "data": data}
 
 
-#: config fields that may differ when a run is resumed (where it runs, not what it computes)
+#: config fields that may differ when a run is resumed (where it runs, not what it computes); ``epochs``
+#: may grow (:func:`_resume_mismatch`)
 _RESUME_MAY_DIFFER = ("device", "amp")
+
+
+def _cosine_at(opt: torch.optim.Optimizer, epochs: int, epoch: int) -> torch.optim.lr_scheduler.CosineAnnealingLR:
+    """A cosine schedule over ``epochs`` epochs advanced to ``epoch``, with ``opt``'s learning rates set as
+    that schedule sets them there: the same steps (and so the same floating-point values) as a run
+    planned with ``epochs`` from the start (used when a resumed run gets more epochs)."""
+    for group in opt.param_groups:
+        group["lr"] = group["initial_lr"]  # the peak rate, set when the first schedule was built
+    with warnings.catch_warnings():  # "scheduler stepped before optimizer.step()": no training step here
+        warnings.simplefilter("ignore", UserWarning)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        for _ in range(epoch):
+            sched.step()
+    return sched
+
+
+def _stored_value(stored: dict[str, Any], key: str) -> Any:
+    """``stored[key]``, a data folder shown by its name (as :func:`_resume_mismatch` compares it)."""
+    return _data_identity(stored.get(key)) if key == "data" else stored.get(key)
+
+
+def _current_value(cfg: TrainConfig, key: str) -> Any:
+    """``cfg``'s ``key`` in its JSON form, a data folder shown by its name."""
+    value = config_to_dict(cfg).get(key)
+    return _data_identity(value) if key == "data" else value
 
 
 def _data_identity(data: Any) -> Any:
@@ -697,8 +771,9 @@ def _data_identity(data: Any) -> Any:
 def _resume_mismatch(stored: dict[str, Any], cfg: TrainConfig) -> list[str]:
     """The fields (other than :data:`_RESUME_MAY_DIFFER`) in which a checkpoint's stored config differs
     from ``cfg``, both compared in their JSON form; a data folder is compared by its name
-    (:func:`_data_identity`), so a run moved to another machine or folder resumes. Fields the stored
-    config lacks (older checkpoints) are not compared."""
+    (:func:`_data_identity`), so a run moved to another machine or folder resumes. ``epochs`` counts
+    as differing only when ``cfg`` has fewer (more extends the run). Fields the stored config lacks
+    (older checkpoints) are not compared."""
     current = config_to_dict(cfg)
     try:  # the canonical form of the stored values (e.g. an old untagged neuron dict)
         canonical = config_to_dict(config_from_dict(stored))
@@ -708,7 +783,12 @@ def _resume_mismatch(stored: dict[str, Any], cfg: TrainConfig) -> list[str]:
     for d in (canonical, current):
         if "data" in d:
             d["data"] = _data_identity(d["data"])
-    return [k for k in current if k not in _RESUME_MAY_DIFFER and k in stored and canonical.get(k) != current[k]]
+    def differs(k: str) -> bool:
+        if k == "epochs" and isinstance(canonical.get(k), int) and isinstance(current[k], int):
+            return current[k] < canonical[k]
+        return canonical.get(k) != current[k]
+
+    return [k for k in current if k not in _RESUME_MAY_DIFFER and k in stored and differs(k)]
 
 
 def config_from_dict(d: dict[str, Any]) -> TrainConfig:
