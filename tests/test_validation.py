@@ -5,7 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from spikeforge._validation import auto_no_answer_label, check_targets, labels_with_no_answer
+from spikeforge._validation import (
+    auto_no_answer_label,
+    check_int,
+    check_number,
+    check_targets,
+    feature_names_from_meta,
+    feature_names_to_meta,
+    labels_with_no_answer,
+)
 from spikeforge.io import jsonable_params
 
 
@@ -123,3 +131,42 @@ def test_truncated_model_file(tmp_path):
     (tmp_path / "t.safetensors").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ValueError, match="t.safetensors is not a valid"):
         CorrelationClassifier.load(tmp_path / "t.safetensors")
+
+
+def test_check_int_refuses_floats_bools_and_out_of_range():
+    assert check_int(np.int64(3), "n") == 3 and type(check_int(np.int64(3), "n")) is int
+    assert check_int(0, "n", low=0) == 0
+    assert check_int(None, "n", allow_none=True) is None
+    for bad in (10.5, 10.0, True, np.bool_(True), "3", None):
+        with pytest.raises(ValueError, match=r"n must be an integer >= 1; got"):
+            check_int(bad, "n")
+    with pytest.raises(ValueError, match=r"n must be an integer >= 1 and <= 5; got 6"):
+        check_int(6, "n", high=5)
+    with pytest.raises(ValueError, match=r"n must be an integer >= 0; got -1"):
+        check_int(-1, "n", low=0)
+
+
+def test_check_number_refuses_non_finite_and_bools():
+    assert check_number(np.float32(0.5), "x", low=0.0) == 0.5
+    assert check_number(0, "x", low=0.0, low_inclusive=True) == 0.0
+    assert check_number(None, "x", allow_none=True) is None
+    for bad in (float("nan"), float("inf"), True, "1", None, 0.0, -1.0):
+        with pytest.raises(ValueError, match="x must be a finite number > 0"):
+            check_number(bad, "x", low=0.0)
+
+
+def test_feature_names_round_trip_through_metadata():
+    class Owner:
+        pass
+
+    o = Owner()
+    assert feature_names_to_meta(o) is None
+    o.feature_names_in_ = np.asarray(["a", "b"], dtype=object)
+    names = feature_names_to_meta(o)
+    assert json.loads(json.dumps(names)) == ["a", "b"]
+    back = Owner()
+    feature_names_from_meta(back, names)
+    np.testing.assert_array_equal(back.feature_names_in_, o.feature_names_in_)
+    assert back.feature_names_in_.dtype == object
+    feature_names_from_meta(back, None)
+    assert not hasattr(back, "feature_names_in_")

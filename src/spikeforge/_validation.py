@@ -16,9 +16,14 @@ from sklearn.exceptions import DataConversionWarning
 
 __all__ = [
     "auto_no_answer_label",
+    "check_feature_names",
+    "check_int",
     "check_n_steps",
+    "check_number",
     "check_positive_int",
     "check_features",
+    "feature_names_from_meta",
+    "feature_names_to_meta",
     "check_random_state",
     "check_targets",
     "labels_with_no_answer",
@@ -137,6 +142,43 @@ def _feature_names(X: Any) -> np.ndarray | None:
         return None
     names = np.asarray(list(cols), dtype=object)
     return names if names.size and all(isinstance(c, str) for c in names) else None
+
+
+def check_feature_names(owner: Any, X: Any, *, reset: bool) -> None:
+    """scikit-learn's feature-name contract: store names at fit, compare them afterwards.
+
+    Parameters
+    ----------
+    owner : estimator
+        Gets (``reset=True``) or is checked against (``reset=False``) ``feature_names_in_``.
+    X : array-like
+        A pandas DataFrame with string column names records or checks them; other input
+        clears them at fit time.
+    reset : bool
+        True at fit time.
+
+    Raises
+    ------
+    ValueError
+        At predict time, if the column names differ from those seen at fit (also when only
+        their order differs).
+    """
+    _check_feature_names(owner, X, reset=reset)
+
+
+def feature_names_to_meta(owner: Any) -> list[str] | None:
+    """``owner.feature_names_in_`` as a JSON-able list for a model file, None when absent."""
+    names = getattr(owner, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def feature_names_from_meta(owner: Any, names: Any) -> None:
+    """Restore ``owner.feature_names_in_`` from :func:`feature_names_to_meta`'s value (None: no names)."""
+    if names is None:
+        if hasattr(owner, "feature_names_in_"):
+            del owner.feature_names_in_
+        return
+    owner.feature_names_in_ = np.asarray(list(names), dtype=object)
 
 
 def _check_feature_names(owner: Any, X: Any, *, reset: bool) -> None:
@@ -323,6 +365,83 @@ def check_positive_int(value: object, name: str) -> int:
         raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
     if v < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return v
+
+
+def check_int(value: object, name: str, *, low: int | None = 1, high: int | None = None,
+              allow_none: bool = False) -> int | None:
+    """``value`` as a Python int in ``[low, high]``, else ``ValueError`` naming ``name``.
+
+    Integral numbers (``int``, ``numpy.int64``) are accepted; floats (even ``10.0``, which
+    ``int()`` would accept and ``10.5``, which it would silently truncate), booleans and
+    strings are refused, as scikit-learn's parameter validation does.
+
+    Parameters
+    ----------
+    value : object
+        The parameter value.
+    name : str
+        Parameter name for the message.
+    low, high : int or None
+        Inclusive bounds (None: unbounded on that side).
+    allow_none : bool
+        Accept (and return) None.
+
+    Raises
+    ------
+    ValueError
+        Not an integer, a bool, or out of range.
+    """
+    if value is None and allow_none:
+        return None
+    rng = ("" if low is None else f" >= {low}") + ("" if high is None else (" and" if low is not None else "") + f" <= {high}")
+    try:
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError
+        v = operator.index(value)
+    except TypeError:
+        extra = " or None" if allow_none else ""
+        raise ValueError(
+            f"{name} must be an integer{rng}{extra}; got {value!r} ({type(value).__name__})"
+        ) from None
+    if (low is not None and v < low) or (high is not None and v > high):
+        raise ValueError(f"{name} must be an integer{rng}; got {value!r}")
+    return int(v)
+
+
+def check_number(value: object, name: str, *, low: float | None = None, low_inclusive: bool = False,
+                 allow_none: bool = False) -> float | None:
+    """``value`` as a finite float above ``low`` (``> low``, or ``>= low`` with ``low_inclusive``).
+
+    Parameters
+    ----------
+    value : object
+        The parameter value; a real number that is not a bool.
+    name : str
+        Parameter name for the message.
+    low : float or None
+        Lower bound (None: any finite number).
+    low_inclusive : bool
+        Whether ``low`` itself is allowed.
+    allow_none : bool
+        Accept (and return) None.
+
+    Raises
+    ------
+    ValueError
+        Not a real number, a bool, NaN or infinite, or not above ``low``.
+    """
+    if value is None and allow_none:
+        return None
+    if low is None:
+        what = "a finite number"
+    else:
+        what = f"a finite number {'>=' if low_inclusive else '>'} {low:g}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {what}; got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not np.isfinite(v) or (low is not None and (v < low or (v == low and not low_inclusive))):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
     return v
 
 

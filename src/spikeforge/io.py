@@ -148,7 +148,9 @@ class SafetensorsMixin:
     """``save(path)`` / ``load(path)`` for estimators.
 
     Subclasses implement ``_state()`` → ``(arrays, scalars)`` and ``_set_state(arrays, scalars)``;
-    constructor parameters come from ``get_params()`` and must be JSON-serialisable.
+    constructor parameters come from ``get_params()`` and must be JSON-serialisable. The
+    ``feature_names_in_`` of a model fitted on a DataFrame are saved and restored too, so a
+    loaded model rejects reordered or renamed columns as the fitted one does.
     """
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:  # pragma: no cover - abstract
@@ -164,7 +166,11 @@ class SafetensorsMixin:
         check_is_fitted(self)
         params = jsonable_params(self.get_params(deep=False))
         arrays, scalars = self._state()
-        return save_arrays(path, arrays, {"class": type(self).__name__, "params": params, "state": scalars})
+        meta = {"class": type(self).__name__, "params": params, "state": scalars}
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:  # DataFrame column names seen at fit, checked again at predict
+            meta["feature_names_in"] = [str(n) for n in names]
+        return save_arrays(path, arrays, meta)
 
     @classmethod
     def load(cls, path: str | Path):
@@ -174,4 +180,6 @@ class SafetensorsMixin:
             raise ValueError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}")
         obj = cls(**meta["params"])
         obj._set_state(arrays, meta["state"])
+        if meta.get("feature_names_in") is not None:
+            obj.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         return obj

@@ -144,6 +144,14 @@ def test_presets():
         CorrelationClassifier.from_preset("mnist")
 
 
+def test_from_preset_names_a_bad_plasticity_not_the_preset():
+    with pytest.raises(ValueError, match=r"plasticity must be one of \['memristive', 'stdp'\]; got 'x'") as exc:
+        CorrelationClassifier.from_preset("digits", plasticity="x")
+    assert "unknown preset" not in str(exc.value)
+    with pytest.raises(ValueError, match=r"unknown preset 'mnist'; known: \['breast_cancer', 'digits', 'iris'\]"):
+        CorrelationClassifier.from_preset("mnist", plasticity="memristive")
+
+
 def test_prune_and_rescale_hand_computed():
     w = np.array([[0.0, 0.2], [0.4, 0.6], [0.8, 1.0]])
     # positive weights 0.2..1.0: mean 0.6, std sqrt(0.08) = 0.2828; beta = 0 -> keep > 0.6

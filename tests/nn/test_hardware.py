@@ -64,6 +64,23 @@ def test_model_transforms_are_in_place_and_reported():
     assert torch.equal(net[2].weight, w0)
 
 
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_levels_used_counts_one_channels_grid(bits, symmetric):
+    torch.manual_seed(bits)
+    net = nn.Sequential(nn.Linear(64, 32))
+    r = quantize_weights_(net, bits, symmetric=symmetric)["0"]
+    per_row = [len(torch.unique(row)) for row in net[0].weight]
+    assert r.levels_used == max(per_row) <= 2 ** bits  # the documented bound holds
+    assert r.distinct_values == len(torch.unique(net[0].weight))  # the whole layer, across channels
+    if bits == 4:
+        assert r.distinct_values > 2 ** bits  # 32 grids of different steps
+    whole = quantize_weights_(nn.Linear(64, 32), bits, per_channel=False, symmetric=symmetric)["<root>"]
+    assert whole.levels_used == whole.distinct_values <= 2 ** bits
+    conv = quantize_weights_(nn.Conv2d(3, 8, 3), bits, symmetric=symmetric)["<root>"]
+    assert conv.levels_used <= 2 ** bits
+
+
 def test_bad_arguments():
     net = nn.Linear(3, 2)
     for bits in (0, 17, 2.5, True):

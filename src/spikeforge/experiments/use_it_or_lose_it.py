@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -198,7 +199,7 @@ def _deficit_growths(base: list[dict], runs: list[dict]) -> tuple[list[float], f
 
 def _task(args) -> list[dict]:
     """Train one network of one kind and measure it (before and after the sweep where that applies)."""
-    from ..models import STDPAllLTDClassifier
+    from ..models import SilentNetworkWarning, STDPAllLTDClassifier
 
     seed, kind, cfg = args
     Xtr, ytr, sets, mean = _data(cfg, seed)
@@ -213,7 +214,10 @@ def _task(args) -> list[dict]:
                                prune_sweep_ms=50.0 if in_training else 0.0, n_epochs=fit_epochs,
                                shuffle=fit_epochs > 1, n_jobs=1)
     t0 = time.perf_counter()
-    clf.fit(X_fit, y_fit)
+    with warnings.catch_warnings():
+        if in_training:  # the spec reading's arms fall silent: that is the measured finding, reported in the table
+            warnings.simplefilter("ignore", SilentNetworkWarning)
+        clf.fit(X_fit, y_fit)
     fit_s = time.perf_counter() - t0
     common = {"seed": seed, "kind": kind, "prune_tau_ms": clf._prune_tau(3), "epochs": epochs,
               "presentations": epochs * int(Xtr.shape[0]), "fit_seconds": fit_s, "n_train": int(Xtr.shape[0]),

@@ -6,7 +6,9 @@ from .._lazy import lazy_exports
 # local-learning models must not pull in torch through their package)
 _EXPORTS = {
     "._rate_network": (
+        "InputScaleWarning",
         "NoAnswerWarning",
+        "SilentNetworkWarning",
     ),
     ".colanet": (
         "CoLaNET",

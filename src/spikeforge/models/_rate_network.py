@@ -13,14 +13,116 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import auto_no_answer_label, check_features, labels_with_no_answer, rng_from_seed
+from .._validation import (
+    auto_no_answer_label,
+    check_features,
+    check_number,
+    feature_names_from_meta,
+    feature_names_to_meta,
+    labels_with_no_answer,
+    rng_from_seed,
+)
 from ..io import jsonable_params, read_safetensors
 
-__all__ = ["NoAnswerWarning", "RateNetworkClassifier"]
+__all__ = [
+    "InputScaleWarning",
+    "NoAnswerWarning",
+    "RateNetworkClassifier",
+    "SilentNetworkWarning",
+    "warn_if_silent",
+    "warn_input_scale",
+]
 
 
 class NoAnswerWarning(UserWarning):
     """Some inputs evoked no spike in the deciding neurons: the network gave no answer."""
+
+
+class InputScaleWarning(UserWarning):
+    """The training data's maximum is far below the intensity scale (``input_max`` or
+    ``input_scale``): inputs become near-zero rates and the network stays silent."""
+
+
+class SilentNetworkWarning(UserWarning):
+    """Most training presentations at the end of ``fit`` evoked no spike: the trained network is
+    mostly silent and will give no answer to most inputs."""
+
+
+#: :func:`warn_input_scale` warns when the data's maximum is at most this fraction of the scale
+INPUT_SCALE_RATIO = 0.1
+#: :func:`warn_if_silent` looks at the last this many training presentations ...
+SILENT_WINDOW = 100
+#: ... and warns when more than this fraction of them evoked no spike ...
+SILENT_FRACTION = 0.5
+#: ... if there are at least this many (fewer, e.g. a warm-up fit on 4 images, are too few to judge)
+SILENT_MIN_PRESENTATIONS = 20
+
+
+def warn_input_scale(x_max: float, scale: float, *, estimator: str, param: str = "input_max",
+                     stacklevel: int = 3) -> None:
+    """Warn (:class:`InputScaleWarning`) when the training data's largest value ``x_max`` is at
+    most a tenth of the intensity ``scale`` that maps to the top firing rate.
+
+    Parameters
+    ----------
+    x_max : float
+        Maximum of the training data (intensity units).
+    scale : float
+        The estimator's intensity scale (e.g. ``input_max = 255``).
+    estimator : str
+        Name for the message.
+    param : str
+        Name of the scale parameter, for the advice.
+    stacklevel : int
+        Passed to :func:`warnings.warn`.
+    """
+    if x_max > INPUT_SCALE_RATIO * scale:
+        return
+    if x_max <= 0.0:
+        msg = (f"the training data is all zeros: every input rate of {estimator} is 0 and the network "
+               "will stay silent")
+    else:
+        advice = "1.0 (e.g. for images scaled to [0, 1])" if x_max <= 1.0 else f"{x_max:.4g} (the range of your data)"
+        msg = (f"the training data's maximum is {x_max:.4g}, but {estimator} has {param}={scale:g} (the "
+               f"intensity of the top input rate), so every input is at most {x_max / scale:.1%} of the top "
+               f"rate and the network will stay (nearly) silent; pass {param}={advice}")
+    warnings.warn(msg, InputScaleWarning, stacklevel=stacklevel)
+
+
+def warn_if_silent(counts: np.ndarray, *, estimator: str, detail: str = "", stacklevel: int = 3) -> float:
+    """Warn (:class:`SilentNetworkWarning`) when more than half of the last ``min(100, n)``
+    training presentations evoked no spike (not judged with fewer than 20 presentations).
+
+    Parameters
+    ----------
+    counts : ndarray [n_presentations, n_neurons]
+        Spike counts of the deciding population per training presentation, in order.
+    estimator : str
+        Name for the message.
+    detail : str
+        Sentence appended to the message (a likely cause).
+    stacklevel : int
+        Passed to :func:`warnings.warn`.
+
+    Returns
+    -------
+    float
+        The silent fraction of the last ``min(100, n_presentations)`` presentations (0.0 when
+        there are none).
+    """
+    last = np.asarray(counts)[-SILENT_WINDOW:]
+    if last.shape[0] == 0:
+        return 0.0
+    silent = float((last.sum(axis=1) == 0).mean())
+    if silent > SILENT_FRACTION and last.shape[0] >= SILENT_MIN_PRESENTATIONS:
+        warnings.warn(
+            f"{estimator} is mostly silent after training: {silent:.0%} of the last {last.shape[0]} training "
+            f"presentations evoked no excitatory spike, so most inputs will get no answer."
+            + (f" {detail}" if detail else ""),
+            SilentNetworkWarning,
+            stacklevel=stacklevel,
+        )
+    return silent
 
 
 class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
@@ -50,8 +152,7 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
                 f"Negative values in data passed to {name}: it encodes intensities as firing rates "
                 f"and needs non-negative input (found minimum {X.min():.4g})"
             )
-        if self.input_max <= 0:
-            raise ValueError(f"input_max must be positive; got {self.input_max}")
+        check_number(self.input_max, "input_max", low=0.0)
         if X.max() > self.input_max * (1 + 1e-9):
             raise ValueError(
                 f"input intensities must lie in [0, input_max={self.input_max}]; found maximum {X.max():.4g} "
@@ -59,7 +160,16 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
             )
         if reset:
             self.n_features_in_ = X.shape[1]
+            warn_input_scale(float(X.max()), float(self.input_max), estimator=name, stacklevel=4)
         return X
+
+    def _check_common_params(self) -> None:
+        """Validate the parameters shared by the rate-coded networks (called at fit)."""
+        check_number(self.dt_ms, "dt_ms", low=0.0)
+        check_number(self.active_ms, "active_ms", low=0.0)
+        check_number(self.rest_ms, "rest_ms", low=0.0, low_inclusive=True)
+        check_number(self.max_rate_hz, "max_rate_hz", low=0.0)
+        check_number(self.input_max, "input_max", low=0.0)
 
     def _rates(self, X: np.ndarray) -> np.ndarray:
         """Firing rates (Hz): ``X / input_max · max_rate_hz``."""
@@ -169,6 +279,9 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
             "n_features_in": str(self.n_features_in_),
             "network_seed": str(self.network_seed_),
         }
+        names = feature_names_to_meta(self)
+        if names is not None:
+            meta["feature_names_in"] = json.dumps(names)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(arrays, str(path), metadata=meta)
         return path
@@ -182,6 +295,7 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         model = cls(**json.loads(meta["params"]))
         model.classes_ = np.asarray(json.loads(meta["classes"]))
         model.n_features_in_ = int(meta["n_features_in"])
+        feature_names_from_meta(model, json.loads(meta["feature_names_in"]) if "feature_names_in" in meta else None)
         model.class_prior_ = arrays["model/class_prior"]
         seed = int(meta["network_seed"]) if "network_seed" in meta else None  # older files: from random_state
         model.network_ = model._build_network(model.classes_.shape[0], seed=seed)

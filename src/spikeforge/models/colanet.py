@@ -18,11 +18,20 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_features, check_targets, rng_from_seed
+from .._validation import (
+    check_features,
+    check_int,
+    check_number,
+    check_targets,
+    feature_names_from_meta,
+    feature_names_to_meta,
+    rng_from_seed,
+)
 from ..encoding.accumulator import accumulator_spikes
 from ..io import jsonable_params, read_safetensors
 from ..plasticity.resource import SynapticResource, initial_neuron_state, resource_to_weight
 from . import _colanet_kernel as K
+from ._rate_network import warn_input_scale
 
 __all__ = ["CoLaNET", "DigitalCoLaNET"]
 
@@ -53,13 +62,31 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
         """The :class:`SynapticResource` parameters of this network."""
         return SynapticResource(**{f: getattr(self, a) for a, f in _RESOURCE_PARAMS.items()})
 
+    #: integer parameters: name -> smallest allowed value (tacts, counts)
+    _INT_PARAMS: ClassVar[dict[str, int]] = {
+        "n_microcolumns": 1, "n_copies": 1, "n_epochs": 1, "dopamine_window": 1, "contribution_window": 1,
+        "isi_max": 1, "one_factor_period": 1,
+    }  # fmt: skip
+    #: integer parameters that may also be None
+    _OPTIONAL_INT_PARAMS: ClassVar[frozenset[str]] = frozenset()
+
     def _check_common(self) -> None:
-        for name in ("n_microcolumns", "n_copies", "n_epochs"):
+        for name, low in self._INT_PARAMS.items():
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        if not (self.input_scale == "auto" or (isinstance(self.input_scale, (int, float)) and self.input_scale > 0)):
-            raise ValueError(f"input_scale must be 'auto' or a positive number; got {self.input_scale!r}")
+            try:
+                check_int(v, name, low=low, allow_none=name in self._OPTIONAL_INT_PARAMS)
+            except ValueError:
+                what = "a positive integer" if low == 1 else f"an integer >= {low}"
+                what += " or None" if name in self._OPTIONAL_INT_PARAMS else ""
+                raise ValueError(f"{name} must be {what}; got {v!r}") from None
+        if isinstance(self.input_scale, str):
+            if self.input_scale != "auto":
+                raise ValueError(f"input_scale must be 'auto' or a positive number; got {self.input_scale!r}")
+        else:
+            try:
+                check_number(self.input_scale, "input_scale", low=0.0)
+            except ValueError:
+                raise ValueError(f"input_scale must be 'auto' or a positive number; got {self.input_scale!r}") from None
         if self.tie_break not in ("margin", "random"):
             raise ValueError(f"tie_break must be 'margin' or 'random'; got {self.tie_break!r}")
         if self.hebbian > 0:
@@ -119,6 +146,9 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
             else:
                 self.classes_, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
             self.n_features_in_ = X.shape[1]
+            if self.input_scale != "auto":
+                warn_input_scale(float(X.max()), float(self.input_scale), estimator=type(self).__name__,
+                                 param="input_scale", stacklevel=4)
             scale = float(X.max()) if self.input_scale == "auto" else float(self.input_scale)
             self.input_scale_ = 1.0 if self.input_scale == "auto" and scale <= 1.0 else scale
             self._init_state(self._n_inputs(X.shape[1]), self.classes_.shape[0])
@@ -275,6 +305,9 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
                 "predict_seed_": int(self.predict_seed_), "n_presentations_": int(self.n_presentations_),
             }),  # fmt: skip
         }
+        names = feature_names_to_meta(self)
+        if names is not None:
+            meta["feature_names_in"] = json.dumps(names)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata=meta)
         return path
@@ -297,6 +330,7 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
         est.classes_ = np.asarray(json.loads(meta["classes"]))
         for k, v in json.loads(meta["scalars"]).items():
             setattr(est, k, v)
+        feature_names_from_meta(est, json.loads(meta["feature_names_in"]) if "feature_names_in" in meta else None)
         return est
 
     def __sklearn_tags__(self):
@@ -396,6 +430,11 @@ n_silent, free_threshold, one_factor, one_factor_period
     """
 
     _kind = "spiking"
+    _INT_PARAMS: ClassVar[dict[str, int]] = {
+        **_CoLaNETBase._INT_PARAMS, "image_tacts": 1, "silent_tacts": 0, "label_tact": 0, "forcing_delay": 0,
+        "dopamine_delay": 0, "wta_gate": 0,
+    }  # fmt: skip
+    _OPTIONAL_INT_PARAMS: ClassVar[frozenset[str]] = frozenset({"label_tact"})
 
     def __init__(
         self,
@@ -604,6 +643,9 @@ class DigitalCoLaNET(_CoLaNETBase):
     """
 
     _kind = "digital"
+    _INT_PARAMS: ClassVar[dict[str, int]] = {
+        **_CoLaNETBase._INT_PARAMS, "presentation_tacts": 1, "dopamine_latency": 1,
+    }  # fmt: skip
 
     def __init__(
         self,

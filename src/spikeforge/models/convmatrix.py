@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
-from .._validation import check_features, check_targets, rng_from_seed
+from .._validation import check_features, check_int, check_targets, rng_from_seed
 from ..encoding.accumulator import accumulator_spikes
 from ..plasticity.resource import resource_at_zero_weight, resource_to_weight
 from ._colanet_kernel import _uniform, seed_stream
@@ -282,8 +282,13 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         """
         if not (self.w_min < 0 < self.w_max):
             raise ValueError(f"need w_min < 0 < w_max; got {self.w_min}, {self.w_max}")
-        if self.kernel_size < 1 or self.stride < 1 or self.n_kernels < 1 or self.n_epochs < 1:
-            raise ValueError("n_kernels, kernel_size, stride and n_epochs must be positive")
+        for name in ("n_kernels", "kernel_size", "stride", "n_epochs"):
+            v = getattr(self, name)
+            try:
+                check_int(v, name)
+            except ValueError:
+                raise ValueError(f"n_kernels, kernel_size, stride and n_epochs must be positive integers; "
+                                 f"got {name}={v!r}") from None
         if isinstance(self.input_scale, str):
             if self.input_scale != "auto":
                 raise ValueError(f"input_scale must be 'auto' or a number > 0; got {self.input_scale!r}")
@@ -745,6 +750,16 @@ class CSNN(ClassifierMixin, BaseEstimator):
             With ``flush_tacts="auto"``, if the front end drops pool spikes (see
             :class:`SpikingConvFrontEnd`).
         """
+        check_int(self.stride, "stride")
+        check_int(self.pool, "pool")
+        if isinstance(self.flush_tacts, str):
+            if self.flush_tacts != "auto":
+                raise ValueError(f"flush_tacts must be 'auto' or a non-negative integer; got {self.flush_tacts!r}")
+        else:
+            try:
+                check_int(self.flush_tacts, "flush_tacts", low=0)
+            except ValueError:
+                raise ValueError(f"flush_tacts must be 'auto' or a non-negative integer; got {self.flush_tacts!r}") from None
         imgs = as_images(X)
         self.classes_, _ = check_targets(y, imgs.shape[0], estimator=type(self).__name__)
         self.n_features_in_ = imgs.shape[1] * imgs.shape[2]

@@ -18,7 +18,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_features, check_positive_int, check_targets, rng_from_seed
+from .._validation import (
+    check_features,
+    check_int,
+    check_positive_int,
+    check_targets,
+    rng_from_seed,
+)
 from ..encoding.grf import GaussianReceptiveFields, l1_normalize
 from ..encoding.reference import (
     ReferenceTrain,
@@ -297,11 +303,23 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
         plasticity : {"stdp", "memristive"}
         **overrides
             Any constructor parameter, e.g. ``random_state=0``.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``plasticity`` (naming the allowed ones), an unknown ``name`` (naming
+            the known presets), or a name without a preset for that plasticity.
         """
+        plasticities = sorted({p.params.get("plasticity", "stdp") for p in PRESETS.values()})
+        if not isinstance(plasticity, str) or plasticity not in plasticities:
+            raise ValueError(f"plasticity must be one of {plasticities}; got {plasticity!r}")
+        names = sorted({k.split("-")[0] for k in PRESETS})
+        if not isinstance(name, str) or name not in names:
+            raise ValueError(f"unknown preset {name!r}; known: {names}")
         key = name if plasticity == "stdp" else f"{name}-{plasticity}"
         if key not in PRESETS:
-            known = sorted({k.split("-")[0] for k in PRESETS})
-            raise ValueError(f"unknown preset {name!r} for plasticity {plasticity!r}; known: {known}")
+            have = sorted({p.params.get("plasticity", "stdp") for k, p in PRESETS.items() if k.split("-")[0] == name})
+            raise ValueError(f"preset {name!r} has no {plasticity!r} variant; it has: {have}")
         params = dict(PRESETS[key].params)
         params["plasticity"] = plasticity
         params.update(overrides)
@@ -315,7 +333,9 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"decoding must be 'sample' or 'expected'; got {self.decoding!r}")
         if self.scaler not in (None, "l1", "l2", "max", "standard", "minmax"):
             raise ValueError(f"unknown scaler {self.scaler!r}")
+        check_int(self.n_fields, "n_fields", low=3)
         check_positive_int(self.min_spikes, "min_spikes")
+        check_int(self.max_reference_spikes, "max_reference_spikes")
         if self.w_init is not None and not (math.isfinite(self.w_init) and 0.0 <= self.w_init <= 1.0):
             raise ValueError(f"w_init must lie in [0, 1] (W_max = 1); got {self.w_init}")
         if not math.isfinite(self.prune_beta):
@@ -326,8 +346,6 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"delay_ms ({self.delay_ms}) must be at least one step dt_ms ({self.dt_ms})")
         if isinstance(self.learning_rate, str) and self.learning_rate != "auto":
             raise ValueError(f"learning_rate must be a float or 'auto'; got {self.learning_rate!r}")
-        if self.max_reference_spikes < 1:
-            raise ValueError("max_reference_spikes must be >= 1")
         if self.w_init_spread is not None and not 0.0 <= self.w_init_spread <= 1.0:
             raise ValueError(f"w_init_spread must lie in [0, 1]; got {self.w_init_spread}")
         if self.memristive_scale != "auto" and (

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_targets, rng_from_seed
+from .._validation import check_int, check_number, check_targets, rng_from_seed
 from ..neurons.lif import LIFParameters
 from ..plasticity.trace_stdp import TraceSTDP
 from ..sim import Network
-from ._rate_network import NoAnswerWarning, RateNetworkClassifier
+from ._rate_network import NoAnswerWarning, RateNetworkClassifier, warn_if_silent
 
 __all__ = ["DIEHL_COOK_EXC", "DIEHL_COOK_INH", "DiehlCook2015", "NoAnswerWarning"]
 
@@ -168,9 +168,17 @@ class DiehlCook2015(RateNetworkClassifier):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ network
+    def _check_params(self) -> None:
+        """Validate the parameters (at fit): integers must be integers, not floats or bools."""
+        check_int(self.n_neurons, "n_neurons")
+        check_int(self.n_epochs, "n_epochs")
+        check_int(self.min_spikes, "min_spikes", low=0)
+        check_int(self.max_retries, "max_retries", low=0)
+        self._check_common_params()
+        check_number(self.retry_gain, "retry_gain", low=0.0, low_inclusive=True)
+
     def _build_network(self, n_classes: int, seed: int | None = None) -> Network:
-        if int(self.n_neurons) < 1:
-            raise ValueError(f"n_neurons must be >= 1; got {self.n_neurons}")
+        check_int(self.n_neurons, "n_neurons")
         if self.max_delay_ms < 0 or self.w_init_max < 0:
             raise ValueError("max_delay_ms and w_init_max must be non-negative")
         n = int(self.n_neurons)
@@ -200,9 +208,23 @@ class DiehlCook2015(RateNetworkClassifier):
     # ------------------------------------------------------------------ fit
     def fit(self, X, y) -> DiehlCook2015:
         """Train without labels on ``X`` [n_samples, n_pixels] (or [n, H, W]), then assign each
-        neuron to a class using ``y`` [n_samples]."""
-        if int(self.n_epochs) < 1:
-            raise ValueError(f"n_epochs must be >= 1; got {self.n_epochs}")
+        neuron to a class using ``y`` [n_samples].
+
+        Raises
+        ------
+        ValueError
+            For invalid input or parameters (e.g. ``n_neurons=10.5`` or ``True``).
+
+        Warns
+        -----
+        InputScaleWarning
+            If the data's maximum is at most ``input_max / 10`` (e.g. images in [0, 1] with the
+            default ``input_max=255``).
+        SilentNetworkWarning
+            If more than half of the last ``min(100, n)`` training presentations (after their
+            retries) evoked no excitatory spike.
+        """
+        self._check_params()
         X = self._check_X(X, reset=True)
         self.classes_, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
         self.class_prior_ = np.bincount(y_enc, minlength=self.classes_.shape[0]) / y_enc.shape[0]
@@ -216,6 +238,7 @@ class DiehlCook2015(RateNetworkClassifier):
                 progress=f"Diehl&Cook epoch {epoch + 1}/{self.n_epochs}" if self.verbose else False,
             )
             self.train_repetitions_ = float(res.attempts.mean())
+        warn_if_silent(res.counts["E"], estimator=type(self).__name__)
         self.assign_labels(X, self.classes_[y_enc])
         return self
 

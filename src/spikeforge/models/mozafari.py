@@ -37,8 +37,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
     auto_no_answer_label,
+    check_feature_names,
+    check_int,
     check_random_state,
     check_targets,
+    feature_names_from_meta,
+    feature_names_to_meta,
     labels_with_no_answer,
 )
 from ..encoding.latency import MOZAFARI_DOG, dog_filter, local_normalization, rank_order_latency
@@ -225,19 +229,31 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
-        if int(self.n_steps) != self.n_steps or not 1 <= self.n_steps < 255:
-            raise ValueError(f"n_steps must be an integer in [1, 254]; got {self.n_steps!r}")
+        check_int(self.n_steps, "n_steps", low=1, high=254)
         radii = tuple(self.inhibition_radii)
-        if len(radii) != 2 or any(int(r) != r or r < 0 for r in radii):
+        if len(radii) != 2:
             raise ValueError(f"inhibition_radii must be two non-negative integers; got {self.inhibition_radii!r}")
+        for r in radii:
+            try:
+                check_int(r, "inhibition_radii", low=0)
+            except ValueError:
+                raise ValueError(
+                    f"inhibition_radii must be two non-negative integers; got {self.inhibition_radii!r}"
+                ) from None
+        check_int(self.normalization_radius, "normalization_radius", low=0)
         for name in ("conv1_features", "conv2_features", "conv1_winners", "conv2_winners", "features_per_class"):
             v = getattr(self, name)
-            if int(v) != v or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        for name in ("conv1_epochs", "conv2_epochs", "decision_epochs", "stdp_rate_every"):
+            try:
+                check_int(v, name)
+            except ValueError:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}") from None
+        for name in ("conv1_epochs", "conv2_epochs", "decision_epochs", "stdp_rate_every", "cache_mb"):
             v = getattr(self, name)
-            if int(v) != v or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer; got {v!r}")
+            try:
+                check_int(v, name, low=0)
+            except ValueError:
+                raise ValueError(f"{name} must be a non-negative integer; got {v!r}") from None
+        check_int(self.adaptation_batch, "adaptation_batch", allow_none=True)
         for name in ("conv1_threshold", "conv2_threshold"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
@@ -252,7 +268,9 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         if self.stdp_rates[0] == 0:
             raise ValueError("stdp_rates[0] (a+) must be non-zero")
 
-    def _check_images(self, X, *, fitted: bool) -> np.ndarray:
+    def _check_images(self, X, *, fitted: bool, names: bool = True) -> np.ndarray:
+        if names:  # DataFrame column names: recorded at fit, checked afterwards
+            check_feature_names(self, X, reset=not fitted)
         if hasattr(X, "detach"):
             X = X.detach().cpu().numpy()
         X = np.asarray(X)
@@ -304,7 +322,8 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         -------
         uint8 array of shape [n, 6, H + 4, W + 4]: first-spike steps (``n_steps`` = silent).
         """
-        X = self._check_images(X, fitted=hasattr(self, "image_shape_"))
+        fitted = hasattr(self, "image_shape_")
+        X = self._check_images(X, fitted=fitted, names=fitted)
         return self._encode(X)
 
     def _encode(self, X: np.ndarray) -> np.ndarray:
@@ -700,6 +719,9 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
             "image_shape": json.dumps(list(self.image_shape_)),
             "n_tasks_seen": str(self.n_tasks_seen_),
         }
+        names = feature_names_to_meta(self)
+        if names is not None:
+            meta["feature_names_in"] = json.dumps(names)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata=meta)
         return path
@@ -727,6 +749,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
         model._decision_rates = tensors["decision_rates"].astype(np.float64)
         model._batch = tensors["adaptation_batch_counts"].astype(np.int64)
         model.n_tasks_seen_ = int(meta["n_tasks_seen"])
+        feature_names_from_meta(model, json.loads(meta["feature_names_in"]) if "feature_names_in" in meta else None)
         return model
 
     def __deepcopy__(self, memo):

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_targets, rng_from_seed
+from .._validation import check_int, check_number, check_targets, rng_from_seed
 from ..neurons.lif import LIFParameters
 from ..plasticity.trace_stdp import TraceSTDP, segment_gates
 from ..sim import Network
-from ._rate_network import NoAnswerWarning, RateNetworkClassifier
+from ._rate_network import NoAnswerWarning, RateNetworkClassifier, warn_if_silent
 
 __all__ = ["ANTONOV_EXC", "ANTONOV_INH", "NoAnswerWarning", "STDPAllLTDClassifier"]
 
@@ -52,6 +52,11 @@ ANTONOV_INH = LIFParameters(
 class STDPAllLTDClassifier(RateNetworkClassifier):
     """Supervised spiking classifier trained by STDP in the target class segment and All-LTD
     in the others (seed 001).
+
+    The design was made and reproduced for 3-class tasks (triples of MNIST digits). With many
+    classes every image depresses the input synapses of all other segments by All-LTD and the
+    network falls silent (on all 10 MNIST digits most test images evoke no spike, and more
+    training makes it worse); :meth:`fit` then warns with :class:`SilentNetworkWarning`.
 
     Parameters
     ----------
@@ -187,10 +192,16 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
             raise ValueError(f"prune_tau_ms must be positive; got {self.prune_tau_ms}")
         return float(self.prune_tau_ms)
 
+    def _check_params(self) -> None:
+        """Validate the parameters (at fit and at the first partial_fit)."""
+        check_int(self.neurons_per_class, "neurons_per_class")
+        check_int(self.n_epochs, "n_epochs")
+        self._check_common_params()
+        check_number(self.g_max, "g_max", low=0.0)
+        check_number(self.prune_sweep_ms, "prune_sweep_ms", low=0.0, low_inclusive=True)
+
     def _build_network(self, n_classes: int, seed: int | None = None) -> Network:
-        npc = int(self.neurons_per_class)
-        if npc < 1:
-            raise ValueError(f"neurons_per_class must be >= 1; got {self.neurons_per_class}")
+        npc = check_int(self.neurons_per_class, "neurons_per_class")
         if not self.g_max > 0:
             raise ValueError(f"g_max must be positive; got {self.g_max}")
         n_e = npc * n_classes
@@ -214,11 +225,23 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
     # ------------------------------------------------------------------ training
     def fit(self, X, y) -> STDPAllLTDClassifier:
         """Train from scratch on ``X`` [n_samples, n_pixels] (or [n, H, W]) with labels ``y``
-        (``n_epochs`` passes), then run the pruning sweep if the decay is enabled."""
-        if int(self.n_epochs) < 1:
-            raise ValueError(f"n_epochs must be >= 1; got {self.n_epochs}")
-        if float(self.prune_sweep_ms) < 0:
-            raise ValueError(f"prune_sweep_ms must be >= 0; got {self.prune_sweep_ms}")
+        (``n_epochs`` passes), then run the pruning sweep if the decay is enabled.
+
+        Raises
+        ------
+        ValueError
+            For invalid input or parameters (e.g. ``neurons_per_class=2.5`` or ``True``).
+
+        Warns
+        -----
+        InputScaleWarning
+            If the data's maximum is at most ``input_max / 10`` (e.g. images in [0, 1] with the
+            default ``input_max=255``).
+        SilentNetworkWarning
+            If more than half of the last ``min(100, n)`` training presentations evoked no
+            excitatory spike (e.g. with more than 3 classes, see the class docstring).
+        """
+        self._check_params()
         X = self._check_X(X, reset=True)
         classes, y_enc = check_targets(y, X.shape[0], estimator=type(self).__name__)
         for attr in ("network_", "classes_"):
@@ -226,10 +249,24 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         order_rng = rng_from_seed(self.random_state, 3)
         for _ in range(int(self.n_epochs)):
             order = order_rng.permutation(X.shape[0]) if self.shuffle else np.arange(X.shape[0])
-            self.partial_fit(X[order], classes[y_enc[order]], classes=classes)
+            self._learn(X[order], classes[y_enc[order]], classes)
+        self._warn_if_silent()
         if self.prune_tau_ms is not None and float(self.prune_sweep_ms) > 0:
             self.prune_sweep()
         return self
+
+    def _warn_if_silent(self) -> None:
+        """:class:`SilentNetworkWarning` from the training counts of the last presentations."""
+        n_cls = self.classes_.shape[0]
+        detail = ""
+        if n_cls > 3:
+            detail = (f"This model was designed for and reproduced on 3-class tasks (seed 001); with {n_cls} "
+                      f"classes every image depresses the input synapses of {n_cls - 1} segments by All-LTD, "
+                      "which silences the network (more training makes it worse). Use it on 3 classes or "
+                      "choose another model (e.g. DiehlCook2015, CoLaNET) for many classes.")
+        elif self.prune_tau_ms is not None and bool(self.prune_in_training):
+            detail = "The use-it-or-lose-it decay during training (prune_in_training=True) is known to do this."
+        warn_if_silent(self.train_counts_, estimator=type(self).__name__, detail=detail, stacklevel=4)
 
     def partial_fit(self, X, y, classes=None) -> STDPAllLTDClassifier:
         """Continue training on ``X`` [n_samples, n_pixels] with labels ``y`` (one pass).
@@ -238,7 +275,15 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         ``y`` already contains them all; later labels must be among them.
         """
         first = not hasattr(self, "network_")
+        if first:
+            self._check_params()
         X = self._check_X(X, reset=first)
+        return self._learn(X, y, classes)
+
+    def _learn(self, X: np.ndarray, y, classes) -> STDPAllLTDClassifier:
+        """One training pass over validated ``X`` [n_samples, n_features] (builds the network on
+        the first call)."""
+        first = not hasattr(self, "network_")
         y_arr = np.asarray(y)
         if first:
             if classes is None:

@@ -37,15 +37,22 @@ class QuantizedLayer:
     scale : Tensor
         Grid step per output channel ``[out]`` (or one value, ``per_channel=False``), in weight units.
     levels_used : int
-        Distinct weight values after rounding (at most ``2**bits``).
+        Grid levels used: the largest number of distinct weight values in any one quantisation
+        group, i.e. in one output channel (``per_channel=True``) or in the whole layer; at most
+        ``2**bits``, the number of levels a chip needs per channel.
     max_abs_error : float
         Largest ``|w_q − w|`` (at most ``scale/2`` per channel).
+    distinct_values : int or None
+        Distinct weight values in the whole layer, across channels (each channel has its own
+        grid, so up to ``out_channels · 2**bits``); None when not computed. Before this field
+        existed, ``levels_used`` held this count.
     """
 
     bits: int
     scale: torch.Tensor
     levels_used: int
     max_abs_error: float
+    distinct_values: int | None = None
 
 
 def _check_bits(bits: int) -> int:
@@ -106,6 +113,8 @@ def quantize_weights_(model: nn.Module, bits: int = 8, *, per_channel: bool = Tr
     Returns
     -------
     dict layer name -> :class:`QuantizedLayer`
+        Its ``levels_used`` is at most ``2**bits`` (the levels of one channel's grid);
+        ``distinct_values`` counts the values of the whole layer.
 
     Raises
     ------
@@ -118,8 +127,18 @@ def quantize_weights_(model: nn.Module, bits: int = 8, *, per_channel: bool = Tr
         q, scale = quantize_tensor(w, bits, per_channel=per_channel, symmetric=symmetric)
         err = float((q - w).abs().max()) if w.numel() else 0.0
         w.copy_(q)
-        report[name] = QuantizedLayer(bits, scale, int(torch.unique(q).numel()), err)
+        report[name] = QuantizedLayer(bits, scale, _levels_per_group(q, per_channel), err, int(torch.unique(q).numel()))
     return report
+
+
+def _levels_per_group(q: torch.Tensor, per_channel: bool) -> int:
+    """Largest number of distinct values in one quantisation group (an output channel, or the tensor)."""
+    if q.numel() == 0:
+        return 0
+    rows = q.reshape(q.shape[0], -1) if per_channel and q.dim() > 1 else q.reshape(1, -1)
+    srt = torch.sort(rows, dim=1).values
+    distinct = 1 + (srt[:, 1:] != srt[:, :-1]).sum(dim=1)
+    return int(distinct.max())
 
 
 @torch.no_grad()
