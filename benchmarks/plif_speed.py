@@ -37,13 +37,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--shape", type=lambda v: tuple(int(d) for d in v.split(",")), default=SHAPE,
+                    help=f"input shape, comma-separated (default {','.join(map(str, SHAPE))}; smaller for a smoke test)")
     args = ap.parse_args(argv)
+    shape = args.shape
     torch.set_num_threads(args.threads)
     from spikeforge.nn import PLIF
 
     g = torch.Generator().manual_seed(0)
-    x0 = torch.randn(SHAPE, generator=g) * 0.8 + 0.4
-    r = torch.randn(SHAPE, generator=g)
+    x0 = torch.randn(shape, generator=g) * 0.8 + 0.4
+    r = torch.randn(shape, generator=g)
 
     def make(layer) -> Callable[[], tuple]:
         def run():
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
 
     impls = {
         "spikeforge PLIF, fused (scalar w)": make(PLIF(2.0)),
-        "spikeforge PLIF, fused (w per channel)": make(PLIF(2.0, shape=(64, 1, 1))),
+        "spikeforge PLIF, fused (w per channel)": make(PLIF(2.0, shape=(shape[2], 1, 1))),
         "spikeforge PLIF, reference loop (scalar w)": make(PLIF(2.0, backend="reference")),
     }
     check = None
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         med = statistics.median(times[k])
         rows.append({"implementation": k, "median_ms": 1e3 * med, "peak_mb": peak_memory_mb(fn),
                      "ratio_to_spikingjelly": (med / statistics.median(times[base])) if base in times else None})
-    print(f"PLIF forward+backward, x {list(SHAPE)} float32, {args.threads} thread(s), median of {args.repeats}")
+    print(f"PLIF forward+backward, x {list(shape)} float32, {args.threads} thread(s), median of {args.repeats}")
     if check:
         print(f"cross-check against SpikingJelly: {check}")
     print(f"{'implementation':45s} {'median ms':>10s} {'peak MiB':>9s} {'/ SJ':>6s}")
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{row['implementation']:45s} {row['median_ms']:10.1f} {row['peak_mb']:9.0f} {ratio:>6s}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"shape": SHAPE, "threads": args.threads, "repeats": args.repeats, "check": check, "rows": rows,
+            json.dump({"shape": shape, "threads": args.threads, "repeats": args.repeats, "check": check, "rows": rows,
                        "torch": torch.__version__, "machine": platform.platform()}, fh, indent=2)
 
 

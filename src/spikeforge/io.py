@@ -90,6 +90,21 @@ def save_arrays(path: str | Path, arrays: dict[str, Any], meta: dict[str, Any]) 
     return path
 
 
+def params_for(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """Constructor parameters read from a model file, made acceptable to today's checks: a float with an
+    integral value (``10.0``) for a parameter whose default is an int becomes that int (files written before
+    integer parameters were checked strictly could hold ``n_neurons=100.0``)."""
+    import inspect
+
+    defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()}
+    out = dict(params)
+    for k, v in params.items():
+        d = defaults.get(k)
+        if isinstance(d, int) and not isinstance(d, bool) and isinstance(v, float) and v.is_integer():
+            out[k] = int(v)
+    return out
+
+
 def read_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     """Read any safetensors file: ``(metadata, arrays)``, with clear errors.
 
@@ -178,7 +193,7 @@ class SafetensorsMixin:
         arrays, meta = load_arrays(path)
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}")
-        obj = cls(**meta["params"])
+        obj = cls(**params_for(cls, meta["params"]))
         obj._set_state(arrays, meta["state"])
         if meta.get("feature_names_in") is not None:
             obj.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)

@@ -270,3 +270,15 @@ def test_diehl_cook_warns_when_silent(mnist3):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SilentNetworkWarning)
         DiehlCook2015(**FAST_DC).fit(X[:24], y[:24])
+
+
+@pytest.mark.parametrize("Model, base, name", [(STDPAllLTDClassifier, FAST_AL, "neurons_per_class"),
+                                              (DiehlCook2015, FAST_DC, "n_neurons")])
+def test_files_with_integral_float_parameters_still_load(tmp_path, mnist3, Model, base, name):
+    # files written before the strict integer checks may hold n_neurons=100.0 (int() accepted it then)
+    X, y = _data("mnist", mnist3)
+    est = Model(**base).fit(X.to_numpy(), y)
+    est.set_params(**{name: float(base[name])})
+    back = Model.load(est.save(tmp_path / "m.safetensors"))
+    assert getattr(back, name) == base[name] and isinstance(getattr(back, name), int)
+    np.testing.assert_array_equal(back.predict(X.to_numpy()), est.predict(X.to_numpy()))

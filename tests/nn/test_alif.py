@@ -346,3 +346,16 @@ def test_fused_smooth_mode_passes_gradcheck():
     v0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
     a0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
     assert torch.autograd.gradcheck(lambda a, b, c: alif_multi_step(a, b, c, layer.spec), (x, v0, a0))
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"])
+@pytest.mark.parametrize("reset", [dict(), dict(reset="none", v_reset=None)])
+def test_in_place_ops_on_outputs_and_state_are_allowed(backend, reset):
+    layer = sfnn.ALIF(tau=2.0, beta=0.3, backend=backend, return_state=True, **reset)
+    x = (torch.randn(30, 4, 8, generator=torch.Generator().manual_seed(0)) * 2).requires_grad_()
+    s, (v, a) = layer(x)
+    torch.nn.Dropout(0.5, inplace=True).train()(s)
+    v.mul_(0.5)
+    (s.sum() + v.sum() + a.sum()).backward()
+    assert x.grad is not None
+    assert v.untyped_storage().nbytes() == v.numel() * v.element_size()

@@ -157,3 +157,17 @@ def test_train_config_with_a_custom_spec_reloads_with_a_warning():
     with pytest.warns(UserWarning, match="custom:atan2"):
         back = _spec_from_json(stored)
     assert back.tau == 3.0 and back.surrogate == Surrogate("atan")
+
+
+def test_review_fixes_pickle_equality_and_repeated_warnings():
+    import pickle
+
+    a = Surrogate.custom(atan2)
+    b = pickle.loads(pickle.dumps(a))
+    assert a == b and LIFSpec(surrogate=a) == LIFSpec(surrogate=b) and a.alpha is None
+    from spikeforge.nn.functional import _spec_from_key
+
+    key = LIFSpec(surrogate=a)._key
+    for _ in range(2):  # every read warns (no cached silent fallback)
+        with pytest.warns(UserWarning, match="custom:atan2"):
+            assert _spec_from_key(key).surrogate == Surrogate("atan")

@@ -199,3 +199,19 @@ def test_layer_backend_choice_and_errors():
         plif_multi_step(x, torch.tensor(0.0), None, LIFSpec(), backend="cpu")
     with pytest.raises(ValueError, match="NaN"):
         plif_multi_step(torch.full((2, 1, 1), float("nan")), torch.tensor(0.0), None, LIFSpec())
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"])
+@pytest.mark.parametrize("reset", ["hard", "none", "soft_delayed"])
+def test_in_place_ops_on_outputs_and_state_are_allowed(backend, reset):
+    # review 2026-12-07: the fused node saved its spike output (an in-place dropout broke backward) and
+    # returned V_T as a view of its saved H (an in-place edit of the state raised; the view kept [T, ...] alive)
+    kw = {"reset": reset} if reset == "hard" else {"reset": reset, "v_reset": None}
+    layer = PLIF(2.0, backend=backend, return_state=True, **kw)
+    x = (torch.randn(30, 4, 8, generator=torch.Generator().manual_seed(0)) * 2).requires_grad_()
+    s, v = layer(x)
+    torch.nn.Dropout(0.5, inplace=True).train()(s)
+    v.mul_(0.5)
+    (s.sum() + v.sum()).backward()
+    assert x.grad is not None and layer.w.grad is not None
+    assert v.untyped_storage().nbytes() == v.numel() * v.element_size()

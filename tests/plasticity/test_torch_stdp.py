@@ -609,3 +609,11 @@ def test_updater_config_round_trip_learns_identically():
         STDPUpdater.from_config(b, {**cfg, "colour": 1})
     with pytest.raises(ValueError, match="not a TraceSTDP"):
         STDPUpdater.from_config(b, {**cfg, "rule": {"speed": 3}})
+
+
+def test_updater_config_missing_keys_are_value_errors():
+    lin = torch.nn.Linear(3, 2)
+    for cfg in ({"format": "spikeforge.STDPUpdater/1"}, {"format": "spikeforge.STDPUpdater/1", "rule": {}},
+                {"format": "spikeforge.STDPUpdater/1", "rule": [], "dt_ms": 1.0}):
+        with pytest.raises(ValueError):
+            STDPUpdater.from_config(lin, cfg)

@@ -22,7 +22,7 @@ from .._validation import (
     labels_with_no_answer,
     rng_from_seed,
 )
-from ..io import jsonable_params, read_safetensors
+from ..io import jsonable_params, params_for, read_safetensors
 
 __all__ = [
     "InputScaleWarning",
@@ -292,7 +292,7 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
         meta, arrays = read_safetensors(path)
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')}, not a {cls.__name__}")
-        model = cls(**json.loads(meta["params"]))
+        model = cls(**params_for(cls, json.loads(meta["params"])))
         model.classes_ = np.asarray(json.loads(meta["classes"]))
         model.n_features_in_ = int(meta["n_features_in"])
         feature_names_from_meta(model, json.loads(meta["feature_names_in"]) if "feature_names_in" in meta else None)

@@ -28,7 +28,7 @@ from .._validation import (
     rng_from_seed,
 )
 from ..encoding.accumulator import accumulator_spikes
-from ..io import jsonable_params, read_safetensors
+from ..io import jsonable_params, params_for, read_safetensors
 from ..plasticity.resource import SynapticResource, initial_neuron_state, resource_to_weight
 from . import _colanet_kernel as K
 from ._rate_network import warn_input_scale
@@ -320,7 +320,7 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{path} is not a spikeforge CoLaNET file")
         if meta["class"] != cls.__name__:
             raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
-        params = json.loads(meta["params"])
+        params = params_for(cls, json.loads(meta["params"]))
         if params.get("free_threshold") == "inf":
             params["free_threshold"] = math.inf
         est = cls(**params)

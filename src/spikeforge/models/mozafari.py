@@ -46,7 +46,7 @@ from .._validation import (
     labels_with_no_answer,
 )
 from ..encoding.latency import MOZAFARI_DOG, dog_filter, local_normalization, rank_order_latency
-from ..io import jsonable_params, read_safetensors
+from ..io import jsonable_params, params_for, read_safetensors
 from ..plasticity.constraints import WeightConstraint, effective_bounds, project
 from ..plasticity.first_spike import RSTDP
 from . import _ttfs_kernel as K
@@ -735,7 +735,7 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
         if not {"params", "classes", "image_shape"} <= meta.keys() or "weight.conv3" not in tensors:
             raise ValueError(f"{path} is not a spikeforge MozafariClassifier file")
-        params = json.loads(meta["params"])
+        params = params_for(cls, json.loads(meta["params"]))
         for k in ("inhibition_radii", "stdp_rates", "reward_rates", "punish_rates", "decision_bounds", "adaptive_scale"):
             params[k] = tuple(params[k])
         model = cls(**{**params, "random_state": None})

@@ -625,10 +625,19 @@ def _resolve_impl(x: torch.Tensor, backend: str, spec: LIFSpec):
 
 
 # ---------------------------------------------------------------------------- torch.compile
-@functools.lru_cache(maxsize=256)
 def _spec_from_key(key: str) -> LIFSpec:
     """The spec of a key (:func:`_spec_key`; also the spec stored in NIR metadata). A custom surrogate's
-    function is not in the key: its spec comes back with the default ``atan`` surrogate and a warning."""
+    function is not in the key: its spec comes back with the default ``atan`` surrogate and a warning, at
+    every read (such keys are not cached)."""
+    if '"custom:' not in key:
+        return _spec_from_plain_key(key)
+    d = json.loads(key)
+    sg = _stored_surrogate(*d.pop("surrogate"))
+    return LIFSpec(**d, surrogate=sg)
+
+
+@functools.lru_cache(maxsize=256)
+def _spec_from_plain_key(key: str) -> LIFSpec:
     d = json.loads(key)
     sg = _stored_surrogate(*d.pop("surrogate"))
     return LIFSpec(**d, surrogate=sg)
@@ -820,7 +829,7 @@ def plif_multi_step(
 
 class _FusedPLIF(torch.autograd.Function):
     """PLIF over a whole sequence in one autograd node (pure torch, any device), with the per-element charge
-    factor ``k = 1/τ = sigmoid(w)``. The forward keeps ``h_seq`` (and the spikes it returns); the backward
+    factor ``k = 1/τ = sigmoid(w)``. The forward keeps ``h_seq`` only (the spikes are recomputed); the backward
     walks back in time once and also returns ``dL/dk`` (reduced to ``k``'s shape), from
     ``∂H_t/∂k = X_t − V_{t−1} + V_reset`` (``decay_input``) or ``V_reset − V_{t−1}``, with ``V_{t−1}`` rebuilt
     from ``H_{t−1}`` and ``S_{t−1}``. The same algebra as :class:`_TorchImpl` (tested against the per-step
@@ -863,13 +872,16 @@ class _FusedPLIF(torch.autograd.Function):
             if delayed:
                 s_prev = spikes[t]
         ctx.spec = spec
-        ctx.save_for_backward(x, k, h_seq, spikes, v0)
+        # the spikes are recomputed from H in backward (saving the output would forbid in-place ops on it)
+        ctx.save_for_backward(x, k, h_seq, v0)
+        if spec.reset in ("none", "soft_delayed"):  # V_T is H_T: do not hand out a view of the saved H
+            v = v.clone()
         return spikes, v
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gs, gvT):  # type: ignore[override]
-        x, k, h_seq, spikes, v0 = ctx.saved_tensors
+        x, k, h_seq, v0 = ctx.saved_tensors
         spec = ctx.spec
         vr = spec._vr_charge
         nd = 0.0 if spec.detach_reset else 1.0
@@ -886,7 +898,7 @@ class _FusedPLIF(torch.autograd.Function):
             if c is not None:
                 g = g - c * sg
             if spec.reset == "hard":  # dV/dH = 1 − S + (V_reset − H)·σ'
-                gh = g * (spec.v_reset - h).mul_(sg).mul_(nd).sub_(spikes[t]).add_(1)
+                gh = g * (spec.v_reset - h).mul_(sg).mul_(nd).sub_(_TorchImpl._spike(h, spec)).add_(1)
             elif spec.reset == "soft":
                 gh = g * (sg * (-spec.v_th * nd)).add_(1)
             else:
@@ -899,7 +911,8 @@ class _FusedPLIF(torch.autograd.Function):
                 gx[t] = gh
             if gk is not None:  # dL/dk += dL/dH_t · ∂H_t/∂k
                 if t > 0:
-                    v_prev = _FusedPLIF._v_after(h_seq[t - 1], spikes[t - 1], spec)
+                    hp = h_seq[t - 1]
+                    v_prev = _FusedPLIF._v_after(hp, _TorchImpl._spike(hp, spec), spec)
                 else:
                     v_prev = torch.zeros_like(h) if v0 is None else v0
                 dh_dk = (x[t] - v_prev).add_(vr) if spec.decay_input else (vr - v_prev)
@@ -1145,7 +1158,7 @@ def alif_multi_step(
 
 class _FusedALIF(torch.autograd.Function):
     """ALIF over a whole sequence in one autograd node (pure torch, any device): the forward keeps ``H_t`` and
-    ``a_t``; the backward walks back in time once with the adjoints of ``V`` and ``a``. Per step, with
+    ``a_t`` (the spikes are recomputed from them); the backward walks back in time once with the adjoints of ``V`` and ``a``. Per step, with
     ``σ' = σ'(H_t − θ_t)``, ``θ_t = V_th + β·a_t``, ``n = 1 − detach_reset``, ``m = 1 − detach_adaptation``::
 
         dL/dH_t = gV·∂V_t/∂H_t + gA·m·σ' + gS_t·σ'
@@ -1181,13 +1194,15 @@ class _FusedALIF(torch.autograd.Function):
                      else (h - s * theta if lif.reset == "soft" else h))
             a = a * spec.rho + s
         ctx.spec = spec
-        ctx.save_for_backward(h_seq, a_seq, spikes)
+        ctx.save_for_backward(h_seq, a_seq)  # the spikes are recomputed from H and a in backward
+        if lif.reset == "none":  # V_T is H_T: do not hand out a view of the saved H
+            v = v.clone()
         return spikes, v, a
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
-        h_seq, a_seq, spikes = ctx.saved_tensors
+        h_seq, a_seq = ctx.saved_tensors
         spec = ctx.spec
         lif = spec.lif
         n = 0.0 if lif.detach_reset else 1.0
@@ -1199,9 +1214,12 @@ class _FusedALIF(torch.autograd.Function):
         gA = zero if gaT is None else gaT.to(h_seq.dtype)
         gx = torch.empty_like(h_seq)
         for t in range(h_seq.shape[0] - 1, -1, -1):
-            h, s = h_seq[t], spikes[t]
+            h = h_seq[t]
             theta = a_seq[t] * beta + lif.v_th
-            sg = lif.surrogate.derivative(h - theta)
+            u = h - theta
+            sg = lif.surrogate.derivative(u)
+            s = (heaviside(u, lif.ge) if lif.surrogate.spiking else lif.surrogate.primitive(u)) if lif.reset != "none" \
+                else None
             if lif.reset == "hard":
                 d = (lif.v_reset - h) * sg * n  # the reset's dependence on S through σ'
                 dv_dh, dv_da = (1 - s) + d, d * (-beta)

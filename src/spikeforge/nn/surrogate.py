@@ -55,8 +55,6 @@ SURROGATES: dict[str, tuple[int, float]] = {
     "erf": (5, 2.0),
     "piecewise_exp": (6, 1.0),
 }
-#: a custom surrogate's alpha (one object, so that equal custom surrogates compare equal despite NaN)
-_NO_ALPHA = float("nan")
 _ALIASES = {
     "rectangular": "rect",
     "piecewise_quadratic": "triangle",
@@ -76,7 +74,8 @@ class Surrogate:
         erf, piecewise_exp``.
     alpha : float, optional
         Sharpness (> 0); the support scales as ``1/alpha``. Default: the shape's usual default
-        (rect 1, triangle 1, sigmoid 4, atan 2, fast_sigmoid 25, erf 2, piecewise_exp 1).
+        (rect 1, triangle 1, sigmoid 4, atan 2, fast_sigmoid 25, erf 2, piecewise_exp 1). None for a
+        custom surrogate (:meth:`custom`).
     spiking : bool
         True (always, for training): the forward pass is the Heaviside step. False replaces it with
         the surrogate's primitive ``g`` (``g' = σ'``), which makes a layer smooth so that
@@ -87,7 +86,7 @@ class Surrogate:
     """
 
     name: str
-    alpha: float = float("nan")
+    alpha: float | None = float("nan")
     spiking: bool = True
     fn: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
     fn_primitive: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
@@ -126,7 +125,7 @@ class Surrogate:
         label = name if name is not None else getattr(derivative, "__name__", "custom")
         if not isinstance(label, str) or not label:
             raise ValueError(f"name must be a non-empty string; got {label!r}")
-        return cls(f"custom:{label}", _NO_ALPHA, spiking, derivative, primitive)
+        return cls(f"custom:{label}", None, spiking, derivative, primitive)
 
     @property
     def is_custom(self) -> bool:

@@ -920,6 +920,11 @@ class STDPUpdater:
         unknown = sorted(set(config) - known)
         if unknown:
             raise ValueError(f"unknown keys in the STDPUpdater config: {unknown}")
+        missing = [k for k in ("rule", "dt_ms") if k not in config]
+        if missing:
+            raise ValueError(f"the STDPUpdater config lacks {missing}")
+        if not isinstance(config["rule"], dict):
+            raise ValueError(f"the config's rule must be a dict of TraceSTDP fields; got {type(config['rule']).__name__}")
         try:
             rule = TraceSTDP(**config["rule"])
         except TypeError as err:
