@@ -892,13 +892,17 @@ class _FusedPLIF(torch.autograd.Function):
         gk = torch.zeros_like(h_seq[0]) if ctx.needs_input_grad[1] else None
         one_minus_k = 1 - k
         c = None  # delayed soft reset: -c·sg(H_t) completes dL/dV_t once sg(H_t) is known
-        for t in range(h_seq.shape[0] - 1, -1, -1):
+        hard = spec.reset == "hard"
+        need_s = spec.reset in ("hard", "soft")  # V_{t-1} depends on S_{t-1}
+        T = h_seq.shape[0]
+        s_t = _TorchImpl._spike(h_seq[T - 1], spec) if hard else None  # S_t, carried from step to step
+        for t in range(T - 1, -1, -1):
             h = h_seq[t]
             sg = spec.surrogate.derivative(h - spec.v_th)
             if c is not None:
                 g = g - c * sg
-            if spec.reset == "hard":  # dV/dH = 1 − S + (V_reset − H)·σ'
-                gh = g * (spec.v_reset - h).mul_(sg).mul_(nd).sub_(_TorchImpl._spike(h, spec)).add_(1)
+            if hard:  # dV/dH = 1 − S + (V_reset − H)·σ'
+                gh = g * (spec.v_reset - h).mul_(sg).mul_(nd).sub_(s_t).add_(1)
             elif spec.reset == "soft":
                 gh = g * (sg * (-spec.v_th * nd)).add_(1)
             else:
@@ -909,14 +913,15 @@ class _FusedPLIF(torch.autograd.Function):
                 torch.mul(gh, k, out=gx[t])
             else:
                 gx[t] = gh
+            s_prev = _TorchImpl._spike(h_seq[t - 1], spec) if t > 0 and (hard or (need_s and gk is not None)) else None
             if gk is not None:  # dL/dk += dL/dH_t · ∂H_t/∂k
                 if t > 0:
-                    hp = h_seq[t - 1]
-                    v_prev = _FusedPLIF._v_after(hp, _TorchImpl._spike(hp, spec), spec)
+                    v_prev = _FusedPLIF._v_after(h_seq[t - 1], s_prev, spec)  # S only read by hard / soft resets
                 else:
                     v_prev = torch.zeros_like(h) if v0 is None else v0
                 dh_dk = (x[t] - v_prev).add_(vr) if spec.decay_input else (vr - v_prev)
                 gk.addcmul_(gh, dh_dk)
+            s_t = s_prev
             g = gh * one_minus_k
             if sd:
                 c = gh * sd
