@@ -617,3 +617,25 @@ def test_updater_config_missing_keys_are_value_errors():
                 {"format": "spikeforge.STDPUpdater/1", "rule": [], "dt_ms": 1.0}):
         with pytest.raises(ValueError):
             STDPUpdater.from_config(lin, cfg)
+
+
+def test_stdp_through_batchnorm_changes_only_the_conv():
+    from spikeforge.nn import LIF, SeqToANN
+
+    torch.manual_seed(0)
+    conv, bn = torch.nn.Conv2d(2, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4)
+    net = torch.nn.Sequential(SeqToANN(conv), SeqToANN(bn), LIF(tau=2.0))
+    rule = TraceSTDP(a_plus=0.05, a_minus=0.03, tau_pre_ms=5.0, tau_post_ms=5.0, w_min=-1.0, w_max=1.0)
+    up = STDPUpdater(conv, rule, 1.0)
+    pre = (torch.rand(12, 3, 2, 6, 6) < 0.3).float()
+    bn_before = {k: v.clone() for k, v in bn.state_dict().items()}
+    w_before = conv.weight.detach().clone()
+    with torch.no_grad():
+        post = net(pre)
+    assert post.sum() > 0
+    dw = up.step(pre, post)
+    torch.testing.assert_close(conv.weight.detach(), (w_before + dw).clamp(-1.0, 1.0))
+    assert dw.abs().sum() > 0
+    for k, v in bn.state_dict().items():  # the updater never touches the BN (its running stats moved in forward)
+        if k in ("weight", "bias"):
+            assert torch.equal(v, bn_before[k])
