@@ -65,6 +65,7 @@ from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
 from .neurons import ALIF, IF, LIF, PLIF, ALIFState, Izhikevich, IzhikevichState, reset_states
 from .qcfs import QCFS, floor_ste
 from .recurrent import RecurrentLIF
+from .state import carry_state, detach_states
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synaptic import CubaLIF, synaptic_current
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
@@ -119,6 +120,8 @@ __all__ = [
     "lif_step",
     "repeat_in_time",
     "reset_states",
+    "carry_state",
+    "detach_states",
     "spike_fn",
     "surrogate",
     "to_batch_first",

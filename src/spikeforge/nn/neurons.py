@@ -124,6 +124,8 @@ def _two_state_forward(layer: nn.Module, x: torch.Tensor, state: tuple | None, s
     """``forward`` of a neuron layer with state ``(v, second)`` (:class:`ALIF`, :class:`Izhikevich`): multi-step,
     explicit single-step (``return_state``) or single-step with the state kept in ``layer.v`` and
     ``layer.<second>`` (checked against the input's shape)."""
+    if layer.step_mode == "m" and isinstance(x, torch.Tensor) and x.dim() >= 2:
+        state = _carried_in(layer, state, x.shape[1])
     if state is None:
         v = w = None
     else:
@@ -134,6 +136,7 @@ def _two_state_forward(layer: nn.Module, x: torch.Tensor, state: tuple | None, s
     kw = dict(backend=layer.backend, check_nan=layer.check_nan)
     if layer.step_mode == "m":
         s, v_next, w_next = multi_fn(x, v, w, layer.spec, **kw)
+        _carry_out(layer, state_type(v_next, w_next))
         return (s, state_type(v_next, w_next)) if layer.return_state else s
     if layer.return_state:
         s, v_next, w_next = step_fn(x, v, w, layer.spec, **kw)
@@ -151,12 +154,35 @@ def _two_state_forward(layer: nn.Module, x: torch.Tensor, state: tuple | None, s
     return s
 
 
+def _carried_in(layer: nn.Module, state, batch: int):
+    """The state a multi-step layer continues from: ``state`` when given, else, inside
+    :func:`~spikeforge.nn.carry_state`, what the layer's previous call left (None at the start). ``ValueError``
+    when a carried state was for another batch size."""
+    if state is not None or not getattr(layer, "_carry", False):
+        return state
+    carried = getattr(layer, "_carried", None)
+    if carried is not None:
+        first = carried[0] if isinstance(carried, tuple) else carried
+        if first.shape[0] != batch:
+            raise ValueError(f"{type(layer).__name__}: the carried state is for batch size {first.shape[0]}, the input has "
+                             f"{batch}; call spikeforge.nn.reset_states(net) between independent sequences")
+    return carried
+
+
+def _carry_out(layer: nn.Module, state) -> None:
+    """Keep ``state`` (the layer's state after a multi-step call) when carrying (:func:`carry_state`)."""
+    if getattr(layer, "_carry", False):
+        layer._carried = state
+
+
 def _one_state_forward(layer: nn.Module, x: torch.Tensor, v: torch.Tensor | None, multi_fn, step_fn):
     """``forward`` of a neuron layer with one state tensor (:class:`LIF`, :class:`PLIF`): multi-step,
     explicit single-step (``return_state``) or single-step with the membrane kept in ``layer.v`` (checked
     against the input's shape). ``multi_fn`` / ``step_fn`` map ``(x, v)`` to ``(spikes, v_next)``."""
     if layer.step_mode == "m":
+        v = _carried_in(layer, v, x.shape[1]) if isinstance(x, torch.Tensor) and x.dim() >= 2 else v
         s, v_next = multi_fn(x, v)
+        _carry_out(layer, v_next)
         return (s, v_next) if layer.return_state else s
     if layer.return_state:
         return step_fn(x, v)
@@ -286,8 +312,9 @@ class LIF(nn.Module):
         return self.spec.surrogate
 
     def reset_state(self) -> None:
-        """Forget the single-step membrane potential."""
+        """Forget the single-step membrane potential (and a state carried by :func:`carry_state`)."""
         self.v = None
+        self._carried = None
 
     def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
         """Spikes for input ``x`` (see the class docstring for shapes and state handling)."""
@@ -404,8 +431,9 @@ class PLIF(nn.Module):
         return self.spec.surrogate
 
     def reset_state(self) -> None:
-        """Forget the single-step membrane potential."""
+        """Forget the single-step membrane potential (and a state carried by :func:`carry_state`)."""
         self.v = None
+        self._carried = None
 
     def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
         """Spikes for input ``x`` (shapes and state handling as :class:`LIF`)."""
@@ -575,9 +603,10 @@ class ALIF(nn.Module):
         return self.spec.lif.surrogate
 
     def reset_state(self) -> None:
-        """Forget the single-step state (membrane ``v`` and adaptation ``a``)."""
+        """Forget the single-step state (membrane ``v`` and adaptation ``a``) and a carried one."""
         self.v = None
         self.a = None
+        self._carried = None
 
     def forward(
         self, x: torch.Tensor, state: ALIFState | tuple[torch.Tensor | None, torch.Tensor | None] | None = None
@@ -826,9 +855,10 @@ class Izhikevich(nn.Module):
         return self.spec.surrogate
 
     def reset_state(self) -> None:
-        """Forget the single-step state (membrane ``v`` and recovery ``u``)."""
+        """Forget the single-step state (membrane ``v`` and recovery ``u``) and a carried one."""
         self.v = None
         self.u = None
+        self._carried = None
 
     def forward(
         self,
@@ -866,7 +896,9 @@ class Izhikevich(nn.Module):
 
 def reset_states(module: nn.Module) -> None:
     """Call ``reset_state()`` on every spiking layer (:class:`LIF`, :class:`IF`, :class:`PLIF`, :class:`ALIF`,
-    :class:`Izhikevich`) inside ``module`` (and nowhere else)."""
+    :class:`Izhikevich`, :class:`~spikeforge.nn.CubaLIF`, :class:`~spikeforge.nn.RecurrentLIF`) inside ``module``
+    (and nowhere else): single-step states and states carried by :func:`~spikeforge.nn.carry_state`."""
     for m in module.modules():
-        if isinstance(m, (LIF, PLIF, ALIF, Izhikevich)):
+        if callable(getattr(m, "reset_state", None)) and (isinstance(m, (LIF, PLIF, ALIF, Izhikevich))
+                                                           or getattr(m, "_has_carried_state", False)):
             m.reset_state()

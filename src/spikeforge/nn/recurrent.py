@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .functional import LIFSpec, _check_nan, check_sequence, lif_step
-from .neurons import LIF
+from .neurons import LIF, _carried_in, _carry_out
 
 __all__ = ["RecurrentLIF"]
 
@@ -96,6 +96,7 @@ class RecurrentLIF(nn.Module):
         T, B = x.shape[:2]
         n = self.linear.out_features
         current = self.linear(x)  # [T, B, out]: one matmul for every step
+        state = _carried_in(self, state, B)
         if state is None:
             v, s = None, current.new_zeros(B, n)
         else:
@@ -113,7 +114,14 @@ class RecurrentLIF(nn.Module):
                             check_nan=False)
             out.append(s)
         spikes = torch.stack(out)
+        _carry_out(self, (v, s))
         return (spikes, (v, s)) if return_state else spikes
+
+    _has_carried_state = True
+
+    def reset_state(self) -> None:
+        """Forget a state carried by :func:`~spikeforge.nn.carry_state`."""
+        self._carried = None
 
     def extra_repr(self) -> str:
         return f"in_features={self.linear.in_features}, out_features={self.linear.out_features}, " \

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .functional import LIFSpec, _check_nan, check_sequence
-from .neurons import LIF
+from .neurons import LIF, _carried_in, _carry_out
 
 __all__ = ["CubaLIF", "synaptic_current"]
 
@@ -137,10 +137,18 @@ class CubaLIF(nn.Module):
             _check_nan(x, "input")
         if state is not None and (not isinstance(state, tuple) or len(state) != 2):
             raise ValueError(f"state must be the (i, v) pair of a previous call or None; got {type(state).__name__}")
+        state = _carried_in(self, state, x.shape[1])
         i0, v0 = (None, None) if state is None else state
         current = synaptic_current(x, self.alpha, i0)
         spikes, v = self.lif(current, v0)
+        _carry_out(self, (current[-1], v))
         return (spikes, (current[-1], v)) if return_state else spikes
+
+    _has_carried_state = True
+
+    def reset_state(self) -> None:
+        """Forget a state carried by :func:`~spikeforge.nn.carry_state`."""
+        self._carried = None
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}"
