@@ -35,3 +35,12 @@ def test_denormal_benchmark_gives_one_checksum_for_the_silent_runs(tmp_path):
     rows = json.loads((tmp_path / "d.json").read_text())["rows"]
     assert [r["run"] for r in rows][:2] == ["silent tail", "silent tail, hardware FTZ"]
     assert rows[0]["checksum"] == pytest.approx(rows[1]["checksum"], rel=1e-6) and rows[0]["checksum"] > 0
+
+
+@pytest.mark.skipif(not BENCH.exists(), reason="benchmarks/ not in this checkout")
+def test_tbptt_benchmark_runs_and_chunked_forward_equals_whole(tmp_path):
+    proc = _run("tbptt_memory.py", "--T", "60", "--B", "2", "--chunks", "60", "15", "--repeats", "1",
+                "--json", str(tmp_path / "t.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]  # the script asserts the equal forward itself
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert [r["chunk"] for r in rows] == [60, 15] and [r["passes"] for r in rows] == [1, 4]
