@@ -6,6 +6,12 @@ import torch
 from torch import nn
 
 import spikeforge.nn as sfnn
+from spikeforge.nn.neurons import _CARRIED
+
+
+def _carried(layer):
+    slot = _CARRIED.get(layer)
+    return None if slot is None else slot[0]
 
 LAYERS = {
     "LIF": lambda: sfnn.LIF(tau=2.0),
@@ -44,10 +50,10 @@ def test_recurrent_layer_and_a_network_of_several_layers():
     whole = net(x)
     with sfnn.carry_state(net):
         parts = torch.cat([net(c) for c in x.split(7)])
-        assert getattr(net[3].lif, "_carried", None) is None  # only the outer layer carries (its inner LIF does not)
-        assert net[3]._carried is not None
+        assert net[3].lif not in _CARRIED  # only the outer layer carries (its inner LIF does not)
+        assert _carried(net[3]) is not None
     torch.testing.assert_close(parts, whole)
-    assert all(getattr(m, "_carried", None) is None for m in net.modules())  # forgotten on exit
+    assert not any(m in _CARRIED for m in net.modules())  # forgotten on exit
 
 
 def test_truncated_bptt_cuts_the_graph_and_reset_states_starts_afresh():
@@ -91,3 +97,20 @@ def test_single_step_states_are_detached_too():
     assert layer.v.requires_grad
     sfnn.detach_states(layer)
     assert not layer.v.requires_grad
+
+
+def test_copies_do_not_carry_and_nested_blocks_continue_the_outer_state():
+    import copy
+
+    layer = sfnn.LIF(tau=2.0)
+    x = _x()
+    whole = layer(x)
+    with sfnn.carry_state(layer):
+        first = layer(x[:10])
+        best = copy.deepcopy(layer)  # e.g. keeping the best model: works mid-sequence, and the copy is stateless
+        assert best not in _CARRIED and torch.equal(best(x[10:]), best(x[10:]))
+        with sfnn.carry_state(layer):  # nested: continues, and leaves the state to the outer block
+            second = layer(x[10:17])
+        third = layer(x[17:])
+    torch.testing.assert_close(torch.cat([first, second, third]), whole)
+    assert layer not in _CARRIED

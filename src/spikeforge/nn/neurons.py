@@ -17,6 +17,7 @@ With ``return_state=True`` the state is explicit in both modes: ``forward(x, v)`
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import torch
@@ -154,13 +155,19 @@ def _two_state_forward(layer: nn.Module, x: torch.Tensor, state: tuple | None, s
     return s
 
 
+#: ``layer -> [state]`` for the layers inside :func:`~spikeforge.nn.carry_state` (keyed weakly by the layer
+#: object, so copies, pickles and replicas of a layer never carry and a dropped layer leaves no entry)
+_CARRIED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _carried_in(layer: nn.Module, state, batch: int):
     """The state a multi-step layer continues from: ``state`` when given, else, inside
     :func:`~spikeforge.nn.carry_state`, what the layer's previous call left (None at the start). ``ValueError``
     when a carried state was for another batch size."""
-    if state is not None or not getattr(layer, "_carry", False):
+    if state is not None:
         return state
-    carried = getattr(layer, "_carried", None)
+    slot = _CARRIED.get(layer)
+    carried = None if slot is None else slot[0]
     if carried is not None:
         first = carried[0] if isinstance(carried, tuple) else carried
         if first.shape[0] != batch:
@@ -171,8 +178,16 @@ def _carried_in(layer: nn.Module, state, batch: int):
 
 def _carry_out(layer: nn.Module, state) -> None:
     """Keep ``state`` (the layer's state after a multi-step call) when carrying (:func:`carry_state`)."""
-    if getattr(layer, "_carry", False):
-        layer._carried = state
+    slot = _CARRIED.get(layer)
+    if slot is not None:
+        slot[0] = state
+
+
+def _forget_carried(layer: nn.Module) -> None:
+    """Drop a state carried by :func:`carry_state` (the layer keeps carrying from rest)."""
+    slot = _CARRIED.get(layer)
+    if slot is not None:
+        slot[0] = None
 
 
 def _one_state_forward(layer: nn.Module, x: torch.Tensor, v: torch.Tensor | None, multi_fn, step_fn):
@@ -314,7 +329,7 @@ class LIF(nn.Module):
     def reset_state(self) -> None:
         """Forget the single-step membrane potential (and a state carried by :func:`carry_state`)."""
         self.v = None
-        self._carried = None
+        _forget_carried(self)
 
     def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
         """Spikes for input ``x`` (see the class docstring for shapes and state handling)."""
@@ -433,7 +448,7 @@ class PLIF(nn.Module):
     def reset_state(self) -> None:
         """Forget the single-step membrane potential (and a state carried by :func:`carry_state`)."""
         self.v = None
-        self._carried = None
+        _forget_carried(self)
 
     def forward(self, x: torch.Tensor, v: torch.Tensor | None = None):
         """Spikes for input ``x`` (shapes and state handling as :class:`LIF`)."""
@@ -606,7 +621,7 @@ class ALIF(nn.Module):
         """Forget the single-step state (membrane ``v`` and adaptation ``a``) and a carried one."""
         self.v = None
         self.a = None
-        self._carried = None
+        _forget_carried(self)
 
     def forward(
         self, x: torch.Tensor, state: ALIFState | tuple[torch.Tensor | None, torch.Tensor | None] | None = None
@@ -858,7 +873,7 @@ class Izhikevich(nn.Module):
         """Forget the single-step state (membrane ``v`` and recovery ``u``) and a carried one."""
         self.v = None
         self.u = None
-        self._carried = None
+        _forget_carried(self)
 
     def forward(
         self,

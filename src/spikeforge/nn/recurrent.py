@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .functional import LIFSpec, _check_nan, check_sequence, lif_step
-from .neurons import LIF, _carried_in, _carry_out
+from .neurons import LIF, _carried_in, _carry_out, _forget_carried
 
 __all__ = ["RecurrentLIF"]
 
@@ -121,7 +121,7 @@ class RecurrentLIF(nn.Module):
 
     def reset_state(self) -> None:
         """Forget a state carried by :func:`~spikeforge.nn.carry_state`."""
-        self._carried = None
+        _forget_carried(self)
 
     def extra_repr(self) -> str:
         return f"in_features={self.linear.in_features}, out_features={self.linear.out_features}, " \

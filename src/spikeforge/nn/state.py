@@ -14,8 +14,9 @@ chunks::
 Inside the context the layers (:class:`~spikeforge.nn.LIF`, ``IF``, ``PLIF``, ``ALIF``, ``Izhikevich``,
 ``CubaLIF``, ``RecurrentLIF``) continue from their carried state when a call gives none, so chunked calls
 equal one call over the whole sequence (spikes and states; tested). Leaving the context forgets the carried
-states; :func:`~spikeforge.nn.reset_states` forgets them inside it (between independent sequences). The state
-lives on the layer objects: the context is for one model at a time, not for models shared between threads.
+states; :func:`~spikeforge.nn.reset_states` forgets them inside it (between independent sequences). The states
+are kept beside the layer objects (copies and replicas of a layer do not carry); do not share one model between
+threads inside the block.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .neurons import ALIF, LIF, PLIF, Izhikevich
+from .neurons import _CARRIED, ALIF, LIF, PLIF, Izhikevich
 from .recurrent import RecurrentLIF
 from .synaptic import CubaLIF
 
@@ -45,7 +46,13 @@ def _stateful_layers(model: nn.Module) -> list[nn.Module]:
 def carry_state(model: nn.Module) -> Iterator[nn.Module]:
     """Within the block, every multi-step neuron layer of ``model`` continues from the state its previous call
     left (``[B, ...]`` tensors; a state passed explicitly still wins). On exit the carried states are
-    forgotten and the layers are stateless again.
+    forgotten and the layers are stateless again. A nested block over layers already carried continues their
+    states and leaves them to the outer block.
+
+    The carried states are kept beside the layers (keyed by the layer objects), not in them: a copy
+    (``copy.deepcopy``, ``fold_batchnorm``, ``torch.save``) or a ``DataParallel`` replica of a layer is
+    stateless and does not carry. A neuron module used at two places of one forward pass would share one
+    carried state: give each use its own module.
 
     Raises
     ------
@@ -57,14 +64,14 @@ def carry_state(model: nn.Module) -> Iterator[nn.Module]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
-    layers = _stateful_layers(model)
-    for m in layers:
-        m._carry, m._carried = True, None
+    mine = [m for m in _stateful_layers(model) if m not in _CARRIED]
+    for m in mine:
+        _CARRIED[m] = [None]
     try:
         yield model
     finally:
-        for m in layers:
-            m._carry, m._carried = False, None
+        for m in mine:
+            _CARRIED.pop(m, None)
 
 
 def _detach(state):
@@ -81,8 +88,9 @@ def detach_states(model: nn.Module) -> None:
     single-step ``v`` / ``a`` / ``u``) from the autograd graph, in place: the values stay, the history
     behind them is cut (truncated BPTT)."""
     for m in _stateful_layers(model):
-        if getattr(m, "_carried", None) is not None:
-            m._carried = _detach(m._carried)
+        slot = _CARRIED.get(m)
+        if slot is not None and slot[0] is not None:
+            slot[0] = _detach(slot[0])
         for name in ("v", "a", "u"):
             if isinstance(getattr(m, name, None), torch.Tensor):
                 setattr(m, name, getattr(m, name).detach())

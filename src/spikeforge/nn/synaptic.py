@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .functional import LIFSpec, _check_nan, check_sequence
-from .neurons import LIF, _carried_in, _carry_out
+from .neurons import LIF, _carried_in, _carry_out, _forget_carried
 
 __all__ = ["CubaLIF", "synaptic_current"]
 
@@ -148,7 +148,7 @@ class CubaLIF(nn.Module):
 
     def reset_state(self) -> None:
         """Forget a state carried by :func:`~spikeforge.nn.carry_state`."""
-        self._carried = None
+        _forget_carried(self)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}"
