@@ -22,7 +22,8 @@ through ``S`` inside the reset.
 
 Adaptive LIF (:class:`ALIFSpec`, :func:`alif_step`, :func:`alif_multi_step_reference`): the same charge and
 reset around a threshold ``θ_t = V_th + β·a_t`` that each spike raises, ``a_t = ρ·a_{t-1} + S_{t-1}``,
-``ρ = exp(−1/τ_a)`` (Bellec et al. 2018). Pure torch (a per-step autograd loop), no fused kernel.
+``ρ = exp(−1/τ_a)`` (Bellec et al. 2018). Pure torch: one fused autograd node (:func:`alif_multi_step`) or the
+per-step autograd loop (:func:`alif_multi_step_reference`); no compiled kernel.
 
 Izhikevich (2003) (:class:`IzhikevichSpec`, :func:`izhikevich_step`, :func:`izhikevich_multi_step_reference`):
 ``v' = 0.04·v² + 5·v + 140 − u + I``, ``u' = a·(b·v − u)``, spike and ``v ← c``, ``u ← u + d`` at
@@ -1009,7 +1010,7 @@ class ALIFSpec:
         return math.exp(-1.0 / self.tau_a)
 
 
-#: ``backend=`` values ALIF accepts: both run the pure-torch per-step autograd loop
+#: ``backend=`` values ALIF accepts: ``auto`` / ``torch`` run the fused autograd node, ``reference`` the per-step loop
 ALIF_BACKENDS = ("auto", "torch", "reference")
 
 
