@@ -66,6 +66,12 @@ from .neurons import ALIF, IF, LIF, PLIF, ALIFState, Izhikevich, IzhikevichState
 from .qcfs import QCFS, floor_ste
 from .recurrent import RecurrentLIF
 from .state import carry_state, detach_states
+from .stochastic import (
+    ProbabilisticNeuron,
+    StochasticLIF,
+    probabilistic_spikes,
+    stochastic_lif_multi_step,
+)
 from .surrogate import SURROGATES, Surrogate, spike_fn, surrogate
 from .synaptic import CubaLIF, synaptic_current
 from .synops import E_AC_PJ, E_MAC_PJ, WEIGHT_LAYERS, SynOpsReport, SynOpsRow, count_synops
@@ -122,6 +128,10 @@ __all__ = [
     "reset_states",
     "carry_state",
     "detach_states",
+    "ProbabilisticNeuron",
+    "StochasticLIF",
+    "probabilistic_spikes",
+    "stochastic_lif_multi_step",
     "spike_fn",
     "surrogate",
     "to_batch_first",
