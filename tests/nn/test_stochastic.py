@@ -110,3 +110,13 @@ def test_errors():
         sfnn.probabilistic_spikes(torch.full((2, 2), float("nan")))
     with pytest.raises(TypeError, match="floating"):
         sfnn.probabilistic_spikes(torch.ones(2, 2, dtype=torch.int64))
+
+
+def test_count_synops_treats_stochastic_outputs_as_events():
+    from torch import nn
+
+    for neuron in (sfnn.StochasticLIF(2.0, generator=torch.Generator().manual_seed(0)),
+                   sfnn.ProbabilisticNeuron(torch.Generator().manual_seed(0))):
+        net = nn.Sequential(nn.Linear(4, 6), neuron, nn.Linear(6, 2))
+        rep = sfnn.count_synops(net, torch.rand(5, 3, 4))
+        assert {r.name: r.kind for r in rep.rows} == {"0": "mac", "2": "ac"}

@@ -91,6 +91,8 @@ class ProbabilisticNeuron(nn.Module):
         Source of the draws (default: torch's global generator). A seeded generator makes runs repeat.
     """
 
+    step_mode = "m"  # multi-step only: [T, B, ...] in and out
+
     def __init__(self, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if generator is not None and not isinstance(generator, torch.Generator):
@@ -203,6 +205,8 @@ class StochasticLIF(nn.Module):
     check_nan : bool
         Raise ``ValueError`` on NaN input.
     """
+
+    step_mode = "m"  # multi-step only: [T, B, ...] in and out
 
     def __init__(self, tau: float | None = None, *, decay: float | None = None, decay_input: bool = True,
                  v_th: float = 1.0, v_reset: float | None = 0.0, reset: str | None = None, detach_reset: bool = False,

@@ -81,6 +81,7 @@ from torch import nn
 from .models import ConvSNN, SpikingResNet19
 from .neurons import ALIF, LIF, PLIF, Izhikevich
 from .recurrent import RecurrentLIF
+from .stochastic import ProbabilisticNeuron, StochasticLIF
 from .synaptic import CubaLIF
 
 __all__ = ["E_AC_PJ", "E_MAC_PJ", "WEIGHT_LAYERS", "SynOpsReport", "SynOpsRow", "count_synops"]
@@ -474,7 +475,8 @@ def _layout(model: nn.Module, x: torch.Tensor, spiking: tuple[type[nn.Module], .
         time_first = any(
             getattr(m, "step_mode", None) == "m" and id(m) not in inner
             for m in model.modules()
-            if isinstance(m, (LIF, PLIF, ALIF, Izhikevich, SpikingActivation, *spiking))
+            if isinstance(m, (LIF, PLIF, ALIF, Izhikevich, SpikingActivation, StochasticLIF, ProbabilisticNeuron,
+                              *spiking))
         )
     if time_first:
         if x.dim() < 2:
@@ -622,7 +624,8 @@ def count_synops(
     if static_input:
         tracker.mark_static(x)
     acc: dict[str, _Acc] = {}
-    neuron_types = (LIF, PLIF, ALIF, Izhikevich, CubaLIF, RecurrentLIF, SpikingActivation, *spiking_types)
+    neuron_types = (LIF, PLIF, ALIF, Izhikevich, CubaLIF, RecurrentLIF, SpikingActivation, StochasticLIF,
+                    ProbabilisticNeuron, *spiking_types)
     # [whether the first weight layer to run read x itself, unbatched]
     unbatched_input: list[bool] = []
 
