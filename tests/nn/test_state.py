@@ -21,7 +21,19 @@ LAYERS = {
     "ALIF": lambda: sfnn.ALIF(tau=2.0, beta=0.4, tau_a=6.0),
     "Izhikevich": lambda: sfnn.Izhikevich(),
     "CubaLIF": lambda: sfnn.CubaLIF(alpha=0.6),
+    "StochasticLIF (half draws: deterministic)": lambda: _HalfDraws(),
 }
+
+
+class _HalfDraws(torch.nn.Module):
+    """StochasticLIF with every draw 1/2, so that chunked and whole calls can be compared exactly."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = sfnn.StochasticLIF(2.0, beta=6.0)
+
+    def forward(self, x):
+        return self.inner(x, u=torch.full_like(x, 0.5))
 
 
 def _x(T=24, B=3, N=6, seed=0):

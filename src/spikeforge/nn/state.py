@@ -12,7 +12,7 @@ chunks::
             sfnn.detach_states(net)                  # truncate: the next chunk does not backprop into this one
 
 Inside the context the layers (:class:`~spikeforge.nn.LIF`, ``IF``, ``PLIF``, ``ALIF``, ``Izhikevich``,
-``CubaLIF``, ``RecurrentLIF``) continue from their carried state when a call gives none, so chunked calls
+``CubaLIF``, ``RecurrentLIF``, ``StochasticLIF``) continue from their carried state when a call gives none, so chunked calls
 equal one call over the whole sequence (spikes and states; tested). Leaving the context forgets the carried
 states; :func:`~spikeforge.nn.reset_states` forgets them inside it (between independent sequences). The states
 are kept beside the layer objects (copies and replicas of a layer do not carry); do not share one model between
@@ -29,12 +29,13 @@ from torch import nn
 
 from .neurons import _CARRIED, ALIF, LIF, PLIF, Izhikevich
 from .recurrent import RecurrentLIF
+from .stochastic import StochasticLIF
 from .synaptic import CubaLIF
 
 __all__ = ["carry_state", "detach_states"]
 
 _COMPOSITE = (CubaLIF, RecurrentLIF)  # layers that hold their own neuron: only the outer layer carries
-_NEURONS = (LIF, PLIF, ALIF, Izhikevich, *_COMPOSITE)
+_NEURONS = (LIF, PLIF, ALIF, Izhikevich, StochasticLIF, *_COMPOSITE)
 
 
 def _stateful_layers(model: nn.Module) -> list[nn.Module]:

@@ -38,8 +38,8 @@ import numbers
 import torch
 from torch import nn
 
-from .functional import LIFSpec, _check_nan, check_sequence
-from .neurons import _lif_repr_parts, _lif_spec
+from .functional import LIFSpec, _check_nan, _state_like, check_sequence
+from .neurons import _carried_in, _carry_out, _forget_carried, _lif_repr_parts, _lif_spec
 
 __all__ = ["ProbabilisticNeuron", "StochasticLIF", "probabilistic_spikes", "stochastic_lif_multi_step"]
 
@@ -170,7 +170,7 @@ def stochastic_lif_multi_step(
     if v0 is None:
         v = torch.full_like(x_seq[0], spec.v_reset if spec.reset == "hard" else 0.0)
     else:
-        v = v0.to(x_seq.dtype).expand_as(x_seq[0])
+        v = _state_like(v0, x_seq, "initial state v0")
     nd = 0.0 if spec.detach_reset else 1.0
     spikes = []
     for t in range(x_seq.shape[0]):
@@ -190,7 +190,8 @@ def stochastic_lif_multi_step(
 
 class StochasticLIF(nn.Module):
     """Escape-noise LIF layer over ``[T, B, ...]`` (:func:`stochastic_lif_multi_step`): multi-step,
-    stateless between calls (pass ``v`` to continue a sequence; ``return_state=True`` returns it).
+    stateless between calls (pass ``v`` to continue a sequence; ``return_state=True`` returns it; inside
+    :func:`~spikeforge.nn.carry_state` it continues by itself).
 
     Parameters
     ----------
@@ -226,9 +227,18 @@ class StochasticLIF(nn.Module):
     def forward(self, x: torch.Tensor, v: torch.Tensor | None = None, *, u: torch.Tensor | None = None):
         """Spikes ``[T, B, ...]`` of input ``x`` ``[T, B, ...]`` (``v``: the membrane to continue from;
         ``u``: the draws, to replay a run)."""
+        if isinstance(x, torch.Tensor) and x.dim() >= 2:
+            v = _carried_in(self, v, x.shape[1])
         s, v_next = stochastic_lif_multi_step(x, v, self.spec, beta=self.beta, u=u, generator=self.generator,
                                               check_nan=self.check_nan)
+        _carry_out(self, v_next)
         return (s, v_next) if self.return_state else s
+
+    _has_carried_state = True
+
+    def reset_state(self) -> None:
+        """Forget a state carried by :func:`~spikeforge.nn.carry_state`."""
+        _forget_carried(self)
 
     def extra_repr(self) -> str:
         parts = [p for p in _lif_repr_parts(self.spec) if not p.startswith(("surrogate", "spike_compare"))]
