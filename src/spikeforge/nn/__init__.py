@@ -2,11 +2,15 @@
 
 - :class:`LIF`, :class:`IF`: spiking neurons with a fused multi-step forward/backward (compiled CPU
   kernel, optional Triton kernel on CUDA, pure-torch fallback), single- and multi-step modes,
-  hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing and seven surrogates.
+  hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing, seven surrogates and custom ones.
 - :class:`CubaLIF`: current-based LIF with an exponential synapse (snnTorch ``Synaptic``, Norse ``LIF``, NIR ``CubaLIF``).
 - :class:`RecurrentLIF`: a LIF layer with recurrent weights on its own spikes (snnTorch's ``RLeaky``).
-- :class:`PLIF`: LIF with a learned membrane time constant (Fang et al. 2021), pure torch.
-- :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), pure torch, state ``(v, a)``.
+- :class:`PLIF`: LIF with a learned membrane time constant (Fang et al. 2021), one fused pure-torch autograd node.
+- :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), one fused pure-torch autograd node, state ``(v, a)``.
+- :class:`ProbabilisticNeuron` (seed 000's neuron, for STDP on torch) and :class:`StochasticLIF` (escape noise,
+  differentiable) (:mod:`spikeforge.nn.stochastic`).
+- :func:`carry_state`, :func:`detach_states` (:mod:`spikeforge.nn.state`): layers continue from their previous
+  call's state, for truncated BPTT over long sequences.
 - :class:`Izhikevich`: Izhikevich (2003) neurons (presets RS, IB, CH, FS, LTS), pure torch, state ``(v, u)``.
 - :class:`BatchFirst`, :func:`to_time_first`, :func:`to_batch_first`: batch-first ``[B, T, ...]`` data
   around the time-first layers.
