@@ -15,7 +15,6 @@ is what the torch profiler sees allocated during one call. Never asserted in tes
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -27,19 +26,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _layer_args import parse_layer_args  # noqa: E402
 from deep_snn_speed import peak_memory_mb  # noqa: E402  (one definition of the memory measurement)
 
 SHAPE = (8, 32, 64, 16, 16)
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--shape", type=lambda v: tuple(int(d) for d in v.split(",")), default=SHAPE,
-                    help=f"input shape, comma-separated (default {','.join(map(str, SHAPE))}; smaller for a smoke test)")
-    args = ap.parse_args(argv)
+    args = parse_layer_args(argv, __doc__.splitlines()[0], SHAPE, 5)
     shape = args.shape
     torch.set_num_threads(args.threads)
     from spikeforge.nn import PLIF
