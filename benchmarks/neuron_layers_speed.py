@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _layer_args import parse_layer_args  # noqa: E402
+from _layer_args import setup_layer_bench  # noqa: E402
 from deep_snn_speed import peak_memory_mb  # noqa: E402  (one definition of the memory measurement)
 
 SHAPE = (16, 64, 4096)
@@ -43,14 +43,9 @@ def _slice_loop_current(x: torch.Tensor, alpha: float) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_layer_args(argv, __doc__.splitlines()[0], SHAPE, 7)
+    args, x0, r = setup_layer_bench(argv, __doc__.splitlines()[0], SHAPE, 7)
     shape = args.shape
-    torch.set_num_threads(args.threads)
     import spikeforge.nn as sfnn
-
-    g = torch.Generator().manual_seed(0)
-    x0 = torch.randn(shape, generator=g) * 0.8 + 0.4
-    r = torch.randn(shape, generator=g)
     cuba_old = sfnn.CubaLIF(alpha=0.5)
 
     def old_cuba(x: torch.Tensor) -> torch.Tensor:

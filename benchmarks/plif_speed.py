@@ -26,21 +26,16 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _layer_args import parse_layer_args  # noqa: E402
+from _layer_args import setup_layer_bench  # noqa: E402
 from deep_snn_speed import peak_memory_mb  # noqa: E402  (one definition of the memory measurement)
 
 SHAPE = (8, 32, 64, 16, 16)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_layer_args(argv, __doc__.splitlines()[0], SHAPE, 5)
+    args, x0, r = setup_layer_bench(argv, __doc__.splitlines()[0], SHAPE, 5)
     shape = args.shape
-    torch.set_num_threads(args.threads)
     from spikeforge.nn import PLIF
-
-    g = torch.Generator().manual_seed(0)
-    x0 = torch.randn(shape, generator=g) * 0.8 + 0.4
-    r = torch.randn(shape, generator=g)
 
     def make(layer) -> Callable[[], tuple]:
         def run():
