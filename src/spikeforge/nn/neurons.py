@@ -357,7 +357,8 @@ class IF(LIF):
 
 class PLIF(nn.Module):
     """Parametric LIF (Fang et al. 2021; SpikingJelly's ``ParametricLIFNode``): :class:`LIF` whose membrane
-    time constant is learned, ``1/τ = sigmoid(w)`` with ``w`` an ``nn.Parameter`` (pure torch, autograd).
+    time constant is learned, ``1/τ = sigmoid(w)`` with ``w`` an ``nn.Parameter`` (pure torch: one fused
+    autograd node with a hand-written backward).
 
     Parameters
     ----------
