@@ -120,3 +120,22 @@ def test_count_synops_treats_stochastic_outputs_as_events():
         net = nn.Sequential(nn.Linear(4, 6), neuron, nn.Linear(6, 2))
         rep = sfnn.count_synops(net, torch.rand(5, 3, 4))
         assert {r.name: r.kind for r in rep.rows} == {"0": "mac", "2": "ac"}
+
+
+def test_review_precision_and_devices():
+    # a float64 draw just below 1 is not rounded to 1 before the comparison with a float32 current of 1
+    assert sfnn.probabilistic_spikes(torch.tensor([[1.0]]), u=torch.tensor([[1 - 1e-10]], dtype=torch.float64)) == 1
+    cur, u = torch.tensor([[0.5]]), torch.tensor([[0.5 - 1e-10]], dtype=torch.float64)
+    assert bool(sfnn.probabilistic_spikes(cur, u=u)) == bool(probabilistic_step(cur.numpy(), u.numpy())[0, 0])
+    # with draws 1/2 the escape-noise LIF fires for H just above V_th, where sigmoid(β(H − V_th)) rounds to 1/2
+    th = 0.01
+    h_above = torch.nextafter(torch.tensor(th), torch.tensor(1.0))
+    layer = sfnn.StochasticLIF(decay=0.0, decay_input=False, v_th=th, beta=5.0)  # H = X at the first step
+    assert float(torch.sigmoid(5.0 * (h_above - th))) == 0.5
+    assert layer(h_above.view(1, 1, 1), u=torch.full((1, 1, 1), 0.5)).item() == 1.0
+    assert layer(torch.tensor(th).view(1, 1, 1), u=torch.full((1, 1, 1), 0.5)).item() == 0.0
+    # a generator on another device than the input is a clear error (meta stands in for a second device)
+    from spikeforge.nn.stochastic import _draws
+
+    with pytest.raises(ValueError, match="generator is on"):
+        _draws(None, torch.empty(2, 2, device="meta"), torch.Generator())

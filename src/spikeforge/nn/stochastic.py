@@ -9,8 +9,9 @@ Two models:
 
   :func:`probabilistic_spikes`, :class:`ProbabilisticNeuron`. With the same draws it is
   :func:`spikeforge.neurons.probabilistic.probabilistic_step` (the numpy reference of seed 000's engine)
-  element for element. Put an ``nn.Linear`` with weights in [0, 1] before it and train that with
-  :class:`~spikeforge.plasticity.STDPUpdater`: probabilistic neurons with local plasticity, batched in torch.
+  element for element (a given ``u`` is compared at the wider precision of ``u`` and ``I``). Put an
+  ``nn.Linear`` with weights in [0, 1] before it and train that with :class:`~spikeforge.plasticity.STDPUpdater`:
+  probabilistic neurons with local plasticity, batched in torch.
 
 * **Escape-noise LIF** (Gerstner & Kistler's escape noise; the "stochastic" neurons of snnTorch and
   SpikingJelly's noisy neurons): the LIF charge and reset of a :class:`~spikeforge.nn.functional.LIFSpec`, but
@@ -21,8 +22,9 @@ Two models:
       S_t = 1[U_t < p_t]
       V_t = reset(H_t, S_t)
 
-  :func:`stochastic_lif_multi_step`, :class:`StochasticLIF`. β → ∞ is the deterministic LIF (with draws
-  ``U = 1/2`` it fires exactly at ``H > V_th``: tested). The gradient of the sampled spike is the derivative of
+  :func:`stochastic_lif_multi_step`, :class:`StochasticLIF`. β → ∞ is the deterministic LIF, and with draws
+  ``U = 1/2`` it fires exactly at ``H > V_th`` (the draw is compared on the logit scale, ``logit(U) < β·(H −
+  V_th)``, so the sigmoid's rounding near 1/2 does not enter; tested). The gradient of the sampled spike is the derivative of
   its probability, ``∂S/∂H := dp/dH = β·p·(1 − p)`` (the score-free "stochastic straight-through"
   estimator), so the layer trains with backpropagation like a LIF whose surrogate is the sigmoid.
 
@@ -45,15 +47,19 @@ __all__ = ["ProbabilisticNeuron", "StochasticLIF", "probabilistic_spikes", "stoc
 
 
 def _draws(u: torch.Tensor | None, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Uniform(0, 1) draws of ``like``'s shape: ``u`` checked, or fresh ones from ``generator``."""
+    """Uniform(0, 1) draws of ``like``'s shape: ``u`` checked (kept in its own dtype, so that comparisons run at
+    the wider precision of the two), or fresh ones from ``generator`` (on ``like``'s device)."""
     if u is None:
+        if generator is not None and generator.device.type != like.device.type:
+            raise ValueError(f"the generator is on {generator.device} but the input on {like.device}; give a "
+                             f"torch.Generator(device={like.device.type!r})")
         return torch.rand(like.shape, generator=generator, dtype=like.dtype, device=like.device)
     if not isinstance(u, torch.Tensor) or tuple(u.shape) != tuple(like.shape):
         got = tuple(u.shape) if isinstance(u, torch.Tensor) else type(u).__name__
         raise ValueError(f"u must be a tensor of the input's shape {tuple(like.shape)}; got {got}")
     if bool(((u < 0) | (u >= 1) | torch.isnan(u)).any()):
         raise ValueError("u must hold uniform draws in [0, 1)")
-    return u.to(dtype=like.dtype, device=like.device)
+    return u.to(device=like.device)
 
 
 def probabilistic_spikes(current: torch.Tensor, *, u: torch.Tensor | None = None,
@@ -104,16 +110,21 @@ class ProbabilisticNeuron(nn.Module):
         return probabilistic_spikes(check_sequence(current, name="current"), u=u, generator=self.generator)
 
 
-class _BernoulliST(torch.autograd.Function):
-    """``S = 1[U < p]`` forward; ``dS/dp := 1`` backward (so ``dS/dH = dp/dH`` through the sigmoid)."""
+class _EscapeSpike(torch.autograd.Function):
+    """Forward ``S = 1[logit(U) < z]`` (the same event as ``U < sigmoid(z)``, without the rounding of the
+    sigmoid near 1/2: with ``U = 1/2`` it is exactly ``z > 0``); backward ``dS/dz := p·(1 − p)``,
+    ``p = sigmoid(z)``, the derivative of the firing probability."""
 
     @staticmethod
-    def forward(ctx, p, u):  # type: ignore[override]
-        return (u < p).to(p.dtype)
+    def forward(ctx, z, logit_u):  # type: ignore[override]
+        ctx.save_for_backward(z)
+        return (logit_u < z).to(z.dtype)
 
     @staticmethod
     def backward(ctx, g):  # type: ignore[override]
-        return g, None
+        (z,) = ctx.saved_tensors
+        p = torch.sigmoid(z)
+        return g * p * (1 - p), None
 
 
 def _check_beta(beta: object) -> float:
@@ -166,7 +177,7 @@ def stochastic_lif_multi_step(
         raise ValueError("StochasticLIF does not support reset='soft_delayed'; use 'hard', 'soft' or 'none'")
     if check_nan:
         _check_nan(x_seq)
-    draws = _draws(u, x_seq, generator)
+    logit_u = torch.logit(_draws(u, x_seq, generator))  # −inf for a draw of 0: always fires
     if v0 is None:
         v = torch.full_like(x_seq[0], spec.v_reset if spec.reset == "hard" else 0.0)
     else:
@@ -175,8 +186,7 @@ def stochastic_lif_multi_step(
     spikes = []
     for t in range(x_seq.shape[0]):
         h = spec.charge_fn(v, x_seq[t])
-        p = torch.sigmoid(beta * (h - spec.v_th))
-        s = _BernoulliST.apply(p, draws[t])
+        s = _EscapeSpike.apply(beta * (h - spec.v_th), logit_u[t])
         sr = s.detach() + nd * (s - s.detach())  # detach_reset: no gradient through S in the reset
         if spec.reset == "hard":
             v = h + sr * (spec.v_reset - h)
