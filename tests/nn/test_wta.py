@@ -121,3 +121,12 @@ def test_empty_batch_gives_empty_output_without_touching_theta():
     layer = WTALayer(5, 4, theta_plus=0.1)
     out = layer(torch.rand(4, 0, 5))
     assert out.shape == (4, 0, 4) and bool((layer.theta == 0).all())
+
+
+def test_jit_trace_in_eval_mode_matches_eager():
+    layer = WTALayer(5, 4, k=2, theta_plus=0.1).eval()
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(6, 2, 5, generator=g) < 0.5).float()
+    traced = torch.jit.trace(layer, (x,), check_trace=False)
+    x2 = (torch.rand(6, 2, 5, generator=g) < 0.5).float()
+    assert torch.equal(traced(x2), layer(x2))

@@ -61,7 +61,7 @@ def kwta_step(v: Tensor, threshold: Tensor | float, k: int = 1) -> Tensor:
         return (over >= 0).to(v.dtype)
     # stable ranking (ties: lower index first): sort by −over, stable, and keep the first k
     order = torch.sort(-over, dim=1, stable=True).indices[:, :k]
-    chosen = torch.zeros_like(over, dtype=torch.bool).scatter_(1, order, True)
+    chosen = torch.zeros_like(over, dtype=torch.bool).scatter_(1, order, torch.ones_like(order, dtype=torch.bool))
     return (chosen & (over >= 0)).to(v.dtype)
 
 
