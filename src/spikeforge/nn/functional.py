@@ -1179,30 +1179,14 @@ class _FusedALIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, a0, spec):  # type: ignore[override]
         ctx.set_materialize_grads(False)
-        lif = spec.lif
         v = torch.zeros_like(x[0]) if v0 is None else v0
         a = a0
         h_seq, a_seq, spikes = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
-        for t in range(x.shape[0]):
-            h = h_seq[t]
-            h.copy_(lif.charge_fn(v, x[t]))
+        for t in range(x.shape[0]):  # the reference's step (autograd is off inside forward)
             a_seq[t] = a
-            theta = a * spec.beta + lif.v_th
-            if lif.surrogate.spiking:
-                sb = h >= theta if lif.ge else h > theta
-                spikes[t] = sb
-                s = spikes[t]
-                v = h.masked_fill(sb, lif.v_reset) if lif.reset == "hard" else (h - s * theta if lif.reset == "soft" else h)
-            else:
-                s = spikes[t]
-                s.copy_(lif.surrogate.primitive(h - theta))
-                v = (s * lif.v_reset + (1 - s) * h if lif.reset == "hard"
-                     else (h - s * theta if lif.reset == "soft" else h))
-            a = a * spec.rho + s
+            spikes[t], v, a, h_seq[t], _ = _alif_update(x[t], v, a, spec)
         ctx.spec = spec
         ctx.save_for_backward(h_seq, a_seq)  # the spikes are recomputed from H and a in backward
-        if lif.reset == "none":  # V_T is H_T: do not hand out a view of the saved H
-            v = v.clone()
         return spikes, v, a
 
     @staticmethod
