@@ -78,7 +78,7 @@ def check_features(
         of features, or DataFrame columns that differ from those seen at fit time.
     """
     if owner is not None:
-        _check_feature_names(owner, X, reset=reset)
+        check_feature_names(owner, X, reset=reset)
     if X is None:
         raise TypeError(f"{name} is None; expected a 2-D array of shape [n_samples, n_features]")
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
@@ -144,6 +144,21 @@ def _feature_names(X: Any) -> np.ndarray | None:
     return names if names.size and all(isinstance(c, str) for c in names) else None
 
 
+def feature_names_to_meta(owner: Any) -> list[str] | None:
+    """``owner.feature_names_in_`` as a JSON-able list for a model file, None when absent."""
+    names = getattr(owner, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def feature_names_from_meta(owner: Any, names: Any) -> None:
+    """Restore ``owner.feature_names_in_`` from :func:`feature_names_to_meta`'s value (None: no names)."""
+    if names is None:
+        if hasattr(owner, "feature_names_in_"):
+            del owner.feature_names_in_
+        return
+    owner.feature_names_in_ = np.asarray(list(names), dtype=object)
+
+
 def check_feature_names(owner: Any, X: Any, *, reset: bool) -> None:
     """scikit-learn's feature-name contract: store names at fit, compare them afterwards.
 
@@ -163,26 +178,6 @@ def check_feature_names(owner: Any, X: Any, *, reset: bool) -> None:
         At predict time, if the column names differ from those seen at fit (also when only
         their order differs).
     """
-    _check_feature_names(owner, X, reset=reset)
-
-
-def feature_names_to_meta(owner: Any) -> list[str] | None:
-    """``owner.feature_names_in_`` as a JSON-able list for a model file, None when absent."""
-    names = getattr(owner, "feature_names_in_", None)
-    return None if names is None else [str(n) for n in names]
-
-
-def feature_names_from_meta(owner: Any, names: Any) -> None:
-    """Restore ``owner.feature_names_in_`` from :func:`feature_names_to_meta`'s value (None: no names)."""
-    if names is None:
-        if hasattr(owner, "feature_names_in_"):
-            del owner.feature_names_in_
-        return
-    owner.feature_names_in_ = np.asarray(list(names), dtype=object)
-
-
-def _check_feature_names(owner: Any, X: Any, *, reset: bool) -> None:
-    """scikit-learn's feature-name contract: store names at fit, compare them afterwards."""
     names = _feature_names(X)
     est = type(owner).__name__
     if reset:
