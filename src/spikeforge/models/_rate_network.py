@@ -153,14 +153,15 @@ class RateNetworkClassifier(ClassifierMixin, BaseEstimator):
                 f"and needs non-negative input (found minimum {X.min():.4g})"
             )
         check_number(self.input_max, "input_max", low=0.0)
-        if X.max() > self.input_max * (1 + 1e-9):
+        x_max = float(X.max())
+        if x_max > self.input_max * (1 + 1e-9):
             raise ValueError(
-                f"input intensities must lie in [0, input_max={self.input_max}]; found maximum {X.max():.4g} "
+                f"input intensities must lie in [0, input_max={self.input_max}]; found maximum {x_max:.4g} "
                 "(set input_max to the range of your data, e.g. 1.0 for images scaled to [0, 1])"
             )
         if reset:
             self.n_features_in_ = X.shape[1]
-            warn_input_scale(float(X.max()), float(self.input_max), estimator=name, stacklevel=4)
+            warn_input_scale(x_max, float(self.input_max), estimator=name, stacklevel=4)
         return X
 
     def _check_common_params(self) -> None:
