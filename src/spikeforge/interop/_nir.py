@@ -806,11 +806,17 @@ def _plif_tau_of(w, shape: tuple[int, ...]) -> np.ndarray | None:
     return np.broadcast_to(1.0 + np.exp(-w), step)[0]
 
 
-def _leaky_of_node(node, dt: float, compare: str = ">") -> _Leaky:
-    """The per-neuron Euler module of a NIR ``LIF`` / ``IF`` node (starts at rest, ``v_leak``)."""
+def _neuron_parts(node, dt: float) -> tuple[np.ndarray, ...]:
+    """``(a, b, c, v_reset, v_rest)`` per neuron of a NIR ``LIF`` / ``IF`` node (:func:`_euler_of_node`)."""
     a, b, c = _euler_of_node(node, dt)
     v_reset = np.zeros_like(a) if node.v_reset is None else np.asarray(node.v_reset, dtype=np.float64)
     v_rest = np.broadcast_to(np.asarray(getattr(node, "v_leak", 0.0), dtype=np.float64), a.shape)
+    return a, b, c, v_reset, v_rest
+
+
+def _leaky_of_node(node, dt: float, compare: str = ">") -> _Leaky:
+    """The per-neuron Euler module of a NIR ``LIF`` / ``IF`` node (starts at rest, ``v_leak``)."""
+    a, b, c, v_reset, v_rest = _neuron_parts(node, dt)
     return _Leaky(a, b, c, node.v_threshold, v_reset, compare, v_init=v_rest)
 
 
@@ -828,12 +834,10 @@ def _import_neuron(node, dt: float, name: str) -> nn.Module:
         v0 = float(meta.get(_V0_KEY, 0.0))  # threshold units
         return _InitialMembrane(LIF.from_spec(spec), v0 * spec.v_th) if v0 else LIF.from_spec(spec)
     compare = str(meta.get(_COMPARE_KEY, ">"))
-    a, b, c = _euler_of_node(node, dt)
-    v_reset = np.zeros_like(a) if node.v_reset is None else np.asarray(node.v_reset, dtype=np.float64)
-    v_rest = np.broadcast_to(np.asarray(getattr(node, "v_leak", 0.0), dtype=np.float64), a.shape)
+    a, b, c, v_reset, v_rest = _neuron_parts(node, dt)
     ua, uth, uvr = _uniform(a), _uniform(node.v_threshold), _uniform(v_reset)
     if ua is None or uth is None or uvr is None:
-        return _leaky_of_node(node, dt, compare)
+        return _Leaky(a, b, c, node.v_threshold, v_reset, compare, v_init=v_rest)
     lif: nn.Module = LIF(decay=min(max(ua, 0.0), 1.0), decay_input=False, v_th=uth, v_reset=uvr, spike_compare=compare)
     if not np.all(v_rest == uvr):  # the layer would start at v_reset; NIR neurons start at rest (v_leak)
         lif = _InitialMembrane(lif, v_rest)
