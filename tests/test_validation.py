@@ -138,12 +138,18 @@ def test_check_int_refuses_floats_bools_and_out_of_range():
     assert check_int(0, "n", low=0) == 0
     assert check_int(None, "n", allow_none=True) is None
     for bad in (10.5, 10.0, True, np.bool_(True), "3", None):
-        with pytest.raises(ValueError, match=r"n must be an integer >= 1; got"):
+        with pytest.raises(ValueError, match=r"n must be a positive integer; got"):
             check_int(bad, "n")
+    with pytest.raises(ValueError, match=r"n must be a positive integer; got 0$"):
+        check_int(0, "n")
     with pytest.raises(ValueError, match=r"n must be an integer >= 1 and <= 5; got 6"):
         check_int(6, "n", high=5)
-    with pytest.raises(ValueError, match=r"n must be an integer >= 0; got -1"):
+    with pytest.raises(ValueError, match=r"n must be a non-negative integer; got -1"):
         check_int(-1, "n", low=0)
+    with pytest.raises(ValueError, match=r"n must be an integer >= 2 or None; got 1.5 \(float\)"):
+        check_int(1.5, "n", low=2, allow_none=True)
+    with pytest.raises(ValueError, match=r"n must be an integer <= 3; got 4"):
+        check_int(4, "n", low=None, high=3)
 
 
 def test_check_number_refuses_non_finite_and_bools():

@@ -20,7 +20,6 @@ __all__ = [
     "check_int",
     "check_n_steps",
     "check_number",
-    "check_positive_int",
     "check_features",
     "feature_names_from_meta",
     "feature_names_to_meta",
@@ -350,19 +349,6 @@ def labels_with_no_answer(classes: np.ndarray, idx: np.ndarray, answered: np.nda
     return out
 
 
-def check_positive_int(value: object, name: str) -> int:
-    """``value`` as an int ≥ 1 (an integral number, not a bool), else ``ValueError`` naming ``name``."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
-    if v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return v
-
-
 def check_int(value: object, name: str, *, low: int | None = 1, high: int | None = None,
               allow_none: bool = False) -> int | None:
     """``value`` as a Python int in ``[low, high]``, else ``ValueError`` naming ``name``.
@@ -389,18 +375,20 @@ def check_int(value: object, name: str, *, low: int | None = 1, high: int | None
     """
     if value is None and allow_none:
         return None
-    rng = ("" if low is None else f" >= {low}") + ("" if high is None else (" and" if low is not None else "") + f" <= {high}")
+    if low in (0, 1) and high is None:
+        what = "a positive integer" if low == 1 else "a non-negative integer"
+    else:
+        what = "an integer" + ("" if low is None else f" >= {low}")
+        what += "" if high is None else (" and" if low is not None else "") + f" <= {high}"
     try:
         if isinstance(value, (bool, np.bool_)):
             raise TypeError
         v = operator.index(value)
     except TypeError:
         extra = " or None" if allow_none else ""
-        raise ValueError(
-            f"{name} must be an integer{rng}{extra}; got {value!r} ({type(value).__name__})"
-        ) from None
+        raise ValueError(f"{name} must be {what}{extra}; got {value!r} ({type(value).__name__})") from None
     if (low is not None and v < low) or (high is not None and v > high):
-        raise ValueError(f"{name} must be an integer{rng}; got {value!r}")
+        raise ValueError(f"{name} must be {what}; got {value!r}")
     return int(v)
 
 

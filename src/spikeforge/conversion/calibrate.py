@@ -28,7 +28,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .._validation import check_positive_int
+from .._validation import check_int
 from ..nn.qcfs import QCFS
 
 __all__ = [
@@ -82,7 +82,7 @@ def iter_batches(data: object, batch_size: int = 256, *, what: str = "calibratio
         ``data`` not a tensor or an iterable of tensors / ``(x, y)`` tuples.
     """
     n = 0
-    for x in _batches(data, check_positive_int(batch_size, "batch_size"), what):
+    for x in _batches(data, check_int(batch_size, "batch_size"), what):
         n += 1
         yield x
     if n == 0:
@@ -221,7 +221,7 @@ def activation_scales(
         raise ValueError(f"percentile must lie in (0, 100]; got {percentile!r}")
     if bins < 2:
         raise ValueError(f"bins must be >= 2; got {bins}")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     modules = dict(model.named_modules())
     targets = list(names) if names is not None else [n for n, m in modules.items() if isinstance(m, ACTIVATIONS)]
     if not targets:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_positive_int
+from .._validation import check_int
 from ..nn.layers import repeat_in_time
 from .calibrate import iter_batches, read_again, replayable, temporary_mode
 from .snn import ConvertedSNN, SpikingActivation
@@ -48,7 +48,7 @@ def _check_xy(X: torch.Tensor, y: torch.Tensor) -> None:
 
 def _check_T(T_list: Sequence[int]) -> list[int]:
     try:
-        Ts = sorted({check_positive_int(t, "T") for t in T_list})
+        Ts = sorted({check_int(t, "T") for t in T_list})
     except ValueError:
         Ts = []
     if not Ts:
@@ -197,8 +197,8 @@ def threshold_balance(
     TypeError
         ``data`` not a tensor or an iterable of tensors / ``(x, y)`` tuples.
     """
-    T = check_positive_int(T, "T")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    T = check_int(T, "T")
+    batch_size = check_int(batch_size, "batch_size")
     if not scale_factor > 0:
         raise ValueError(f"scale_factor must be positive; got {scale_factor}")
     layers = list(snn.spiking_layers().items())
@@ -289,8 +289,8 @@ def finetune(
         positive, no trainable parameter.
     """
     _check_xy(X, y)
-    T = check_positive_int(T, "T")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    T = check_int(T, "T")
+    batch_size = check_int(batch_size, "batch_size")
     if not epochs > 0:
         raise ValueError(f"epochs must be positive; got {epochs}")
     y = y.long()

@@ -72,13 +72,7 @@ class _CoLaNETBase(ClassifierMixin, BaseEstimator):
 
     def _check_common(self) -> None:
         for name, low in self._INT_PARAMS.items():
-            v = getattr(self, name)
-            try:
-                check_int(v, name, low=low, allow_none=name in self._OPTIONAL_INT_PARAMS)
-            except ValueError:
-                what = "a positive integer" if low == 1 else f"an integer >= {low}"
-                what += " or None" if name in self._OPTIONAL_INT_PARAMS else ""
-                raise ValueError(f"{name} must be {what}; got {v!r}") from None
+            check_int(getattr(self, name), name, low=low, allow_none=name in self._OPTIONAL_INT_PARAMS)
         if isinstance(self.input_scale, str):
             if self.input_scale != "auto":
                 raise ValueError(f"input_scale must be 'auto' or a positive number; got {self.input_scale!r}")

@@ -283,12 +283,7 @@ class ConvMatrixLearner(TransformerMixin, BaseEstimator):
         if not (self.w_min < 0 < self.w_max):
             raise ValueError(f"need w_min < 0 < w_max; got {self.w_min}, {self.w_max}")
         for name in ("n_kernels", "kernel_size", "stride", "n_epochs"):
-            v = getattr(self, name)
-            try:
-                check_int(v, name)
-            except ValueError:
-                raise ValueError(f"n_kernels, kernel_size, stride and n_epochs must be positive integers; "
-                                 f"got {name}={v!r}") from None
+            check_int(getattr(self, name), name)
         if isinstance(self.input_scale, str):
             if self.input_scale != "auto":
                 raise ValueError(f"input_scale must be 'auto' or a number > 0; got {self.input_scale!r}")

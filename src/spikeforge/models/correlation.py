@@ -21,7 +21,6 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import (
     check_features,
     check_int,
-    check_positive_int,
     check_targets,
     rng_from_seed,
 )
@@ -334,7 +333,7 @@ class CorrelationClassifier(SafetensorsMixin, ClassifierMixin, BaseEstimator):
         if self.scaler not in (None, "l1", "l2", "max", "standard", "minmax"):
             raise ValueError(f"unknown scaler {self.scaler!r}")
         check_int(self.n_fields, "n_fields", low=3)
-        check_positive_int(self.min_spikes, "min_spikes")
+        check_int(self.min_spikes, "min_spikes")
         check_int(self.max_reference_spikes, "max_reference_spikes")
         if self.w_init is not None and not (math.isfinite(self.w_init) and 0.0 <= self.w_init <= 1.0):
             raise ValueError(f"w_init must lie in [0, 1] (W_max = 1); got {self.w_init}")

@@ -242,17 +242,9 @@ class MozafariClassifier(ClassifierMixin, BaseEstimator):
                 ) from None
         check_int(self.normalization_radius, "normalization_radius", low=0)
         for name in ("conv1_features", "conv2_features", "conv1_winners", "conv2_winners", "features_per_class"):
-            v = getattr(self, name)
-            try:
-                check_int(v, name)
-            except ValueError:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}") from None
+            check_int(getattr(self, name), name)
         for name in ("conv1_epochs", "conv2_epochs", "decision_epochs", "stdp_rate_every", "cache_mb"):
-            v = getattr(self, name)
-            try:
-                check_int(v, name, low=0)
-            except ValueError:
-                raise ValueError(f"{name} must be a non-negative integer; got {v!r}") from None
+            check_int(getattr(self, name), name, low=0)
         check_int(self.adaptation_batch, "adaptation_batch", allow_none=True)
         for name in ("conv1_threshold", "conv2_threshold"):
             v = getattr(self, name)

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_positive_int
+from .._validation import check_int
 from .functional import LIFSpec, _stored_surrogate
 from .models import _NORMS
 from .surrogate import Surrogate
@@ -43,6 +43,7 @@ from .surrogate import Surrogate
 __all__ = [
     "MODELS",
     "DataSplit",
+    "NotACheckpointError",
     "TrainConfig",
     "build_model",
     "config_from_dict",
@@ -106,7 +107,7 @@ def _split(X: np.ndarray, y: np.ndarray, n_test: int, seed: int):
 def _check_count(name: str, value: int | None) -> None:
     """``None`` or a positive integer (a non-positive count would slice the data to ``[:0]`` or ``[:-k]``)."""
     if value is not None:
-        check_positive_int(value, name)
+        check_int(value, name)
 
 
 def load_data(data: str, *, seed: int = 0, n_train: int | None = None, n_test: int | None = None) -> DataSplit:
@@ -421,6 +422,11 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu") 
     return model.eval(), meta
 
 
+class NotACheckpointError(ValueError):
+    """The file is not a spikeforge checkpoint (another format, a truncated or corrupt file, or
+    metadata that is not a JSON object). A :class:`ValueError`, so existing handlers still catch it."""
+
+
 @contextmanager
 def _open_checkpoint(path: Path) -> Iterator[Any]:
     """``safe_open(path)`` (CPU tensors), with a file that is not safetensors (truncated, corrupt, another
@@ -435,7 +441,7 @@ def _open_checkpoint(path: Path) -> Iterator[Any]:
     try:
         handle = safe_open(str(path), framework="pt", device="cpu")
     except SafetensorError as e:
-        raise ValueError(f"{path}: not a spikeforge checkpoint (unreadable safetensors file: {e})") from None
+        raise NotACheckpointError(f"{path}: not a spikeforge checkpoint (unreadable safetensors file: {e})") from None
     with handle as fh:
         yield fh
 
@@ -448,9 +454,9 @@ def _read_meta(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(raw or "{}")
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not a spikeforge checkpoint (its metadata is not JSON: {e})") from None
+        raise NotACheckpointError(f"{path}: not a spikeforge checkpoint (its metadata is not JSON: {e})") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{path}: not a spikeforge checkpoint (its metadata is not a JSON object)")
+        raise NotACheckpointError(f"{path}: not a spikeforge checkpoint (its metadata is not a JSON object)")
     return meta
 
 
@@ -529,9 +535,10 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     ------
     FileNotFoundError
         No file at ``path``.
+    NotACheckpointError
+        Not a spikeforge checkpoint (another format, or a truncated or corrupt file); a ``ValueError``.
     ValueError
-        Not a spikeforge checkpoint (another format, or a truncated or corrupt file); an ``optimizer``
-        is given but the file holds no optimizer state.
+        An ``optimizer`` is given but the file holds no optimizer state.
     """
     dev = resolve_device(device)
     path = Path(path)
@@ -540,7 +547,7 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
     with _open_checkpoint(path) as fh:
         metadata = fh.metadata() or {}
         if metadata.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a spikeforge checkpoint (format {metadata.get('format')!r})")
+            raise NotACheckpointError(f"{path} is not a spikeforge checkpoint (format {metadata.get('format')!r})")
         tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     model_sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     model.to(dev)
