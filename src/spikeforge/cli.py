@@ -269,13 +269,11 @@ def _cmd_export_nir(args: argparse.Namespace) -> int:
     import torch
 
     from .nn import repeat_in_time
-    from .nn.train import model_from_checkpoint
+    from .nn.train import NotACheckpointError, model_from_checkpoint
 
     try:  # the user's file first: a wrong file is reported as such even where the nir extra is missing
         model, meta = model_from_checkpoint(args.checkpoint)
-    except ValueError as e:
-        if "not a spikeforge checkpoint" not in str(e):
-            raise
+    except NotACheckpointError as e:
         raise ValueError(f"{e}; give the checkpoint.safetensors of a `spikeforge train` run, or its run folder") from None
     import nir
 

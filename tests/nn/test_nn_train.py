@@ -9,6 +9,7 @@ import torch
 from spikeforge.cli import main
 from spikeforge.nn.train import (
     CHECKPOINT,
+    NotACheckpointError,
     TrainConfig,
     build_model,
     fit,
@@ -105,7 +106,7 @@ def test_checkpoint_round_trip_and_device_mapping(tmp_path):
     else:
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             load_checkpoint(path, other, device="cuda")
-    with pytest.raises(ValueError, match="not a spikeforge checkpoint"):
+    with pytest.raises(NotACheckpointError, match="not a spikeforge checkpoint"):
         from safetensors.torch import save_file
 
         save_file({"w": torch.zeros(1)}, str(tmp_path / "foreign.safetensors"))
@@ -336,8 +337,9 @@ def test_resume_extends_epochs_and_reads_corrupt_checkpoints_as_value_errors(tmp
     ckpt.write_bytes(ckpt.read_bytes()[:50])
     with pytest.raises(ValueError, match="cannot resume: .*not a spikeforge checkpoint.*start afresh"):
         fit(TrainConfig(epochs=3, **none), out_dir=tmp_path / "n", resume=True, progress=False, log=None)
-    with pytest.raises(ValueError, match="not a spikeforge checkpoint"):
+    with pytest.raises(NotACheckpointError, match="not a spikeforge checkpoint"):
         model_from_checkpoint(ckpt)
     model = build_model(TrainConfig(**TINY), load_data("digits", n_train=8, n_test=8))
-    with pytest.raises(ValueError, match="not a spikeforge checkpoint"):
+    with pytest.raises(NotACheckpointError, match="not a spikeforge checkpoint"):
         load_checkpoint(ckpt, model)
+    assert issubclass(NotACheckpointError, ValueError)
