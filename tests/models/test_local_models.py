@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from spikeforge.datasets import load_mnist_subset
+from spikeforge.datasets import load_mnist_subset, mnist_subset_split
 from spikeforge.models import (
     DiehlCook2015,
     InputScaleWarning,
@@ -247,6 +247,8 @@ def test_use_it_or_lose_it_kp1_in_training_decays_during_training(digits01):
     (dict(n_epochs=0), "n_epochs"),
     (dict(prune_tau_ms=100.0, prune_sweep_ms=-1.0), "prune_sweep_ms"),
     (dict(max_rate_hz=0.0), "max_rate_hz"),
+    (dict(ltd_gain=-0.5), "ltd_gain"),
+    (dict(ltd_gain=None), "ltd_gain"),
 ])
 def test_bad_parameters(digits01, kw, msg):
     Xtr, ytr, _, _ = digits01
@@ -280,3 +282,33 @@ def test_minus_one_as_a_class_gets_another_no_answer_label(digits01):
     clf = STDPAllLTDClassifier(**{**FAST_AL, "no_answer_label": "auto"}).fit(Xtr[:10] / 5.1, y)
     with pytest.warns(NoAnswerWarning, match="labelled -2"):
         assert clf.predict(np.zeros((1, 784)))[0] == -2
+
+
+def test_ltd_gain_zero_leaves_the_other_segments_untouched(digits01):
+    Xtr, ytr, _, _ = digits01
+    zeros = Xtr[ytr == 0][:8] / 5.1  # FAST_AL takes intensities up to 50
+    clf = STDPAllLTDClassifier(**{**FAST_AL, "ltd_gain": 0.0}).partial_fit(zeros, np.zeros(8, int), classes=[0, 1])
+    with warnings.catch_warnings():  # a blank image: no spike, so the initial weights
+        warnings.simplefilter("ignore", InputScaleWarning)
+        w0 = STDPAllLTDClassifier(**FAST_AL).partial_fit(np.zeros((1, 784)), [0], classes=[0, 1])
+    seg1 = clf.segment_ == 1
+    assert clf.train_counts_[:, seg1].sum() > 0  # the class-1 segment fired, so All-LTD would have acted
+    np.testing.assert_array_equal(clf.weights_[:, seg1], w0.weights_[:, seg1])
+    assert not np.array_equal(clf.weights_[:, ~seg1], w0.weights_[:, ~seg1])  # STDP in the target segment
+    dep = STDPAllLTDClassifier(**FAST_AL).partial_fit(zeros, np.zeros(8, int), classes=[0, 1])
+    assert dep.weights_[:, seg1].sum() < w0.weights_[:, seg1].sum()  # the seed's All-LTD depresses them
+
+
+def test_a_small_ltd_gain_keeps_ten_classes_answering():
+    Xtr, Xte, ytr, yte = mnist_subset_split(600, 200, seed=0)
+    res = {}
+    for gain in (1.0, 0.03):
+        clf = STDPAllLTDClassifier(ltd_gain=gain, dt_ms=0.5, n_jobs=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SilentNetworkWarning)
+            warnings.simplefilter("ignore", NoAnswerWarning)
+            clf.fit(Xtr, ytr)
+            pred, answered = clf.predict(Xte, return_answered=True)
+        res[gain] = (np.mean(pred == yte), answered.mean())
+    assert res[1.0][1] < 0.5 and res[0.03][1] > 0.9  # measured: 0.22 vs 0.99 answered
+    assert res[0.03][0] > res[1.0][0] + 0.2  # measured: 0.45 vs 0.09 accuracy

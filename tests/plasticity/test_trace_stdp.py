@@ -99,6 +99,12 @@ def test_segment_gates_and_normalisation():
     np.testing.assert_array_equal(g[:, 0], 1)
     with pytest.raises(ValueError):
         segment_gates(5, [0, 1], 0)
+    g = segment_gates(6, [0, 0, 1, 1, 2, 2], 2, ltd_gain=0.25)
+    np.testing.assert_array_equal(g, [[0.25, -0.25]] * 4 + [[1.0, 1.0]] * 2)
+    np.testing.assert_array_equal(segment_gates(3, [0, 1, 2], 0, ltd_gain=0.0)[1:], 0.0)
+    for bad in (-0.1, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ValueError, match="ltd_gain"):
+            segment_gates(3, [0, 1, 2], 0, ltd_gain=bad)
     w = np.array([[1.0, 0.0], [3.0, 0.0]])
     np.testing.assert_allclose(normalize_columns(w, 8.0), [[2.0, 0.0], [6.0, 0.0]])
 

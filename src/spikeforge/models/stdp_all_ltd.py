@@ -57,6 +57,8 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
     classes every image depresses the input synapses of all other segments by All-LTD and the
     network falls silent (on all 10 MNIST digits most test images evoke no spike, and more
     training makes it worse); :meth:`fit` then warns with :class:`SilentNetworkWarning`.
+    A smaller ``ltd_gain`` (not in the seed) keeps it answering, though it stays well below
+    DiehlCook2015 there.
 
     Parameters
     ----------
@@ -69,6 +71,11 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
     g_max : float, default 0.05
         Upper bound of the input weights; initial weights are U(0, g_max); the STDP
         amplitudes are ``0.01·g_max`` (potentiation) and ``1.05·0.01·g_max`` (depression).
+    ltd_gain : float, default 1.0
+        Scale of All-LTD in the non-target segments (gates ``(ltd_gain, −ltd_gain)``); 1 is the
+        seed's rule. Not part of the seed: with many classes a small gain keeps the network
+        from falling silent (10 MNIST classes: ``python examples/stdp_all_ltd_many_classes.py``
+        measures the sweep; 0.02–0.03 work best there). 0 is supervised STDP without All-LTD.
     w_exc_inh : float, default 3.0
         Excitatory→inhibitory weight (one-to-one).
     w_inh_exc : float or None, default None
@@ -135,6 +142,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         theta_plus_mv: float = 3.0,
         tau_theta_ms: float = 150.0,
         g_max: float = 0.05,
+        ltd_gain: float = 1.0,
         w_exc_inh: float = 3.0,
         w_inh_exc: float | None = None,
         delay_exc_inh_ms: float = 10.0,
@@ -160,6 +168,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         self.theta_plus_mv = theta_plus_mv
         self.tau_theta_ms = tau_theta_ms
         self.g_max = g_max
+        self.ltd_gain = ltd_gain
         self.w_exc_inh = w_exc_inh
         self.w_inh_exc = w_inh_exc
         self.delay_exc_inh_ms = delay_exc_inh_ms
@@ -198,6 +207,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         check_int(self.n_epochs, "n_epochs")
         self._check_common_params()
         check_number(self.g_max, "g_max", low=0.0)
+        check_number(self.ltd_gain, "ltd_gain", low=0.0, low_inclusive=True)
         check_number(self.prune_sweep_ms, "prune_sweep_ms", low=0.0, low_inclusive=True)
 
     def _build_network(self, n_classes: int, seed: int | None = None) -> Network:
@@ -262,8 +272,9 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         if n_cls > 3:
             detail = (f"This model was designed for and reproduced on 3-class tasks (seed 001); with {n_cls} "
                       f"classes every image depresses the input synapses of {n_cls - 1} segments by All-LTD, "
-                      "which silences the network (more training makes it worse). Use it on 3 classes or "
-                      "choose another model (e.g. DiehlCook2015, CoLaNET) for many classes.")
+                      "which silences the network (more training makes it worse). Use it on 3 classes, scale "
+                      "All-LTD down (ltd_gain≈0.02 on 10 MNIST classes) or choose another model (e.g. "
+                      "DiehlCook2015, CoLaNET) for many classes.")
         elif self.prune_tau_ms is not None and bool(self.prune_in_training):
             detail = "The use-it-or-lose-it decay during training (prune_in_training=True) is known to do this."
         warn_if_silent(self.train_counts_, estimator=type(self).__name__, detail=detail, stacklevel=4)
@@ -309,7 +320,8 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         y_enc = np.searchsorted(self.classes_, y_arr)
         self._sync_prune_tau()
         n_e = self.segment_.shape[0]
-        patterns = np.stack([segment_gates(n_e, self.segment_, c) for c in range(self.classes_.shape[0])])
+        patterns = np.stack([segment_gates(n_e, self.segment_, c, ltd_gain=self.ltd_gain)
+                             for c in range(self.classes_.shape[0])])
         res = self.network_.run(
             self._rates(X), active_ms=self.active_ms, rest_ms=self.rest_ms, learning=True,
             adapt_thresholds=bool(self.adaptive_threshold), use_thresholds=bool(self.adaptive_threshold),

@@ -52,6 +52,7 @@ import numpy as np
 from numba import njit
 
 from .. import _numba_cache  # noqa: F401  (cache stamps that see inlined primitives; before any @njit)
+from .._validation import check_number
 
 __all__ = [
     "GATES",
@@ -301,7 +302,9 @@ def _check_step_arguments(dt_ms: float, delay_steps: int) -> int:
 
 
 # --------------------------------------------------------------------------- helpers
-def segment_gates(n_post: int, segment: Sequence[int] | np.ndarray, target: int) -> np.ndarray:
+def segment_gates(
+    n_post: int, segment: Sequence[int] | np.ndarray, target: int, *, ltd_gain: float = 1.0
+) -> np.ndarray:
     """Gates ``[n_post, 2]`` for a labelled presentation: STDP on the neurons whose segment is
     ``target``, All-LTD on the others (spec §B.2).
 
@@ -313,12 +316,17 @@ def segment_gates(n_post: int, segment: Sequence[int] | np.ndarray, target: int)
         Class segment of each neuron.
     target : int
         The segment of the presented label.
+    ltd_gain : float, default 1.0
+        Scale of All-LTD on the other segments: their gates are ``(ltd_gain, −ltd_gain)``
+        (1 is the seed's rule; 0 switches All-LTD off, leaving supervised STDP alone).
     """
     seg = np.asarray(segment)
     if seg.shape != (n_post,):
         raise ValueError(f"segment must have shape [{n_post}]; got {seg.shape}")
+    gain = check_number(ltd_gain, "ltd_gain", low=0.0, low_inclusive=True)
     gates = np.empty((n_post, 2))
     gates[:] = GATES["all_ltd"]
+    gates *= gain
     gates[seg == target] = GATES["stdp"]
     return gates
 
