@@ -1,5 +1,6 @@
-"""Speed and memory of the parametric LIF (learned τ, Fang et al. 2021): our fused path, our per-step
-reference loop and SpikingJelly's ``ParametricLIFNode``, forward + backward, side by side in one run.
+"""Speed and memory of the parametric LIF (learned τ, Fang et al. 2021): our compiled CPU kernel, our fused
+pure-torch node, our per-step reference loop and SpikingJelly's ``ParametricLIFNode``, forward + backward,
+side by side in one run.
 
     PYTHONPATH=src /work/venv-bench/bin/python benchmarks/plif_speed.py [--repeats 5] [--threads 2] [--json F]
 
@@ -8,7 +9,8 @@ reference loop and SpikingJelly's ``ParametricLIFNode``, forward + backward, sid
 Workload: x [T=8, B=32, 64, 16, 16] float32 (a conv feature map), one τ per layer (``w`` scalar) and one
 per channel (``w`` [64, 1, 1]; SpikingJelly has only the scalar), τ₀ = 2, decay_input, V_th = 1, hard
 reset to 0, ATan surrogate (α = 2), loss = Σ spikes·r with a fixed random r. Before timing, the spikes
-and the gradients of x and w of ours are checked against SpikingJelly's (scalar w). Timings are
+and the gradients of x and w of ours (the compiled kernel, what ``backend="auto"`` picks for a scalar w on
+CPU, and the pure-torch node) are checked against SpikingJelly's (scalar w). Timings are
 medians over ``--repeats`` interleaved rounds (each round runs every implementation once); peak memory
 is what the torch profiler sees allocated during one call. Never asserted in tests.
 """
@@ -49,8 +51,9 @@ def main(argv: list[str] | None = None) -> None:
         return run
 
     impls = {
-        "spikeforge PLIF, fused (scalar w)": make(PLIF(2.0)),
-        "spikeforge PLIF, fused (w per channel)": make(PLIF(2.0, shape=(shape[2], 1, 1))),
+        "spikeforge PLIF, CPU kernel (scalar w)": make(PLIF(2.0, backend="cpu")),
+        "spikeforge PLIF, fused torch (scalar w)": make(PLIF(2.0, backend="torch")),
+        "spikeforge PLIF, fused torch (w per channel)": make(PLIF(2.0, shape=(shape[2], 1, 1))),
         "spikeforge PLIF, reference loop (scalar w)": make(PLIF(2.0, backend="reference")),
     }
     check = None
@@ -64,12 +67,15 @@ def main(argv: list[str] | None = None) -> None:
             return make(node)()
 
         impls["SpikingJelly ParametricLIFNode (scalar w)"] = sj_run
-        ours, theirs = impls["spikeforge PLIF, fused (scalar w)"](), sj_run()
-        check = {
-            "spikes_equal": bool(torch.equal(ours[0], theirs[0])),
-            "max_abs_diff_grad_x": float((ours[1] - theirs[1]).abs().max()),
-            "rel_diff_grad_w": float((ours[2] - theirs[2]).abs().max() / theirs[2].abs().max()),
-        }
+        theirs = sj_run()
+        check = {}
+        for name in ("CPU kernel", "fused torch"):
+            ours = impls[f"spikeforge PLIF, {name} (scalar w)"]()
+            check[name] = {
+                "spikes_equal": bool(torch.equal(ours[0], theirs[0])),
+                "max_abs_diff_grad_x": float((ours[1] - theirs[1]).abs().max()),
+                "rel_diff_grad_w": float((ours[2] - theirs[2]).abs().max() / theirs[2].abs().max()),
+            }
     except ImportError:
         print("SpikingJelly is not installed: its row is skipped")
     for fn in impls.values():  # warm-up

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from spikeforge.nn import LIF, PLIF, reset_states
+from spikeforge.nn import LIF, PLIF, _cpu_kernel, reset_states
 from spikeforge.nn.functional import (
     LIFSpec,
     lif_multi_step_reference,
@@ -15,6 +15,8 @@ from spikeforge.nn.functional import (
     plif_w,
 )
 from spikeforge.nn.surrogate import Surrogate
+
+HAVE_KERNEL = _cpu_kernel.load(torch.float64) is not None
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(decay_input=False), dict(v_reset=None), dict(reset="soft_delayed",
@@ -134,9 +136,9 @@ def test_review_fixes():
     torch.testing.assert_close(v1, v2, atol=1e-12, rtol=0)
     # NumPy scalars, backend and from_spec as for LIF
     assert float(PLIF(np.float32(2.5)).tau) == pytest.approx(2.5)
-    assert PLIF(backend="torch").backend == "torch"
-    with pytest.raises(ValueError, match="PLIF has only the pure-torch"):
-        PLIF(backend="cpu")
+    assert PLIF(backend="torch").backend == "torch" and PLIF(backend="cpu").backend == "cpu"
+    with pytest.raises(ValueError, match="Triton kernel is the LIF's"):
+        PLIF(backend="triton")
     layer = PLIF.from_spec(LIFSpec(tau=4.0, v_th=0.7), shape=(3,))
     assert layer.v_th == 0.7 and torch.allclose(layer.tau, torch.full((3,), 4.0))
     with pytest.raises(TypeError, match="from_spec takes only"):
@@ -168,19 +170,21 @@ def test_fused_equals_the_reference_loop_spikes_and_gradients(kwargs, w_shape, w
     gs_w = torch.randn(10, 3, 4, 5, generator=g, dtype=torch.float64)
     gv_w = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
     outs = []
-    for backend in ("reference", "torch"):
+    backends = ("reference", "torch", "cpu") if (HAVE_KERNEL and w_shape == ()) else ("reference", "torch")
+    for backend in backends:
         xx, ww = x.clone().requires_grad_(), w.clone().requires_grad_()
         vv = None if v0 is None else v0.clone().requires_grad_()
         s, vT = plif_multi_step(xx, ww, vv, spec, backend=backend)
         ((s * gs_w).sum() + (vT * gv_w).sum()).backward()
         outs.append((s.detach(), vT.detach(), xx.grad, ww.grad, None if vv is None else vv.grad))
-    ref, fused = outs
+    ref = outs[0]
     assert ref[0].sum() > 0
-    for a, b in zip(ref, fused):
-        if a is None:
-            assert b is None
-        else:
-            torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+    for fused in outs[1:]:
+        for a, b in zip(ref, fused):
+            if a is None:
+                assert b is None
+            else:
+                torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
 
 
 def test_fused_smooth_mode_passes_gradcheck_for_w_x_and_v0():
@@ -192,16 +196,60 @@ def test_fused_smooth_mode_passes_gradcheck_for_w_x_and_v0():
     assert torch.autograd.gradcheck(lambda a, b, c: plif_multi_step(a, b, c, spec, backend="torch"), (x, w, v0))
 
 
+@pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
+@pytest.mark.parametrize("reset", ["hard", "soft", "none", "soft_delayed"])
+@pytest.mark.parametrize("decay_input", [True, False])
+def test_cpu_kernel_smooth_mode_passes_gradcheck_for_w_x_and_v0(reset, decay_input):
+    if _cpu_kernel.load(torch.float64, True) is None:
+        pytest.skip("the smooth test build of the kernel did not compile")
+    spec = LIFSpec(tau=2.5, surrogate=Surrogate("sigmoid", 4.0, spiking=False), reset=reset, decay_input=decay_input,
+                   v_reset=0.1 if reset == "hard" else 0.0)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    w = torch.tensor(0.4, dtype=torch.float64).requires_grad_()
+    v0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b, c: plif_multi_step(a, b, c, spec, backend="cpu"), (x, w, v0))
+
+
+@pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
+def test_cpu_kernel_float32_equals_the_reference_and_auto_picks_it():
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(40, 16, 256, generator=g) * 0.7 + 0.45  # enough neuron-steps for several threads
+    spec = PLIF(3.0).spec
+    res = {}
+    for backend in ("reference", "cpu", "auto"):
+        xx, ww = x.clone().requires_grad_(), torch.tensor(plif_w(3.0)).requires_grad_()
+        s, vT = plif_multi_step(xx, ww, None, spec, backend=backend)
+        (s.sum() + vT.square().sum()).backward()  # a broadcast dL/dS (read as one scalar by the kernel)
+        res[backend] = (s, vT, xx.grad, ww.grad)
+    for backend in ("cpu", "auto"):
+        assert torch.equal(res[backend][0], res["reference"][0])
+        for a, b in zip(res[backend][1:], res["reference"][1:]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    from spikeforge.nn import functional as F
+
+    assert F._plif_uses_kernel(x, torch.tensor(0.5), spec, "auto")
+    assert not F._plif_uses_kernel(x, torch.zeros(256), spec, "auto")  # per-neuron τ: the pure-torch node
+    assert not F._plif_uses_kernel(x.double().half(), torch.tensor(0.5), spec, "auto")
+    custom = dataclasses.replace(spec, surrogate=Surrogate.custom(lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))))
+    assert not F._plif_uses_kernel(x, torch.tensor(0.5), custom, "auto")
+    for bad_w, bad_spec in ((torch.zeros(256), spec), (torch.tensor(0.5), custom)):
+        with pytest.raises(ValueError, match="backend 'cpu' runs PLIF with one w"):
+            plif_multi_step(x, bad_w, None, bad_spec, backend="cpu")
+    with pytest.raises(ValueError, match="NaN"):
+        plif_multi_step(torch.full((2, 1, 1), float("nan")), torch.tensor(0.0), None, spec, backend="cpu")
+
+
 def test_layer_backend_choice_and_errors():
     x = torch.randn(5, 2, 3)
     torch.testing.assert_close(PLIF(2.0, backend="reference")(x), PLIF(2.0)(x))
     with pytest.raises(ValueError, match="backend"):
-        plif_multi_step(x, torch.tensor(0.0), None, LIFSpec(), backend="cpu")
+        plif_multi_step(x, torch.tensor(0.0), None, LIFSpec(), backend="triton")
     with pytest.raises(ValueError, match="NaN"):
         plif_multi_step(torch.full((2, 1, 1), float("nan")), torch.tensor(0.0), None, LIFSpec())
 
 
-@pytest.mark.parametrize("backend", ["auto", "reference"])
+@pytest.mark.parametrize("backend", ["auto", "torch", "reference"])
 @pytest.mark.parametrize("reset", ["hard", "none", "soft_delayed"])
 def test_in_place_ops_on_outputs_and_state_are_allowed(backend, reset):
     # review 2026-12-07: the fused node saved its spike output (an in-place dropout broke backward) and

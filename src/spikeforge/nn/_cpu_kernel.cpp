@@ -1,4 +1,4 @@
-// Fused multi-step LIF / IF forward and backward for CPU (spikeforge.nn, issue 6).
+// Fused multi-step LIF / IF / PLIF (one k = 1/tau per layer) forward and backward for CPU (spikeforge.nn, issue 6).
 //
 // Plain C ABI, no torch headers: the library is compiled on first use by the system C++ compiler in
 // about a second and loaded with ctypes (see _cpu_kernel.py). Threads: OpenMP when the compiler has it
@@ -17,10 +17,11 @@
 // (spec deep_snn.md §1.4). The charge formulas copy SpikingJelly's operation order so that spikes
 // are bit-identical for the same parameters; compile with -ffp-contract=off.
 //
-// Template parameters: charge x reset (12 combinations) for the forward pass and the recomputation
-// in the backward pass; surrogate shape x (delayed reset or not) for the reverse-time loop, which
-// selects hard/soft/none at run time with arithmetic flags. That is about 40 small instantiations per
-// library (one library per scalar type, built when first needed): ~2-3 s of compiler CPU time. Compile
+// Template parameters: charge x reset (20 combinations: LIF's three charges and PLIF's two k forms) for
+// the forward pass and the recomputation in the backward pass; surrogate shape x (delayed reset or not)
+// x (PLIF's dL/dk or not) for the reverse-time loop, which selects hard/soft/none at run time with
+// arithmetic flags. That is about 70 small instantiations per library (one library per scalar type,
+// built when first needed): a few seconds of compiler CPU time. Compile
 // with -fno-trapping-math (if-conversion of the divisions) and -fno-unswitch-loops (loop unswitching
 // on the run-time flags multiplied the compile time by ten).
 //
@@ -36,7 +37,9 @@
 
 namespace {
 
-enum { CHARGE_LINEAR = 0, CHARGE_TAU_DECAY_INPUT = 1, CHARGE_TAU = 2 };
+// CHARGE_K*: the tau forms with the factor k = 1/tau given directly (PLIF, k = sigmoid(w), passed in the
+// tau slot): H = V + (X - (V - V_r)) k (decay input) or V - (V - V_r) k + X, the reference's order.
+enum { CHARGE_LINEAR = 0, CHARGE_TAU_DECAY_INPUT = 1, CHARGE_TAU = 2, CHARGE_K_DECAY_INPUT = 3, CHARGE_K = 4 };
 // RESET_SOFT_DELAYED (snnTorch's "subtract" with reset_delay): the state is not reset within a step
 // (V_t = H_t) and the next charge subtracts V_th * S_{t-1}: H_t = charge(V_{t-1}, X_t) - V_th S(V_{t-1}).
 enum { RESET_HARD = 0, RESET_SOFT = 1, RESET_NONE = 2, RESET_SOFT_DELAYED = 3 };
@@ -61,6 +64,8 @@ template <typename F, int CH>
 static inline F charge(F v, F x, const Consts<F>& k) {
   if (CH == CHARGE_LINEAR) return k.a * v + k.b * x + k.c;
   if (CH == CHARGE_TAU_DECAY_INPUT) return v + (x - (v - k.vr)) / k.tau;  // SpikingJelly's order
+  if (CH == CHARGE_K_DECAY_INPUT) return v + (x - (v - k.vr)) * k.tau;  // tau slot holds k
+  if (CH == CHARGE_K) return v - (v - k.vr) * k.tau + x;
   return v - (v - k.vr) / k.tau + x;
 }
 
@@ -206,20 +211,26 @@ static void recompute_block(const F* x, const F* v0, F* hbuf, F* v, const P<F>& 
 template <typename F>
 using RecomputeFn = void (*)(const F*, const F*, F*, F*, const P<F>&, int64_t, int64_t, int64_t);
 
-template <typename F, int SG, bool SMOOTH, bool DELAYED>
+// KGRAD (PLIF): also gk[i] = sum_t dL/dH_t * dH_t/dk with dH/dk = X_t - V_{t-1} + V_r (decay input) or
+// V_r - V_{t-1}, V_{t-1} rebuilt from H_{t-1} (or v0) as the forward pass resets it.
+template <typename F, int SG, bool SMOOTH, bool DELAYED, bool KGRAD>
 static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_mode, const F* gvT,
-                      F* gx, F* gv0, const P<F>& p, int64_t i0, int64_t i1, RecomputeFn<F> recompute) {
+                      F* gx, F* gv0, F* gk, const P<F>& p, int64_t i0, int64_t i1, RecomputeFn<F> recompute) {
   const int64_t B = block_for(p.T);
   F* hbuf = (F*)malloc(sizeof(F) * B * (p.T > 0 ? p.T : 1));
   F* v = (F*)malloc(sizeof(F) * B);
   F* g = (F*)malloc(sizeof(F) * B);
   F* c = (F*)malloc(sizeof(F) * B);  // delayed soft reset: correction applied with the previous step's sg
   F* sbuf = (F*)malloc(sizeof(F) * B);
+  F* kacc = KGRAD ? (F*)malloc(sizeof(F) * B) : nullptr;
   for (int64_t j = 0; j < B; ++j) sbuf[j] = gs_scalar;
   const Consts<F> k(p);
   const int64_t T = p.T, M = p.M, xst = p.xst;
-  const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (F)1 - (F)1 / p.tau;
-  const F dhdx = p.charge == CHARGE_LINEAR ? p.b : (p.charge == CHARGE_TAU_DECAY_INPUT ? (F)1 / p.tau : (F)1);
+  const bool kform = p.charge == CHARGE_K_DECAY_INPUT || p.charge == CHARGE_K;
+  const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (kform ? (F)1 - p.tau : (F)1 - (F)1 / p.tau);
+  const F dhdx = p.charge == CHARGE_LINEAR ? p.b
+               : (p.charge == CHARGE_TAU_DECAY_INPUT ? (F)1 / p.tau : (p.charge == CHARGE_K_DECAY_INPUT ? p.tau : (F)1));
+  const F di = p.charge == CHARGE_K_DECAY_INPUT ? (F)1 : (F)0;  // dH/dk has the X_t term
   const F is_hard = p.reset == RESET_HARD, is_soft = p.reset == RESET_SOFT, is_none = (F)1 - is_hard - is_soft;
   const F sd = (p.reset == RESET_SOFT_DELAYED) ? p.vth * p.nd : (F)0;  // dH_{t+1}/dV_t -= sd * sg(V_t)
   const F vth = p.vth, vr = p.vr, nd = p.nd, alpha = p.alpha;
@@ -231,6 +242,7 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
     if (gvT) { for (int64_t j = 0; j < n; ++j) g[j] = gvT[blk + j]; }
     else { for (int64_t j = 0; j < n; ++j) g[j] = (F)0; }
     for (int64_t j = 0; j < n; ++j) c[j] = (F)0;
+    if (KGRAD) for (int64_t j = 0; j < n; ++j) kacc[j] = (F)0;
     for (int64_t t = T - 1; t >= 0; --t) {
       const F* __restrict ht = hbuf + t * B;
       F* __restrict gxt = gx + t * M + blk;
@@ -247,8 +259,20 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
         gxt[j] = gh * dhdx;
         g[j] = gh * dhdv;
         if (DELAYED) c[j] = gh * sd;
+        if (KGRAD) {
+          F vp;
+          if (t > 0) {
+            const F hp = ht[j - B];  // H_{t-1}
+            const F sp = spike_value<F, SG, SMOOTH>(hp, k);
+            vp = is_hard * (sp * vr + ((F)1 - sp) * hp) + is_soft * (hp - sp * vth) + is_none * hp;
+          } else {
+            vp = v0 ? v0[blk + j] : (F)0;
+          }
+          kacc[j] += gh * ((vr - vp) + di * x[t * xst + blk + j]);
+        }
       }
     }
+    if (KGRAD) for (int64_t j = 0; j < n; ++j) gk[blk + j] = kacc[j];
     if (gv0) {
       if (sd != (F)0) {
         for (int64_t j = 0; j < n; ++j) {
@@ -265,13 +289,14 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   free(g);
   free(c);
   free(sbuf);
+  free(kacc);
 }
 
 // ---------------------------------------------------------------- dispatch
 template <typename F>
 struct Job {
   const F *x, *v0, *gs, *gvT;
-  F *s, *vT, *gx, *gv0;
+  F *s, *vT, *gx, *gv0, *gk;
   F gs_scalar;
   int gs_mode, backward;
   P<F> p;
@@ -286,7 +311,8 @@ using FwdFn = int64_t (*)(const F*, const F*, F*, F*, const P<F>&, int64_t, int6
 #define SF_PICK_ALL(FN)                                                                       \
   SF_PICK(FN, 0, 0) SF_PICK(FN, 0, 1) SF_PICK(FN, 0, 2) SF_PICK(FN, 0, 3) SF_PICK(FN, 1, 0)   \
   SF_PICK(FN, 1, 1) SF_PICK(FN, 1, 2) SF_PICK(FN, 1, 3) SF_PICK(FN, 2, 0) SF_PICK(FN, 2, 1)   \
-  SF_PICK(FN, 2, 2) SF_PICK(FN, 2, 3)
+  SF_PICK(FN, 2, 2) SF_PICK(FN, 2, 3) SF_PICK(FN, 3, 0) SF_PICK(FN, 3, 1) SF_PICK(FN, 3, 2)   \
+  SF_PICK(FN, 3, 3) SF_PICK(FN, 4, 0) SF_PICK(FN, 4, 1) SF_PICK(FN, 4, 2) SF_PICK(FN, 4, 3)
 
 template <typename F, int SG, bool SMOOTH>
 static FwdFn<F> pick_fwd(int ch, int rs) {
@@ -304,10 +330,15 @@ template <typename F, int SG, bool SMOOTH>
 static void run_bwd_sg(Job<F>& j) {
   // outside smooth mode the recomputation does not depend on the surrogate: SG 0 for all
   RecomputeFn<F> rec = pick_recompute<F, SMOOTH ? SG : 0, SMOOTH>(j.p.charge, j.p.reset);
-  if (j.p.reset == RESET_SOFT_DELAYED)
-    bwd_range<F, SG, SMOOTH, true>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.p, j.i0, j.i1, rec);
-  else
-    bwd_range<F, SG, SMOOTH, false>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.p, j.i0, j.i1, rec);
+  const bool dl = j.p.reset == RESET_SOFT_DELAYED;
+  if (j.gk) {
+    if (dl) bwd_range<F, SG, SMOOTH, true, true>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.gk, j.p, j.i0, j.i1, rec);
+    else bwd_range<F, SG, SMOOTH, false, true>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.gk, j.p, j.i0, j.i1, rec);
+  } else if (dl) {
+    bwd_range<F, SG, SMOOTH, true, false>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, nullptr, j.p, j.i0, j.i1, rec);
+  } else {
+    bwd_range<F, SG, SMOOTH, false, false>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, nullptr, j.p, j.i0, j.i1, rec);
+  }
 }
 
 template <typename F, int SG, bool SMOOTH>
@@ -400,7 +431,7 @@ static P<F> make_params(int64_t T, int64_t M, int64_t xst, const double* fp, con
 }
 
 static int valid_modes(const int* ip) {
-  int ok = ip[0] >= 0 && ip[0] <= 2 && ip[1] >= 0 && ip[1] <= 3 && ip[2] >= 0 && ip[2] <= 1 && ip[3] >= 0 && ip[3] <= 6;
+  int ok = ip[0] >= 0 && ip[0] <= 4 && ip[1] >= 0 && ip[1] <= 3 && ip[2] >= 0 && ip[2] <= 1 && ip[3] >= 0 && ip[3] <= 6;
 #ifdef SF_SMOOTH
   ok = ok && (ip[4] == 0 || ip[4] == 1);
 #else
@@ -421,12 +452,12 @@ static int64_t forward_t(const void* x, const void* v0, void* s, void* vT, int64
 
 template <typename F>
 static int64_t backward_t(const void* x, const void* v0, const void* gs, double gs_scalar, int gs_mode, const void* gvT,
-                          void* gx, void* gv0, int64_t T, int64_t M, int64_t xst, const double* fp, const int* ip,
-                          int nthreads) {
+                          void* gx, void* gv0, void* gk, int64_t T, int64_t M, int64_t xst, const double* fp,
+                          const int* ip, int nthreads) {
   Job<F> j;
   memset(&j, 0, sizeof(j));
   j.x = (const F*)x; j.v0 = (const F*)v0; j.gs = (const F*)gs; j.gvT = (const F*)gvT;
-  j.gx = (F*)gx; j.gv0 = (F*)gv0; j.gs_scalar = (F)gs_scalar; j.gs_mode = gs_mode; j.backward = 1;
+  j.gx = (F*)gx; j.gv0 = (F*)gv0; j.gk = (F*)gk; j.gs_scalar = (F)gs_scalar; j.gs_mode = gs_mode; j.backward = 1;
   j.p = make_params<F>(T, M, xst, fp, ip);
   return launch<F>(j, nthreads);
 }
@@ -441,7 +472,8 @@ typedef SF_REAL sf_real;
 extern "C" {
 
 // One library per scalar type (-DSF_REAL=float or double) and mode (-DSF_SMOOTH), built on demand.
-// fp = [a, b, c, tau, v_reset, v_th, alpha, 1 - detach_reset]; ip = [charge, reset, ge, surrogate, smooth]
+// fp = [a, b, c, tau (k for the CHARGE_K* modes), v_reset, v_th, alpha, 1 - detach_reset];
+// ip = [charge, reset, ge, surrogate, smooth]. gk (backward, may be NULL): per-neuron dL/dk [M] (CHARGE_K*).
 // Returns the number of (block, step) pairs with NaN input (forward), or -1 for an invalid mode.
 int64_t sf_lif_forward(const void* x, const void* v0, void* s, void* vT, int64_t T, int64_t M, int64_t xst,
                        const double* fp, const int* ip, int nthreads) {
@@ -450,14 +482,14 @@ int64_t sf_lif_forward(const void* x, const void* v0, void* s, void* vT, int64_t
 }
 
 int64_t sf_lif_backward(const void* x, const void* v0, const void* gs, double gs_scalar, int gs_mode, const void* gvT,
-                        void* gx, void* gv0, int64_t T, int64_t M, int64_t xst, const double* fp, const int* ip,
-                        int nthreads) {
-  if (!valid_modes(ip)) return -1;
-  return backward_t<sf_real>(x, v0, gs, gs_scalar, gs_mode, gvT, gx, gv0, T, M, xst, fp, ip, nthreads);
+                        void* gx, void* gv0, void* gk, int64_t T, int64_t M, int64_t xst, const double* fp,
+                        const int* ip, int nthreads) {
+  if (!valid_modes(ip) || (gk && ip[0] != CHARGE_K_DECAY_INPUT && ip[0] != CHARGE_K)) return -1;
+  return backward_t<sf_real>(x, v0, gs, gs_scalar, gs_mode, gvT, gx, gv0, gk, T, M, xst, fp, ip, nthreads);
 }
 
 int sf_real_size(void) { return (int)sizeof(sf_real); }
 
-int sf_abi_version(void) { return 4; }
+int sf_abi_version(void) { return 5; }
 
 }  // extern "C"

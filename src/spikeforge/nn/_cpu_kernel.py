@@ -152,8 +152,9 @@ def _load_or_build(cxx: str, name: str) -> ctypes.CDLL:
     lib.sf_lif_forward.restype = i64
     lib.sf_lif_forward.argtypes = [vp, vp, vp, vp, i64, i64, i64, dp, ip, ctypes.c_int]
     lib.sf_lif_backward.restype = i64
-    lib.sf_lif_backward.argtypes = [vp, vp, vp, ctypes.c_double, ctypes.c_int, vp, vp, vp, i64, i64, i64, dp, ip, ctypes.c_int]
-    if lib.sf_abi_version() != 4 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
+    lib.sf_lif_backward.argtypes = [vp, vp, vp, ctypes.c_double, ctypes.c_int, vp, vp, vp, vp, i64, i64, i64, dp, ip,
+                                    ctypes.c_int]
+    if lib.sf_abi_version() != 5 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
         raise RuntimeError("stale kernel library (ABI mismatch)")
     return lib
 
@@ -211,11 +212,14 @@ def backward(
     fp: list[float],
     ip: list[int],
     need_gv0: bool,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run the backward kernel: ``(dL/dx [T, ...], dL/dv0 [...] or None)``.
+    need_gk: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Run the backward kernel: ``(dL/dx [T, ...], dL/dv0 [...] or None, dL/dk [...] or None)``.
 
     ``gs`` (dL/dspikes) may be None (zero), contiguous, or a broadcast scalar (all strides 0,
     as produced by ``spikes.sum().backward()``), which is read once instead of materialised.
+    ``need_gk`` (PLIF's charge modes 3 and 4 only): the per-neuron gradient of the charge factor
+    ``k`` (sum it for a layer-wide ``k``).
     """
     T = x.shape[0]
     M = x[0].numel()
@@ -231,11 +235,12 @@ def backward(
         gvT = gvT.to(x.dtype).contiguous()
     gx = torch.empty(x.shape, dtype=x.dtype)
     gv0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_gv0 else None
+    gk = torch.empty(x.shape[1:], dtype=x.dtype) if need_gk else None
     fpa, ipa = _params(fp, ip)
     rc = lib.sf_lif_backward(
         _ptr(x), _ptr(v0), _ptr(gs) if gs_mode == 0 else None, gs_scalar,
-        gs_mode, _ptr(gvT), _ptr(gx), _ptr(gv0), T, M, xst, fpa, ipa, torch.get_num_threads(),
+        gs_mode, _ptr(gvT), _ptr(gx), _ptr(gv0), _ptr(gk), T, M, xst, fpa, ipa, torch.get_num_threads(),
     )
     if rc < 0:
         raise RuntimeError(f"internal error: unsupported kernel mode {ip}")
-    return gx, gv0
+    return gx, gv0, gk

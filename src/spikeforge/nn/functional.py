@@ -62,6 +62,7 @@ __all__ = [
     "ALIFSpec",
     "BACKENDS",
     "IZHIKEVICH_BACKENDS",
+    "PLIF_BACKENDS",
     "IZHIKEVICH_PRESETS",
     "IzhikevichSpec",
     "LIFSpec",
@@ -83,6 +84,8 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "cpu", "torch", "triton", "reference")
+#: Backends of PLIF: the compiled CPU kernel runs one τ per layer; no Triton kernel.
+PLIF_BACKENDS = ("auto", "cpu", "torch", "reference")
 _CHARGES = ("tau", "decay", "if")
 _RESETS = ("hard", "soft", "none", "soft_delayed")
 
@@ -391,7 +394,8 @@ class _CpuImpl:
         x, v0 = saved
         fp, ip = spec.kernel_params()
         lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
-        return _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, need_gv0)
+        gx, gv0, _ = _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, need_gv0)
+        return gx, gv0
 
 
 class _TorchImpl:
@@ -784,8 +788,10 @@ def plif_multi_step(
         Everything but ``tau``, which ``w`` replaces; ``spec.charge`` must be ``"tau"``.
     return_sequences : bool
         Also return ``h_seq`` and ``v_seq`` (runs the reference loop).
-    backend : {"auto", "torch", "reference"}
-        The fused pure-torch path (``auto`` = ``torch``) or the per-step autograd loop.
+    backend : {"auto", "cpu", "torch", "reference"}
+        ``auto``: the compiled CPU kernel (``cpu``) for a float32/float64 CPU input when ``w`` is one value
+        for the layer and the surrogate is built in (and the kernel builds), else the fused pure-torch
+        path (``torch``, any device, per-neuron ``w``); ``reference`` is the per-step autograd loop.
     check_nan : bool
         Raise ``ValueError`` on NaN input (fused path; one reduction).
 
@@ -799,8 +805,8 @@ def plif_multi_step(
         ``spec.charge`` is not ``"tau"``, ``w`` does not broadcast to one step of ``x_seq``, an unknown
         ``backend``, or NaN input.
     """
-    if backend not in ("auto", "torch", "reference"):
-        raise ValueError(f"backend must be 'auto', 'torch' or 'reference' for PLIF; got {backend!r}")
+    if backend not in PLIF_BACKENDS:
+        raise ValueError(f"backend must be one of {PLIF_BACKENDS} for PLIF; got {backend!r}")
     if spec.charge != "tau":
         raise ValueError(f"PLIF learns the tau form of the charge; spec.charge must be 'tau', got {spec.charge!r}")
     x_seq = check_sequence(x_seq)
@@ -823,9 +829,70 @@ def plif_multi_step(
     v0 = _prepare_v0(v0, x_seq, spec)
     if return_sequences or backend == "reference":
         return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, charge, return_sequences)
+    if _plif_uses_kernel(x_seq, k, spec, backend):
+        return _CpuPLIF.apply(x_seq, k, v0, spec, check_nan)
     if check_nan:
         _check_nan(x_seq)
     return _FusedPLIF.apply(x_seq, k, v0, spec)
+
+
+def _plif_uses_kernel(x: torch.Tensor, k: torch.Tensor, spec: LIFSpec, backend: str) -> bool:
+    """Whether PLIF runs the compiled CPU kernel: ``auto`` picks it for a float32/float64 CPU input with one
+    ``k`` for the layer and a built-in surrogate when the kernel builds (not while ``torch.compile`` traces);
+    an explicit ``cpu`` that cannot run is a ``ValueError`` (or ``RuntimeError`` when the kernel is missing)."""
+    if backend not in ("auto", "cpu"):
+        return False
+    smooth = not spec.surrogate.spiking
+    fits = (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and k.numel() == 1
+            and not spec.surrogate.is_custom)
+    if backend == "auto":
+        return fits and not torch.compiler.is_compiling() and _cpu_kernel.load(x.dtype, smooth) is not None
+    if not fits:
+        raise ValueError("backend 'cpu' runs PLIF with one w for the layer (a scalar), a built-in surrogate and a "
+                         f"float32/float64 CPU input; got w with {k.numel()} values, surrogate "
+                         f"{spec.surrogate.name!r}, {x.dtype} on {x.device} (use 'auto' or 'torch')")
+    if _cpu_kernel.load(x.dtype, smooth) is None:
+        raise RuntimeError(f"the compiled CPU kernel is unavailable: {_cpu_kernel.unavailable_reason()}")
+    return True
+
+
+class _CpuPLIF(torch.autograd.Function):
+    """PLIF with one ``k = sigmoid(w)`` for the layer on the compiled CPU kernel (its ``CHARGE_K*`` modes):
+    saves only ``x``, ``k`` and ``v0``; the backward recomputes H and also returns ``dL/dk``. Tested against
+    the per-step loop (``backend="reference"``) and the pure-torch :class:`_FusedPLIF`."""
+
+    @staticmethod
+    def _params(spec: LIFSpec, k: torch.Tensor) -> tuple[list[float], list[int]]:
+        fp, ip = spec.kernel_params()
+        fp[3] = float(k.reshape(()))  # the tau slot holds k
+        ip[0] = 3 if spec.decay_input else 4
+        return fp, ip
+
+    @staticmethod
+    def forward(ctx, x, k, v0, spec, check_nan):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
+        x = _kernel_layout(x)
+        v0c = None if v0 is None else v0.contiguous()
+        fp, ip = _CpuPLIF._params(spec, k.detach().to(x.dtype))
+        s, vT, n_nan = _cpu_kernel.forward(lib, x, v0c, fp, ip)
+        if check_nan and n_nan:
+            raise _nan_error()
+        ctx.spec = spec
+        ctx.save_for_backward(x, k, v0c)
+        return s, vT
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT):  # type: ignore[override]
+        x, k, v0 = ctx.saved_tensors
+        spec = ctx.spec
+        fp, ip = _CpuPLIF._params(spec, k.to(x.dtype))
+        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
+        need_gk = ctx.needs_input_grad[1]
+        gx, gv0, gk = _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, ctx.needs_input_grad[2], need_gk)
+        gk_out = gk.sum().reshape(k.shape).to(k.dtype) if need_gk else None
+        return gx, gk_out, gv0, None, None
 
 
 class _FusedPLIF(torch.autograd.Function):

@@ -25,13 +25,13 @@ from torch import nn
 
 from .functional import (
     BACKENDS,
+    PLIF_BACKENDS,
     ALIFSpec,
     IzhikevichSpec,
     LIFSpec,
     _check_alif_backend,
     _check_izhikevich_backend,
     _check_nan,
-    _check_torch_only_backend,
     _preset_params,
     alif_multi_step,
     alif_step,
@@ -357,8 +357,8 @@ class IF(LIF):
 
 class PLIF(nn.Module):
     """Parametric LIF (Fang et al. 2021; SpikingJelly's ``ParametricLIFNode``): :class:`LIF` whose membrane
-    time constant is learned, ``1/τ = sigmoid(w)`` with ``w`` an ``nn.Parameter`` (pure torch: one fused
-    autograd node with a hand-written backward).
+    time constant is learned, ``1/τ = sigmoid(w)`` with ``w`` an ``nn.Parameter`` (one fused autograd node
+    with a hand-written backward: the compiled CPU kernel for one τ per layer, pure torch otherwise).
 
     Parameters
     ----------
@@ -370,9 +370,11 @@ class PLIF(nn.Module):
     decay_input, v_th, v_reset, reset, detach_reset, spike_compare, surrogate, alpha, step_mode, return_state,
     check_nan :
         As :class:`LIF`.
-    backend : {"auto", "torch", "reference"}
-        ``auto`` = ``torch``: one fused autograd node with a hand-written backward (pure torch, any device;
-        the compiled LIF kernels take a fixed τ). ``reference``: the readable per-step autograd loop.
+    backend : {"auto", "cpu", "torch", "reference"}
+        ``auto``: the compiled CPU kernel (``cpu``, shared with :class:`LIF`) for float32/float64 CPU input
+        when ``shape=()`` (one τ) and the surrogate is built in, else ``torch``: one fused autograd node
+        with a hand-written backward (pure torch, any device, any ``shape``). ``reference``: the readable
+        per-step autograd loop. There is no Triton kernel for PLIF (``triton`` is refused).
 
     Attributes
     ----------
@@ -407,7 +409,9 @@ class PLIF(nn.Module):
     ) -> None:
         super().__init__()
         _check_step_mode(step_mode)
-        _check_torch_only_backend(backend, "PLIF", ("auto", "torch", "reference"))
+        if backend not in PLIF_BACKENDS:
+            raise ValueError(f"backend must be one of {PLIF_BACKENDS} for PLIF; got {backend!r} (the Triton kernel "
+                             "is the LIF's and does not model PLIF)")
         w0 = plif_w(tau)
         self.spec = _lif_spec(float(tau), None, decay_input, v_th, v_reset, reset, detach_reset, spike_compare,
                               surrogate, alpha)
