@@ -4,8 +4,8 @@ readable per-step reference, in one run.
     python benchmarks/neuron_layers_speed.py [--repeats 7] [--threads 2] [--json F]
 
 Workload: x [T=16, B=64, N=4096] float32 (W1 of ``deep_snn_speed.py``), loss = Σ spikes·r with a fixed
-random r. Rows: ``LIF`` (compiled CPU kernel, for scale), ``PLIF`` and ``ALIF`` (fused autograd node and
-``backend="reference"``), ``CubaLIF`` (its synaptic current as one autograd node, and as the per-step
+random r. Rows: ``LIF`` (compiled CPU kernel, for scale), ``PLIF`` (compiled CPU kernel, fused pure-torch
+node and ``backend="reference"``), ``ALIF`` (fused autograd node and ``backend="reference"``), ``CubaLIF`` (its synaptic current as one autograd node, and as the per-step
 autograd loop that wrote into slices of a preallocated tensor, the implementation before 2026-12-07, kept
 here only as a baseline), ``Izhikevich``. Medians over ``--repeats`` interleaved rounds (every row once per
 round) after two warm-up calls; peak memory as seen by the torch profiler during one call (the measurement of
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
 
     layers: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "LIF (compiled CPU kernel)": sfnn.LIF(tau=2.0),
-        "PLIF fused": sfnn.PLIF(2.0),
+        "PLIF (compiled CPU kernel)": sfnn.PLIF(2.0),
+        "PLIF fused torch": sfnn.PLIF(2.0, backend="torch"),
         "PLIF reference loop": sfnn.PLIF(2.0, backend="reference"),
         "ALIF fused": sfnn.ALIF(tau=2.0),
         "ALIF reference loop": sfnn.ALIF(tau=2.0, backend="reference"),

@@ -10,7 +10,8 @@ Workload: x [T=8, B=32, 64, 16, 16] float32 (a conv feature map), one τ per lay
 per channel (``w`` [64, 1, 1]; SpikingJelly has only the scalar), τ₀ = 2, decay_input, V_th = 1, hard
 reset to 0, ATan surrogate (α = 2), loss = Σ spikes·r with a fixed random r. Before timing, the spikes
 and the gradients of x and w of ours (the compiled kernel, what ``backend="auto"`` picks for a scalar w on
-CPU, and the pure-torch node) are checked against SpikingJelly's (scalar w). Timings are
+CPU, and the pure-torch node) are checked against SpikingJelly's (scalar w). The "CPU kernel" rows run
+``backend="auto"``, which falls back to the pure-torch node where no C++ compiler is found. Timings are
 medians over ``--repeats`` interleaved rounds (each round runs every implementation once); peak memory
 is what the torch profiler sees allocated during one call. Never asserted in tests.
 """
@@ -51,9 +52,9 @@ def main(argv: list[str] | None = None) -> None:
         return run
 
     impls = {
-        "spikeforge PLIF, CPU kernel (scalar w)": make(PLIF(2.0, backend="cpu")),
+        "spikeforge PLIF, CPU kernel (scalar w)": make(PLIF(2.0)),
         "spikeforge PLIF, fused torch (scalar w)": make(PLIF(2.0, backend="torch")),
-        "spikeforge PLIF, fused torch (w per channel)": make(PLIF(2.0, shape=(shape[2], 1, 1))),
+        "spikeforge PLIF, CPU kernel (w per channel)": make(PLIF(2.0, shape=(shape[2], 1, 1))),
         "spikeforge PLIF, reference loop (scalar w)": make(PLIF(2.0, backend="reference")),
     }
     check = None

@@ -170,7 +170,7 @@ def test_fused_equals_the_reference_loop_spikes_and_gradients(kwargs, w_shape, w
     gs_w = torch.randn(10, 3, 4, 5, generator=g, dtype=torch.float64)
     gv_w = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
     outs = []
-    backends = ("reference", "torch", "cpu") if (HAVE_KERNEL and w_shape == ()) else ("reference", "torch")
+    backends = ("reference", "torch", "cpu") if HAVE_KERNEL else ("reference", "torch")
     for backend in backends:
         xx, ww = x.clone().requires_grad_(), w.clone().requires_grad_()
         vv = None if v0 is None else v0.clone().requires_grad_()
@@ -206,9 +206,10 @@ def test_cpu_kernel_smooth_mode_passes_gradcheck_for_w_x_and_v0(reset, decay_inp
                    v_reset=0.1 if reset == "hard" else 0.0)
     g = torch.Generator().manual_seed(3)
     x = torch.randn(6, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
-    w = torch.tensor(0.4, dtype=torch.float64).requires_grad_()
     v0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b, c: plif_multi_step(a, b, c, spec, backend="cpu"), (x, w, v0))
+    for w in (torch.tensor(0.4, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64)):
+        w.requires_grad_()
+        assert torch.autograd.gradcheck(lambda a, b, c: plif_multi_step(a, b, c, spec, backend="cpu"), (x, w, v0))
 
 
 @pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
@@ -229,13 +230,14 @@ def test_cpu_kernel_float32_equals_the_reference_and_auto_picks_it():
     from spikeforge.nn import functional as F
 
     assert F._plif_uses_kernel(x, torch.tensor(0.5), spec, "auto")
-    assert not F._plif_uses_kernel(x, torch.zeros(256), spec, "auto")  # per-neuron τ: the pure-torch node
+    assert F._plif_uses_kernel(x, torch.zeros(256), spec, "auto")  # per-neuron τ too
     assert not F._plif_uses_kernel(x.double().half(), torch.tensor(0.5), spec, "auto")
     custom = dataclasses.replace(spec, surrogate=Surrogate.custom(lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))))
     assert not F._plif_uses_kernel(x, torch.tensor(0.5), custom, "auto")
-    for bad_w, bad_spec in ((torch.zeros(256), spec), (torch.tensor(0.5), custom)):
-        with pytest.raises(ValueError, match="backend 'cpu' runs PLIF with one w"):
-            plif_multi_step(x, bad_w, None, bad_spec, backend="cpu")
+    with pytest.raises(ValueError, match="backend 'cpu' runs PLIF with a built-in surrogate"):
+        plif_multi_step(x, torch.tensor(0.5), None, custom, backend="cpu")
+    with pytest.raises(ValueError, match="backend 'cpu' runs PLIF with a built-in surrogate"):
+        plif_multi_step(x.half(), torch.tensor(0.5), None, spec, backend="cpu")
     with pytest.raises(ValueError, match="NaN"):
         plif_multi_step(torch.full((2, 1, 1), float("nan")), torch.tensor(0.0), None, spec, backend="cpu")
 

@@ -1,4 +1,4 @@
-// Fused multi-step LIF / IF / PLIF (one k = 1/tau per layer) forward and backward for CPU (spikeforge.nn, issue 6).
+// Fused multi-step LIF / IF / PLIF (k = 1/tau per neuron) forward and backward for CPU (spikeforge.nn, issue 6).
 //
 // Plain C ABI, no torch headers: the library is compiled on first use by the system C++ compiler in
 // about a second and loaded with ctypes (see _cpu_kernel.py). Threads: OpenMP when the compiler has it
@@ -37,8 +37,9 @@
 
 namespace {
 
-// CHARGE_K*: the tau forms with the factor k = 1/tau given directly (PLIF, k = sigmoid(w), passed in the
-// tau slot): H = V + (X - (V - V_r)) k (decay input) or V - (V - V_r) k + X, the reference's order.
+// CHARGE_K*: the tau forms with the factor k = 1/tau given per neuron (PLIF, k = sigmoid(w) broadcast to
+// one step, the array kv[M]): H = V + (X - (V - V_r)) k (decay input) or V - (V - V_r) k + X, the
+// reference's order.
 enum { CHARGE_LINEAR = 0, CHARGE_TAU_DECAY_INPUT = 1, CHARGE_TAU = 2, CHARGE_K_DECAY_INPUT = 3, CHARGE_K = 4 };
 // RESET_SOFT_DELAYED (snnTorch's "subtract" with reset_delay): the state is not reset within a step
 // (V_t = H_t) and the next charge subtracts V_th * S_{t-1}: H_t = charge(V_{t-1}, X_t) - V_th S(V_{t-1}).
@@ -49,6 +50,7 @@ struct P {
   int64_t T, M, xst;  // steps, neurons per step, time stride of x (M or 0)
   F a, b, c, tau, vr, vth, alpha, nd;  // nd = 1 - detach_reset
   int charge, reset, ge, surr, smooth;
+  const F* kv;  // CHARGE_K*: k per neuron [M]
 };
 
 template <typename F>
@@ -61,11 +63,11 @@ struct Consts {
 };
 
 template <typename F, int CH>
-static inline F charge(F v, F x, const Consts<F>& k) {
+static inline F charge(F v, F x, const Consts<F>& k, F kj) {  // kj: k of this neuron (CHARGE_K* only)
   if (CH == CHARGE_LINEAR) return k.a * v + k.b * x + k.c;
   if (CH == CHARGE_TAU_DECAY_INPUT) return v + (x - (v - k.vr)) / k.tau;  // SpikingJelly's order
-  if (CH == CHARGE_K_DECAY_INPUT) return v + (x - (v - k.vr)) * k.tau;  // tau slot holds k
-  if (CH == CHARGE_K) return v - (v - k.vr) * k.tau + x;
+  if (CH == CHARGE_K_DECAY_INPUT) return v + (x - (v - k.vr)) * kj;
+  if (CH == CHARGE_K) return v - (v - k.vr) * kj + x;
   return v - (v - k.vr) / k.tau + x;
 }
 
@@ -157,10 +159,12 @@ static int64_t fwd_range(const F* x, const F* v0, F* s, F* vT, const P<F>& p, in
   const int64_t B = block_for(p.T);
   const Consts<F> k(p);
   const int64_t T = p.T, M = p.M, xst = p.xst;
+  constexpr bool KF = CH == CHARGE_K_DECAY_INPUT || CH == CHARGE_K;
   F* v = (F*)malloc(sizeof(F) * B);
   int64_t nan_count = 0;
   for (int64_t blk = i0; blk < i1; blk += B) {
     const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    const F* __restrict kvb = KF ? p.kv + blk : nullptr;
     if (v0) {
       for (int64_t j = 0; j < n; ++j) v[j] = v0[blk + j];
     } else {
@@ -173,7 +177,7 @@ static int64_t fwd_range(const F* x, const F* v0, F* s, F* vT, const P<F>& p, in
       for (int64_t j = 0; j < n; ++j) {
         const F xx = xt[j];
         bad |= (int32_t)(xx != xx);
-        F h = charge<F, CH>(v[j], xx, k);
+        F h = charge<F, CH>(v[j], xx, k, KF ? kvb[j] : (F)0);
         if (RS == RESET_SOFT_DELAYED) h = h - spike_value<F, SG, SMOOTH>(v[j], k) * k.vth;
         const F sp = spike_value<F, SG, SMOOTH>(h, k);
         st[j] = sp;
@@ -192,13 +196,15 @@ template <typename F, int CH, int RS, int SG, bool SMOOTH>
 static void recompute_block(const F* x, const F* v0, F* hbuf, F* v, const P<F>& p, int64_t blk, int64_t n, int64_t B) {
   const Consts<F> k(p);
   const int64_t T = p.T, xst = p.xst;
+  constexpr bool KF = CH == CHARGE_K_DECAY_INPUT || CH == CHARGE_K;
+  const F* __restrict kvb = KF ? p.kv + blk : nullptr;
   if (v0) { for (int64_t j = 0; j < n; ++j) v[j] = v0[blk + j]; }
   else { for (int64_t j = 0; j < n; ++j) v[j] = (F)0; }
   for (int64_t t = 0; t < T; ++t) {
     const F* __restrict xt = x + t * xst + blk;
     F* __restrict ht = hbuf + t * B;
     for (int64_t j = 0; j < n; ++j) {
-      F h = charge<F, CH>(v[j], xt[j], k);
+      F h = charge<F, CH>(v[j], xt[j], k, KF ? kvb[j] : (F)0);
       if (RS == RESET_SOFT_DELAYED) h = h - spike_value<F, SG, SMOOTH>(v[j], k) * k.vth;
       ht[j] = h;
       v[j] = reset<F, RS, SMOOTH>(h, spike_value<F, SG, SMOOTH>(h, k), k);
@@ -211,9 +217,10 @@ static void recompute_block(const F* x, const F* v0, F* hbuf, F* v, const P<F>& 
 template <typename F>
 using RecomputeFn = void (*)(const F*, const F*, F*, F*, const P<F>&, int64_t, int64_t, int64_t);
 
-// KGRAD (PLIF): also gk[i] = sum_t dL/dH_t * dH_t/dk with dH/dk = X_t - V_{t-1} + V_r (decay input) or
-// V_r - V_{t-1}, V_{t-1} rebuilt from H_{t-1} (or v0) as the forward pass resets it.
-template <typename F, int SG, bool SMOOTH, bool DELAYED, bool KGRAD>
+// KFORM (PLIF's CHARGE_K* modes): dH/dX and dH/dV from each neuron's k, and gk[i] = sum_t dL/dH_t * dH_t/dk
+// (written when gk is given) with dH/dk = X_t - V_{t-1} + V_r (decay input) or V_r - V_{t-1}, V_{t-1}
+// rebuilt from H_{t-1} (or v0) as the forward pass resets it.
+template <typename F, int SG, bool SMOOTH, bool DELAYED, bool KFORM>
 static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_mode, const F* gvT,
                       F* gx, F* gv0, F* gk, const P<F>& p, int64_t i0, int64_t i1, RecomputeFn<F> recompute) {
   const int64_t B = block_for(p.T);
@@ -222,27 +229,26 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   F* g = (F*)malloc(sizeof(F) * B);
   F* c = (F*)malloc(sizeof(F) * B);  // delayed soft reset: correction applied with the previous step's sg
   F* sbuf = (F*)malloc(sizeof(F) * B);
-  F* kacc = KGRAD ? (F*)malloc(sizeof(F) * B) : nullptr;
+  F* kacc = KFORM ? (F*)malloc(sizeof(F) * B) : nullptr;
   for (int64_t j = 0; j < B; ++j) sbuf[j] = gs_scalar;
   const Consts<F> k(p);
   const int64_t T = p.T, M = p.M, xst = p.xst;
-  const bool kform = p.charge == CHARGE_K_DECAY_INPUT || p.charge == CHARGE_K;
-  const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (kform ? (F)1 - p.tau : (F)1 - (F)1 / p.tau);
-  const F dhdx = p.charge == CHARGE_LINEAR ? p.b
-               : (p.charge == CHARGE_TAU_DECAY_INPUT ? (F)1 / p.tau : (p.charge == CHARGE_K_DECAY_INPUT ? p.tau : (F)1));
-  const F di = p.charge == CHARGE_K_DECAY_INPUT ? (F)1 : (F)0;  // dH/dk has the X_t term
+  const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (F)1 - (F)1 / p.tau;  // KFORM: per neuron, below
+  const F dhdx = p.charge == CHARGE_LINEAR ? p.b : (p.charge == CHARGE_TAU_DECAY_INPUT ? (F)1 / p.tau : (F)1);
+  const F di = p.charge == CHARGE_K_DECAY_INPUT ? (F)1 : (F)0;  // KFORM: dH/dX = k (else 1), dH/dk has X_t
   const F is_hard = p.reset == RESET_HARD, is_soft = p.reset == RESET_SOFT, is_none = (F)1 - is_hard - is_soft;
   const F sd = (p.reset == RESET_SOFT_DELAYED) ? p.vth * p.nd : (F)0;  // dH_{t+1}/dV_t -= sd * sg(V_t)
   const F vth = p.vth, vr = p.vr, nd = p.nd, alpha = p.alpha;
   for (int64_t blk = i0; blk < i1; blk += B) {
     const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    const F* __restrict kvb = KFORM ? p.kv + blk : nullptr;
     recompute(x, v0, hbuf, v, p, blk, n, B);
     // reverse-time recurrence
     // g = dL/dV_t from the future, except for the delayed-reset term -c * sg(H_t) added at step t
     if (gvT) { for (int64_t j = 0; j < n; ++j) g[j] = gvT[blk + j]; }
     else { for (int64_t j = 0; j < n; ++j) g[j] = (F)0; }
     for (int64_t j = 0; j < n; ++j) c[j] = (F)0;
-    if (KGRAD) for (int64_t j = 0; j < n; ++j) kacc[j] = (F)0;
+    if (KFORM) for (int64_t j = 0; j < n; ++j) kacc[j] = (F)0;
     for (int64_t t = T - 1; t >= 0; --t) {
       const F* __restrict ht = hbuf + t * B;
       F* __restrict gxt = gx + t * M + blk;
@@ -256,10 +262,16 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
                      + is_soft * ((F)1 - vth * sg * nd) + is_none;
         const F gin = DELAYED ? g[j] - c[j] * sg : g[j];
         const F gh = gst[j] * sg + gin * dvdh;
-        gxt[j] = gh * dhdx;
-        g[j] = gh * dhdv;
+        if (KFORM) {
+          const F kj = kvb[j];
+          gxt[j] = gh * (di * kj + ((F)1 - di));
+          g[j] = gh * ((F)1 - kj);
+        } else {
+          gxt[j] = gh * dhdx;
+          g[j] = gh * dhdv;
+        }
         if (DELAYED) c[j] = gh * sd;
-        if (KGRAD) {
+        if (KFORM) {
           F vp;
           if (t > 0) {
             const F hp = ht[j - B];  // H_{t-1}
@@ -272,7 +284,7 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
         }
       }
     }
-    if (KGRAD) for (int64_t j = 0; j < n; ++j) gk[blk + j] = kacc[j];
+    if (KFORM && gk) for (int64_t j = 0; j < n; ++j) gk[blk + j] = kacc[j];
     if (gv0) {
       if (sd != (F)0) {
         for (int64_t j = 0; j < n; ++j) {
@@ -331,7 +343,7 @@ static void run_bwd_sg(Job<F>& j) {
   // outside smooth mode the recomputation does not depend on the surrogate: SG 0 for all
   RecomputeFn<F> rec = pick_recompute<F, SMOOTH ? SG : 0, SMOOTH>(j.p.charge, j.p.reset);
   const bool dl = j.p.reset == RESET_SOFT_DELAYED;
-  if (j.gk) {
+  if (j.p.charge == CHARGE_K_DECAY_INPUT || j.p.charge == CHARGE_K) {
     if (dl) bwd_range<F, SG, SMOOTH, true, true>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.gk, j.p, j.i0, j.i1, rec);
     else bwd_range<F, SG, SMOOTH, false, true>(j.x, j.v0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gx, j.gv0, j.gk, j.p, j.i0, j.i1, rec);
   } else if (dl) {
@@ -441,24 +453,26 @@ static int valid_modes(const int* ip) {
 }
 
 template <typename F>
-static int64_t forward_t(const void* x, const void* v0, void* s, void* vT, int64_t T, int64_t M, int64_t xst,
-                         const double* fp, const int* ip, int nthreads) {
+static int64_t forward_t(const void* x, const void* v0, const void* kv, void* s, void* vT, int64_t T, int64_t M,
+                         int64_t xst, const double* fp, const int* ip, int nthreads) {
   Job<F> j;
   memset(&j, 0, sizeof(j));
   j.x = (const F*)x; j.v0 = (const F*)v0; j.s = (F*)s; j.vT = (F*)vT;
   j.p = make_params<F>(T, M, xst, fp, ip);
+  j.p.kv = (const F*)kv;
   return launch<F>(j, nthreads);
 }
 
 template <typename F>
-static int64_t backward_t(const void* x, const void* v0, const void* gs, double gs_scalar, int gs_mode, const void* gvT,
-                          void* gx, void* gv0, void* gk, int64_t T, int64_t M, int64_t xst, const double* fp,
-                          const int* ip, int nthreads) {
+static int64_t backward_t(const void* x, const void* v0, const void* kv, const void* gs, double gs_scalar, int gs_mode,
+                          const void* gvT, void* gx, void* gv0, void* gk, int64_t T, int64_t M, int64_t xst,
+                          const double* fp, const int* ip, int nthreads) {
   Job<F> j;
   memset(&j, 0, sizeof(j));
   j.x = (const F*)x; j.v0 = (const F*)v0; j.gs = (const F*)gs; j.gvT = (const F*)gvT;
   j.gx = (F*)gx; j.gv0 = (F*)gv0; j.gk = (F*)gk; j.gs_scalar = (F)gs_scalar; j.gs_mode = gs_mode; j.backward = 1;
   j.p = make_params<F>(T, M, xst, fp, ip);
+  j.p.kv = (const F*)kv;
   return launch<F>(j, nthreads);
 }
 
@@ -472,24 +486,24 @@ typedef SF_REAL sf_real;
 extern "C" {
 
 // One library per scalar type (-DSF_REAL=float or double) and mode (-DSF_SMOOTH), built on demand.
-// fp = [a, b, c, tau (k for the CHARGE_K* modes), v_reset, v_th, alpha, 1 - detach_reset];
-// ip = [charge, reset, ge, surrogate, smooth]. gk (backward, may be NULL): per-neuron dL/dk [M] (CHARGE_K*).
+// fp = [a, b, c, tau, v_reset, v_th, alpha, 1 - detach_reset]; ip = [charge, reset, ge, surrogate, smooth].
+// kv: k per neuron [M] for the CHARGE_K* modes (NULL otherwise); gk (backward, may be NULL): dL/dk [M].
 // Returns the number of (block, step) pairs with NaN input (forward), or -1 for an invalid mode.
-int64_t sf_lif_forward(const void* x, const void* v0, void* s, void* vT, int64_t T, int64_t M, int64_t xst,
-                       const double* fp, const int* ip, int nthreads) {
-  if (!valid_modes(ip)) return -1;
-  return forward_t<sf_real>(x, v0, s, vT, T, M, xst, fp, ip, nthreads);
+int64_t sf_lif_forward(const void* x, const void* v0, const void* kv, void* s, void* vT, int64_t T, int64_t M,
+                       int64_t xst, const double* fp, const int* ip, int nthreads) {
+  if (!valid_modes(ip) || (kv == nullptr) != (ip[0] < CHARGE_K_DECAY_INPUT)) return -1;
+  return forward_t<sf_real>(x, v0, kv, s, vT, T, M, xst, fp, ip, nthreads);
 }
 
-int64_t sf_lif_backward(const void* x, const void* v0, const void* gs, double gs_scalar, int gs_mode, const void* gvT,
-                        void* gx, void* gv0, void* gk, int64_t T, int64_t M, int64_t xst, const double* fp,
-                        const int* ip, int nthreads) {
-  if (!valid_modes(ip) || (gk && ip[0] != CHARGE_K_DECAY_INPUT && ip[0] != CHARGE_K)) return -1;
-  return backward_t<sf_real>(x, v0, gs, gs_scalar, gs_mode, gvT, gx, gv0, gk, T, M, xst, fp, ip, nthreads);
+int64_t sf_lif_backward(const void* x, const void* v0, const void* kv, const void* gs, double gs_scalar, int gs_mode,
+                        const void* gvT, void* gx, void* gv0, void* gk, int64_t T, int64_t M, int64_t xst,
+                        const double* fp, const int* ip, int nthreads) {
+  if (!valid_modes(ip) || (kv == nullptr) != (ip[0] < CHARGE_K_DECAY_INPUT) || (gk && kv == nullptr)) return -1;
+  return backward_t<sf_real>(x, v0, kv, gs, gs_scalar, gs_mode, gvT, gx, gv0, gk, T, M, xst, fp, ip, nthreads);
 }
 
 int sf_real_size(void) { return (int)sizeof(sf_real); }
 
-int sf_abi_version(void) { return 5; }
+int sf_abi_version(void) { return 6; }
 
 }  // extern "C"

@@ -150,11 +150,11 @@ def _load_or_build(cxx: str, name: str) -> ctypes.CDLL:
     lib = ctypes.CDLL(str(target))
     i64, vp, dp, ip = ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int)
     lib.sf_lif_forward.restype = i64
-    lib.sf_lif_forward.argtypes = [vp, vp, vp, vp, i64, i64, i64, dp, ip, ctypes.c_int]
+    lib.sf_lif_forward.argtypes = [vp, vp, vp, vp, vp, i64, i64, i64, dp, ip, ctypes.c_int]
     lib.sf_lif_backward.restype = i64
-    lib.sf_lif_backward.argtypes = [vp, vp, vp, ctypes.c_double, ctypes.c_int, vp, vp, vp, vp, i64, i64, i64, dp, ip,
-                                    ctypes.c_int]
-    if lib.sf_abi_version() != 5 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
+    lib.sf_lif_backward.argtypes = [vp, vp, vp, vp, ctypes.c_double, ctypes.c_int, vp, vp, vp, vp, i64, i64, i64, dp,
+                                    ip, ctypes.c_int]
+    if lib.sf_abi_version() != 6 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
         raise RuntimeError("stale kernel library (ABI mismatch)")
     return lib
 
@@ -173,7 +173,8 @@ def _params(fp: list[float], ip: list[int]):
 
 
 def forward(
-    lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, fp: list[float], ip: list[int]
+    lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, fp: list[float], ip: list[int],
+    kv: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Run the forward kernel.
 
@@ -183,6 +184,9 @@ def forward(
     x : Tensor [T, ...], float32/float64, CPU; contiguous, or stride 0 along time with a contiguous step
     v0 : Tensor [...] or None (zeros), same dtype, contiguous
     fp, ip : kernel parameters (see ``_cpu_kernel.cpp``)
+    kv : Tensor [...] or None
+        PLIF's charge factor ``k`` per neuron (one step's shape, same dtype, contiguous) for the charge
+        modes 3 and 4; None for LIF.
 
     Returns
     -------
@@ -195,7 +199,7 @@ def forward(
     vT = torch.empty(x.shape[1:], dtype=x.dtype)
     fpa, ipa = _params(fp, ip)
     n_nan = lib.sf_lif_forward(
-        _ptr(x), _ptr(v0), _ptr(s), _ptr(vT), T, M, xst, fpa, ipa,
+        _ptr(x), _ptr(v0), _ptr(kv), _ptr(s), _ptr(vT), T, M, xst, fpa, ipa,
         torch.get_num_threads(),
     )
     if n_nan < 0:
@@ -212,14 +216,15 @@ def backward(
     fp: list[float],
     ip: list[int],
     need_gv0: bool,
+    kv: torch.Tensor | None = None,
     need_gk: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Run the backward kernel: ``(dL/dx [T, ...], dL/dv0 [...] or None, dL/dk [...] or None)``.
 
     ``gs`` (dL/dspikes) may be None (zero), contiguous, or a broadcast scalar (all strides 0,
     as produced by ``spikes.sum().backward()``), which is read once instead of materialised.
-    ``need_gk`` (PLIF's charge modes 3 and 4 only): the per-neuron gradient of the charge factor
-    ``k`` (sum it for a layer-wide ``k``).
+    ``kv`` as in :func:`forward`; ``need_gk`` (with ``kv``): the per-neuron gradient of the charge factor
+    ``k`` (reduce it to the shape of the parameter it was broadcast from).
     """
     T = x.shape[0]
     M = x[0].numel()
@@ -238,7 +243,7 @@ def backward(
     gk = torch.empty(x.shape[1:], dtype=x.dtype) if need_gk else None
     fpa, ipa = _params(fp, ip)
     rc = lib.sf_lif_backward(
-        _ptr(x), _ptr(v0), _ptr(gs) if gs_mode == 0 else None, gs_scalar,
+        _ptr(x), _ptr(v0), _ptr(kv), _ptr(gs) if gs_mode == 0 else None, gs_scalar,
         gs_mode, _ptr(gvT), _ptr(gx), _ptr(gv0), _ptr(gk), T, M, xst, fpa, ipa, torch.get_num_threads(),
     )
     if rc < 0:

@@ -394,7 +394,7 @@ class _CpuImpl:
         x, v0 = saved
         fp, ip = spec.kernel_params()
         lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
-        gx, gv0, _ = _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, need_gv0)
+        gx, gv0, _ = _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, need_gv0)  # LIF: no kv
         return gx, gv0
 
 
@@ -789,9 +789,9 @@ def plif_multi_step(
     return_sequences : bool
         Also return ``h_seq`` and ``v_seq`` (runs the reference loop).
     backend : {"auto", "cpu", "torch", "reference"}
-        ``auto``: the compiled CPU kernel (``cpu``) for a float32/float64 CPU input when ``w`` is one value
-        for the layer and the surrogate is built in (and the kernel builds), else the fused pure-torch
-        path (``torch``, any device, per-neuron ``w``); ``reference`` is the per-step autograd loop.
+        ``auto``: the compiled CPU kernel (``cpu``) for a float32/float64 CPU input with a built-in surrogate
+        (when the kernel builds), else the fused pure-torch path (``torch``, any device and dtype);
+        ``reference`` is the per-step autograd loop.
     check_nan : bool
         Raise ``ValueError`` on NaN input (fused path; one reduction).
 
@@ -837,36 +837,35 @@ def plif_multi_step(
 
 
 def _plif_uses_kernel(x: torch.Tensor, k: torch.Tensor, spec: LIFSpec, backend: str) -> bool:
-    """Whether PLIF runs the compiled CPU kernel: ``auto`` picks it for a float32/float64 CPU input with one
-    ``k`` for the layer and a built-in surrogate when the kernel builds (not while ``torch.compile`` traces);
+    """Whether PLIF runs the compiled CPU kernel: ``auto`` picks it for a float32/float64 CPU input with a
+    built-in surrogate when the kernel builds (not while ``torch.compile`` traces);
     an explicit ``cpu`` that cannot run is a ``ValueError`` (or ``RuntimeError`` when the kernel is missing)."""
     if backend not in ("auto", "cpu"):
         return False
     smooth = not spec.surrogate.spiking
-    fits = (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and k.numel() == 1
-            and not spec.surrogate.is_custom)
+    fits = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not spec.surrogate.is_custom
     if backend == "auto":
         return fits and not torch.compiler.is_compiling() and _cpu_kernel.load(x.dtype, smooth) is not None
     if not fits:
-        raise ValueError("backend 'cpu' runs PLIF with one w for the layer (a scalar), a built-in surrogate and a "
-                         f"float32/float64 CPU input; got w with {k.numel()} values, surrogate "
-                         f"{spec.surrogate.name!r}, {x.dtype} on {x.device} (use 'auto' or 'torch')")
+        raise ValueError("backend 'cpu' runs PLIF with a built-in surrogate on a float32/float64 CPU input; got "
+                         f"surrogate {spec.surrogate.name!r}, {x.dtype} on {x.device} (use 'auto' or 'torch')")
     if _cpu_kernel.load(x.dtype, smooth) is None:
         raise RuntimeError(f"the compiled CPU kernel is unavailable: {_cpu_kernel.unavailable_reason()}")
     return True
 
 
 class _CpuPLIF(torch.autograd.Function):
-    """PLIF with one ``k = sigmoid(w)`` for the layer on the compiled CPU kernel (its ``CHARGE_K*`` modes):
-    saves only ``x``, ``k`` and ``v0``; the backward recomputes H and also returns ``dL/dk``. Tested against
-    the per-step loop (``backend="reference"``) and the pure-torch :class:`_FusedPLIF`."""
+    """PLIF on the compiled CPU kernel (its ``CHARGE_K*`` modes, ``k = sigmoid(w)`` broadcast to one step and
+    read per neuron): saves only ``x``, ``k`` and ``v0``; the backward recomputes H and also returns ``dL/dk``
+    per neuron, reduced to ``k``'s shape. Tested against the per-step loop (``backend="reference"``) and the
+    pure-torch :class:`_FusedPLIF`."""
 
     @staticmethod
-    def _params(spec: LIFSpec, k: torch.Tensor) -> tuple[list[float], list[int]]:
+    def _params(spec: LIFSpec, x: torch.Tensor, k: torch.Tensor) -> tuple[list[float], list[int], torch.Tensor]:
         fp, ip = spec.kernel_params()
-        fp[3] = float(k.reshape(()))  # the tau slot holds k
         ip[0] = 3 if spec.decay_input else 4
-        return fp, ip
+        kv = k.detach().to(x.dtype).expand(x.shape[1:]).contiguous()
+        return fp, ip, kv
 
     @staticmethod
     def forward(ctx, x, k, v0, spec, check_nan):  # type: ignore[override]
@@ -874,8 +873,8 @@ class _CpuPLIF(torch.autograd.Function):
         lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
         x = _kernel_layout(x)
         v0c = None if v0 is None else v0.contiguous()
-        fp, ip = _CpuPLIF._params(spec, k.detach().to(x.dtype))
-        s, vT, n_nan = _cpu_kernel.forward(lib, x, v0c, fp, ip)
+        fp, ip, kv = _CpuPLIF._params(spec, x, k)
+        s, vT, n_nan = _cpu_kernel.forward(lib, x, v0c, fp, ip, kv)
         if check_nan and n_nan:
             raise _nan_error()
         ctx.spec = spec
@@ -887,11 +886,11 @@ class _CpuPLIF(torch.autograd.Function):
     def backward(ctx, gs, gvT):  # type: ignore[override]
         x, k, v0 = ctx.saved_tensors
         spec = ctx.spec
-        fp, ip = _CpuPLIF._params(spec, k.to(x.dtype))
+        fp, ip, kv = _CpuPLIF._params(spec, x, k)
         lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
         need_gk = ctx.needs_input_grad[1]
-        gx, gv0, gk = _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, ctx.needs_input_grad[2], need_gk)
-        gk_out = gk.sum().reshape(k.shape).to(k.dtype) if need_gk else None
+        gx, gv0, gk = _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, ctx.needs_input_grad[2], kv, need_gk)
+        gk_out = gk.sum_to_size(k.shape).to(k.dtype) if need_gk else None
         return gx, gk_out, gv0, None, None
 
 

@@ -358,7 +358,7 @@ class IF(LIF):
 class PLIF(nn.Module):
     """Parametric LIF (Fang et al. 2021; SpikingJelly's ``ParametricLIFNode``): :class:`LIF` whose membrane
     time constant is learned, ``1/τ = sigmoid(w)`` with ``w`` an ``nn.Parameter`` (one fused autograd node
-    with a hand-written backward: the compiled CPU kernel for one τ per layer, pure torch otherwise).
+    with a hand-written backward: the compiled CPU kernel on CPU, pure torch elsewhere).
 
     Parameters
     ----------
@@ -372,9 +372,9 @@ class PLIF(nn.Module):
         As :class:`LIF`.
     backend : {"auto", "cpu", "torch", "reference"}
         ``auto``: the compiled CPU kernel (``cpu``, shared with :class:`LIF`) for float32/float64 CPU input
-        when ``shape=()`` (one τ) and the surrogate is built in, else ``torch``: one fused autograd node
-        with a hand-written backward (pure torch, any device, any ``shape``). ``reference``: the readable
-        per-step autograd loop. There is no Triton kernel for PLIF (``triton`` is refused).
+        with a built-in surrogate, else ``torch``: one fused autograd node with a hand-written backward (pure
+        torch, any device). ``reference``: the readable per-step autograd loop. There is no Triton kernel
+        for PLIF (``triton`` is refused).
 
     Attributes
     ----------
