@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 import spikeforge.nn as sfnn
+from spikeforge.nn import _cpu_kernel
 from spikeforge.nn.functional import (
     ALIFSpec,
     LIFSpec,
@@ -17,6 +18,8 @@ from spikeforge.nn.functional import (
     lif_multi_step_reference,
 )
 from spikeforge.nn.surrogate import Surrogate
+
+HAVE_KERNEL = _cpu_kernel.load(torch.float64) is not None
 
 # LIF constructor settings that ALIF shares (charges, resets, comparisons)
 LIF_SETTINGS = [
@@ -205,8 +208,8 @@ def test_reset_states_clears_v_and_a():
         (dict(tau=0.5), "tau"),
         (dict(tau=2.0, decay=0.5), "either tau"),
         (dict(reset="soft_delayed", v_reset=None), "soft_delayed"),
-        (dict(backend="cpu"), "ALIF has only the pure-torch"),
-        (dict(backend="triton"), "ALIF has only the pure-torch"),
+        (dict(backend="triton"), "Triton kernel is the LIF's"),
+        (dict(backend="gpu"), "backend must be one of"),
         (dict(step_mode="x"), "step_mode"),
     ],
 )
@@ -218,7 +221,11 @@ def test_bad_parameters_raise(kw, match):
 def test_bad_functional_input_raises():
     spec = ALIFSpec()
     with pytest.raises(ValueError, match="backend"):
-        alif_multi_step(torch.rand(3, 2), spec=spec, backend="cpu")
+        alif_multi_step(torch.rand(3, 2), spec=spec, backend="triton")
+    with pytest.raises(ValueError, match="backend 'cpu' runs ALIF with a built-in surrogate"):
+        alif_multi_step(torch.rand(3, 2).half(), spec=spec, backend="cpu")
+    with pytest.raises(ValueError, match="NaN"):
+        alif_multi_step(torch.tensor([[float("nan")]]), spec=spec, backend="torch")
     with pytest.raises(ValueError, match="NaN"):
         alif_multi_step(torch.tensor([[float("nan")]]), spec=spec)
     with pytest.raises(ValueError, match="time first"):
@@ -326,7 +333,7 @@ def test_fused_equals_the_reference_spikes_states_and_gradients(lif_kw, detach_a
     ws, wv, wa = (torch.randn(14, 3, 6, generator=g, dtype=torch.float64), torch.randn(3, 6, generator=g, dtype=torch.float64),
                   torch.randn(3, 6, generator=g, dtype=torch.float64))
     outs = []
-    for backend in ("reference", "torch"):
+    for backend in ("reference", "torch", "cpu") if HAVE_KERNEL else ("reference", "torch"):
         xx = x.clone().requires_grad_()
         vv = None if v0 is None else v0.clone().requires_grad_()
         aa = None if a0 is None else a0.clone().requires_grad_()
@@ -334,21 +341,44 @@ def test_fused_equals_the_reference_spikes_states_and_gradients(lif_kw, detach_a
         ((s * ws).sum() + (vT * wv).sum() + (aT * wa).sum()).backward()
         outs.append([s.detach(), vT.detach(), aT.detach(), xx.grad] + ([vv.grad, aa.grad] if with_state else []))
     assert outs[0][0].sum() > 0 and 0 < outs[0][0].mean() < 1
-    for a, b in zip(*outs):
-        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+    for fused in outs[1:]:
+        for a, b in zip(outs[0], fused):
+            torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
 
 
-def test_fused_smooth_mode_passes_gradcheck():
-    layer = sfnn.ALIF(tau=2.0, beta=0.5, tau_a=5.0, surrogate=Surrogate("sigmoid", 4.0, spiking=False), reset="soft",
-                      v_reset=None)
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+@pytest.mark.parametrize("reset", [dict(reset="soft", v_reset=None), dict(v_reset=0.2), dict(reset="none", v_reset=None)])
+def test_fused_smooth_mode_passes_gradcheck(backend, reset):
+    if backend == "cpu" and (not HAVE_KERNEL or _cpu_kernel.load(torch.float64, True) is None):
+        pytest.skip("the smooth test build of the CPU kernel is unavailable")
+    layer = sfnn.ALIF(tau=2.0, beta=0.5, tau_a=5.0, surrogate=Surrogate("sigmoid", 4.0, spiking=False), **reset)
     g = torch.Generator().manual_seed(2)
     x = torch.randn(6, 2, 3, generator=g, dtype=torch.float64).requires_grad_()
     v0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
     a0 = torch.rand(2, 3, generator=g, dtype=torch.float64).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b, c: alif_multi_step(a, b, c, layer.spec), (x, v0, a0))
+    assert torch.autograd.gradcheck(lambda a, b, c: alif_multi_step(a, b, c, layer.spec, backend=backend), (x, v0, a0))
 
 
-@pytest.mark.parametrize("backend", ["auto", "reference"])
+@pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
+def test_cpu_kernel_float32_many_threads_and_auto_choice():
+    from spikeforge.nn import functional as F
+
+    layer = sfnn.ALIF(tau=2.0, beta=0.3, tau_a=9.0)
+    x = torch.randn(40, 16, 256, generator=torch.Generator().manual_seed(4)) * 0.8 + 0.5
+    res = {}
+    for backend in ("reference", "cpu", "auto"):
+        xx = x.clone().requires_grad_()
+        s, vT, aT = alif_multi_step(xx, None, None, layer.spec, backend=backend)
+        (s.sum() + vT.square().sum() + aT.sum()).backward()  # dL/dS broadcast: read as one scalar
+        res[backend] = (s, vT, aT, xx.grad)
+    for backend in ("cpu", "auto"):
+        assert torch.equal(res[backend][0], res["reference"][0])
+        for a, b in zip(res[backend][1:], res["reference"][1:]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert F._kernel_fits(x, layer.spec.lif, "auto", "ALIF") and not F._kernel_fits(x, layer.spec.lif, "torch", "ALIF")
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch", "reference"])
 @pytest.mark.parametrize("reset", [dict(), dict(reset="none", v_reset=None)])
 def test_in_place_ops_on_outputs_and_state_are_allowed(backend, reset):
     layer = sfnn.ALIF(tau=2.0, beta=0.3, backend=backend, return_state=True, **reset)

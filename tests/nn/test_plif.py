@@ -229,11 +229,11 @@ def test_cpu_kernel_float32_equals_the_reference_and_auto_picks_it():
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
     from spikeforge.nn import functional as F
 
-    assert F._plif_uses_kernel(x, torch.tensor(0.5), spec, "auto")
-    assert F._plif_uses_kernel(x, torch.zeros(256), spec, "auto")  # per-neuron τ too
-    assert not F._plif_uses_kernel(x.double().half(), torch.tensor(0.5), spec, "auto")
+    assert F._kernel_fits(x, spec, "auto", "PLIF")
+    assert F._kernel_fits(x, spec, "cpu", "PLIF")
+    assert not F._kernel_fits(x.half(), spec, "auto", "PLIF")
     custom = dataclasses.replace(spec, surrogate=Surrogate.custom(lambda v: torch.sigmoid(v) * (1 - torch.sigmoid(v))))
-    assert not F._plif_uses_kernel(x, torch.tensor(0.5), custom, "auto")
+    assert not F._kernel_fits(x, custom, "auto", "PLIF")
     with pytest.raises(ValueError, match="backend 'cpu' runs PLIF with a built-in surrogate"):
         plif_multi_step(x, torch.tensor(0.5), None, custom, backend="cpu")
     with pytest.raises(ValueError, match="backend 'cpu' runs PLIF with a built-in surrogate"):

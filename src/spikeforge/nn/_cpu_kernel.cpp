@@ -1,4 +1,4 @@
-// Fused multi-step LIF / IF / PLIF (k = 1/tau per neuron) forward and backward for CPU (spikeforge.nn, issue 6).
+// Fused multi-step LIF / IF / PLIF (k = 1/tau per neuron) / ALIF forward and backward for CPU (spikeforge.nn, issue 6).
 //
 // Plain C ABI, no torch headers: the library is compiled on first use by the system C++ compiler in
 // about a second and loaded with ctypes (see _cpu_kernel.py). Threads: OpenMP when the compiler has it
@@ -51,6 +51,7 @@ struct P {
   F a, b, c, tau, vr, vth, alpha, nd;  // nd = 1 - detach_reset
   int charge, reset, ge, surr, smooth;
   const F* kv;  // CHARGE_K*: k per neuron [M]
+  F beta, rho, m;  // ALIF: threshold per unit of adaptation, its decay per step, 1 - detach_adaptation
 };
 
 template <typename F>
@@ -304,13 +305,177 @@ static void bwd_range(const F* x, const F* v0, const F* gs, F gs_scalar, int gs_
   free(kacc);
 }
 
+
+// ---------------------------------------------------------------- ALIF (adaptive threshold, Bellec et al. 2018)
+// Per neuron: H_t = charge(V_{t-1}, X_t); theta_t = a_t beta + V_th; S_t = H_t >= theta_t (or >);
+// V_t = reset(H_t, S_t) with theta_t (hard: S V_r + (1 - S) H; soft: H - S theta; none: H);
+// a_{t+1} = a_t rho + S_t. The operation order is the reference's (_alif_update), so spikes are identical.
+// Backward (recomputes H and a from x, v0, a0), with sg = sg(H - theta), n = 1 - detach_reset,
+// m = 1 - detach_adaptation, gV = dL/dV_t and gA = dL/da_{t+1} from the future:
+//   dL/dH_t = gV dV/dH + (gA m + gS) sg;   dL/da_t = gV dV/da + gA rho - (gA m + gS) sg beta
+//   hard: dV/dH = 1 - S + (V_r - H) n sg, dV/da = -(V_r - H) n sg beta; soft: dV/dH = 1 - theta n sg,
+//   dV/da = (theta n sg - S) beta; none: 1, 0.
+template <typename F, int SG, bool SMOOTH>
+static inline F alif_spike(F h, F th, int ge, F alpha) {
+#ifdef SF_SMOOTH
+  if (SMOOTH) return prim<F, SG>(h - th, alpha);
+#endif
+  (void)alpha;
+  return (ge ? h >= th : h > th) ? (F)1 : (F)0;
+}
+
+template <typename F, int RS>
+static inline F alif_reset(F h, F sp, F th, F vr) {
+  if (RS == RESET_HARD) return sp * vr + ((F)1 - sp) * h;
+  if (RS == RESET_SOFT) return h - sp * th;
+  return h;
+}
+
+template <typename F, int CH, int RS, int SG, bool SMOOTH>
+static int64_t alif_fwd_range(const F* x, const F* v0, const F* a0, F* s, F* vT, F* aT, const P<F>& p, int64_t i0,
+                              int64_t i1) {
+  const int64_t B = block_for(p.T);
+  const Consts<F> k(p);
+  const int64_t T = p.T, M = p.M, xst = p.xst;
+  const F beta = p.beta, rho = p.rho, vth = p.vth, vr = p.vr, alpha = p.alpha;
+  const int ge = p.ge;
+  F* v = (F*)malloc(sizeof(F) * B);
+  F* a = (F*)malloc(sizeof(F) * B);
+  int64_t nan_count = 0;
+  for (int64_t blk = i0; blk < i1; blk += B) {
+    const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    for (int64_t j = 0; j < n; ++j) {
+      v[j] = v0 ? v0[blk + j] : (F)0;
+      a[j] = a0 ? a0[blk + j] : (F)0;
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      const F* __restrict xt = x + t * xst + blk;
+      F* __restrict st = s + t * M + blk;
+      int32_t bad = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        const F xx = xt[j];
+        bad |= (int32_t)(xx != xx);
+        const F h = charge<F, CH>(v[j], xx, k, (F)0);
+        const F th = a[j] * beta + vth;
+        const F sp = alif_spike<F, SG, SMOOTH>(h, th, ge, alpha);
+        st[j] = sp;
+        v[j] = alif_reset<F, RS>(h, sp, th, vr);
+        a[j] = a[j] * rho + sp;
+      }
+      nan_count += bad != 0;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      if (vT) vT[blk + j] = v[j];
+      if (aT) aT[blk + j] = a[j];
+    }
+  }
+  free(v);
+  free(a);
+  return nan_count;
+}
+
+// recompute H_t and a_t for a block of neurons into hbuf, abuf [T, B]
+template <typename F, int CH, int RS, int SG, bool SMOOTH>
+static void alif_recompute_block(const F* x, const F* v0, const F* a0, F* hbuf, F* abuf, F* v, F* a, const P<F>& p,
+                                 int64_t blk, int64_t n, int64_t B) {
+  const Consts<F> k(p);
+  const int64_t T = p.T, xst = p.xst;
+  const F beta = p.beta, rho = p.rho, vth = p.vth, vr = p.vr, alpha = p.alpha;
+  const int ge = p.ge;
+  for (int64_t j = 0; j < n; ++j) {
+    v[j] = v0 ? v0[blk + j] : (F)0;
+    a[j] = a0 ? a0[blk + j] : (F)0;
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const F* __restrict xt = x + t * xst + blk;
+    F* __restrict ht = hbuf + t * B;
+    F* __restrict at = abuf + t * B;
+    for (int64_t j = 0; j < n; ++j) {
+      const F h = charge<F, CH>(v[j], xt[j], k, (F)0);
+      const F th = a[j] * beta + vth;
+      const F sp = alif_spike<F, SG, SMOOTH>(h, th, ge, alpha);
+      ht[j] = h;
+      at[j] = a[j];
+      v[j] = alif_reset<F, RS>(h, sp, th, vr);
+      a[j] = a[j] * rho + sp;
+    }
+  }
+}
+
+template <typename F>
+using AlifRecomputeFn = void (*)(const F*, const F*, const F*, F*, F*, F*, F*, const P<F>&, int64_t, int64_t, int64_t);
+
+template <typename F, int SG, bool SMOOTH>
+static void alif_bwd_range(const F* x, const F* v0, const F* a0, const F* gs, F gs_scalar, int gs_mode, const F* gvT,
+                           const F* gaT, F* gx, F* gv0, F* ga0, const P<F>& p, int64_t i0, int64_t i1,
+                           AlifRecomputeFn<F> recompute) {
+  const int64_t B = block_for(p.T);
+  const int64_t T = p.T, M = p.M;
+  F* hbuf = (F*)malloc(sizeof(F) * B * (T > 0 ? T : 1));
+  F* abuf = (F*)malloc(sizeof(F) * B * (T > 0 ? T : 1));
+  F* v = (F*)malloc(sizeof(F) * B);
+  F* a = (F*)malloc(sizeof(F) * B);
+  F* gV = (F*)malloc(sizeof(F) * B);
+  F* gA = (F*)malloc(sizeof(F) * B);
+  F* sbuf = (F*)malloc(sizeof(F) * B);
+  for (int64_t j = 0; j < B; ++j) sbuf[j] = gs_scalar;
+  const F dhdv = p.charge == CHARGE_LINEAR ? p.a : (F)1 - (F)1 / p.tau;
+  const F dhdx = p.charge == CHARGE_LINEAR ? p.b : (p.charge == CHARGE_TAU_DECAY_INPUT ? (F)1 / p.tau : (F)1);
+  const F is_hard = p.reset == RESET_HARD, is_soft = p.reset == RESET_SOFT, is_none = (F)1 - is_hard - is_soft;
+  const F vth = p.vth, vr = p.vr, nd = p.nd, alpha = p.alpha, beta = p.beta, rho = p.rho, m = p.m;
+  const int ge = p.ge;
+  for (int64_t blk = i0; blk < i1; blk += B) {
+    const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    recompute(x, v0, a0, hbuf, abuf, v, a, p, blk, n, B);
+    for (int64_t j = 0; j < n; ++j) {
+      gV[j] = gvT ? gvT[blk + j] : (F)0;
+      gA[j] = gaT ? gaT[blk + j] : (F)0;
+    }
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const F* __restrict ht = hbuf + t * B;
+      const F* __restrict at = abuf + t * B;
+      F* __restrict gxt = gx + t * M + blk;
+      const F* __restrict gst = gs_mode == 0 ? gs + t * M + blk : sbuf;
+      for (int64_t j = 0; j < n; ++j) {
+        const F h = ht[j];
+        const F th = at[j] * beta + vth;
+        const F sg = surr<F, SG>(h - th, alpha);
+        const F sp = alif_spike<F, SG, SMOOTH>(h, th, ge, alpha);
+        const F d = (vr - h) * sg * nd;
+        const F tsn = th * sg * nd;
+        const F dvdh = is_hard * (((F)1 - sp) + d) + is_soft * ((F)1 - tsn) + is_none;
+        const F dvda = is_hard * (d * -beta) + is_soft * ((tsn - sp) * beta);
+        const F gsig = gA[j] * m + gst[j];
+        const F gh = gV[j] * dvdh + gsig * sg;
+        const F ga = gA[j] * rho - gsig * sg * beta + gV[j] * dvda;
+        gxt[j] = gh * dhdx;
+        gV[j] = gh * dhdv;
+        gA[j] = ga;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      if (gv0) gv0[blk + j] = gV[j];
+      if (ga0) ga0[blk + j] = gA[j];
+    }
+  }
+  free(hbuf);
+  free(abuf);
+  free(v);
+  free(a);
+  free(gV);
+  free(gA);
+  free(sbuf);
+}
+
 // ---------------------------------------------------------------- dispatch
 template <typename F>
 struct Job {
   const F *x, *v0, *gs, *gvT;
   F *s, *vT, *gx, *gv0, *gk;
+  const F *a0, *gaT;  // ALIF
+  F *aT, *ga0;
   F gs_scalar;
-  int gs_mode, backward;
+  int gs_mode, backward, alif;
   P<F> p;
   int64_t i0, i1, nan_count;
 };
@@ -353,6 +518,37 @@ static void run_bwd_sg(Job<F>& j) {
   }
 }
 
+template <typename F>
+using AlifFwdFn = int64_t (*)(const F*, const F*, const F*, F*, F*, F*, const P<F>&, int64_t, int64_t);
+
+#define SF_PICK_ALIF(FN)                                                                              \
+  SF_PICK(FN, 0, 0) SF_PICK(FN, 0, 1) SF_PICK(FN, 0, 2) SF_PICK(FN, 1, 0) SF_PICK(FN, 1, 1)           \
+  SF_PICK(FN, 1, 2) SF_PICK(FN, 2, 0) SF_PICK(FN, 2, 1) SF_PICK(FN, 2, 2)
+
+template <typename F, int SG, bool SMOOTH>
+static AlifFwdFn<F> pick_alif_fwd(int ch, int rs) {
+  SF_PICK_ALIF(alif_fwd_range)
+  return nullptr;
+}
+
+template <typename F, int SG, bool SMOOTH>
+static AlifRecomputeFn<F> pick_alif_recompute(int ch, int rs) {
+  SF_PICK_ALIF(alif_recompute_block)
+  return nullptr;
+}
+
+template <typename F, int SG, bool SMOOTH>
+static void run_alif_bwd_sg(Job<F>& j) {
+  AlifRecomputeFn<F> rec = pick_alif_recompute<F, SMOOTH ? SG : 0, SMOOTH>(j.p.charge, j.p.reset);
+  alif_bwd_range<F, SG, SMOOTH>(j.x, j.v0, j.a0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gaT, j.gx, j.gv0, j.ga0, j.p,
+                                j.i0, j.i1, rec);
+}
+
+template <typename F, int SG, bool SMOOTH>
+static void run_alif_fwd_sg(Job<F>& j) {
+  j.nan_count = pick_alif_fwd<F, SG, SMOOTH>(j.p.charge, j.p.reset)(j.x, j.v0, j.a0, j.s, j.vT, j.aT, j.p, j.i0, j.i1);
+}
+
 template <typename F, int SG, bool SMOOTH>
 static void run_fwd_sg(Job<F>& j) {
   j.nan_count = pick_fwd<F, SG, SMOOTH>(j.p.charge, j.p.reset)(j.x, j.v0, j.s, j.vT, j.p, j.i0, j.i1);
@@ -371,6 +567,16 @@ static void run_fwd_sg(Job<F>& j) {
 
 template <typename F>
 static void run(Job<F>& j) {
+  if (j.alif) {
+#ifdef SF_SMOOTH
+    if (j.p.smooth) {
+      if (j.backward) { SF_SWITCH_SG(run_alif_bwd_sg, true) } else { SF_SWITCH_SG(run_alif_fwd_sg, true) }
+      return;
+    }
+#endif
+    if (j.backward) { SF_SWITCH_SG(run_alif_bwd_sg, false) } else { run_alif_fwd_sg<F, 0, false>(j); }
+    return;
+  }
 #ifdef SF_SMOOTH
   if (j.p.smooth) {
     if (j.backward) { SF_SWITCH_SG(run_bwd_sg, true) } else { SF_SWITCH_SG(run_fwd_sg, true) }
@@ -439,6 +645,7 @@ static P<F> make_params(int64_t T, int64_t M, int64_t xst, const double* fp, con
   p.a = (F)fp[0]; p.b = (F)fp[1]; p.c = (F)fp[2]; p.tau = (F)fp[3]; p.vr = (F)fp[4];
   p.vth = (F)fp[5]; p.alpha = (F)fp[6]; p.nd = (F)fp[7];
   p.charge = ip[0]; p.reset = ip[1]; p.ge = ip[2]; p.surr = ip[3]; p.smooth = ip[4];
+  p.kv = nullptr; p.beta = (F)0; p.rho = (F)0; p.m = (F)0;
   return p;
 }
 
@@ -476,6 +683,37 @@ static int64_t backward_t(const void* x, const void* v0, const void* kv, const v
   return launch<F>(j, nthreads);
 }
 
+template <typename F>
+static void set_alif_params(P<F>& p, const double* fp) {
+  p.beta = (F)fp[8]; p.rho = (F)fp[9]; p.m = (F)fp[10];
+}
+
+template <typename F>
+static int64_t alif_forward_t(const void* x, const void* v0, const void* a0, void* s, void* vT, void* aT, int64_t T,
+                              int64_t M, int64_t xst, const double* fp, const int* ip, int nthreads) {
+  Job<F> j;
+  memset(&j, 0, sizeof(j));
+  j.x = (const F*)x; j.v0 = (const F*)v0; j.a0 = (const F*)a0; j.s = (F*)s; j.vT = (F*)vT; j.aT = (F*)aT;
+  j.alif = 1;
+  j.p = make_params<F>(T, M, xst, fp, ip);
+  set_alif_params<F>(j.p, fp);
+  return launch<F>(j, nthreads);
+}
+
+template <typename F>
+static int64_t alif_backward_t(const void* x, const void* v0, const void* a0, const void* gs, double gs_scalar,
+                               int gs_mode, const void* gvT, const void* gaT, void* gx, void* gv0, void* ga0, int64_t T,
+                               int64_t M, int64_t xst, const double* fp, const int* ip, int nthreads) {
+  Job<F> j;
+  memset(&j, 0, sizeof(j));
+  j.x = (const F*)x; j.v0 = (const F*)v0; j.a0 = (const F*)a0; j.gs = (const F*)gs; j.gvT = (const F*)gvT;
+  j.gaT = (const F*)gaT; j.gx = (F*)gx; j.gv0 = (F*)gv0; j.ga0 = (F*)ga0; j.gs_scalar = (F)gs_scalar;
+  j.gs_mode = gs_mode; j.backward = 1; j.alif = 1;
+  j.p = make_params<F>(T, M, xst, fp, ip);
+  set_alif_params<F>(j.p, fp);
+  return launch<F>(j, nthreads);
+}
+
 }  // namespace
 
 #ifndef SF_REAL
@@ -502,8 +740,24 @@ int64_t sf_lif_backward(const void* x, const void* v0, const void* kv, const voi
   return backward_t<sf_real>(x, v0, kv, gs, gs_scalar, gs_mode, gvT, gx, gv0, gk, T, M, xst, fp, ip, nthreads);
 }
 
+// ALIF: fp = [a, b, c, tau, v_reset, v_th, alpha, 1 - detach_reset, beta, rho, 1 - detach_adaptation];
+// ip as LIF with reset in {hard, soft, none}. a0 / aT: adaptation before the first / after the last step.
+int64_t sf_alif_forward(const void* x, const void* v0, const void* a0, void* s, void* vT, void* aT, int64_t T,
+                        int64_t M, int64_t xst, const double* fp, const int* ip, int nthreads) {
+  if (!valid_modes(ip) || ip[0] > CHARGE_TAU || ip[1] > RESET_NONE) return -1;
+  return alif_forward_t<sf_real>(x, v0, a0, s, vT, aT, T, M, xst, fp, ip, nthreads);
+}
+
+int64_t sf_alif_backward(const void* x, const void* v0, const void* a0, const void* gs, double gs_scalar, int gs_mode,
+                         const void* gvT, const void* gaT, void* gx, void* gv0, void* ga0, int64_t T, int64_t M,
+                         int64_t xst, const double* fp, const int* ip, int nthreads) {
+  if (!valid_modes(ip) || ip[0] > CHARGE_TAU || ip[1] > RESET_NONE) return -1;
+  return alif_backward_t<sf_real>(x, v0, a0, gs, gs_scalar, gs_mode, gvT, gaT, gx, gv0, ga0, T, M, xst, fp, ip,
+                                  nthreads);
+}
+
 int sf_real_size(void) { return (int)sizeof(sf_real); }
 
-int sf_abi_version(void) { return 6; }
+int sf_abi_version(void) { return 7; }
 
 }  // extern "C"

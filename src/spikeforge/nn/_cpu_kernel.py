@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["backward", "cache_dir", "forward", "load", "unavailable_reason", "variant"]
+__all__ = ["alif_backward", "alif_forward", "backward", "cache_dir", "forward", "load", "unavailable_reason",
+           "variant"]
 
 _FLAGS = [
     "-O2", "-ftree-vectorize", "-fno-unswitch-loops", "-fno-trapping-math", "-march=native", "-ffp-contract=off",
@@ -154,7 +155,12 @@ def _load_or_build(cxx: str, name: str) -> ctypes.CDLL:
     lib.sf_lif_backward.restype = i64
     lib.sf_lif_backward.argtypes = [vp, vp, vp, vp, ctypes.c_double, ctypes.c_int, vp, vp, vp, vp, i64, i64, i64, dp,
                                     ip, ctypes.c_int]
-    if lib.sf_abi_version() != 6 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
+    lib.sf_alif_forward.restype = i64
+    lib.sf_alif_forward.argtypes = [vp, vp, vp, vp, vp, vp, i64, i64, i64, dp, ip, ctypes.c_int]
+    lib.sf_alif_backward.restype = i64
+    lib.sf_alif_backward.argtypes = [vp, vp, vp, vp, ctypes.c_double, ctypes.c_int, vp, vp, vp, vp, vp, i64, i64, i64,
+                                     dp, ip, ctypes.c_int]
+    if lib.sf_abi_version() != 7 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
         raise RuntimeError("stale kernel library (ABI mismatch)")
     return lib
 
@@ -169,7 +175,7 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 
 
 def _params(fp: list[float], ip: list[int]):
-    return (ctypes.c_double * 8)(*fp), (ctypes.c_int * 5)(*ip)
+    return (ctypes.c_double * len(fp))(*fp), (ctypes.c_int * 5)(*ip)
 
 
 def forward(
@@ -229,13 +235,7 @@ def backward(
     T = x.shape[0]
     M = x[0].numel()
     xst = 0 if (T > 1 and x.stride(0) == 0) else M
-    gs_mode, gs_scalar = 1, 0.0
-    if gs is not None:
-        if gs.numel() > 0 and all(st == 0 for st in gs.stride()):
-            gs_scalar = float(gs[(0,) * gs.dim()].item())
-        else:
-            gs = gs.to(x.dtype).contiguous()
-            gs_mode = 0
+    gs, gs_mode, gs_scalar = _grad_spikes(gs, x.dtype)
     if gvT is not None:
         gvT = gvT.to(x.dtype).contiguous()
     gx = torch.empty(x.shape, dtype=x.dtype)
@@ -243,9 +243,66 @@ def backward(
     gk = torch.empty(x.shape[1:], dtype=x.dtype) if need_gk else None
     fpa, ipa = _params(fp, ip)
     rc = lib.sf_lif_backward(
-        _ptr(x), _ptr(v0), _ptr(kv), _ptr(gs) if gs_mode == 0 else None, gs_scalar,
+        _ptr(x), _ptr(v0), _ptr(kv), _ptr(gs), gs_scalar,
         gs_mode, _ptr(gvT), _ptr(gx), _ptr(gv0), _ptr(gk), T, M, xst, fpa, ipa, torch.get_num_threads(),
     )
     if rc < 0:
         raise RuntimeError(f"internal error: unsupported kernel mode {ip}")
     return gx, gv0, gk
+
+
+def _grad_spikes(gs: torch.Tensor | None, dtype: torch.dtype) -> tuple[torch.Tensor | None, int, float]:
+    """``(gs, gs_mode, gs_scalar)`` as the backward kernels read dL/dspikes: contiguous (mode 0), or a
+    broadcast scalar read once (mode 1, also for None: zero)."""
+    if gs is None:
+        return None, 1, 0.0
+    if gs.numel() > 0 and all(st == 0 for st in gs.stride()):
+        return None, 1, float(gs[(0,) * gs.dim()].item())
+    return gs.to(dtype).contiguous(), 0, 0.0
+
+
+def alif_forward(
+    lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, a0: torch.Tensor | None, fp: list[float],
+    ip: list[int],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Run the ALIF forward kernel: ``(spikes [T, ...], v_T [...], a_{T+1} [...], NaN count)``.
+
+    ``fp`` is LIF's list followed by ``beta``, ``rho`` and ``1 − detach_adaptation``; ``v0`` / ``a0`` contiguous
+    or None (zeros); ``x`` as in :func:`forward`.
+    """
+    T = x.shape[0]
+    M = x[0].numel()
+    xst = 0 if (T > 1 and x.stride(0) == 0) else M
+    s = torch.empty(x.shape, dtype=x.dtype)
+    vT = torch.empty(x.shape[1:], dtype=x.dtype)
+    aT = torch.empty(x.shape[1:], dtype=x.dtype)
+    fpa, ipa = _params(fp, ip)
+    n_nan = lib.sf_alif_forward(_ptr(x), _ptr(v0), _ptr(a0), _ptr(s), _ptr(vT), _ptr(aT), T, M, xst, fpa, ipa,
+                                torch.get_num_threads())
+    if n_nan < 0:
+        raise RuntimeError(f"internal error: unsupported ALIF kernel mode {ip}")
+    return s, vT, aT, int(n_nan)
+
+
+def alif_backward(
+    lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, a0: torch.Tensor | None, gs: torch.Tensor | None,
+    gvT: torch.Tensor | None, gaT: torch.Tensor | None, fp: list[float], ip: list[int], need_gv0: bool,
+    need_ga0: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Run the ALIF backward kernel: ``(dL/dx [T, ...], dL/dv0 [...] or None, dL/da0 [...] or None)``; ``gs`` as
+    in :func:`backward`."""
+    T = x.shape[0]
+    M = x[0].numel()
+    xst = 0 if (T > 1 and x.stride(0) == 0) else M
+    gs, gs_mode, gs_scalar = _grad_spikes(gs, x.dtype)
+    gvT = None if gvT is None else gvT.to(x.dtype).contiguous()
+    gaT = None if gaT is None else gaT.to(x.dtype).contiguous()
+    gx = torch.empty(x.shape, dtype=x.dtype)
+    gv0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_gv0 else None
+    ga0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_ga0 else None
+    fpa, ipa = _params(fp, ip)
+    rc = lib.sf_alif_backward(_ptr(x), _ptr(v0), _ptr(a0), _ptr(gs), gs_scalar, gs_mode, _ptr(gvT), _ptr(gaT),
+                              _ptr(gx), _ptr(gv0), _ptr(ga0), T, M, xst, fpa, ipa, torch.get_num_threads())
+    if rc < 0:
+        raise RuntimeError(f"internal error: unsupported ALIF kernel mode {ip}")
+    return gx, gv0, ga0

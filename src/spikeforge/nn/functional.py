@@ -829,29 +829,11 @@ def plif_multi_step(
     v0 = _prepare_v0(v0, x_seq, spec)
     if return_sequences or backend == "reference":
         return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, charge, return_sequences)
-    if _plif_uses_kernel(x_seq, k, spec, backend):
+    if _kernel_fits(x_seq, spec, backend, "PLIF"):
         return _CpuPLIF.apply(x_seq, k, v0, spec, check_nan)
     if check_nan:
         _check_nan(x_seq)
     return _FusedPLIF.apply(x_seq, k, v0, spec)
-
-
-def _plif_uses_kernel(x: torch.Tensor, k: torch.Tensor, spec: LIFSpec, backend: str) -> bool:
-    """Whether PLIF runs the compiled CPU kernel: ``auto`` picks it for a float32/float64 CPU input with a
-    built-in surrogate when the kernel builds (not while ``torch.compile`` traces);
-    an explicit ``cpu`` that cannot run is a ``ValueError`` (or ``RuntimeError`` when the kernel is missing)."""
-    if backend not in ("auto", "cpu"):
-        return False
-    smooth = not spec.surrogate.spiking
-    fits = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not spec.surrogate.is_custom
-    if backend == "auto":
-        return fits and not torch.compiler.is_compiling() and _cpu_kernel.load(x.dtype, smooth) is not None
-    if not fits:
-        raise ValueError("backend 'cpu' runs PLIF with a built-in surrogate on a float32/float64 CPU input; got "
-                         f"surrogate {spec.surrogate.name!r}, {x.dtype} on {x.device} (use 'auto' or 'torch')")
-    if _cpu_kernel.load(x.dtype, smooth) is None:
-        raise RuntimeError(f"the compiled CPU kernel is unavailable: {_cpu_kernel.unavailable_reason()}")
-    return True
 
 
 class _CpuPLIF(torch.autograd.Function):
@@ -1077,7 +1059,7 @@ class ALIFSpec:
 
 
 #: ``backend=`` values ALIF accepts: ``auto`` / ``torch`` run the fused autograd node, ``reference`` the per-step loop
-ALIF_BACKENDS = ("auto", "torch", "reference")
+ALIF_BACKENDS = ("auto", "cpu", "torch", "reference")
 
 
 def _check_torch_only_backend(backend: str, neuron: str, allowed: tuple[str, ...]) -> None:
@@ -1090,8 +1072,34 @@ def _check_torch_only_backend(backend: str, neuron: str, allowed: tuple[str, ...
         )
 
 
+def _check_kernel_backend(backend: str, neuron: str, allowed: tuple[str, ...]) -> None:
+    """``ValueError`` unless ``backend`` is one of ``allowed`` (neurons on the compiled CPU kernel but not Triton)."""
+    if backend not in allowed:
+        raise ValueError(f"backend must be one of {allowed} for {neuron}; got {backend!r} (the Triton kernel is the "
+                         f"LIF's and does not model {neuron})")
+
+
 def _check_alif_backend(backend: str) -> None:
-    _check_torch_only_backend(backend, "ALIF", ALIF_BACKENDS)
+    _check_kernel_backend(backend, "ALIF", ALIF_BACKENDS)
+
+
+def _kernel_fits(x: torch.Tensor, spec: LIFSpec, backend: str, neuron: str) -> bool:
+    """Whether a neuron with a compiled-CPU-kernel path (PLIF, ALIF) runs it: ``auto`` picks it for a
+    float32/float64 CPU input with a built-in surrogate when the kernel builds (not while ``torch.compile``
+    traces); an explicit ``cpu`` that cannot run is a ``ValueError`` (``RuntimeError`` when the kernel is
+    missing); other backends never do."""
+    if backend not in ("auto", "cpu"):
+        return False
+    smooth = not spec.surrogate.spiking
+    fits = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not spec.surrogate.is_custom
+    if backend == "auto":
+        return fits and not torch.compiler.is_compiling() and _cpu_kernel.load(x.dtype, smooth) is not None
+    if not fits:
+        raise ValueError(f"backend 'cpu' runs {neuron} with a built-in surrogate on a float32/float64 CPU input; got "
+                         f"surrogate {spec.surrogate.name!r}, {x.dtype} on {x.device} (use 'auto' or 'torch')")
+    if _cpu_kernel.load(x.dtype, smooth) is None:
+        raise RuntimeError(f"the compiled CPU kernel is unavailable: {_cpu_kernel.unavailable_reason()}")
+    return True
 
 
 def _prepare_a0(a0: torch.Tensor | float | None, x: torch.Tensor) -> torch.Tensor:
@@ -1188,7 +1196,8 @@ def alif_multi_step(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Adaptive LIF over a sequence (what :class:`~spikeforge.nn.ALIF` calls in multi-step mode).
 
-    One fused autograd node with a hand-written backward (:class:`_FusedALIF`, pure torch), or with
+    One fused autograd node with a hand-written backward (the compiled CPU kernel, or :class:`_FusedALIF` in
+    pure torch), or with
     ``backend="reference"`` the readable per-step autograd loop :func:`alif_multi_step_reference`; both give the
     same spikes, states and gradients (to rounding). Also checks the backend and NaN input.
 
@@ -1199,8 +1208,10 @@ def alif_multi_step(
     v0, a0 : Tensor [B, ...] or None
         Initial membrane potential and adaptation (see :func:`alif_multi_step_reference`).
     spec : ALIFSpec
-    backend : {"auto", "torch", "reference"}
-        ``auto`` = ``torch``: the fused node; ``reference``: the per-step autograd loop.
+    backend : {"auto", "cpu", "torch", "reference"}
+        ``auto``: the compiled CPU kernel (``cpu``) for a float32/float64 CPU input with a built-in surrogate
+        (when the kernel builds), else ``torch``, the fused pure-torch node (any device and dtype);
+        ``reference``: the per-step autograd loop.
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1218,14 +1229,56 @@ def alif_multi_step(
     """
     _check_alif_backend(backend)
     x_seq = check_sequence(x_seq)
-    if check_nan:
-        _check_nan(x_seq)
     if backend == "reference":
+        if check_nan:
+            _check_nan(x_seq)
         return alif_multi_step_reference(x_seq, v0, a0, spec)  # type: ignore[return-value]
     if not isinstance(spec, ALIFSpec):
         raise TypeError(f"spec must be an ALIFSpec; got {type(spec).__name__}")
     v0 = _prepare_v0(v0, x_seq, spec.lif)
-    return _FusedALIF.apply(x_seq, v0, _prepare_a0(a0, x_seq), spec)
+    a0 = _prepare_a0(a0, x_seq)
+    if _kernel_fits(x_seq, spec.lif, backend, "ALIF"):
+        return _CpuALIF.apply(x_seq, v0, a0, spec, check_nan)
+    if check_nan:
+        _check_nan(x_seq)
+    return _FusedALIF.apply(x_seq, v0, a0, spec)
+
+
+class _CpuALIF(torch.autograd.Function):
+    """ALIF on the compiled CPU kernel (``sf_alif_forward`` / ``sf_alif_backward``): saves only ``x``, ``v0`` and
+    ``a0``; the backward recomputes H and a and walks back with the adjoints of V and a (the algebra of
+    :class:`_FusedALIF`). Tested against :func:`alif_multi_step_reference`."""
+
+    @staticmethod
+    def _params(spec: ALIFSpec) -> tuple[list[float], list[int]]:
+        fp, ip = spec.lif.kernel_params()
+        return fp + [spec.beta, spec.rho, 0.0 if spec.detach_adaptation else 1.0], ip
+
+    @staticmethod
+    def forward(ctx, x, v0, a0, spec, check_nan):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        lib = _cpu_kernel.load(x.dtype, not spec.lif.surrogate.spiking)
+        x = _kernel_layout(x)
+        v0c = None if v0 is None else v0.contiguous()
+        a0c = a0.contiguous()
+        fp, ip = _CpuALIF._params(spec)
+        s, vT, aT, n_nan = _cpu_kernel.alif_forward(lib, x, v0c, a0c, fp, ip)
+        if check_nan and n_nan:
+            raise _nan_error()
+        ctx.spec = spec
+        ctx.save_for_backward(x, v0c, a0c)
+        return s, vT, aT
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
+        x, v0, a0 = ctx.saved_tensors
+        spec = ctx.spec
+        fp, ip = _CpuALIF._params(spec)
+        lib = _cpu_kernel.load(x.dtype, not spec.lif.surrogate.spiking)
+        gx, gv0, ga0 = _cpu_kernel.alif_backward(lib, x, v0, a0, gs, gvT, gaT, fp, ip, ctx.needs_input_grad[1],
+                                                 ctx.needs_input_grad[2])
+        return gx, gv0, ga0, None, None
 
 
 class _FusedALIF(torch.autograd.Function):
@@ -1315,7 +1368,7 @@ def alif_step(
     a : Tensor [B, ...] or None
         Adaptation for this step, ``a_t`` (the ``a_next`` of the previous call; None: 0).
     spec : ALIFSpec
-    backend : {"auto", "torch"}
+    backend : {"auto", "cpu", "torch", "reference"}
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1327,7 +1380,7 @@ def alif_step(
     TypeError
         ``x`` is not a floating-point tensor; ``spec`` is not an :class:`ALIFSpec`.
     ValueError
-        ``x`` with no dimension; ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x``; a state
+        ``x`` with no dimension; an unknown ``backend`` or ``"triton"``; NaN in ``x``; a state
         of the wrong shape.
     """
     return _single_step(alif_multi_step, x, v, a, spec, backend, check_nan)

@@ -515,9 +515,11 @@ class ALIF(nn.Module):
         Stop gradients through the spike in the adaptation update. Default False.
     return_state : bool
         ``forward(x, state) -> (spikes, ALIFState(v, a))``; the module keeps nothing.
-    backend : {"auto", "torch", "reference"}
-        ``auto`` = ``torch``: one fused autograd node with a hand-written backward (pure torch, any device);
-        ``reference``: the readable per-step autograd loop.
+    backend : {"auto", "cpu", "torch", "reference"}
+        One fused autograd node with a hand-written backward: ``auto`` runs the compiled CPU kernel (``cpu``,
+        beside the LIF's) for float32/float64 CPU input with a built-in surrogate, else ``torch`` (pure torch,
+        any device); ``reference``: the readable per-step autograd loop. No Triton kernel (``triton`` is
+        refused).
 
     Shapes
     ------
@@ -528,8 +530,8 @@ class ALIF(nn.Module):
     Raises
     ------
     ValueError
-        ``tau_a <= 0``, ``beta < 0``, NaN/inf in any parameter, ``reset="soft_delayed"``, a ``backend``
-        other than ``"auto"`` / ``"torch"`` (``"cpu"``, ``"triton"``, ``"reference"`` are LIF-only), and
+        ``tau_a <= 0``, ``beta < 0``, NaN/inf in any parameter, ``reset="soft_delayed"``, an unknown ``backend``
+        or ``"triton"``, and
         everything :class:`LIF` refuses (``v_th <= 0``, both ``tau`` and ``decay``, unknown ``step_mode``).
 
     Example
