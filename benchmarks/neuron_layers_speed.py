@@ -4,8 +4,9 @@ readable per-step reference, in one run.
     python benchmarks/neuron_layers_speed.py [--repeats 7] [--threads 2] [--json F]
 
 Workload: x [T=16, B=64, N=4096] float32 (W1 of ``deep_snn_speed.py``), loss = Σ spikes·r with a fixed
-random r. Rows: ``LIF`` (compiled CPU kernel, for scale), ``PLIF`` (compiled CPU kernel, fused pure-torch
-node and ``backend="reference"``), ``ALIF`` (fused autograd node and ``backend="reference"``), ``CubaLIF`` (its synaptic current as one autograd node, and as the per-step
+random r. Rows: ``LIF`` (compiled CPU kernel, for scale), ``PLIF`` and ``ALIF`` (compiled CPU kernel, i.e.
+``backend="auto"``, which falls back to the pure-torch node without a C++ compiler; the fused pure-torch node;
+``backend="reference"``), ``CubaLIF`` (its synaptic current as one autograd node, and as the per-step
 autograd loop that wrote into slices of a preallocated tensor, the implementation before 2026-12-07, kept
 here only as a baseline), ``Izhikevich``. Medians over ``--repeats`` interleaved rounds (every row once per
 round) after two warm-up calls; peak memory as seen by the torch profiler during one call (the measurement of
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         "PLIF (compiled CPU kernel)": sfnn.PLIF(2.0),
         "PLIF fused torch": sfnn.PLIF(2.0, backend="torch"),
         "PLIF reference loop": sfnn.PLIF(2.0, backend="reference"),
-        "ALIF fused": sfnn.ALIF(tau=2.0),
+        "ALIF (compiled CPU kernel)": sfnn.ALIF(tau=2.0),
+        "ALIF fused torch": sfnn.ALIF(tau=2.0, backend="torch"),
         "ALIF reference loop": sfnn.ALIF(tau=2.0, backend="reference"),
         "CubaLIF (current as one node)": sfnn.CubaLIF(alpha=0.5),
         "CubaLIF (current as slice loop, before)": old_cuba,
