@@ -1,6 +1,6 @@
 """Train on Iris with both plasticity rules and save the learned weight maps and a raster.
 
-    python examples/weight_maps.py  ->  iris_weights_stdp.png, iris_weights_memristive.png
+    python examples/weight_maps.py  ->  iris_weights_stdp.png, iris_weights_memristive.png, iris_raster.png
 """
 
 import numpy as np

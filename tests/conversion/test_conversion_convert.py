@@ -233,9 +233,22 @@ class _FunctionalMaxPool(nn.Module):
         return torch.flatten(F.max_pool2d(self.act(self.c(x)), 2), 1)
 
 
+class _OnlyFunctionalRelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return F.relu(self.a(x))
+
+
 def test_functional_non_linearities_are_named():
     with pytest.raises(UnsupportedLayerError, match="relu"):
         convert(_FunctionalRelu(), torch.rand(4, 4), "max")
+    # review 2026-12-07: with no activation module at all, the functional call used to be reported as
+    # "the model has no nn.ReLU" (a ValueError) instead of being named
+    with pytest.raises(UnsupportedLayerError, match=r"cannot convert the call relu\(\)"):
+        convert(_OnlyFunctionalRelu(), torch.rand(4, 4), "max")
     with pytest.raises(UnsupportedLayerError, match="max_pool2d"):
         convert(_FunctionalMaxPool(), torch.rand(4, 1, 8, 8), "max")
 

@@ -307,9 +307,9 @@ def check_convertible(model: nn.Module, method: str = "robust") -> list[str]:
                     f"method='qcfs' needs QCFS activations, but layer '{name}' is a ReLU; train with "
                     "spikeforge.nn.QCFS or use method='robust' / 'max' / 'channel'"
                 )
+    _check_functional(model)  # first: a functional relu() is named even where it is the only activation
     if not acts:
         raise ValueError("the model has no nn.ReLU or QCFS activation to replace by IF neurons")
-    _check_functional(model)
     return acts
 
 
