@@ -8,8 +8,8 @@ random r. Rows: ``LIF`` (compiled CPU kernel, for scale), ``PLIF`` and ``ALIF`` 
 ``backend="auto"``, which falls back to the pure-torch node without a C++ compiler; the fused pure-torch node;
 ``backend="reference"``), ``CubaLIF`` (its synaptic current as one autograd node, and as the per-step
 autograd loop that wrote into slices of a preallocated tensor, the implementation before 2026-12-07, kept
-here only as a baseline), ``Izhikevich``. Medians over ``--repeats`` interleaved rounds (every row once per
-round) after two warm-up calls; peak memory as seen by the torch profiler during one call (the measurement of
+here only as a baseline), ``Izhikevich`` (compiled CPU kernel and ``backend="reference"``). Medians over
+``--repeats`` interleaved rounds (every row once per round) after two warm-up calls; peak memory as seen by the torch profiler during one call (the measurement of
 ``deep_snn_speed.py``). Peer libraries: ``plif_speed.py`` (SpikingJelly's ParametricLIFNode) and
 ``deep_snn_speed.py`` (LIF). Never asserted in tests.
 """
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         "ALIF reference loop": sfnn.ALIF(tau=2.0, backend="reference"),
         "CubaLIF (current as one node)": sfnn.CubaLIF(alpha=0.5),
         "CubaLIF (current as slice loop, before)": old_cuba,
-        "Izhikevich": sfnn.Izhikevich(),
+        "Izhikevich (compiled CPU kernel)": sfnn.Izhikevich(),
+        "Izhikevich reference loop": sfnn.Izhikevich(backend="reference"),
     }
 
     with torch.no_grad():  # the two CubaLIF rows compute the same spikes

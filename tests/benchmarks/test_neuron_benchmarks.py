@@ -21,7 +21,7 @@ def test_neuron_layers_and_plif_benchmarks_write_json(tmp_path):
     rows = json.loads((tmp_path / "n.json").read_text())["rows"]
     assert {r["layer"] for r in rows} >= {"PLIF (compiled CPU kernel)", "PLIF fused torch", "ALIF (compiled CPU kernel)", "ALIF fused torch",
                                              "ALIF reference loop",
-                                             "Izhikevich"}
+                                             "Izhikevich (compiled CPU kernel)", "Izhikevich reference loop"}
     assert all(r["median_ms"] > 0 and r["peak_mb"] >= 0 for r in rows)
     proc = _run("plif_speed.py", "--repeats", "1", "--shape", "4,2,3,4,4", "--json", str(tmp_path / "p.json"))
     assert proc.returncode == 0, proc.stderr[-2000:]

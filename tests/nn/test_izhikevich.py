@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import spikeforge.nn as sfnn
+from spikeforge.nn import _cpu_kernel
 from spikeforge.nn.functional import (
     IZHIKEVICH_PRESETS,
     IzhikevichSpec,
@@ -18,6 +19,8 @@ from spikeforge.nn.functional import (
     izhikevich_step,
 )
 from spikeforge.nn.surrogate import Surrogate
+
+HAVE_KERNEL = _cpu_kernel.load(torch.float64) is not None
 
 
 def _x(T=40, B=4, N=8, seed=0, mean=10.0, sd=5.0, dtype=torch.float32):
@@ -346,9 +349,8 @@ def test_reset_states_clears_v_and_u():
         (dict(v_scale=0.0), "v_scale"),
         (dict(c=30.0), "below v_peak"),
         (dict(v_min=-65.0), "v_min"),
-        (dict(backend="cpu"), "Izhikevich has only the pure-torch"),
-        (dict(backend="triton"), "Izhikevich has only the pure-torch"),
-        (dict(backend="reference"), "Izhikevich has only the pure-torch"),
+        (dict(backend="triton"), "Triton kernel is the LIF's"),
+        (dict(backend="gpu"), "backend must be one of"),
         (dict(step_mode="x"), "step_mode"),
     ],
 )
@@ -363,9 +365,12 @@ def test_bad_parameters_raise(kw, match):
 def test_bad_functional_input_raises():
     spec = IzhikevichSpec()
     with pytest.raises(ValueError, match="backend"):
-        izhikevich_multi_step(torch.rand(3, 2), spec=spec, backend="cpu")
-    with pytest.raises(ValueError, match="NaN"):
-        izhikevich_multi_step(torch.tensor([[float("nan")]]), spec=spec)
+        izhikevich_multi_step(torch.rand(3, 2), spec=spec, backend="triton")
+    with pytest.raises(ValueError, match="backend 'cpu' runs Izhikevich with a built-in surrogate"):
+        izhikevich_multi_step(torch.rand(3, 2).half(), spec=spec, backend="cpu")
+    for backend in ("auto", "cpu", "torch"):
+        with pytest.raises(ValueError, match="NaN"):
+            izhikevich_multi_step(torch.tensor([[float("nan")]]), spec=spec, backend=backend)
     with pytest.raises(ValueError, match="NaN"):
         sfnn.Izhikevich(step_mode="s")(torch.tensor([float("nan")]))
     with pytest.raises(ValueError, match="time first"):
@@ -453,3 +458,76 @@ def test_count_synops_treats_izhikevich_as_a_spiking_layer():
     v, u = single.v, single.u
     sfnn.count_synops(nn.Sequential(nn.Linear(4, 6), single, nn.Linear(6, 2)), torch.rand(3, 4))
     assert single.v is v and single.u is u
+
+
+# ---------------------------------------------------------------------------- the compiled CPU kernel
+@pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
+@pytest.mark.parametrize("preset", ["RS", "CH", "FS"])
+@pytest.mark.parametrize("guards", [dict(), dict(clamp_peak=False, v_min=None), dict(v_min=None), dict(clamp_peak=False)])
+@pytest.mark.parametrize("kw", [dict(), dict(v_substeps=3, detach_reset=False), dict(v_substeps=1, surrogate="sigmoid")])
+def test_cpu_kernel_equals_the_reference_loop(preset, guards, kw):
+    spec = IzhikevichSpec.preset(preset, **guards, **kw)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(40, 3, 7, generator=g, dtype=torch.float64) * 8 + 12
+    x[5:9, 0] = -400.0  # strong inhibition: the floor (or, without it, Euler's artefact spikes)
+    x[12:14, 1] = 300.0  # strong drive: the peak clamp (or the overshoot)
+    v0 = torch.rand(3, 7, generator=g, dtype=torch.float64) * 80 - 70
+    u0 = torch.randn(3, 7, generator=g, dtype=torch.float64) * 3 - 10
+    ws, wv, wu = (torch.randn(40, 3, 7, generator=g, dtype=torch.float64),
+                  torch.randn(3, 7, generator=g, dtype=torch.float64) * 0.01, torch.randn(3, 7, generator=g, dtype=torch.float64))
+    out = []
+    for backend in ("reference", "cpu"):
+        xx, vv, uu = x.clone().requires_grad_(), v0.clone().requires_grad_(), u0.clone().requires_grad_()
+        s, vT, uT = izhikevich_multi_step(xx, vv, uu, spec, backend=backend)
+        ((s * ws).sum() + (vT * wv).sum() + (uT * wu).sum()).backward()
+        out.append((s.detach(), vT.detach(), uT.detach(), xx.grad, vv.grad, uu.grad))
+    assert out[0][0].sum() > 5
+    assert torch.equal(out[1][0], out[0][0])
+    for a, b in zip(out[1][1:], out[0][1:]):
+        assert torch.isfinite(b).all()
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * float(b.abs().max().clamp(min=1.0)))
+
+
+@pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
+def test_cpu_kernel_smooth_mode():
+    """Without the guards the smooth-mode kernel passes gradcheck; with them (straight-through spike input, not
+    the true derivative by design) its gradients equal the reference loop's in smooth mode."""
+    if _cpu_kernel.load(torch.float64, True) is None:
+        pytest.skip("the smooth test build of the CPU kernel is unavailable")
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(6, 2, 3, generator=g, dtype=torch.float64) * 3 + 8).requires_grad_()
+    v0 = (torch.rand(2, 3, generator=g, dtype=torch.float64) * 20 - 70).requires_grad_()
+    u0 = (torch.randn(2, 3, generator=g, dtype=torch.float64) - 13).requires_grad_()
+    smooth = Surrogate("sigmoid", 4.0, spiking=False)
+    plain = IzhikevichSpec(surrogate=smooth, detach_reset=False, clamp_peak=False, v_min=None)
+    assert torch.autograd.gradcheck(lambda a, b, c: izhikevich_multi_step(a, b, c, plain, backend="cpu"), (x, v0, u0))
+    guarded = IzhikevichSpec(surrogate=smooth, detach_reset=False)
+    xs = x.detach() * 4  # strong enough to reach the clamp
+    grads = []
+    for backend in ("reference", "cpu"):
+        xx, vv, uu = xs.clone().requires_grad_(), v0.detach().clone().requires_grad_(), u0.detach().clone().requires_grad_()
+        s, vT, uT = izhikevich_multi_step(xx, vv, uu, guarded, backend=backend)
+        (s.sum() + vT.sum() * 0.01 + uT.sum()).backward()
+        grads.append((s.detach(), xx.grad, vv.grad, uu.grad))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
+def test_cpu_kernel_float32_threads_default_state_and_auto_choice():
+    from spikeforge.nn import functional as F
+
+    layer = sfnn.Izhikevich.preset("CH")
+    x = torch.randn(60, 16, 128, generator=torch.Generator().manual_seed(2)) * 5 + 10
+    res = {}
+    for backend in ("reference", "cpu", "auto"):
+        xx = x.clone().requires_grad_()
+        s, vT, uT = izhikevich_multi_step(xx, None, None, layer.spec, backend=backend)  # u0 = b·v0 from v_init
+        (s.sum() + 0.01 * vT.sum()).backward()
+        res[backend] = (s, vT, uT, xx.grad)
+    for backend in ("cpu", "auto"):
+        assert torch.equal(res[backend][0], res["reference"][0])
+        for a, b in zip(res[backend][1:], res["reference"][1:]):
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3 * float(b.detach().abs().max().clamp(min=1.0)))
+    assert F._kernel_fits(x, layer.spec, "auto", "Izhikevich")
+    assert not F._kernel_fits(x, layer.spec, "torch", "Izhikevich")

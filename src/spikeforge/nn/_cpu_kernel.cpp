@@ -1,4 +1,4 @@
-// Fused multi-step LIF / IF / PLIF (k = 1/tau per neuron) / ALIF forward and backward for CPU (spikeforge.nn, issue 6).
+// Fused multi-step LIF / IF / PLIF (k = 1/tau per neuron) / ALIF / Izhikevich forward and backward for CPU (spikeforge.nn, issue 6).
 //
 // Plain C ABI, no torch headers: the library is compiled on first use by the system C++ compiler in
 // about a second and loaded with ctypes (see _cpu_kernel.py). Threads: OpenMP when the compiler has it
@@ -467,15 +467,200 @@ static void alif_bwd_range(const F* x, const F* v0, const F* a0, const F* gs, F 
   free(sbuf);
 }
 
+
+// ---------------------------------------------------------------- Izhikevich (2003), Euler substeps with guards
+// Per neuron and step (u held over the K substeps of h = dt / K; the reference's _izhikevich_update):
+//   w_0 = v; repeat K: vn = w + (w w 0.04 + w 5 + 140 - u + x) h;
+//     CLAMP: held = w >= peak; g_k+1 = held ? g_k : vn (g_0 = v: the value the surrogate sees);
+//            w = clamp(held ? w : vn, floor, peak)          (no floor: min(., peak))
+//     else:  w = max(vn, floor) (no floor: vn)
+//   H = w_K; u' = u + (H b - u) dta; S = Theta((H - peak)/vs) (smooth: the primitive);
+//   V = S c + (1 - S) H; U = u' + S d.
+// Backward (states before each step recomputed per block, each step's substeps recomputed in reverse):
+//   gS_tot = gS + n (gV (c - H) + gU d); gz = gS_tot sg((H - peak)/vs)/vs, routed to g_K where H >= peak (CLAMP)
+//   and to H elsewhere; gH = gV (1 - S) + gU b dta (+ gz); gu = gU (1 - dta); then through the substeps with the
+//   clamps' inclusive masks and d vn/dw = 1 + (0.08 w + 5) h, d vn/du = -h, d vn/dx = h.
+struct IzhParams {
+  double a_dt, b, c, d, peak, h, floor, vs;
+  int K, has_floor, clamp, nd;
+};
+
+template <typename F, int SG, bool SMOOTH>
+static inline F izh_spike(F hv, F peak, F vs, F alpha) {
+#ifdef SF_SMOOTH
+  if (SMOOTH) return prim<F, SG>((hv - peak) / vs, alpha);
+#endif
+  (void)vs; (void)alpha;
+  return hv >= peak ? (F)1 : (F)0;
+}
+
+// one step of one neuron: H (before the reset) and the surrogate's input value g (CLAMP)
+template <typename F, bool CLAMP, bool FLOOR>
+static inline F izh_integrate(F v, F u, F x, const IzhParams& q, F* g_out) {
+  const F h = (F)q.h, peak = (F)q.peak, fl = (F)q.floor;
+  F w = v, g = v;
+  for (int k = 0; k < q.K; ++k) {
+    const F vn = w + ((w * w * (F)0.04 + w * (F)5 + (F)140 - u + x) * h);
+    if (CLAMP) {
+      const bool held = w >= peak;
+      g = held ? g : vn;
+      F pre = held ? w : vn;
+      if (FLOOR) pre = pre < fl ? fl : pre;
+      w = pre > peak ? peak : pre;
+    } else {
+      w = FLOOR ? (vn < fl ? fl : vn) : vn;
+    }
+  }
+  *g_out = g;
+  return w;
+}
+
+template <typename F, int SG, bool SMOOTH, bool CLAMP, bool FLOOR>
+static int64_t izh_fwd_range(const F* x, const F* v0, const F* u0, F* s, F* vT, F* uT, const P<F>& p,
+                             const IzhParams& q, int64_t i0, int64_t i1) {
+  const int64_t B = block_for(p.T);
+  const int64_t T = p.T, M = p.M, xst = p.xst;
+  const F adt = (F)q.a_dt, b = (F)q.b, c = (F)q.c, d = (F)q.d, peak = (F)q.peak, vs = (F)q.vs, alpha = p.alpha;
+  F* v = (F*)malloc(sizeof(F) * B);
+  F* u = (F*)malloc(sizeof(F) * B);
+  int64_t nan_count = 0;
+  for (int64_t blk = i0; blk < i1; blk += B) {
+    const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    for (int64_t j = 0; j < n; ++j) { v[j] = v0[blk + j]; u[j] = u0[blk + j]; }
+    for (int64_t t = 0; t < T; ++t) {
+      const F* __restrict xt = x + t * xst + blk;
+      F* __restrict st = s + t * M + blk;
+      int32_t bad = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        const F xx = xt[j];
+        bad |= (int32_t)(xx != xx);
+        F g;
+        const F hv = izh_integrate<F, CLAMP, FLOOR>(v[j], u[j], xx, q, &g);
+        const F un = u[j] + (hv * b - u[j]) * adt;
+        const F sp = izh_spike<F, SG, SMOOTH>(hv, peak, vs, alpha);
+        st[j] = sp;
+        v[j] = sp * c + ((F)1 - sp) * hv;
+        u[j] = un + sp * d;
+      }
+      nan_count += bad != 0;
+    }
+    for (int64_t j = 0; j < n; ++j) { vT[blk + j] = v[j]; uT[blk + j] = u[j]; }
+  }
+  free(v);
+  free(u);
+  return nan_count;
+}
+
+template <typename F, int SG, bool SMOOTH, bool CLAMP, bool FLOOR>
+static void izh_bwd_range(const F* x, const F* v0, const F* u0, const F* gs, F gs_scalar, int gs_mode, const F* gvT,
+                          const F* guT, F* gx, F* gv0, F* gu0, const P<F>& p, const IzhParams& q, int64_t i0,
+                          int64_t i1) {
+  const int64_t B = block_for(p.T);
+  const int64_t T = p.T, M = p.M, xst = p.xst;
+  const int K = q.K;
+  const F adt = (F)q.a_dt, b = (F)q.b, c = (F)q.c, d = (F)q.d, peak = (F)q.peak, vs = (F)q.vs, alpha = p.alpha;
+  const F h = (F)q.h, fl = (F)q.floor, nd = (F)q.nd;
+  F* vb = (F*)malloc(sizeof(F) * B * (T > 0 ? T : 1));  // v_{t-1}, u_{t-1} [T, B]
+  F* ub = (F*)malloc(sizeof(F) * B * (T > 0 ? T : 1));
+  F* wk = (F*)malloc(sizeof(F) * B * (K + 1));          // substeps of one step: w_0..w_K, vn_0..vn_{K-1} [K, B]
+  F* vnk = (F*)malloc(sizeof(F) * B * K);
+  F* v = (F*)malloc(sizeof(F) * B);
+  F* u = (F*)malloc(sizeof(F) * B);
+  F* gV = (F*)malloc(sizeof(F) * B);
+  F* gU = (F*)malloc(sizeof(F) * B);
+  for (int64_t blk = i0; blk < i1; blk += B) {
+    const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
+    for (int64_t j = 0; j < n; ++j) { v[j] = v0[blk + j]; u[j] = u0[blk + j]; }
+    for (int64_t t = 0; t < T; ++t) {  // the states before each step
+      const F* __restrict xt = x + t * xst + blk;
+      for (int64_t j = 0; j < n; ++j) {
+        vb[t * B + j] = v[j];
+        ub[t * B + j] = u[j];
+        F g;
+        const F hv = izh_integrate<F, CLAMP, FLOOR>(v[j], u[j], xt[j], q, &g);
+        const F un = u[j] + (hv * b - u[j]) * adt;
+        const F sp = izh_spike<F, SG, SMOOTH>(hv, peak, vs, alpha);
+        v[j] = sp * c + ((F)1 - sp) * hv;
+        u[j] = un + sp * d;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      gV[j] = gvT ? gvT[blk + j] : (F)0;
+      gU[j] = guT ? guT[blk + j] : (F)0;
+    }
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const F* __restrict xt = x + t * xst + blk;
+      F* __restrict gxt = gx + t * M + blk;
+      for (int64_t j = 0; j < n; ++j) {  // the substeps of this step, forward again
+        F w = vb[t * B + j];
+        const F ut = ub[t * B + j], xx = xt[j];
+        wk[j] = w;
+        for (int k = 0; k < K; ++k) {
+          const F vn = w + ((w * w * (F)0.04 + w * (F)5 + (F)140 - ut + xx) * h);
+          vnk[k * B + j] = vn;
+          if (CLAMP) {
+            F pre = w >= peak ? w : vn;
+            if (FLOOR) pre = pre < fl ? fl : pre;
+            w = pre > peak ? peak : pre;
+          } else {
+            w = FLOOR ? (vn < fl ? fl : vn) : vn;
+          }
+          wk[(k + 1) * B + j] = w;
+        }
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        const F hv = wk[K * B + j];
+        const F sp = izh_spike<F, SG, SMOOTH>(hv, peak, vs, alpha);
+        const F gsv = gs_mode == 0 ? gs[t * M + blk + j] : gs_scalar;
+        const F gst = gsv + nd * (gV[j] * (c - hv) + gU[j] * d);
+        const F gz = gst * surr<F, SG>((hv - peak) / vs, alpha) / vs;
+        const bool fired = CLAMP && hv >= peak;
+        F gw = gV[j] * ((F)1 - sp) + gU[j] * b * adt + (fired ? (F)0 : gz);  // dL/dw_K
+        F gg = fired ? gz : (F)0;                                              // dL/dg_K (the surrogate's input)
+        F gu = gU[j] * ((F)1 - adt);
+        F gxx = (F)0;
+        for (int k = K - 1; k >= 0; --k) {
+          const F wprev = wk[k * B + j], vn = vnk[k * B + j];
+          F gvn;
+          if (CLAMP) {
+            const bool held = wprev >= peak;
+            const F pre = held ? wprev : vn;
+            const bool pass = (!FLOOR || pre >= fl) && pre <= peak;  // torch.clamp's inclusive mask
+            const F gpre = pass ? gw : (F)0;
+            gvn = held ? (F)0 : gpre + gg;
+            gw = held ? gpre : (F)0;
+            gg = held ? gg : (F)0;
+          } else {
+            gvn = (!FLOOR || vn >= fl) ? gw : (F)0;
+            gw = (F)0;
+          }
+          gw += gvn * ((F)1 + (wprev * (F)0.08 + (F)5) * h);
+          gu -= gvn * h;
+          gxx += gvn * h;
+        }
+        gxt[j] = gxx;
+        gV[j] = gw + gg;  // w_0 = g_0 = v_{t-1}
+        gU[j] = gu;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      if (gv0) gv0[blk + j] = gV[j];
+      if (gu0) gu0[blk + j] = gU[j];
+    }
+  }
+  free(vb); free(ub); free(wk); free(vnk); free(v); free(u); free(gV); free(gU);
+}
+
 // ---------------------------------------------------------------- dispatch
 template <typename F>
 struct Job {
   const F *x, *v0, *gs, *gvT;
   F *s, *vT, *gx, *gv0, *gk;
-  const F *a0, *gaT;  // ALIF
+  const F *a0, *gaT;  // ALIF's a (Izhikevich: u)
   F *aT, *ga0;
   F gs_scalar;
-  int gs_mode, backward, alif;
+  int gs_mode, backward, alif, izh;
+  IzhParams iq;
   P<F> p;
   int64_t i0, i1, nan_count;
 };
@@ -565,8 +750,35 @@ static void run_fwd_sg(Job<F>& j) {
     default: FN<F, 6, SMOOTH>(j); break;         \
   }
 
+template <typename F, int SG, bool SMOOTH, bool CLAMP, bool FLOOR>
+static void run_izh_cf(Job<F>& j) {
+  if (j.backward)
+    izh_bwd_range<F, SG, SMOOTH, CLAMP, FLOOR>(j.x, j.v0, j.a0, j.gs, j.gs_scalar, j.gs_mode, j.gvT, j.gaT, j.gx, j.gv0,
+                                               j.ga0, j.p, j.iq, j.i0, j.i1);
+  else
+    j.nan_count = izh_fwd_range<F, SG, SMOOTH, CLAMP, FLOOR>(j.x, j.v0, j.a0, j.s, j.vT, j.aT, j.p, j.iq, j.i0, j.i1);
+}
+
+template <typename F, int SG, bool SMOOTH>
+static void run_izh_sg(Job<F>& j) {
+  if (j.iq.clamp && j.iq.has_floor) run_izh_cf<F, SG, SMOOTH, true, true>(j);
+  else if (j.iq.clamp) run_izh_cf<F, SG, SMOOTH, true, false>(j);
+  else if (j.iq.has_floor) run_izh_cf<F, SG, SMOOTH, false, true>(j);
+  else run_izh_cf<F, SG, SMOOTH, false, false>(j);
+}
+
 template <typename F>
 static void run(Job<F>& j) {
+  if (j.izh) {
+#ifdef SF_SMOOTH
+    if (j.p.smooth) {
+      SF_SWITCH_SG(run_izh_sg, true)
+      return;
+    }
+#endif
+    if (j.backward) { SF_SWITCH_SG(run_izh_sg, false) } else { run_izh_sg<F, 0, false>(j); }
+    return;
+  }
   if (j.alif) {
 #ifdef SF_SMOOTH
     if (j.p.smooth) {
@@ -714,6 +926,31 @@ static int64_t alif_backward_t(const void* x, const void* v0, const void* a0, co
   return launch<F>(j, nthreads);
 }
 
+// Izhikevich: fp = [dt a, b, c, d, v_peak, h = dt / K, v_min, v_scale, alpha];
+// ip = [K, has v_min, clamp_peak, 1 - detach_reset, surrogate, smooth]
+static int izh_valid(const int* ip) {
+  int ok = ip[0] >= 1 && ip[1] >= 0 && ip[1] <= 1 && ip[2] >= 0 && ip[2] <= 1 && ip[3] >= 0 && ip[3] <= 1 &&
+           ip[4] >= 0 && ip[4] <= 6;
+#ifdef SF_SMOOTH
+  ok = ok && (ip[5] == 0 || ip[5] == 1);
+#else
+  ok = ok && ip[5] == 0;
+#endif
+  return ok;
+}
+
+template <typename F>
+static Job<F> izh_job(int64_t T, int64_t M, int64_t xst, const double* fp, const int* ip) {
+  Job<F> j;
+  memset(&j, 0, sizeof(j));
+  j.izh = 1;
+  j.p.T = T; j.p.M = M; j.p.xst = xst; j.p.alpha = (F)fp[8]; j.p.surr = ip[4]; j.p.smooth = ip[5];
+  j.iq.a_dt = fp[0]; j.iq.b = fp[1]; j.iq.c = fp[2]; j.iq.d = fp[3]; j.iq.peak = fp[4]; j.iq.h = fp[5];
+  j.iq.floor = fp[6]; j.iq.vs = fp[7];
+  j.iq.K = ip[0]; j.iq.has_floor = ip[1]; j.iq.clamp = ip[2]; j.iq.nd = ip[3];
+  return j;
+}
+
 }  // namespace
 
 #ifndef SF_REAL
@@ -756,8 +993,28 @@ int64_t sf_alif_backward(const void* x, const void* v0, const void* a0, const vo
                                   nthreads);
 }
 
+int64_t sf_izh_forward(const void* x, const void* v0, const void* u0, void* s, void* vT, void* uT, int64_t T,
+                       int64_t M, int64_t xst, const double* fp, const int* ip, int nthreads) {
+  if (!izh_valid(ip) || !v0 || !u0) return -1;
+  Job<sf_real> j = izh_job<sf_real>(T, M, xst, fp, ip);
+  j.x = (const sf_real*)x; j.v0 = (const sf_real*)v0; j.a0 = (const sf_real*)u0;
+  j.s = (sf_real*)s; j.vT = (sf_real*)vT; j.aT = (sf_real*)uT;
+  return launch<sf_real>(j, nthreads);
+}
+
+int64_t sf_izh_backward(const void* x, const void* v0, const void* u0, const void* gs, double gs_scalar, int gs_mode,
+                        const void* gvT, const void* guT, void* gx, void* gv0, void* gu0, int64_t T, int64_t M,
+                        int64_t xst, const double* fp, const int* ip, int nthreads) {
+  if (!izh_valid(ip) || !v0 || !u0) return -1;
+  Job<sf_real> j = izh_job<sf_real>(T, M, xst, fp, ip);
+  j.x = (const sf_real*)x; j.v0 = (const sf_real*)v0; j.a0 = (const sf_real*)u0; j.gs = (const sf_real*)gs;
+  j.gvT = (const sf_real*)gvT; j.gaT = (const sf_real*)guT; j.gx = (sf_real*)gx; j.gv0 = (sf_real*)gv0;
+  j.ga0 = (sf_real*)gu0; j.gs_scalar = (sf_real)gs_scalar; j.gs_mode = gs_mode; j.backward = 1;
+  return launch<sf_real>(j, nthreads);
+}
+
 int sf_real_size(void) { return (int)sizeof(sf_real); }
 
-int sf_abi_version(void) { return 7; }
+int sf_abi_version(void) { return 8; }
 
 }  // extern "C"

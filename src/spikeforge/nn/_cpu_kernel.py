@@ -13,6 +13,7 @@ None and :func:`unavailable_reason` says why; nothing is downloaded.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -25,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["alif_backward", "alif_forward", "backward", "cache_dir", "forward", "load", "unavailable_reason",
-           "variant"]
+__all__ = ["alif_backward", "alif_forward", "backward", "cache_dir", "forward", "izhikevich_backward",
+           "izhikevich_forward", "load", "unavailable_reason", "variant"]
 
 _FLAGS = [
     "-O2", "-ftree-vectorize", "-fno-unswitch-loops", "-fno-trapping-math", "-march=native", "-ffp-contract=off",
@@ -160,7 +161,11 @@ def _load_or_build(cxx: str, name: str) -> ctypes.CDLL:
     lib.sf_alif_backward.restype = i64
     lib.sf_alif_backward.argtypes = [vp, vp, vp, vp, ctypes.c_double, ctypes.c_int, vp, vp, vp, vp, vp, i64, i64, i64,
                                      dp, ip, ctypes.c_int]
-    if lib.sf_abi_version() != 7 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
+    lib.sf_izh_forward.restype = i64
+    lib.sf_izh_forward.argtypes = lib.sf_alif_forward.argtypes
+    lib.sf_izh_backward.restype = i64
+    lib.sf_izh_backward.argtypes = lib.sf_alif_backward.argtypes
+    if lib.sf_abi_version() != 8 or lib.sf_real_size() != torch.empty((), dtype=dtype).element_size():
         raise RuntimeError("stale kernel library (ABI mismatch)")
     return lib
 
@@ -175,7 +180,7 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 
 
 def _params(fp: list[float], ip: list[int]):
-    return (ctypes.c_double * len(fp))(*fp), (ctypes.c_int * 5)(*ip)
+    return (ctypes.c_double * len(fp))(*fp), (ctypes.c_int * len(ip))(*ip)
 
 
 def forward(
@@ -263,11 +268,13 @@ def _grad_spikes(gs: torch.Tensor | None, dtype: torch.dtype) -> tuple[torch.Ten
 
 def alif_forward(
     lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, a0: torch.Tensor | None, fp: list[float],
-    ip: list[int],
+    ip: list[int], *, kind: str = "alif",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """Run the ALIF forward kernel: ``(spikes [T, ...], v_T [...], a_{T+1} [...], NaN count)``.
+    """Run the forward kernel of a two-state neuron: ``(spikes [T, ...], v_T [...], w_T [...], NaN count)``.
 
-    ``fp`` is LIF's list followed by ``beta``, ``rho`` and ``1 − detach_adaptation``; ``v0`` / ``a0`` contiguous
+    ``kind="alif"``: ``fp`` is LIF's list followed by ``beta``, ``rho`` and ``1 − detach_adaptation``, the second
+    state is the adaptation ``a``; ``kind="izhikevich"``: the layout of ``sf_izh_forward`` (see
+    ``_cpu_kernel.cpp``), the second state is ``u`` and ``v0`` / ``a0`` must be given. ``v0`` / ``a0`` contiguous
     or None (zeros); ``x`` as in :func:`forward`.
     """
     T = x.shape[0]
@@ -277,20 +284,20 @@ def alif_forward(
     vT = torch.empty(x.shape[1:], dtype=x.dtype)
     aT = torch.empty(x.shape[1:], dtype=x.dtype)
     fpa, ipa = _params(fp, ip)
-    n_nan = lib.sf_alif_forward(_ptr(x), _ptr(v0), _ptr(a0), _ptr(s), _ptr(vT), _ptr(aT), T, M, xst, fpa, ipa,
-                                torch.get_num_threads())
+    fn = lib.sf_alif_forward if kind == "alif" else lib.sf_izh_forward
+    n_nan = fn(_ptr(x), _ptr(v0), _ptr(a0), _ptr(s), _ptr(vT), _ptr(aT), T, M, xst, fpa, ipa, torch.get_num_threads())
     if n_nan < 0:
-        raise RuntimeError(f"internal error: unsupported ALIF kernel mode {ip}")
+        raise RuntimeError(f"internal error: unsupported {kind} kernel mode {ip}")
     return s, vT, aT, int(n_nan)
 
 
 def alif_backward(
     lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, a0: torch.Tensor | None, gs: torch.Tensor | None,
     gvT: torch.Tensor | None, gaT: torch.Tensor | None, fp: list[float], ip: list[int], need_gv0: bool,
-    need_ga0: bool,
+    need_ga0: bool, *, kind: str = "alif",
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Run the ALIF backward kernel: ``(dL/dx [T, ...], dL/dv0 [...] or None, dL/da0 [...] or None)``; ``gs`` as
-    in :func:`backward`."""
+    """Run the backward kernel of a two-state neuron (``kind`` as in :func:`alif_forward`): ``(dL/dx [T, ...],
+    dL/dv0 [...] or None, dL/d(second state) [...] or None)``; ``gs`` as in :func:`backward`."""
     T = x.shape[0]
     M = x[0].numel()
     xst = 0 if (T > 1 and x.stride(0) == 0) else M
@@ -301,8 +308,13 @@ def alif_backward(
     gv0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_gv0 else None
     ga0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_ga0 else None
     fpa, ipa = _params(fp, ip)
-    rc = lib.sf_alif_backward(_ptr(x), _ptr(v0), _ptr(a0), _ptr(gs), gs_scalar, gs_mode, _ptr(gvT), _ptr(gaT),
-                              _ptr(gx), _ptr(gv0), _ptr(ga0), T, M, xst, fpa, ipa, torch.get_num_threads())
+    fn = lib.sf_alif_backward if kind == "alif" else lib.sf_izh_backward
+    rc = fn(_ptr(x), _ptr(v0), _ptr(a0), _ptr(gs), gs_scalar, gs_mode, _ptr(gvT), _ptr(gaT), _ptr(gx), _ptr(gv0),
+            _ptr(ga0), T, M, xst, fpa, ipa, torch.get_num_threads())
     if rc < 0:
-        raise RuntimeError(f"internal error: unsupported ALIF kernel mode {ip}")
+        raise RuntimeError(f"internal error: unsupported {kind} kernel mode {ip}")
     return gx, gv0, ga0
+
+
+izhikevich_forward = functools.partial(alif_forward, kind="izhikevich")
+izhikevich_backward = functools.partial(alif_backward, kind="izhikevich")

@@ -1083,8 +1083,8 @@ def _check_alif_backend(backend: str) -> None:
     _check_kernel_backend(backend, "ALIF", ALIF_BACKENDS)
 
 
-def _kernel_fits(x: torch.Tensor, spec: LIFSpec, backend: str, neuron: str) -> bool:
-    """Whether a neuron with a compiled-CPU-kernel path (PLIF, ALIF) runs it: ``auto`` picks it for a
+def _kernel_fits(x: torch.Tensor, spec: LIFSpec | IzhikevichSpec, backend: str, neuron: str) -> bool:
+    """Whether a neuron with a compiled-CPU-kernel path (PLIF, ALIF, Izhikevich) runs it: ``auto`` picks it for a
     float32/float64 CPU input with a built-in surrogate when the kernel builds (not while ``torch.compile``
     traces); an explicit ``cpu`` that cannot run is a ``ValueError`` (``RuntimeError`` when the kernel is
     missing); other backends never do."""
@@ -1573,12 +1573,13 @@ class IzhikevichSpec:
         return self.b * self.v_init
 
 
-#: ``backend=`` values the Izhikevich neuron accepts: both run the pure-torch per-step autograd loop
-IZHIKEVICH_BACKENDS = ("auto", "torch")
+#: ``backend=`` values the Izhikevich neuron accepts: ``cpu`` the compiled kernel (what ``auto`` picks on CPU),
+#: ``torch`` / ``reference`` the pure-torch per-step autograd loop
+IZHIKEVICH_BACKENDS = ("auto", "cpu", "torch", "reference")
 
 
 def _check_izhikevich_backend(backend: str) -> None:
-    _check_torch_only_backend(backend, "Izhikevich", IZHIKEVICH_BACKENDS)
+    _check_kernel_backend(backend, "Izhikevich", IZHIKEVICH_BACKENDS)
 
 
 def _prepare_izhikevich_state(
@@ -1704,7 +1705,9 @@ def izhikevich_multi_step(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Izhikevich neurons over a sequence (what :class:`~spikeforge.nn.Izhikevich` calls in multi-step mode).
 
-    :func:`izhikevich_multi_step_reference` with the module-level checks: the backend and NaN input.
+    The compiled CPU kernel (:class:`_CpuIzhikevich`, what ``auto`` picks for float32/float64 CPU input with a
+    built-in surrogate) or :func:`izhikevich_multi_step_reference`, with the module-level checks: the backend
+    and NaN input.
 
     Parameters
     ----------
@@ -1713,8 +1716,9 @@ def izhikevich_multi_step(
     v0, u0 : Tensor [B, ...] or float or None
         Initial membrane potential (mV) and recovery (mV/ms); see :func:`izhikevich_multi_step_reference`.
     spec : IzhikevichSpec
-    backend : {"auto", "torch"}
-        Only the pure-torch per-step loop exists; ``"auto"`` selects it.
+    backend : {"auto", "cpu", "torch", "reference"}
+        ``cpu``: the compiled kernel; ``torch`` / ``reference``: the per-step autograd loop; ``auto``: the kernel
+        where it runs.
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1727,14 +1731,57 @@ def izhikevich_multi_step(
     TypeError
         As :func:`izhikevich_multi_step_reference`.
     ValueError
-        ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x_seq`` (with ``check_nan``); and as
+        An unknown ``backend`` or ``"triton"``; NaN in ``x_seq`` (with ``check_nan``); and as
         :func:`izhikevich_multi_step_reference`.
     """
     _check_izhikevich_backend(backend)
     x_seq = check_sequence(x_seq)
+    if isinstance(spec, IzhikevichSpec) and _kernel_fits(x_seq, spec, backend, "Izhikevich"):
+        v, u = _prepare_izhikevich_state(v0, u0, x_seq, spec)
+        return _CpuIzhikevich.apply(x_seq, v, u, spec, check_nan)
     if check_nan:
         _check_nan(x_seq)
     return izhikevich_multi_step_reference(x_seq, v0, u0, spec)  # type: ignore[return-value]
+
+
+class _CpuIzhikevich(torch.autograd.Function):
+    """Izhikevich neurons on the compiled CPU kernel (``sf_izh_forward`` / ``sf_izh_backward``): saves only ``x``,
+    ``v0`` and ``u0``; the backward recomputes each step's substeps and backpropagates through them with the
+    clamps' masks and the straight-through spike input of :class:`_SpikeInput` (see ``_cpu_kernel.cpp``). Tested
+    against :func:`izhikevich_multi_step_reference`."""
+
+    @staticmethod
+    def _params(spec: IzhikevichSpec) -> tuple[list[float], list[int]]:
+        fp = [spec.dt_ms * spec.a, spec.b, spec.c, spec.d, spec.v_peak, spec.h_ms,
+              0.0 if spec.v_min is None else spec.v_min, spec.v_scale, spec.surrogate.alpha]
+        ip = [spec.v_substeps, int(spec.v_min is not None), int(spec.clamp_peak), int(not spec.detach_reset),
+              spec.surrogate.kernel_id, int(not spec.surrogate.spiking)]
+        return fp, ip
+
+    @staticmethod
+    def forward(ctx, x, v0, u0, spec, check_nan):  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
+        x = _kernel_layout(x)
+        v0, u0 = v0.contiguous(), u0.contiguous()
+        fp, ip = _CpuIzhikevich._params(spec)
+        s, vT, uT, n_nan = _cpu_kernel.izhikevich_forward(lib, x, v0, u0, fp, ip)
+        if check_nan and n_nan:
+            raise _nan_error()
+        ctx.spec = spec
+        ctx.save_for_backward(x, v0, u0)
+        return s, vT, uT
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT, guT):  # type: ignore[override]
+        x, v0, u0 = ctx.saved_tensors
+        spec = ctx.spec
+        fp, ip = _CpuIzhikevich._params(spec)
+        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
+        gx, gv0, gu0 = _cpu_kernel.izhikevich_backward(lib, x, v0, u0, gs, gvT, guT, fp, ip, ctx.needs_input_grad[1],
+                                                       ctx.needs_input_grad[2])
+        return gx, gv0, gu0, None, None
 
 
 def izhikevich_step(
@@ -1757,7 +1804,7 @@ def izhikevich_step(
     u : Tensor [B, ...] or float or None
         Recovery variable (mV/ms) after the previous step (None: ``b·v``).
     spec : IzhikevichSpec
-    backend : {"auto", "torch"}
+    backend : {"auto", "cpu", "torch", "reference"}
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1769,7 +1816,7 @@ def izhikevich_step(
     TypeError
         ``x`` is not a floating-point tensor; ``spec`` is not an :class:`IzhikevichSpec`.
     ValueError
-        ``x`` with no dimension; ``backend`` other than ``"auto"`` / ``"torch"``; NaN in ``x``; a state
+        ``x`` with no dimension; an unknown ``backend`` or ``"triton"``; NaN in ``x``; a state
         of the wrong shape.
     """
     return _single_step(izhikevich_multi_step, x, v, u, spec, backend, check_nan)

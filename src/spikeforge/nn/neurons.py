@@ -731,8 +731,10 @@ class Izhikevich(nn.Module):
         Multi-step ``[T, B, ...]`` or single-step ``[B, ...]`` input.
     return_state : bool
         ``forward(x, state) -> (spikes, IzhikevichState(v, u))``; the module keeps nothing.
-    backend : {"auto", "torch"}
-        Only the pure-torch per-step loop exists (no fused kernel); ``"auto"`` selects it.
+    backend : {"auto", "cpu", "torch", "reference"}
+        ``auto``: the compiled CPU kernel (``cpu``: one pass forward, a hand-written backward that recomputes
+        the substeps) for float32/float64 CPU input with a built-in surrogate, else the pure-torch per-step
+        autograd loop (``torch`` = ``reference``; any device). No Triton kernel (``triton`` is refused).
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -749,8 +751,8 @@ class Izhikevich(nn.Module):
     ------
     ValueError
         NaN/inf (or a bool) in any numeric parameter, ``dt_ms <= 0``, ``v_substeps`` not an integer ``>= 1``,
-        ``v_scale <= 0``, ``c >= v_peak``, ``v_min >= c``, a ``backend`` other than ``"auto"`` / ``"torch"``, an
-        unknown ``step_mode``.
+        ``v_scale <= 0``, ``c >= v_peak``, ``v_min >= c``, an unknown ``backend`` or ``"triton"``, an unknown
+        ``step_mode``.
 
     Example
     -------
