@@ -494,25 +494,26 @@ static inline F izh_spike(F hv, F peak, F vs, F alpha) {
   return hv >= peak ? (F)1 : (F)0;
 }
 
-// one step of one neuron: H (before the reset) and the surrogate's input value g (CLAMP)
+// one Euler substep of a block of n neurons: w <- step(w), g <- the surrogate's value (CLAMP), vn <- the
+// unclamped value (if given); the loop over j vectorises (the K substeps are the outer loop)
 template <typename F, bool CLAMP, bool FLOOR>
-static inline F izh_integrate(F v, F u, F x, const IzhParams& q, F* g_out) {
+static inline void izh_substep(F* __restrict w, F* __restrict g, F* __restrict vno, const F* __restrict u,
+                               const F* __restrict x, const IzhParams& q, int64_t n) {
   const F h = (F)q.h, peak = (F)q.peak, fl = (F)q.floor;
-  F w = v, g = v;
-  for (int k = 0; k < q.K; ++k) {
-    const F vn = w + ((w * w * (F)0.04 + w * (F)5 + (F)140 - u + x) * h);
+  for (int64_t j = 0; j < n; ++j) {
+    const F wj = w[j];
+    const F vn = wj + ((wj * wj * (F)0.04 + wj * (F)5 + (F)140 - u[j] + x[j]) * h);
+    if (vno) vno[j] = vn;
     if (CLAMP) {
-      const bool held = w >= peak;
-      g = held ? g : vn;
-      F pre = held ? w : vn;
+      const bool held = wj >= peak;
+      g[j] = held ? g[j] : vn;
+      F pre = held ? wj : vn;
       if (FLOOR) pre = pre < fl ? fl : pre;
-      w = pre > peak ? peak : pre;
+      w[j] = pre > peak ? peak : pre;
     } else {
-      w = FLOOR ? (vn < fl ? fl : vn) : vn;
+      w[j] = FLOOR ? (vn < fl ? fl : vn) : vn;
     }
   }
-  *g_out = g;
-  return w;
 }
 
 template <typename F, int SG, bool SMOOTH, bool CLAMP, bool FLOOR>
@@ -523,6 +524,8 @@ static int64_t izh_fwd_range(const F* x, const F* v0, const F* u0, F* s, F* vT, 
   const F adt = (F)q.a_dt, b = (F)q.b, c = (F)q.c, d = (F)q.d, peak = (F)q.peak, vs = (F)q.vs, alpha = p.alpha;
   F* v = (F*)malloc(sizeof(F) * B);
   F* u = (F*)malloc(sizeof(F) * B);
+  F* w = (F*)malloc(sizeof(F) * B);
+  F* g = (F*)malloc(sizeof(F) * B);
   int64_t nan_count = 0;
   for (int64_t blk = i0; blk < i1; blk += B) {
     const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
@@ -532,10 +535,13 @@ static int64_t izh_fwd_range(const F* x, const F* v0, const F* u0, F* s, F* vT, 
       F* __restrict st = s + t * M + blk;
       int32_t bad = 0;
       for (int64_t j = 0; j < n; ++j) {
-        const F xx = xt[j];
-        bad |= (int32_t)(xx != xx);
-        F g;
-        const F hv = izh_integrate<F, CLAMP, FLOOR>(v[j], u[j], xx, q, &g);
+        bad |= (int32_t)(xt[j] != xt[j]);
+        w[j] = v[j];
+        g[j] = v[j];
+      }
+      for (int k = 0; k < q.K; ++k) izh_substep<F, CLAMP, FLOOR>(w, g, (F*)nullptr, u, xt, q, n);
+      for (int64_t j = 0; j < n; ++j) {
+        const F hv = w[j];
         const F un = u[j] + (hv * b - u[j]) * adt;
         const F sp = izh_spike<F, SG, SMOOTH>(hv, peak, vs, alpha);
         st[j] = sp;
@@ -548,6 +554,8 @@ static int64_t izh_fwd_range(const F* x, const F* v0, const F* u0, F* s, F* vT, 
   }
   free(v);
   free(u);
+  free(w);
+  free(g);
   return nan_count;
 }
 
@@ -568,16 +576,22 @@ static void izh_bwd_range(const F* x, const F* v0, const F* u0, const F* gs, F g
   F* u = (F*)malloc(sizeof(F) * B);
   F* gV = (F*)malloc(sizeof(F) * B);
   F* gU = (F*)malloc(sizeof(F) * B);
+  F* gb = (F*)malloc(sizeof(F) * B);
   for (int64_t blk = i0; blk < i1; blk += B) {
     const int64_t n = (i1 - blk) < B ? (i1 - blk) : B;
     for (int64_t j = 0; j < n; ++j) { v[j] = v0[blk + j]; u[j] = u0[blk + j]; }
     for (int64_t t = 0; t < T; ++t) {  // the states before each step
       const F* __restrict xt = x + t * xst + blk;
+      F* __restrict w = wk;  // scratch
       for (int64_t j = 0; j < n; ++j) {
         vb[t * B + j] = v[j];
         ub[t * B + j] = u[j];
-        F g;
-        const F hv = izh_integrate<F, CLAMP, FLOOR>(v[j], u[j], xt[j], q, &g);
+        w[j] = v[j];
+        gb[j] = v[j];
+      }
+      for (int k = 0; k < K; ++k) izh_substep<F, CLAMP, FLOOR>(w, gb, (F*)nullptr, u, xt, q, n);
+      for (int64_t j = 0; j < n; ++j) {
+        const F hv = w[j];
         const F un = u[j] + (hv * b - u[j]) * adt;
         const F sp = izh_spike<F, SG, SMOOTH>(hv, peak, vs, alpha);
         v[j] = sp * c + ((F)1 - sp) * hv;
@@ -591,22 +605,11 @@ static void izh_bwd_range(const F* x, const F* v0, const F* u0, const F* gs, F g
     for (int64_t t = T - 1; t >= 0; --t) {
       const F* __restrict xt = x + t * xst + blk;
       F* __restrict gxt = gx + t * M + blk;
-      for (int64_t j = 0; j < n; ++j) {  // the substeps of this step, forward again
-        F w = vb[t * B + j];
-        const F ut = ub[t * B + j], xx = xt[j];
-        wk[j] = w;
-        for (int k = 0; k < K; ++k) {
-          const F vn = w + ((w * w * (F)0.04 + w * (F)5 + (F)140 - ut + xx) * h);
-          vnk[k * B + j] = vn;
-          if (CLAMP) {
-            F pre = w >= peak ? w : vn;
-            if (FLOOR) pre = pre < fl ? fl : pre;
-            w = pre > peak ? peak : pre;
-          } else {
-            w = FLOOR ? (vn < fl ? fl : vn) : vn;
-          }
-          wk[(k + 1) * B + j] = w;
-        }
+      // the substeps of this step, forward again: w_k in wk[k], vn_k in vnk[k] ([K + 1, B], [K, B])
+      for (int64_t j = 0; j < n; ++j) { wk[j] = vb[t * B + j]; gb[j] = wk[j]; }
+      for (int k = 0; k < K; ++k) {
+        for (int64_t j = 0; j < n; ++j) wk[(k + 1) * B + j] = wk[k * B + j];
+        izh_substep<F, CLAMP, FLOOR>(wk + (k + 1) * B, gb, vnk + k * B, ub + t * B, xt, q, n);
       }
       for (int64_t j = 0; j < n; ++j) {
         const F hv = wk[K * B + j];
@@ -648,7 +651,7 @@ static void izh_bwd_range(const F* x, const F* v0, const F* u0, const F* gs, F g
       if (gu0) gu0[blk + j] = gU[j];
     }
   }
-  free(vb); free(ub); free(wk); free(vnk); free(v); free(u); free(gV); free(gU);
+  free(vb); free(ub); free(wk); free(vnk); free(v); free(u); free(gV); free(gU); free(gb);
 }
 
 // ---------------------------------------------------------------- dispatch
