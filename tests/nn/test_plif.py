@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from spikeforge.nn import LIF, PLIF, _cpu_kernel, reset_states
+from spikeforge.nn import ALIF, LIF, PLIF, Izhikevich, _cpu_kernel, reset_states
 from spikeforge.nn.functional import (
     LIFSpec,
     lif_multi_step_reference,
@@ -265,3 +265,21 @@ def test_in_place_ops_on_outputs_and_state_are_allowed(backend, reset):
     (s.sum() + v.sum()).backward()
     assert x.grad is not None and layer.w.grad is not None
     assert v.untyped_storage().nbytes() == v.numel() * v.element_size()
+
+
+# review 2026-12-07 (stop 21): an empty batch reached the PLIF kernel with a NULL k array ("unsupported kernel
+# mode"), and an explicit backend="cpu" broke torch.compile(fullgraph=True) (no custom operator for it)
+@pytest.mark.parametrize("make", [lambda b: PLIF(backend=b), lambda b: PLIF(shape=(8,), backend=b),
+                                  lambda b: ALIF(tau=2.0, backend=b), lambda b: Izhikevich(backend=b)])
+@pytest.mark.parametrize("backend", ["auto", "cpu"])
+def test_kernel_layers_take_an_empty_batch_and_compile_with_an_explicit_cpu_backend(make, backend):
+    if backend == "cpu" and not HAVE_KERNEL:
+        pytest.skip("no C++ compiler for the CPU kernel")
+    layer = make(backend)
+    x = torch.randn(4, 0, 8, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert y.shape == (4, 0, 8) and x.grad.shape == (4, 0, 8)
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    x = torch.randn(5, 2, 8, generator=torch.Generator().manual_seed(0)) * 3 + 1
+    torch.testing.assert_close(compiled(x), layer(x))

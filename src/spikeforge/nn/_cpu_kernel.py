@@ -208,6 +208,8 @@ def forward(
     xst = 0 if (T > 1 and x.stride(0) == 0) else M
     s = torch.empty(x.shape, dtype=x.dtype)
     vT = torch.empty(x.shape[1:], dtype=x.dtype)
+    if M == 0:  # no neurons (an empty batch): nothing to run (an empty kv would reach the kernel as NULL)
+        return s, vT, 0
     fpa, ipa = _params(fp, ip)
     n_nan = lib.sf_lif_forward(
         _ptr(x), _ptr(v0), _ptr(kv), _ptr(s), _ptr(vT), T, M, xst, fpa, ipa,
@@ -246,6 +248,8 @@ def backward(
     gx = torch.empty(x.shape, dtype=x.dtype)
     gv0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_gv0 else None
     gk = torch.empty(x.shape[1:], dtype=x.dtype) if need_gk else None
+    if M == 0:
+        return gx, gv0, gk
     fpa, ipa = _params(fp, ip)
     rc = lib.sf_lif_backward(
         _ptr(x), _ptr(v0), _ptr(kv), _ptr(gs), gs_scalar,
@@ -283,6 +287,8 @@ def alif_forward(
     s = torch.empty(x.shape, dtype=x.dtype)
     vT = torch.empty(x.shape[1:], dtype=x.dtype)
     aT = torch.empty(x.shape[1:], dtype=x.dtype)
+    if M == 0:
+        return s, vT, aT, 0
     fpa, ipa = _params(fp, ip)
     fn = lib.sf_alif_forward if kind == "alif" else lib.sf_izh_forward
     n_nan = fn(_ptr(x), _ptr(v0), _ptr(a0), _ptr(s), _ptr(vT), _ptr(aT), T, M, xst, fpa, ipa, torch.get_num_threads())
@@ -307,6 +313,8 @@ def alif_backward(
     gx = torch.empty(x.shape, dtype=x.dtype)
     gv0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_gv0 else None
     ga0 = torch.empty(x.shape[1:], dtype=x.dtype) if need_ga0 else None
+    if M == 0:
+        return gx, gv0, ga0
     fpa, ipa = _params(fp, ip)
     fn = lib.sf_alif_backward if kind == "alif" else lib.sf_izh_backward
     rc = fn(_ptr(x), _ptr(v0), _ptr(a0), _ptr(gs), gs_scalar, gs_mode, _ptr(gvT), _ptr(gaT), _ptr(gx), _ptr(gv0),

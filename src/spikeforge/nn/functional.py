@@ -1085,15 +1085,15 @@ def _check_alif_backend(backend: str) -> None:
 
 def _kernel_fits(x: torch.Tensor, spec: LIFSpec | IzhikevichSpec, backend: str, neuron: str) -> bool:
     """Whether a neuron with a compiled-CPU-kernel path (PLIF, ALIF, Izhikevich) runs it: ``auto`` picks it for a
-    float32/float64 CPU input with a built-in surrogate when the kernel builds (not while ``torch.compile``
-    traces); an explicit ``cpu`` that cannot run is a ``ValueError`` (``RuntimeError`` when the kernel is
-    missing); other backends never do."""
-    if backend not in ("auto", "cpu"):
-        return False
+    float32/float64 CPU input with a built-in surrogate when the kernel builds; an explicit ``cpu`` that cannot
+    run is a ``ValueError`` (``RuntimeError`` when the kernel is missing); other backends never do, and neither
+    does any while ``torch.compile`` traces (the pure-torch path is traced instead)."""
+    if backend not in ("auto", "cpu") or torch.compiler.is_compiling():
+        return False  # while compiling, the pure-torch path is traced (the kernel has no custom operator)
     smooth = not spec.surrogate.spiking
     fits = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not spec.surrogate.is_custom
     if backend == "auto":
-        return fits and not torch.compiler.is_compiling() and _cpu_kernel.load(x.dtype, smooth) is not None
+        return fits and _cpu_kernel.load(x.dtype, smooth) is not None
     if not fits:
         raise ValueError(f"backend 'cpu' runs {neuron} with a built-in surrogate on a float32/float64 CPU input; got "
                          f"surrogate {spec.surrogate.name!r}, {x.dtype} on {x.device} (use 'auto' or 'torch')")
