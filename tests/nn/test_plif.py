@@ -247,8 +247,9 @@ def test_layer_backend_choice_and_errors():
     torch.testing.assert_close(PLIF(2.0, backend="reference")(x), PLIF(2.0)(x))
     with pytest.raises(ValueError, match="backend"):
         plif_multi_step(x, torch.tensor(0.0), None, LIFSpec(), backend="triton")
-    with pytest.raises(ValueError, match="NaN"):
-        plif_multi_step(torch.full((2, 1, 1), float("nan")), torch.tensor(0.0), None, LIFSpec())
+    for backend in ("auto", "torch", "reference"):
+        with pytest.raises(ValueError, match="NaN"):
+            plif_multi_step(torch.full((2, 1, 1), float("nan")), torch.tensor(0.0), None, LIFSpec(), backend=backend)
 
 
 @pytest.mark.parametrize("backend", ["auto", "torch", "reference"])

@@ -828,6 +828,8 @@ def plif_multi_step(
             return v - (v - vr) * k + x
     v0 = _prepare_v0(v0, x_seq, spec)
     if return_sequences or backend == "reference":
+        if check_nan:
+            _check_nan(x_seq)
         return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, charge, return_sequences)
     if _kernel_fits(x_seq, spec, backend, "PLIF"):
         return _CpuPLIF.apply(x_seq, k, v0, spec, check_nan)
