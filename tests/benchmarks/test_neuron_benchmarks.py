@@ -28,6 +28,10 @@ def test_neuron_layers_and_plif_benchmarks_write_json(tmp_path):
     got = json.loads((tmp_path / "p.json").read_text())
     assert {r["implementation"] for r in got["rows"]} >= {"spikeforge PLIF, CPU kernel (scalar w)",
                                                           "spikeforge PLIF, fused torch (scalar w)"}
+    proc = _run("izhikevich_speed.py", "--repeats", "1", "--shape", "5,2,16", "--json", str(tmp_path / "i.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads((tmp_path / "i.json").read_text())
+    assert "spikeforge, Izhikevich's scheme, CPU kernel" in {r["implementation"] for r in got["rows"]}
 
 
 @pytest.mark.skipif(not BENCH.exists(), reason="benchmarks/ not in this checkout")
