@@ -349,7 +349,7 @@ def test_reset_states_clears_v_and_u():
         (dict(v_scale=0.0), "v_scale"),
         (dict(c=30.0), "below v_peak"),
         (dict(v_min=-65.0), "v_min"),
-        (dict(backend="triton"), "Triton kernel is the LIF's"),
+        (dict(backend="triton"), "no Triton kernel models Izhikevich"),
         (dict(backend="gpu"), "backend must be one of"),
         (dict(step_mode="x"), "step_mode"),
     ],

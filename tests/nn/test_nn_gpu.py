@@ -222,3 +222,77 @@ def test_triton_strict_compare_on_the_threshold(reset):
     s_cpu, v_cpu = lif_multi_step(x, None, spec)
     s_gpu, v_gpu = lif_multi_step(x.cuda(), None, spec)
     assert torch.equal(s_gpu.cpu(), s_cpu) and s_cpu[0].eq(0).all()
+
+
+def test_plif_and_alif_triton_kernels_in_interpreter_mode():
+    """The opt-in PLIF / ALIF Triton kernels (backend="triton") against the reference loops, in Triton's
+    interpreter on CPU tensors (where triton is installed): spikes equal, gradients of x, w, v0, a0 close."""
+    pytest.importorskip("triton")
+    code = r"""
+import os, itertools
+os.environ["TRITON_INTERPRET"] = "1"
+import torch
+from spikeforge.nn import functional as F
+from spikeforge.nn.functional import ALIFSpec, LIFSpec, alif_multi_step, plif_multi_step
+cases = 0
+for reset, di, wshape, ge in [("hard", True, (), ">="), ("soft", False, (37,), ">"), ("none", True, (37,), ">="),
+                              ("soft_delayed", True, (), ">"), ("hard", False, (37,), ">=")]:
+    spec = LIFSpec(charge="tau", tau=2.0, decay_input=di, reset=reset, v_reset=-0.2 if reset == "hard" else 0.0,
+                   spike_compare=ge)
+    g = torch.Generator().manual_seed(cases)
+    x, w = torch.randn(9, 3, 37, generator=g) * 0.8 + 0.5, torch.randn(wshape, generator=g)
+    v0, gw = torch.randn(3, 37, generator=g) * 0.3, torch.randn(9, 3, 37, generator=g)
+    out = []
+    for triton in (False, True):
+        xx, ww, vv = x.clone().requires_grad_(), w.clone().requires_grad_(), v0.clone().requires_grad_()
+        s, vT = (F._TritonPLIF.apply(xx, torch.sigmoid(ww), vv, spec, True) if triton
+                 else plif_multi_step(xx, ww, vv, spec, backend="reference"))
+        ((s * gw).sum() + vT.square().sum()).backward()
+        out.append((s.detach(), vT.detach(), xx.grad, ww.grad, vv.grad))
+    assert out[0][0].sum() > 0 and torch.equal(out[0][0], out[1][0]), spec
+    for a, b in zip(out[0][1:], out[1][1:]):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+    cases += 1
+for charge, reset, da in [("tau", "hard", False), ("decay", "soft", True), ("if", "none", False), ("tau", "soft", False)]:
+    kw = dict(tau=2.5) if charge == "tau" else (dict(charge="decay", decay=0.7) if charge == "decay" else dict(charge="if"))
+    spec = ALIFSpec(lif=LIFSpec(**kw, reset=reset), tau_a=15.0, beta=0.3, detach_adaptation=da)
+    g = torch.Generator().manual_seed(cases)
+    x, v0, a0 = torch.randn(9, 3, 37, generator=g) * 0.8 + 0.6, torch.randn(3, 37, generator=g) * 0.3, torch.rand(3, 37, generator=g)
+    gw = torch.randn(9, 3, 37, generator=g)
+    out = []
+    for triton in (False, True):
+        xx, vv, aa = x.clone().requires_grad_(), v0.clone().requires_grad_(), a0.clone().requires_grad_()
+        s, vT, aT = (F._TritonALIF.apply(xx, vv, aa, spec, True) if triton
+                     else alif_multi_step(xx, vv, aa, spec, backend="reference"))
+        ((s * gw).sum() + vT.square().sum() + aT.sum()).backward()
+        out.append((s.detach(), vT.detach(), aT.detach(), xx.grad, vv.grad, aa.grad))
+    assert out[0][0].sum() > 0 and torch.equal(out[0][0], out[1][0]), spec
+    for a, b in zip(out[0][1:], out[1][1:]):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+    cases += 1
+print("ok", cases)
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and "ok 9" in res.stdout, res.stderr[-2000:]
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("layer", ["plif", "alif"])
+def test_plif_and_alif_triton_match_the_cpu_kernel(layer):
+    pytest.importorskip("triton")
+    import spikeforge.nn as sfnn
+
+    make = (lambda b: sfnn.PLIF(2.0, shape=(64,), backend=b)) if layer == "plif" else (lambda b: sfnn.ALIF(tau=2.0, beta=0.3, backend=b))
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(20, 8, 64, generator=gen) * 0.8 + 0.5
+    w = torch.randn(x.shape, generator=gen)
+    out = []
+    for backend, dev in (("auto", "cpu"), ("triton", "cuda")):
+        net = make(backend).to(dev)
+        xx = x.to(dev).requires_grad_()
+        s = net(xx)
+        (s * w.to(dev)).sum().backward()
+        out.append((s.detach().cpu(), xx.grad.cpu()))
+    assert torch.equal(out[0][0], out[1][0])
+    torch.testing.assert_close(out[1][1], out[0][1], rtol=1e-4, atol=1e-4)

@@ -137,8 +137,10 @@ def test_review_fixes():
     # NumPy scalars, backend and from_spec as for LIF
     assert float(PLIF(np.float32(2.5)).tau) == pytest.approx(2.5)
     assert PLIF(backend="torch").backend == "torch" and PLIF(backend="cpu").backend == "cpu"
-    with pytest.raises(ValueError, match="Triton kernel is the LIF's"):
-        PLIF(backend="triton")
+    with pytest.raises(ValueError, match="needs CUDA tensors"):
+        PLIF(backend="triton")(torch.rand(3, 2, 4))  # the opt-in Triton kernel: CUDA only
+    with pytest.raises(ValueError, match="backend must be one of"):
+        PLIF(backend="gpu")
     layer = PLIF.from_spec(LIFSpec(tau=4.0, v_th=0.7), shape=(3,))
     assert layer.v_th == 0.7 and torch.allclose(layer.tau, torch.full((3,), 4.0))
     with pytest.raises(TypeError, match="from_spec takes only"):

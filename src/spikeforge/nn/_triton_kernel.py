@@ -27,7 +27,7 @@ import triton.language as tl
 if TYPE_CHECKING:
     from .functional import LIFSpec
 
-__all__ = ["TritonImpl"]
+__all__ = ["TritonImpl", "alif_backward", "alif_forward", "plif_backward", "plif_forward"]
 
 _RESETS = {"hard": 0, "soft": 1, "none": 2, "soft_delayed": 3}
 
@@ -243,3 +243,281 @@ class TritonImpl:
                               **consts, GS_MODE=gs_mode, HAS_GVT=gvT is not None, HAS_V0=v0 is not None,
                               NEED_GV0=need_gv0, BLOCK=_BLOCK)
         return gx, gv0
+
+
+# ---------------------------------------------------------------------------- PLIF and ALIF (opt-in: backend="triton")
+# Same algebra as the CPU kernel's CHARGE_K modes and ALIF functions (``_cpu_kernel.cpp``), in float32; the forward
+# passes store H (and ALIF's a) as float32 [T, M] for the backward. Written without access to a GPU and tested
+# in Triton's interpreter mode on CPU tensors (``tests/nn/test_nn_gpu.py``); ``backend="auto"`` keeps the
+# pure-torch nodes on CUDA until a GPU run has checked these kernels.
+@triton.jit
+def _v_after(h, s, vr, vth, RESET: tl.constexpr):
+    if RESET == 0:
+        v = tl.where(s != 0.0, vr, h)
+    elif RESET == 1:
+        v = h - s * vth
+    else:
+        v = h
+    return v
+
+
+@triton.jit
+def _plif_fwd_kernel(x_ptr, k_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, vr, vth, DECAY_INPUT: tl.constexpr,
+                     RESET: tl.constexpr, GE: tl.constexpr, HAS_V0: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    k = tl.load(k_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    if HAS_V0:
+        v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        v = tl.zeros([BLOCK], dtype=tl.float32)
+    for t in range(T):
+        xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
+        if DECAY_INPUT:
+            h = v + (xx - (v - vr)) * k
+        else:
+            h = v - (v - vr) * k + xx
+        if RESET == 3:
+            h = h - tl.where(_fires(v, vth, GE), vth, 0.0)
+        s = tl.where(_fires(h, vth, GE), 1.0, 0.0)
+        tl.store(s_ptr + t * M + offs, s.to(s_ptr.dtype.element_ty), mask=mask)
+        tl.store(h_ptr + t * M + offs, h, mask=mask)
+        v = _v_after(h, s, vr, vth, RESET)
+    tl.store(vT_ptr + offs, v.to(vT_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _plif_bwd_kernel(h_ptr, x_ptr, k_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, gk_ptr, T, M, xst, vr,
+                     vth, alpha, nd, sd, DECAY_INPUT: tl.constexpr, RESET: tl.constexpr, GE: tl.constexpr,
+                     SG: tl.constexpr, GS_MODE: tl.constexpr, HAS_GVT: tl.constexpr, HAS_V0: tl.constexpr,
+                     NEED_GV0: tl.constexpr, NEED_GK: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    k = tl.load(k_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    if HAS_V0:
+        v_init = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        v_init = tl.zeros([BLOCK], dtype=tl.float32)
+    if HAS_GVT:
+        g = tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        g = tl.zeros([BLOCK], dtype=tl.float32)
+    corr = tl.zeros([BLOCK], dtype=tl.float32)
+    gk = tl.zeros([BLOCK], dtype=tl.float32)
+    for i in range(T):
+        t = T - 1 - i
+        h = tl.load(h_ptr + t * M + offs, mask=mask, other=0.0)
+        sg = _surrogate(h - vth, alpha, SG)
+        gin = g - corr * sg
+        if RESET == 0:
+            spk = tl.where(_fires(h, vth, GE), 1.0, 0.0)
+            dvdh = (1.0 - spk) + (vr - h) * sg * nd
+        elif RESET == 1:
+            dvdh = 1.0 - vth * sg * nd
+        else:
+            dvdh = tl.full([BLOCK], 1.0, tl.float32)
+        if GS_MODE == 0:
+            gsv = tl.load(gs_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
+        else:
+            gsv = tl.full([BLOCK], 1.0, tl.float32) * gs_scalar
+        gh = gsv * sg + gin * dvdh
+        if DECAY_INPUT:
+            gxv = gh * k
+        else:
+            gxv = gh
+        tl.store(gx_ptr + t * M + offs, gxv.to(gx_ptr.dtype.element_ty), mask=mask)
+        if NEED_GK:  # dL/dk += dL/dH_t · (X_t − V_{t−1} + V_r) (decay input) or (V_r − V_{t−1})
+            hp = tl.load(h_ptr + tl.maximum(t - 1, 0) * M + offs, mask=mask, other=0.0)  # H_{t-1} (t = 0: unused)
+            if RESET == 3:
+                vp_h = hp
+            else:
+                vp_h = _v_after(hp, tl.where(_fires(hp, vth, GE), 1.0, 0.0), vr, vth, RESET)
+            vp = tl.where(t > 0, vp_h, v_init)
+            if DECAY_INPUT:
+                xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
+                gk += gh * (xx - vp + vr)
+            else:
+                gk += gh * (vr - vp)
+        g = gh * (1.0 - k)
+        corr = gh * sd
+    if NEED_GV0:
+        if RESET == 3:
+            g = g - corr * _surrogate(v_init - vth, alpha, SG)
+        tl.store(gv0_ptr + offs, g.to(gv0_ptr.dtype.element_ty), mask=mask)
+    if NEED_GK:
+        tl.store(gk_ptr + offs, gk, mask=mask)
+
+
+@triton.jit
+def _alif_fwd_kernel(x_ptr, v0_ptr, a0_ptr, s_ptr, h_ptr, at_ptr, vT_ptr, aT_ptr, T, M, xst, ca, cb, cc, tau, vr,
+                     vth, beta, rho, CHARGE: tl.constexpr, RESET: tl.constexpr, GE: tl.constexpr,
+                     HAS_V0: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    if HAS_V0:
+        v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        v = tl.zeros([BLOCK], dtype=tl.float32)
+    a = tl.load(a0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    for t in range(T):
+        xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
+        h = _charge(v, xx, ca, cb, cc, tau, vr, CHARGE)
+        th = a * beta + vth
+        s = tl.where(_fires(h, th, GE), 1.0, 0.0)
+        tl.store(s_ptr + t * M + offs, s.to(s_ptr.dtype.element_ty), mask=mask)
+        tl.store(h_ptr + t * M + offs, h, mask=mask)
+        tl.store(at_ptr + t * M + offs, a, mask=mask)
+        if RESET == 0:
+            v = s * vr + (1.0 - s) * h
+        elif RESET == 1:
+            v = h - s * th
+        else:
+            v = h
+        a = a * rho + s
+    tl.store(vT_ptr + offs, v.to(vT_ptr.dtype.element_ty), mask=mask)
+    tl.store(aT_ptr + offs, a.to(aT_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _alif_bwd_kernel(h_ptr, at_ptr, gs_ptr, gs_scalar, gvT_ptr, gaT_ptr, gx_ptr, gv0_ptr, ga0_ptr, T, M, dhdv, dhdx,
+                     vr, vth, alpha, nd, beta, rho, m, RESET: tl.constexpr, GE: tl.constexpr, SG: tl.constexpr,
+                     GS_MODE: tl.constexpr, HAS_GVT: tl.constexpr, HAS_GAT: tl.constexpr, NEED_GV0: tl.constexpr,
+                     NEED_GA0: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    if HAS_GVT:
+        gV = tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        gV = tl.zeros([BLOCK], dtype=tl.float32)
+    if HAS_GAT:
+        gA = tl.load(gaT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        gA = tl.zeros([BLOCK], dtype=tl.float32)
+    for i in range(T):
+        t = T - 1 - i
+        h = tl.load(h_ptr + t * M + offs, mask=mask, other=0.0)
+        th = tl.load(at_ptr + t * M + offs, mask=mask, other=0.0) * beta + vth
+        sg = _surrogate(h - th, alpha, SG)
+        sp = tl.where(_fires(h, th, GE), 1.0, 0.0)
+        if RESET == 0:
+            d = (vr - h) * sg * nd
+            dvdh = (1.0 - sp) + d
+            dvda = d * (-beta)
+        elif RESET == 1:
+            tsn = th * sg * nd
+            dvdh = 1.0 - tsn
+            dvda = (tsn - sp) * beta
+        else:
+            dvdh = tl.full([BLOCK], 1.0, tl.float32)
+            dvda = tl.zeros([BLOCK], dtype=tl.float32)
+        if GS_MODE == 0:
+            gsv = tl.load(gs_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
+        else:
+            gsv = tl.full([BLOCK], 1.0, tl.float32) * gs_scalar
+        gsig = gA * m + gsv
+        gh = gV * dvdh + gsig * sg
+        ga = gA * rho - gsig * sg * beta + gV * dvda
+        tl.store(gx_ptr + t * M + offs, (gh * dhdx).to(gx_ptr.dtype.element_ty), mask=mask)
+        gV = gh * dhdv
+        gA = ga
+    if NEED_GV0:
+        tl.store(gv0_ptr + offs, gV.to(gv0_ptr.dtype.element_ty), mask=mask)
+    if NEED_GA0:
+        tl.store(ga0_ptr + offs, gA.to(ga0_ptr.dtype.element_ty), mask=mask)
+
+
+def _grad_spikes(gs: torch.Tensor | None) -> tuple[torch.Tensor | None, int, float]:
+    """dL/dspikes as the backward kernels read it: ``(tensor or None, GS_MODE, scalar)``."""
+    if gs is None:
+        return None, 1, 0.0
+    if gs.numel() > 0 and all(st == 0 for st in gs.stride()):
+        return None, 1, float(gs[(0,) * gs.dim()].item())
+    return gs.contiguous(), 0, 0.0
+
+
+def _layout(x: torch.Tensor) -> tuple[torch.Tensor, int, int, int]:
+    from .functional import _kernel_layout
+
+    x = _kernel_layout(x)
+    T, M = x.shape[0], x[0].numel()
+    return x, T, M, (0 if (T > 1 and x.stride(0) == 0) else M)
+
+
+def plif_forward(x: torch.Tensor, kv: torch.Tensor, v0: torch.Tensor | None, spec: LIFSpec):
+    """PLIF forward (``kv``: k per neuron, one step's shape, contiguous): ``(spikes, v_T, h_seq float32)``."""
+    x, T, M, xst = _layout(x)
+    s = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    h = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    vT = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+    if M == 0:
+        return s, vT, h
+    fp, ip = spec.kernel_params()
+    grid = (triton.cdiv(M, _BLOCK),)
+    _plif_fwd_kernel[grid](x, kv, v0 if v0 is not None else x, s, h, vT, T, M, xst, fp[4], fp[5],
+                           DECAY_INPUT=spec.decay_input, RESET=ip[1], GE=bool(ip[2]), HAS_V0=v0 is not None,
+                           BLOCK=_BLOCK)
+    return s, vT, h
+
+
+def plif_backward(h: torch.Tensor, x: torch.Tensor, kv: torch.Tensor, v0: torch.Tensor | None, gs, gvT, spec: LIFSpec,
+                  need_gv0: bool, need_gk: bool, dtype: torch.dtype):
+    """PLIF backward: ``(dL/dx, dL/dv0 or None, dL/dk per neuron float32 or None)``."""
+    x, T, M, xst = _layout(x)
+    gx = torch.empty(h.shape, dtype=dtype, device=h.device)
+    gv0 = torch.empty(h.shape[1:], dtype=dtype, device=h.device) if need_gv0 else None
+    gk = torch.empty(h.shape[1:], dtype=torch.float32, device=h.device) if need_gk else None
+    if M == 0:
+        return gx, gv0, gk
+    gs, gs_mode, gs_scalar = _grad_spikes(gs)
+    gvT = None if gvT is None else gvT.contiguous()
+    fp, ip = spec.kernel_params()
+    sd = fp[5] * fp[7] if spec.reset == "soft_delayed" else 0.0
+    grid = (triton.cdiv(M, _BLOCK),)
+    _plif_bwd_kernel[grid](h, x, kv, v0 if v0 is not None else h, gs if gs is not None else h, gs_scalar,
+                           gvT if gvT is not None else h, gx, gv0 if gv0 is not None else gx,
+                           gk if gk is not None else h, T, M, xst, fp[4], fp[5], fp[6], fp[7], sd,
+                           DECAY_INPUT=spec.decay_input, RESET=ip[1], GE=bool(ip[2]), SG=ip[3], GS_MODE=gs_mode,
+                           HAS_GVT=gvT is not None, HAS_V0=v0 is not None, NEED_GV0=need_gv0, NEED_GK=need_gk,
+                           BLOCK=_BLOCK)
+    return gx, gv0, gk
+
+
+def alif_forward(x: torch.Tensor, v0: torch.Tensor | None, a0: torch.Tensor, spec):
+    """ALIF forward: ``(spikes, v_T, a_{T+1}, h_seq float32, a_seq float32)``."""
+    x, T, M, xst = _layout(x)
+    s = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    h = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    a_seq = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    vT = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+    aT = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+    if M == 0:
+        return s, vT, aT, h, a_seq
+    fp, ip = spec.lif.kernel_params()
+    grid = (triton.cdiv(M, _BLOCK),)
+    _alif_fwd_kernel[grid](x, v0 if v0 is not None else x, a0, s, h, a_seq, vT, aT, T, M, xst, *fp[:6], spec.beta,
+                           spec.rho, CHARGE=ip[0], RESET=ip[1], GE=bool(ip[2]), HAS_V0=v0 is not None, BLOCK=_BLOCK)
+    return s, vT, aT, h, a_seq
+
+
+def alif_backward(h: torch.Tensor, a_seq: torch.Tensor, gs, gvT, gaT, spec, need_gv0: bool, need_ga0: bool,
+                  dtype: torch.dtype):
+    """ALIF backward: ``(dL/dx, dL/dv0 or None, dL/da0 or None)``."""
+    T, M = h.shape[0], h[0].numel()
+    gx = torch.empty(h.shape, dtype=dtype, device=h.device)
+    gv0 = torch.empty(h.shape[1:], dtype=dtype, device=h.device) if need_gv0 else None
+    ga0 = torch.empty(h.shape[1:], dtype=dtype, device=h.device) if need_ga0 else None
+    if M == 0:
+        return gx, gv0, ga0
+    gs, gs_mode, gs_scalar = _grad_spikes(gs)
+    gvT = None if gvT is None else gvT.contiguous()
+    gaT = None if gaT is None else gaT.contiguous()
+    lif = spec.lif
+    fp, ip = lif.kernel_params()
+    grid = (triton.cdiv(M, _BLOCK),)
+    _alif_bwd_kernel[grid](h, a_seq, gs if gs is not None else h, gs_scalar, gvT if gvT is not None else h,
+                           gaT if gaT is not None else h, gx, gv0 if gv0 is not None else gx,
+                           ga0 if ga0 is not None else gx, T, M, lif.dh_dv, lif.dh_dx, fp[4], fp[5], fp[6], fp[7],
+                           spec.beta, spec.rho, 0.0 if spec.detach_adaptation else 1.0, RESET=ip[1], GE=bool(ip[2]),
+                           SG=ip[3], GS_MODE=gs_mode, HAS_GVT=gvT is not None, HAS_GAT=gaT is not None,
+                           NEED_GV0=need_gv0, NEED_GA0=need_ga0, BLOCK=_BLOCK)
+    return gx, gv0, ga0

@@ -84,8 +84,9 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "cpu", "torch", "triton", "reference")
-#: Backends of PLIF: the compiled CPU kernel runs one τ per layer; no Triton kernel.
-PLIF_BACKENDS = ("auto", "cpu", "torch", "reference")
+#: Backends of PLIF: the compiled CPU kernel (``auto`` on CPU), an opt-in Triton kernel for CUDA, the pure-torch
+#: node (``auto`` elsewhere) and the per-step loop.
+PLIF_BACKENDS = ("auto", "cpu", "triton", "torch", "reference")
 _CHARGES = ("tau", "decay", "if")
 _RESETS = ("hard", "soft", "none", "soft_delayed")
 
@@ -788,10 +789,10 @@ def plif_multi_step(
         Everything but ``tau``, which ``w`` replaces; ``spec.charge`` must be ``"tau"``.
     return_sequences : bool
         Also return ``h_seq`` and ``v_seq`` (runs the reference loop).
-    backend : {"auto", "cpu", "torch", "reference"}
+    backend : {"auto", "cpu", "triton", "torch", "reference"}
         ``auto``: the compiled CPU kernel (``cpu``) for a float32/float64 CPU input with a built-in surrogate
         (when the kernel builds), else the fused pure-torch path (``torch``, any device and dtype);
-        ``reference`` is the per-step autograd loop.
+        ``reference`` is the per-step autograd loop; ``triton`` an opt-in CUDA kernel (not yet run on a GPU).
     check_nan : bool
         Raise ``ValueError`` on NaN input (fused path; one reduction).
 
@@ -833,6 +834,8 @@ def plif_multi_step(
         return _lif_loop(x_seq, torch.zeros_like(x_seq[0]) if v0 is None else v0, spec, charge, return_sequences)
     if _kernel_fits(x_seq, spec, backend, "PLIF"):
         return _CpuPLIF.apply(x_seq, k, v0, spec, check_nan)
+    if _triton_fits(x_seq, spec, backend, "PLIF"):
+        return _TritonPLIF.apply(x_seq, k, v0, spec, check_nan)
     if check_nan:
         _check_nan(x_seq)
     return _FusedPLIF.apply(x_seq, k, v0, spec)
@@ -874,6 +877,39 @@ class _CpuPLIF(torch.autograd.Function):
         lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
         need_gk = ctx.needs_input_grad[1]
         gx, gv0, gk = _cpu_kernel.backward(lib, x, v0, gs, gvT, fp, ip, ctx.needs_input_grad[2], kv, need_gk)
+        gk_out = gk.sum_to_size(k.shape).to(k.dtype) if need_gk else None
+        return gx, gk_out, gv0, None, None
+
+
+class _TritonPLIF(torch.autograd.Function):
+    """PLIF on the opt-in Triton kernel (``backend="triton"``, CUDA): saves ``x``, ``k``, ``v0`` and the float32
+    ``H``; the backward also returns ``dL/dk``. Not yet run on a GPU: tested in Triton's interpreter mode on CPU
+    tensors against the reference loop (``tests/nn/test_nn_gpu.py``)."""
+
+    @staticmethod
+    def forward(ctx, x, k, v0, spec, check_nan):  # type: ignore[override]
+        from . import _triton_kernel
+
+        ctx.set_materialize_grads(False)
+        if check_nan:
+            _check_nan(x)
+        kv = k.detach().to(torch.float32).expand(x.shape[1:]).contiguous()
+        v0c = None if v0 is None else v0.contiguous()
+        s, vT, h = _triton_kernel.plif_forward(x, kv, v0c, spec)
+        ctx.spec = spec
+        ctx.save_for_backward(x, k, v0c, h)
+        return s, vT
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT):  # type: ignore[override]
+        from . import _triton_kernel
+
+        x, k, v0, h = ctx.saved_tensors
+        kv = k.to(torch.float32).expand(x.shape[1:]).contiguous()
+        need_gk = ctx.needs_input_grad[1]
+        gx, gv0, gk = _triton_kernel.plif_backward(h, x, kv, v0, gs, gvT, ctx.spec, ctx.needs_input_grad[2], need_gk,
+                                                  x.dtype)
         gk_out = gk.sum_to_size(k.shape).to(k.dtype) if need_gk else None
         return gx, gk_out, gv0, None, None
 
@@ -1061,7 +1097,7 @@ class ALIFSpec:
 
 
 #: ``backend=`` values ALIF accepts: ``auto`` / ``torch`` run the fused autograd node, ``reference`` the per-step loop
-ALIF_BACKENDS = ("auto", "cpu", "torch", "reference")
+ALIF_BACKENDS = ("auto", "cpu", "triton", "torch", "reference")
 
 
 def _check_torch_only_backend(backend: str, neuron: str, allowed: tuple[str, ...]) -> None:
@@ -1075,10 +1111,28 @@ def _check_torch_only_backend(backend: str, neuron: str, allowed: tuple[str, ...
 
 
 def _check_kernel_backend(backend: str, neuron: str, allowed: tuple[str, ...]) -> None:
-    """``ValueError`` unless ``backend`` is one of ``allowed`` (neurons on the compiled CPU kernel but not Triton)."""
+    """``ValueError`` unless ``backend`` is one of ``allowed``."""
     if backend not in allowed:
-        raise ValueError(f"backend must be one of {allowed} for {neuron}; got {backend!r} (the Triton kernel is the "
-                         f"LIF's and does not model {neuron})")
+        extra = "" if "triton" in allowed else f" (no Triton kernel models {neuron})"
+        raise ValueError(f"backend must be one of {allowed} for {neuron}; got {backend!r}{extra}")
+
+
+def _triton_fits(x: torch.Tensor, spec: LIFSpec, backend: str, neuron: str) -> bool:
+    """Whether PLIF / ALIF run their opt-in Triton kernel: only for ``backend="triton"``, which needs CUDA tensors,
+    the ``triton`` package and a built-in spiking surrogate (``ValueError`` otherwise); never while
+    ``torch.compile`` traces (the pure-torch node is traced)."""
+    if backend != "triton" or torch.compiler.is_compiling():
+        return False
+    if x.device.type != "cuda":
+        raise ValueError(f"backend 'triton' needs CUDA tensors; got a tensor on {x.device} (use 'auto')")
+    if spec.surrogate.is_custom or not spec.surrogate.spiking:
+        raise ValueError(f"backend 'triton' runs {neuron} with a built-in spiking surrogate; got "
+                         f"{spec.surrogate.name!r} (spiking={spec.surrogate.spiking}); use 'torch'")
+    try:
+        import triton  # noqa: F401
+    except ImportError as err:
+        raise ValueError(f"backend 'triton' needs the triton package ({err}); use 'auto' or 'torch'") from err
+    return True
 
 
 def _check_alif_backend(backend: str) -> None:
@@ -1210,10 +1264,10 @@ def alif_multi_step(
     v0, a0 : Tensor [B, ...] or None
         Initial membrane potential and adaptation (see :func:`alif_multi_step_reference`).
     spec : ALIFSpec
-    backend : {"auto", "cpu", "torch", "reference"}
+    backend : {"auto", "cpu", "triton", "torch", "reference"}
         ``auto``: the compiled CPU kernel (``cpu``) for a float32/float64 CPU input with a built-in surrogate
         (when the kernel builds), else ``torch``, the fused pure-torch node (any device and dtype);
-        ``reference``: the per-step autograd loop.
+        ``reference``: the per-step autograd loop; ``triton`` an opt-in CUDA kernel (not yet run on a GPU).
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1241,9 +1295,39 @@ def alif_multi_step(
     a0 = _prepare_a0(a0, x_seq)
     if _kernel_fits(x_seq, spec.lif, backend, "ALIF"):
         return _CpuALIF.apply(x_seq, v0, a0, spec, check_nan)
+    if _triton_fits(x_seq, spec.lif, backend, "ALIF"):
+        return _TritonALIF.apply(x_seq, v0, a0, spec, check_nan)
     if check_nan:
         _check_nan(x_seq)
     return _FusedALIF.apply(x_seq, v0, a0, spec)
+
+
+class _TritonALIF(torch.autograd.Function):
+    """ALIF on the opt-in Triton kernel (``backend="triton"``, CUDA): saves the float32 ``H`` and ``a`` sequences.
+    Not yet run on a GPU: tested in Triton's interpreter mode on CPU tensors (``tests/nn/test_nn_gpu.py``)."""
+
+    @staticmethod
+    def forward(ctx, x, v0, a0, spec, check_nan):  # type: ignore[override]
+        from . import _triton_kernel
+
+        ctx.set_materialize_grads(False)
+        if check_nan:
+            _check_nan(x)
+        s, vT, aT, h, a_seq = _triton_kernel.alif_forward(x, None if v0 is None else v0.contiguous(),
+                                                          a0.contiguous(), spec)
+        ctx.spec, ctx.dtype = spec, x.dtype
+        ctx.save_for_backward(h, a_seq)
+        return s, vT, aT
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
+        from . import _triton_kernel
+
+        h, a_seq = ctx.saved_tensors
+        gx, gv0, ga0 = _triton_kernel.alif_backward(h, a_seq, gs, gvT, gaT, ctx.spec, ctx.needs_input_grad[1],
+                                                    ctx.needs_input_grad[2], ctx.dtype)
+        return gx, gv0, ga0, None, None
 
 
 class _CpuALIF(torch.autograd.Function):

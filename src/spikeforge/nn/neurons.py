@@ -370,11 +370,12 @@ class PLIF(nn.Module):
     decay_input, v_th, v_reset, reset, detach_reset, spike_compare, surrogate, alpha, step_mode, return_state,
     check_nan :
         As :class:`LIF`.
-    backend : {"auto", "cpu", "torch", "reference"}
+    backend : {"auto", "cpu", "triton", "torch", "reference"}
         ``auto``: the compiled CPU kernel (``cpu``, shared with :class:`LIF`) for float32/float64 CPU input
         with a built-in surrogate, else ``torch``: one fused autograd node with a hand-written backward (pure
-        torch, any device). ``reference``: the readable per-step autograd loop. There is no Triton kernel
-        for PLIF (``triton`` is refused).
+        torch, any device). ``reference``: the readable per-step autograd loop. ``triton``: an opt-in
+        Triton kernel for CUDA tensors (spiking built-in surrogates; computes in float32), tested in Triton's
+        interpreter but not yet run on a GPU, so ``auto`` does not pick it.
 
     Attributes
     ----------
@@ -410,8 +411,7 @@ class PLIF(nn.Module):
         super().__init__()
         _check_step_mode(step_mode)
         if backend not in PLIF_BACKENDS:
-            raise ValueError(f"backend must be one of {PLIF_BACKENDS} for PLIF; got {backend!r} (the Triton kernel "
-                             "is the LIF's and does not model PLIF)")
+            raise ValueError(f"backend must be one of {PLIF_BACKENDS} for PLIF; got {backend!r}")
         w0 = plif_w(tau)
         self.spec = _lif_spec(float(tau), None, decay_input, v_th, v_reset, reset, detach_reset, spike_compare,
                               surrogate, alpha)
@@ -515,11 +515,12 @@ class ALIF(nn.Module):
         Stop gradients through the spike in the adaptation update. Default False.
     return_state : bool
         ``forward(x, state) -> (spikes, ALIFState(v, a))``; the module keeps nothing.
-    backend : {"auto", "cpu", "torch", "reference"}
+    backend : {"auto", "cpu", "triton", "torch", "reference"}
         One fused autograd node with a hand-written backward: ``auto`` runs the compiled CPU kernel (``cpu``,
         beside the LIF's) for float32/float64 CPU input with a built-in surrogate, else ``torch`` (pure torch,
-        any device); ``reference``: the readable per-step autograd loop. No Triton kernel (``triton`` is
-        refused).
+        any device); ``reference``: the readable per-step autograd loop. ``triton``: an opt-in
+        Triton kernel for CUDA tensors (spiking built-in surrogates; computes in float32), tested in Triton's
+        interpreter but not yet run on a GPU, so ``auto`` does not pick it.
 
     Shapes
     ------
@@ -530,8 +531,8 @@ class ALIF(nn.Module):
     Raises
     ------
     ValueError
-        ``tau_a <= 0``, ``beta < 0``, NaN/inf in any parameter, ``reset="soft_delayed"``, an unknown ``backend``
-        or ``"triton"``, and
+        ``tau_a <= 0``, ``beta < 0``, NaN/inf in any parameter, ``reset="soft_delayed"``, an unknown ``backend``,
+        and
         everything :class:`LIF` refuses (``v_th <= 0``, both ``tau`` and ``decay``, unknown ``step_mode``).
 
     Example
