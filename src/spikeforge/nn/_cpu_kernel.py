@@ -13,7 +13,6 @@ None and :func:`unavailable_reason` says why; nothing is downloaded.
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import os
 import platform
@@ -26,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["alif_backward", "alif_forward", "backward", "cache_dir", "forward", "izhikevich_backward",
-           "izhikevich_forward", "load", "unavailable_reason", "variant"]
+__all__ = ["backward", "cache_dir", "forward", "load", "two_state_backward", "two_state_forward", "unavailable_reason",
+           "variant"]
 
 _FLAGS = [
     "-O2", "-ftree-vectorize", "-fno-unswitch-loops", "-fno-trapping-math", "-march=native", "-ffp-contract=off",
@@ -270,7 +269,7 @@ def _grad_spikes(gs: torch.Tensor | None, dtype: torch.dtype) -> tuple[torch.Ten
     return gs.to(dtype).contiguous(), 0, 0.0
 
 
-def alif_forward(
+def two_state_forward(
     lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, a0: torch.Tensor | None, fp: list[float],
     ip: list[int], *, kind: str = "alif",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
@@ -297,12 +296,12 @@ def alif_forward(
     return s, vT, aT, int(n_nan)
 
 
-def alif_backward(
+def two_state_backward(
     lib: ctypes.CDLL, x: torch.Tensor, v0: torch.Tensor | None, a0: torch.Tensor | None, gs: torch.Tensor | None,
     gvT: torch.Tensor | None, gaT: torch.Tensor | None, fp: list[float], ip: list[int], need_gv0: bool,
     need_ga0: bool, *, kind: str = "alif",
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Run the backward kernel of a two-state neuron (``kind`` as in :func:`alif_forward`): ``(dL/dx [T, ...],
+    """Run the backward kernel of a two-state neuron (``kind`` as in :func:`two_state_forward`): ``(dL/dx [T, ...],
     dL/dv0 [...] or None, dL/d(second state) [...] or None)``; ``gs`` as in :func:`backward`."""
     T = x.shape[0]
     M = x[0].numel()
@@ -323,6 +322,3 @@ def alif_backward(
         raise RuntimeError(f"internal error: unsupported {kind} kernel mode {ip}")
     return gx, gv0, ga0
 
-
-izhikevich_forward = functools.partial(alif_forward, kind="izhikevich")
-izhikevich_backward = functools.partial(alif_backward, kind="izhikevich")

@@ -106,6 +106,33 @@ def _lif_fwd_kernel(x_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, a, b, c, tau
 
 
 @triton.jit
+def _grad_spikes_at(gs_ptr, gs_scalar, t, M, offs, mask, GS_MODE: tl.constexpr, BLOCK: tl.constexpr):
+    """dL/dS_t of a block: read from ``gs`` [T, M] (GS_MODE 0) or the broadcast scalar (1)."""
+    if GS_MODE == 0:
+        gsv = tl.load(gs_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        gsv = tl.full([BLOCK], 1.0, tl.float32) * gs_scalar
+    return gsv
+
+
+@triton.jit
+def _grad_h(h, g, corr, gsv, vr, vth, alpha, nd, RESET: tl.constexpr, GE: tl.constexpr, SG: tl.constexpr,
+            BLOCK: tl.constexpr):
+    """dL/dH_t of a LIF-type step (LIF, PLIF) from dL/dS_t (``gsv``), dL/dV_t (``g``) and the delayed soft reset's
+    correction ``corr``: ``gsv·σ' + (g − corr·σ')·dV/dH``."""
+    sg = _surrogate(h - vth, alpha, SG)
+    gin = g - corr * sg
+    if RESET == 0:
+        spk = tl.where(_fires(h, vth, GE), 1.0, 0.0)
+        dvdh = (1.0 - spk) + (vr - h) * sg * nd
+    elif RESET == 1:
+        dvdh = 1.0 - vth * sg * nd
+    else:
+        dvdh = tl.full([BLOCK], 1.0, tl.float32)
+    return gsv * sg + gin * dvdh
+
+
+@triton.jit
 def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, T, M, dhdv, dhdx, vr, vth,
                     alpha, nd, sd, RESET: tl.constexpr, GE: tl.constexpr, SG: tl.constexpr, GS_MODE: tl.constexpr,
                     HAS_GVT: tl.constexpr, HAS_V0: tl.constexpr, NEED_GV0: tl.constexpr, BLOCK: tl.constexpr):
@@ -119,20 +146,8 @@ def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, 
     for i in range(T):
         t = T - 1 - i
         h = tl.load(h_ptr + t * M + offs, mask=mask, other=0.0)
-        sg = _surrogate(h - vth, alpha, SG)
-        gin = g - corr * sg
-        if RESET == 0:
-            spk = tl.where(_fires(h, vth, GE), 1.0, 0.0)
-            dvdh = (1.0 - spk) + (vr - h) * sg * nd
-        elif RESET == 1:
-            dvdh = 1.0 - vth * sg * nd
-        else:
-            dvdh = tl.full([BLOCK], 1.0, tl.float32)
-        if GS_MODE == 0:
-            gsv = tl.load(gs_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
-        else:
-            gsv = tl.full([BLOCK], 1.0, tl.float32) * gs_scalar
-        gh = gsv * sg + gin * dvdh
+        gh = _grad_h(h, g, corr, _grad_spikes_at(gs_ptr, gs_scalar, t, M, offs, mask, GS_MODE, BLOCK), vr, vth, alpha,
+                     nd, RESET, GE, SG, BLOCK)
         tl.store(gx_ptr + t * M + offs, (gh * dhdx).to(gx_ptr.dtype.element_ty), mask=mask)
         g = gh * dhdv
         corr = gh * sd
@@ -307,20 +322,8 @@ def _plif_bwd_kernel(h_ptr, x_ptr, k_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx
     for i in range(T):
         t = T - 1 - i
         h = tl.load(h_ptr + t * M + offs, mask=mask, other=0.0)
-        sg = _surrogate(h - vth, alpha, SG)
-        gin = g - corr * sg
-        if RESET == 0:
-            spk = tl.where(_fires(h, vth, GE), 1.0, 0.0)
-            dvdh = (1.0 - spk) + (vr - h) * sg * nd
-        elif RESET == 1:
-            dvdh = 1.0 - vth * sg * nd
-        else:
-            dvdh = tl.full([BLOCK], 1.0, tl.float32)
-        if GS_MODE == 0:
-            gsv = tl.load(gs_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
-        else:
-            gsv = tl.full([BLOCK], 1.0, tl.float32) * gs_scalar
-        gh = gsv * sg + gin * dvdh
+        gh = _grad_h(h, g, corr, _grad_spikes_at(gs_ptr, gs_scalar, t, M, offs, mask, GS_MODE, BLOCK), vr, vth, alpha,
+                     nd, RESET, GE, SG, BLOCK)
         if DECAY_INPUT:
             gxv = gh * k
         else:
@@ -410,11 +413,7 @@ def _alif_bwd_kernel(h_ptr, at_ptr, gs_ptr, gs_scalar, gvT_ptr, gaT_ptr, gx_ptr,
         else:
             dvdh = tl.full([BLOCK], 1.0, tl.float32)
             dvda = tl.zeros([BLOCK], dtype=tl.float32)
-        if GS_MODE == 0:
-            gsv = tl.load(gs_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
-        else:
-            gsv = tl.full([BLOCK], 1.0, tl.float32) * gs_scalar
-        gsig = gA * m + gsv
+        gsig = gA * m + _grad_spikes_at(gs_ptr, gs_scalar, t, M, offs, mask, GS_MODE, BLOCK)
         gh = gV * dvdh + gsig * sg
         ga = gA * rho - gsig * sg * beta + gV * dvda
         tl.store(gx_ptr + t * M + offs, (gh * dhdx).to(gx_ptr.dtype.element_ty), mask=mask)

@@ -1342,29 +1342,38 @@ class _CpuALIF(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, a0, spec, check_nan):  # type: ignore[override]
-        ctx.set_materialize_grads(False)
-        lib = _cpu_kernel.load(x.dtype, not spec.lif.surrogate.spiking)
-        x = _kernel_layout(x)
-        v0c = None if v0 is None else v0.contiguous()
-        a0c = a0.contiguous()
-        fp, ip = _CpuALIF._params(spec)
-        s, vT, aT, n_nan = _cpu_kernel.alif_forward(lib, x, v0c, a0c, fp, ip)
-        if check_nan and n_nan:
-            raise _nan_error()
-        ctx.spec = spec
-        ctx.save_for_backward(x, v0c, a0c)
-        return s, vT, aT
+        return _two_state_forward(ctx, x, v0, a0, spec, check_nan, "alif", _CpuALIF._params(spec), spec.lif.surrogate)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
-        x, v0, a0 = ctx.saved_tensors
-        spec = ctx.spec
-        fp, ip = _CpuALIF._params(spec)
-        lib = _cpu_kernel.load(x.dtype, not spec.lif.surrogate.spiking)
-        gx, gv0, ga0 = _cpu_kernel.alif_backward(lib, x, v0, a0, gs, gvT, gaT, fp, ip, ctx.needs_input_grad[1],
-                                                 ctx.needs_input_grad[2])
-        return gx, gv0, ga0, None, None
+        return _two_state_backward(ctx, gs, gvT, gaT, "alif", _CpuALIF._params(ctx.spec), ctx.spec.lif.surrogate)
+
+
+def _two_state_forward(ctx, x, v0, w0, spec, check_nan: bool, kind: str, params, surrogate: Surrogate):
+    """Forward of a two-state neuron (ALIF's ``(v, a)``, Izhikevich's ``(v, u)``) on the compiled CPU kernel: runs
+    ``kind``'s kernel with ``params = (fp, ip)``, raises on NaN input (with ``check_nan``) and saves ``x``, ``v0``,
+    ``w0`` for :func:`_two_state_backward`."""
+    ctx.set_materialize_grads(False)
+    lib = _cpu_kernel.load(x.dtype, not surrogate.spiking)
+    x = _kernel_layout(x)
+    v0c = None if v0 is None else v0.contiguous()
+    w0c = w0.contiguous()
+    s, vT, wT, n_nan = _cpu_kernel.two_state_forward(lib, x, v0c, w0c, *params, kind=kind)
+    if check_nan and n_nan:
+        raise _nan_error()
+    ctx.spec = spec
+    ctx.save_for_backward(x, v0c, w0c)
+    return s, vT, wT
+
+
+def _two_state_backward(ctx, gs, gvT, gwT, kind: str, params, surrogate: Surrogate):
+    """Backward of :func:`_two_state_forward`: ``(dL/dx, dL/dv0, dL/dw0, None, None)``."""
+    x, v0, w0 = ctx.saved_tensors
+    lib = _cpu_kernel.load(x.dtype, not surrogate.spiking)
+    gx, gv0, gw0 = _cpu_kernel.two_state_backward(lib, x, v0, w0, gs, gvT, gwT, *params, ctx.needs_input_grad[1],
+                                             ctx.needs_input_grad[2], kind=kind)
+    return gx, gv0, gw0, None, None
 
 
 class _FusedALIF(torch.autograd.Function):
@@ -1846,28 +1855,14 @@ class _CpuIzhikevich(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, u0, spec, check_nan):  # type: ignore[override]
-        ctx.set_materialize_grads(False)
-        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
-        x = _kernel_layout(x)
-        v0, u0 = v0.contiguous(), u0.contiguous()
-        fp, ip = _CpuIzhikevich._params(spec)
-        s, vT, uT, n_nan = _cpu_kernel.izhikevich_forward(lib, x, v0, u0, fp, ip)
-        if check_nan and n_nan:
-            raise _nan_error()
-        ctx.spec = spec
-        ctx.save_for_backward(x, v0, u0)
-        return s, vT, uT
+        return _two_state_forward(ctx, x, v0, u0, spec, check_nan, "izhikevich", _CpuIzhikevich._params(spec),
+                                  spec.surrogate)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gs, gvT, guT):  # type: ignore[override]
-        x, v0, u0 = ctx.saved_tensors
-        spec = ctx.spec
-        fp, ip = _CpuIzhikevich._params(spec)
-        lib = _cpu_kernel.load(x.dtype, not spec.surrogate.spiking)
-        gx, gv0, gu0 = _cpu_kernel.izhikevich_backward(lib, x, v0, u0, gs, gvT, guT, fp, ip, ctx.needs_input_grad[1],
-                                                       ctx.needs_input_grad[2])
-        return gx, gv0, gu0, None, None
+        return _two_state_backward(ctx, gs, gvT, guT, "izhikevich", _CpuIzhikevich._params(ctx.spec),
+                                   ctx.spec.surrogate)
 
 
 def izhikevich_step(
