@@ -224,8 +224,8 @@ def test_triton_strict_compare_on_the_threshold(reset):
     assert torch.equal(s_gpu.cpu(), s_cpu) and s_cpu[0].eq(0).all()
 
 
-def test_plif_and_alif_triton_kernels_in_interpreter_mode():
-    """The opt-in PLIF / ALIF Triton kernels (backend="triton") against the reference loops, in Triton's
+def test_plif_alif_izhikevich_triton_kernels_in_interpreter_mode():
+    """The opt-in PLIF / ALIF / Izhikevich Triton kernels (backend="triton") against the reference loops, in Triton's
     interpreter on CPU tensors (where triton is installed): spikes equal, gradients of x, w, v0, a0 close."""
     pytest.importorskip("triton")
     code = r"""
@@ -270,22 +270,45 @@ for charge, reset, da in [("tau", "hard", False), ("decay", "soft", True), ("if"
     for a, b in zip(out[0][1:], out[1][1:]):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
     cases += 1
+from spikeforge.nn.functional import IzhikevichSpec, izhikevich_multi_step
+for K, clamp, vmin, detach in [(2, True, -100.0, True), (1, False, None, False), (3, True, None, False)]:
+    spec = IzhikevichSpec.preset("CH", v_substeps=K, clamp_peak=clamp, v_min=vmin, detach_reset=detach)
+    g = torch.Generator().manual_seed(cases)
+    x = torch.randn(25, 2, 19, generator=g) * 6 + 12
+    x[3:5, 0], x[8:10, 1] = -400.0, 300.0  # the floor and the peak clamp
+    v0, u0 = torch.rand(2, 19, generator=g) * 60 - 70, torch.randn(2, 19, generator=g) * 3 - 10
+    ws = torch.randn(25, 2, 19, generator=g)
+    out = []
+    for triton in (False, True):
+        xx, vv, uu = x.clone().requires_grad_(), v0.clone().requires_grad_(), u0.clone().requires_grad_()
+        s, vT, uT = (F._TritonIzhikevich.apply(xx, vv, uu, spec, True) if triton
+                     else izhikevich_multi_step(xx, vv, uu, spec, backend="reference"))
+        ((s * ws).sum() + 0.01 * vT.sum() + uT.sum()).backward()
+        out.append((s.detach(), vT.detach(), uT.detach(), xx.grad, vv.grad, uu.grad))
+    assert out[0][0].sum() > 0 and torch.equal(out[0][0], out[1][0]), spec
+    for a, b in zip(out[0][1:], out[1][1:]):
+        torch.testing.assert_close(b, a, rtol=2e-3, atol=2e-3 * float(a.abs().max().clamp(min=1.0)))
+    cases += 1
 print("ok", cases)
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.returncode == 0 and "ok 9" in res.stdout, res.stderr[-2000:]
+    assert res.returncode == 0 and "ok 12" in res.stdout, res.stderr[-2000:]
 
 
 @pytest.mark.gpu
 @needs_gpu
-@pytest.mark.parametrize("layer", ["plif", "alif"])
-def test_plif_and_alif_triton_match_the_cpu_kernel(layer):
+@pytest.mark.parametrize("layer", ["plif", "alif", "izhikevich"])
+def test_plif_alif_izhikevich_triton_match_the_cpu_kernel(layer):
     pytest.importorskip("triton")
     import spikeforge.nn as sfnn
 
-    make = (lambda b: sfnn.PLIF(2.0, shape=(64,), backend=b)) if layer == "plif" else (lambda b: sfnn.ALIF(tau=2.0, beta=0.3, backend=b))
+    make = {"plif": lambda b: sfnn.PLIF(2.0, shape=(64,), backend=b),
+            "alif": lambda b: sfnn.ALIF(tau=2.0, beta=0.3, backend=b),
+            "izhikevich": lambda b: sfnn.Izhikevich(backend=b)}[layer]
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(20, 8, 64, generator=gen) * 0.8 + 0.5
+    if layer == "izhikevich":
+        x = x * 8 + 10
     w = torch.randn(x.shape, generator=gen)
     out = []
     for backend, dev in (("auto", "cpu"), ("triton", "cuda")):

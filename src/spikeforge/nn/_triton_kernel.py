@@ -27,7 +27,8 @@ import triton.language as tl
 if TYPE_CHECKING:
     from .functional import LIFSpec
 
-__all__ = ["TritonImpl", "alif_backward", "alif_forward", "plif_backward", "plif_forward"]
+__all__ = ["TritonImpl", "alif_backward", "alif_forward", "izhikevich_backward", "izhikevich_forward", "plif_backward",
+           "plif_forward"]
 
 _RESETS = {"hard": 0, "soft": 1, "none": 2, "soft_delayed": 3}
 
@@ -520,3 +521,167 @@ def alif_backward(h: torch.Tensor, a_seq: torch.Tensor, gs, gvT, gaT, spec, need
                            SG=ip[3], GS_MODE=gs_mode, HAS_GVT=gvT is not None, HAS_GAT=gaT is not None,
                            NEED_GV0=need_gv0, NEED_GA0=need_ga0, BLOCK=_BLOCK)
     return gx, gv0, ga0
+
+
+# ---------------------------------------------------------------------------- Izhikevich (opt-in: backend="triton")
+# The CPU kernel's scheme (``_cpu_kernel.cpp``, ``izh_*``) with K = v_substeps a compile-time constant: the forward
+# stores the states before each step (float32), the backward recomputes each step's substeps (O(K²) per step).
+@triton.jit
+def _izh_sub(w, g, u, x, h, peak, fl, CLAMP: tl.constexpr, FLOOR: tl.constexpr):
+    """One Euler substep: ``(w', g', vn)`` (``g``: the value the surrogate sees, ``vn``: the unclamped step)."""
+    vn = w + ((w * w * 0.04 + w * 5.0 + 140.0 - u + x) * h)
+    if CLAMP:
+        held = w >= peak
+        g = tl.where(held, g, vn)
+        pre = tl.where(held, w, vn)
+        if FLOOR:
+            pre = tl.where(pre < fl, fl, pre)
+        w = tl.where(pre > peak, peak, pre)
+    else:
+        if FLOOR:
+            w = tl.where(vn < fl, fl, vn)
+        else:
+            w = vn
+    return w, g, vn
+
+
+@triton.jit
+def _izh_fwd_kernel(x_ptr, v0_ptr, u0_ptr, s_ptr, vp_ptr, up_ptr, vT_ptr, uT_ptr, T, M, xst, adt, b, c, d, peak, h,
+                    fl, K: tl.constexpr, CLAMP: tl.constexpr, FLOOR: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    u = tl.load(u0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    for t in range(T):
+        xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
+        tl.store(vp_ptr + t * M + offs, v, mask=mask)
+        tl.store(up_ptr + t * M + offs, u, mask=mask)
+        w = v
+        g = v
+        for _k in tl.static_range(K):
+            w, g, vn = _izh_sub(w, g, u, xx, h, peak, fl, CLAMP, FLOOR)
+        un = u + (w * b - u) * adt
+        sp = tl.where(w >= peak, 1.0, 0.0)
+        tl.store(s_ptr + t * M + offs, sp.to(s_ptr.dtype.element_ty), mask=mask)
+        v = sp * c + (1.0 - sp) * w
+        u = un + sp * d
+    tl.store(vT_ptr + offs, v.to(vT_ptr.dtype.element_ty), mask=mask)
+    tl.store(uT_ptr + offs, u.to(uT_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _izh_bwd_kernel(x_ptr, vp_ptr, up_ptr, gs_ptr, gs_scalar, gvT_ptr, guT_ptr, gx_ptr, gv0_ptr, gu0_ptr, T, M, xst,
+                    adt, b, c, d, peak, h, fl, vs, alpha, nd, K: tl.constexpr, CLAMP: tl.constexpr,
+                    FLOOR: tl.constexpr, SG: tl.constexpr, GS_MODE: tl.constexpr, HAS_GVT: tl.constexpr,
+                    HAS_GUT: tl.constexpr, NEED_GV0: tl.constexpr, NEED_GU0: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < M
+    zero = tl.zeros([BLOCK], dtype=tl.float32)
+    if HAS_GVT:
+        gV = tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        gV = zero
+    if HAS_GUT:
+        gU = tl.load(guT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        gU = zero
+    for i in range(T):
+        t = T - 1 - i
+        v = tl.load(vp_ptr + t * M + offs, mask=mask, other=0.0)
+        u = tl.load(up_ptr + t * M + offs, mask=mask, other=0.0)
+        xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
+        w = v
+        g = v
+        for _k in tl.static_range(K):
+            w, g, vn = _izh_sub(w, g, u, xx, h, peak, fl, CLAMP, FLOOR)
+        hv = w
+        sp = tl.where(hv >= peak, 1.0, 0.0)
+        gst = _grad_spikes_at(gs_ptr, gs_scalar, t, M, offs, mask, GS_MODE, BLOCK) + nd * (gV * (c - hv) + gU * d)
+        gz = gst * _surrogate((hv - peak) / vs, alpha, SG) / vs
+        if CLAMP:
+            fired = hv >= peak
+            gw = gV * (1.0 - sp) + gU * b * adt + tl.where(fired, 0.0, gz)
+            gg = tl.where(fired, gz, 0.0)
+        else:
+            gw = gV * (1.0 - sp) + gU * b * adt + gz
+            gg = zero
+        gu = gU * (1.0 - adt)
+        gxx = zero
+        for kk in tl.static_range(K):
+            wp = v  # w_k with k = K - 1 - kk, recomputed from the step's start
+            gp = v
+            for _j in tl.static_range(K - 1 - kk):
+                wp, gp, vn = _izh_sub(wp, gp, u, xx, h, peak, fl, CLAMP, FLOOR)
+            vn = wp + ((wp * wp * 0.04 + wp * 5.0 + 140.0 - u + xx) * h)
+            if CLAMP:
+                held = wp >= peak
+                pre = tl.where(held, wp, vn)
+                if FLOOR:
+                    passm = (pre >= fl) & (pre <= peak)
+                else:
+                    passm = pre <= peak
+                gpre = tl.where(passm, gw, 0.0)
+                gvn = tl.where(held, 0.0, gpre + gg)
+                gw = tl.where(held, gpre, 0.0)
+                gg = tl.where(held, gg, 0.0)
+            else:
+                if FLOOR:
+                    gvn = tl.where(vn >= fl, gw, 0.0)
+                else:
+                    gvn = gw
+                gw = zero
+            gw = gw + gvn * (1.0 + (wp * 0.08 + 5.0) * h)
+            gu = gu - gvn * h
+            gxx = gxx + gvn * h
+        tl.store(gx_ptr + t * M + offs, gxx.to(gx_ptr.dtype.element_ty), mask=mask)
+        gV = gw + gg
+        gU = gu
+    if NEED_GV0:
+        tl.store(gv0_ptr + offs, gV.to(gv0_ptr.dtype.element_ty), mask=mask)
+    if NEED_GU0:
+        tl.store(gu0_ptr + offs, gU.to(gu0_ptr.dtype.element_ty), mask=mask)
+
+
+def _izh_scalars(spec) -> tuple[float, ...]:
+    """``(dt·a, b, c, d, v_peak, h, v_min)`` of the Izhikevich kernels (v_min 0 when there is no floor)."""
+    return (spec.dt_ms * spec.a, spec.b, spec.c, spec.d, spec.v_peak, spec.h_ms,
+            0.0 if spec.v_min is None else spec.v_min)
+
+
+def izhikevich_forward(x: torch.Tensor, v0: torch.Tensor, u0: torch.Tensor, spec):
+    """Izhikevich forward: ``(spikes, v_T, u_T, v_prev float32 [T, ...], u_prev float32 [T, ...])``."""
+    x, T, M, xst = _layout(x)
+    s = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    vp = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    up = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    vT = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+    uT = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device)
+    if M == 0:
+        return s, vT, uT, vp, up
+    grid = (triton.cdiv(M, _BLOCK),)
+    _izh_fwd_kernel[grid](x, v0, u0, s, vp, up, vT, uT, T, M, xst, *_izh_scalars(spec), K=spec.v_substeps,
+                          CLAMP=spec.clamp_peak, FLOOR=spec.v_min is not None, BLOCK=_BLOCK)
+    return s, vT, uT, vp, up
+
+
+def izhikevich_backward(x: torch.Tensor, vp: torch.Tensor, up: torch.Tensor, gs, gvT, guT, spec, need_gv0: bool,
+                        need_gu0: bool):
+    """Izhikevich backward: ``(dL/dx, dL/dv0 or None, dL/du0 or None)``."""
+    x, T, M, xst = _layout(x)
+    gx = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    gv0 = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device) if need_gv0 else None
+    gu0 = torch.empty(x.shape[1:], dtype=x.dtype, device=x.device) if need_gu0 else None
+    if M == 0:
+        return gx, gv0, gu0
+    gs, gs_mode, gs_scalar = _grad_spikes(gs)
+    gvT = None if gvT is None else gvT.contiguous()
+    guT = None if guT is None else guT.contiguous()
+    grid = (triton.cdiv(M, _BLOCK),)
+    _izh_bwd_kernel[grid](x, vp, up, gs if gs is not None else vp, gs_scalar, gvT if gvT is not None else vp,
+                          guT if guT is not None else vp, gx, gv0 if gv0 is not None else gx,
+                          gu0 if gu0 is not None else gx, T, M, xst, *_izh_scalars(spec), spec.v_scale,
+                          spec.surrogate.alpha, 0.0 if spec.detach_reset else 1.0, K=spec.v_substeps,
+                          CLAMP=spec.clamp_peak, FLOOR=spec.v_min is not None, SG=spec.surrogate.kernel_id,
+                          GS_MODE=gs_mode, HAS_GVT=gvT is not None, HAS_GUT=guT is not None, NEED_GV0=need_gv0,
+                          NEED_GU0=need_gu0, BLOCK=_BLOCK)
+    return gx, gv0, gu0

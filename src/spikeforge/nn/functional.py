@@ -1463,7 +1463,7 @@ def alif_step(
     a : Tensor [B, ...] or None
         Adaptation for this step, ``a_t`` (the ``a_next`` of the previous call; None: 0).
     spec : ALIFSpec
-    backend : {"auto", "cpu", "torch", "reference"}
+    backend : {"auto", "cpu", "triton", "torch", "reference"}
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1669,8 +1669,8 @@ class IzhikevichSpec:
 
 
 #: ``backend=`` values the Izhikevich neuron accepts: ``cpu`` the compiled kernel (what ``auto`` picks on CPU),
-#: ``torch`` / ``reference`` the pure-torch per-step autograd loop
-IZHIKEVICH_BACKENDS = ("auto", "cpu", "torch", "reference")
+#: ``triton`` an opt-in CUDA kernel, ``torch`` / ``reference`` the pure-torch per-step autograd loop
+IZHIKEVICH_BACKENDS = ("auto", "cpu", "triton", "torch", "reference")
 
 
 def _check_izhikevich_backend(backend: str) -> None:
@@ -1811,9 +1811,9 @@ def izhikevich_multi_step(
     v0, u0 : Tensor [B, ...] or float or None
         Initial membrane potential (mV) and recovery (mV/ms); see :func:`izhikevich_multi_step_reference`.
     spec : IzhikevichSpec
-    backend : {"auto", "cpu", "torch", "reference"}
+    backend : {"auto", "cpu", "triton", "torch", "reference"}
         ``cpu``: the compiled kernel; ``torch`` / ``reference``: the per-step autograd loop; ``auto``: the kernel
-        where it runs.
+        where it runs; ``triton``: an opt-in CUDA kernel (not yet run on a GPU).
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1826,7 +1826,7 @@ def izhikevich_multi_step(
     TypeError
         As :func:`izhikevich_multi_step_reference`.
     ValueError
-        An unknown ``backend`` or ``"triton"``; NaN in ``x_seq`` (with ``check_nan``); and as
+        An unknown ``backend``, ``"triton"`` on non-CUDA tensors; NaN in ``x_seq`` (with ``check_nan``); and as
         :func:`izhikevich_multi_step_reference`.
     """
     _check_izhikevich_backend(backend)
@@ -1834,9 +1834,39 @@ def izhikevich_multi_step(
     if isinstance(spec, IzhikevichSpec) and _kernel_fits(x_seq, spec, backend, "Izhikevich"):
         v, u = _prepare_izhikevich_state(v0, u0, x_seq, spec)
         return _CpuIzhikevich.apply(x_seq, v, u, spec, check_nan)
+    if isinstance(spec, IzhikevichSpec) and _triton_fits(x_seq, spec, backend, "Izhikevich"):
+        v, u = _prepare_izhikevich_state(v0, u0, x_seq, spec)
+        return _TritonIzhikevich.apply(x_seq, v, u, spec, check_nan)
     if check_nan:
         _check_nan(x_seq)
     return izhikevich_multi_step_reference(x_seq, v0, u0, spec)  # type: ignore[return-value]
+
+
+class _TritonIzhikevich(torch.autograd.Function):
+    """Izhikevich neurons on the opt-in Triton kernel (``backend="triton"``, CUDA): saves ``x`` and the float32 states
+    before each step. Not yet run on a GPU: tested in Triton's interpreter mode (``tests/nn/test_nn_gpu.py``)."""
+
+    @staticmethod
+    def forward(ctx, x, v0, u0, spec, check_nan):  # type: ignore[override]
+        from . import _triton_kernel
+
+        ctx.set_materialize_grads(False)
+        if check_nan:
+            _check_nan(x)
+        s, vT, uT, vp, up = _triton_kernel.izhikevich_forward(x, v0.contiguous(), u0.contiguous(), spec)
+        ctx.spec = spec
+        ctx.save_for_backward(x, vp, up)
+        return s, vT, uT
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gs, gvT, guT):  # type: ignore[override]
+        from . import _triton_kernel
+
+        x, vp, up = ctx.saved_tensors
+        gx, gv0, gu0 = _triton_kernel.izhikevich_backward(x, vp, up, gs, gvT, guT, ctx.spec, ctx.needs_input_grad[1],
+                                                          ctx.needs_input_grad[2])
+        return gx, gv0, gu0, None, None
 
 
 class _CpuIzhikevich(torch.autograd.Function):
@@ -1885,7 +1915,7 @@ def izhikevich_step(
     u : Tensor [B, ...] or float or None
         Recovery variable (mV/ms) after the previous step (None: ``b·v``).
     spec : IzhikevichSpec
-    backend : {"auto", "cpu", "torch", "reference"}
+    backend : {"auto", "cpu", "triton", "torch", "reference"}
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -1897,7 +1927,7 @@ def izhikevich_step(
     TypeError
         ``x`` is not a floating-point tensor; ``spec`` is not an :class:`IzhikevichSpec`.
     ValueError
-        ``x`` with no dimension; an unknown ``backend`` or ``"triton"``; NaN in ``x``; a state
+        ``x`` with no dimension; an unknown ``backend``, ``"triton"`` on non-CUDA tensors; NaN in ``x``; a state
         of the wrong shape.
     """
     return _single_step(izhikevich_multi_step, x, v, u, spec, backend, check_nan)

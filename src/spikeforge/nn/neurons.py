@@ -735,7 +735,9 @@ class Izhikevich(nn.Module):
     backend : {"auto", "cpu", "torch", "reference"}
         ``auto``: the compiled CPU kernel (``cpu``: one pass forward, a hand-written backward that recomputes
         the substeps) for float32/float64 CPU input with a built-in surrogate, else the pure-torch per-step
-        autograd loop (``torch`` = ``reference``; any device). No Triton kernel (``triton`` is refused).
+        autograd loop (``torch`` = ``reference``; any device). ``triton``: an opt-in Triton kernel for CUDA
+        tensors (spiking built-in surrogates; float32), tested in Triton's interpreter but not yet run on a GPU,
+        so ``auto`` does not pick it.
     check_nan : bool
         Raise ``ValueError`` on NaN input.
 
@@ -752,7 +754,7 @@ class Izhikevich(nn.Module):
     ------
     ValueError
         NaN/inf (or a bool) in any numeric parameter, ``dt_ms <= 0``, ``v_substeps`` not an integer ``>= 1``,
-        ``v_scale <= 0``, ``c >= v_peak``, ``v_min >= c``, an unknown ``backend`` or ``"triton"``, an unknown
+        ``v_scale <= 0``, ``c >= v_peak``, ``v_min >= c``, an unknown ``backend``, an unknown
         ``step_mode``.
 
     Example
