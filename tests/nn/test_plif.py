@@ -286,3 +286,38 @@ def test_kernel_layers_take_an_empty_batch_and_compile_with_an_explicit_cpu_back
     compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
     x = torch.randn(5, 2, 8, generator=torch.Generator().manual_seed(0)) * 3 + 1
     torch.testing.assert_close(compiled(x), layer(x))
+
+
+# review 2026-12-07 (stop 21): with create_graph=True the fused paths returned a second derivative that missed the
+# hand-written backward's own dependence on its inputs (relative error 1.0 against finite differences)
+@pytest.mark.parametrize("make", [lambda: LIF(), lambda: LIF(backend="torch"), lambda: PLIF(), lambda: PLIF(backend="torch"),
+                                  lambda: ALIF(tau=2.0), lambda: ALIF(tau=2.0, backend="torch"), lambda: Izhikevich()])
+def test_double_backward_through_fused_layers_is_an_error(make):
+    layer = make().double()
+    x = (torch.rand(6, 2, 3, dtype=torch.float64) * 20).requires_grad_()
+    assert torch.autograd.grad(layer(x).sum(), x)[0] is not None  # first order is fine
+    with pytest.raises(RuntimeError, match="double backward"):
+        torch.autograd.grad((layer(x) * torch.randn(6, 2, 3, dtype=torch.float64)).sum(), x, create_graph=True)
+
+
+def test_double_backward_through_the_reference_loop_matches_finite_differences():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 2, 3, dtype=torch.float64, generator=g) * 2
+    w0 = torch.randn(3, 3, dtype=torch.float64, generator=g)
+    r = torch.randn(6, 2, 3, dtype=torch.float64, generator=g)
+    layer = LIF(backend="reference", surrogate="sigmoid")
+
+    def penalty(w, create):
+        xx = x.clone().requires_grad_()
+        (gx,) = torch.autograd.grad((layer(xx @ w) * r).sum(), xx, create_graph=create)
+        return gx.square().sum()
+
+    w = w0.clone().requires_grad_()
+    (gw,) = torch.autograd.grad(penalty(w, True), w)
+    eps, fd = 1e-6, torch.zeros_like(w0)
+    for i in range(3):
+        for j in range(3):
+            d = torch.zeros_like(w0)
+            d[i, j] = eps
+            fd[i, j] = (penalty(w0 + d, False) - penalty(w0 - d, False)) / (2 * eps)
+    assert float((gw - fd).norm() / fd.norm()) < 1e-2

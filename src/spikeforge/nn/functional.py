@@ -52,7 +52,6 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 
 from . import _cpu_kernel
 from .surrogate import SURROGATES, Surrogate, heaviside, spike_fn, surrogate
@@ -252,6 +251,25 @@ def check_sequence(x: object, *, name: str = "x_seq", min_dim: int = 2) -> torch
 
 def _nan_error(name: str = "x_seq") -> ValueError:
     return ValueError(f"{name} contains NaN; check the layer before this one (or the data)")
+
+
+def _first_order_only(backward):
+    """Mark a hand-written ``backward`` as first order. Double backward (``create_graph=True``: a gradient penalty,
+    MAML) runs backward with grad mode on; then this raises instead of returning a second derivative that would
+    miss the backward's own dependence on its inputs (``torch.autograd.function.once_differentiable`` raises only
+    when the incoming gradients require grad, and otherwise silently treats the result as a constant)."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "double backward (create_graph=True) is not supported by the fused spiking layers: their hand-written "
+                "backward passes are first order. Use backend='reference' (the per-step autograd loop) for "
+                "higher-order gradients"
+            )
+        return backward(ctx, *grads)
+
+    return wrapper
 
 
 def _check_nan(x: torch.Tensor, name: str = "x_seq") -> None:
@@ -502,7 +520,7 @@ class _FusedLIF(torch.autograd.Function):
         return s, vT
 
     @staticmethod
-    @once_differentiable  # the hand-written backward is not itself differentiable
+    @_first_order_only  # the hand-written backward is not itself differentiable
     def backward(ctx, gs, gvT):  # type: ignore[override]
         if gs is None and gvT is None:
             return None, None, None, None, None
@@ -869,7 +887,7 @@ class _CpuPLIF(torch.autograd.Function):
         return s, vT
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT):  # type: ignore[override]
         x, k, v0 = ctx.saved_tensors
         spec = ctx.spec
@@ -901,7 +919,7 @@ class _TritonPLIF(torch.autograd.Function):
         return s, vT
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT):  # type: ignore[override]
         from . import _triton_kernel
 
@@ -966,7 +984,7 @@ class _FusedPLIF(torch.autograd.Function):
         return spikes, v
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT):  # type: ignore[override]
         x, k, h_seq, v0 = ctx.saved_tensors
         spec = ctx.spec
@@ -1320,7 +1338,7 @@ class _TritonALIF(torch.autograd.Function):
         return s, vT, aT
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
         from . import _triton_kernel
 
@@ -1345,7 +1363,7 @@ class _CpuALIF(torch.autograd.Function):
         return _two_state_forward(ctx, x, v0, a0, spec, check_nan, "alif", _CpuALIF._params(spec), spec.lif.surrogate)
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
         return _two_state_backward(ctx, gs, gvT, gaT, "alif", _CpuALIF._params(ctx.spec), ctx.spec.lif.surrogate)
 
@@ -1404,7 +1422,7 @@ class _FusedALIF(torch.autograd.Function):
         return spikes, v, a
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT, gaT):  # type: ignore[override]
         h_seq, a_seq = ctx.saved_tensors
         spec = ctx.spec
@@ -1859,7 +1877,7 @@ class _TritonIzhikevich(torch.autograd.Function):
         return s, vT, uT
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT, guT):  # type: ignore[override]
         from . import _triton_kernel
 
@@ -1889,7 +1907,7 @@ class _CpuIzhikevich(torch.autograd.Function):
                                   spec.surrogate)
 
     @staticmethod
-    @once_differentiable
+    @_first_order_only
     def backward(ctx, gs, gvT, guT):  # type: ignore[override]
         return _two_state_backward(ctx, gs, gvT, guT, "izhikevich", _CpuIzhikevich._params(ctx.spec),
                                    ctx.spec.surrogate)
