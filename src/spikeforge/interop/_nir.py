@@ -60,7 +60,8 @@ from torch import nn
 from ..nn.batchnorm import fold_batchnorm
 from ..nn.functional import LIFSpec, _spec_from_key, lif_step
 from ..nn.layers import MeanOverTime, SeqToANN
-from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich
+from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich, _carried_in, _carry_out, _forget_carried
+from ..nn.surrogate import Surrogate, spike_fn
 from ..nn.recurrent import RecurrentLIF
 from ..nn.synaptic import CubaLIF
 from ..plasticity.torch_stdp import STDPUpdater
@@ -709,10 +710,15 @@ class _ScaleShift(nn.Module):
 class _Leaky(nn.Module):
     """Per-neuron Euler dynamics ``H = a·V + b·X + c`` over ``[T, B, ...]`` (pure torch, one step per loop).
 
-    With ``v_th`` set it spikes (``H > v_th``, or ``>=``) and resets hard to ``v_reset``; without, it is a
-    leaky integrator (NIR ``LI``) that outputs ``V``. ``V`` starts at ``v_init`` (the rest, ``v_leak``).
-    Used for heterogeneous parameters and ``LI`` / ``CubaLIF`` nodes, and as the reference of the fused path.
+    With ``v_th`` set it spikes (``H > v_th``, or ``>=``; arctan surrogate gradient, α = 2) and resets hard to
+    ``v_reset`` (through the spike, as :class:`~spikeforge.nn.LIF`'s hard reset); without, it is a leaky
+    integrator (NIR ``LI``) that outputs ``V``. ``V`` starts at ``v_init`` (the rest, ``v_leak``), or inside
+    :func:`~spikeforge.nn.carry_state` where the previous call left it. Used for heterogeneous parameters and
+    ``LI`` / ``CubaLIF`` nodes, and as the reference of the fused path.
     """
+
+    _has_carried_state = True
+    _SURROGATE = Surrogate("atan")
 
     def __init__(self, a, b, c, v_th=None, v_reset=None, spike_compare: str = ">", v_init=0.0) -> None:
         super().__init__()
@@ -731,16 +737,21 @@ class _Leaky(nn.Module):
         h = self.a * v + (self.b * x + self.c)  # the fused path's operation order
         if not self.spiking:
             return h, h
-        s = ((h >= self.v_th) if self.ge else (h > self.v_th)).to(x.dtype)
-        return s, torch.where(s.bool(), self.v_reset.to(x.dtype).expand_as(h), h)
+        s = spike_fn(h - self.v_th.to(x.dtype), self._SURROGATE, self.ge)  # = Θ(h − v_th), with a gradient
+        return s, s * self.v_reset.to(x.dtype) + (1 - s) * h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[T, B, ...]`` input → ``[T, B, ...]`` spikes (or potentials for a leaky integrator)."""
-        v, out = None, []
+        v, out = _carried_in(self, None, x.shape[1]), []
         for t in range(x.shape[0]):
             y, v = self.step(x[t], v)
             out.append(y)
+        _carry_out(self, v)
         return torch.stack(out)
+
+    def reset_state(self) -> None:
+        """Forget a state carried by :func:`~spikeforge.nn.carry_state`."""
+        _forget_carried(self)
 
 
 class _Scale(nn.Module):
@@ -889,9 +900,14 @@ class _RecurrentNeurons(nn.Module):
             return self.recurrent_linear(s)
         return s * self.recurrent_weight
 
+    _has_carried_state = True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[T, B, n]`` input current → ``[T, B, n]`` spikes."""
-        s, v, out = x.new_zeros(x.shape[1:]), None, []
+        """``[T, B, n]`` input current → ``[T, B, n]`` spikes (from rest, or inside
+        :func:`~spikeforge.nn.carry_state` from the ``(v, s)`` the previous call left)."""
+        carried = _carried_in(self, None, x.shape[1])
+        s, v = (x.new_zeros(x.shape[1:]), None) if carried is None else (carried[1], carried[0])
+        out = []
         for t in range(x.shape[0]):
             h = x[t] + self.feedback(s)
             if isinstance(self.neuron, LIF):
@@ -899,7 +915,12 @@ class _RecurrentNeurons(nn.Module):
             else:
                 s, v = self.neuron.step(h, v)
             out.append(s)
+        _carry_out(self, (v, s))
         return torch.stack(out)
+
+    def reset_state(self) -> None:
+        """Forget a state carried by :func:`~spikeforge.nn.carry_state`."""
+        _forget_carried(self)
 
 
 _LOOP_FORM = ("Input → LIF/IF → Output with a loop LIF/IF → Affine/Linear/Scale → LIF/IF (snnTorch's RLeaky; "
@@ -1009,8 +1030,10 @@ class _InitialMembrane(nn.Module):
         self.register_buffer("v0", torch.as_tensor(np.asarray(v0, dtype=np.float32)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[T, B, ...] -> [T, B, ...]`` spikes."""
-        return self.lif(x, self.v0.to(x.dtype).expand_as(x[0]).contiguous())[0]
+        """``[T, B, ...] -> [T, B, ...]`` spikes (from ``v0``, or inside :func:`~spikeforge.nn.carry_state` from where
+        the layer's previous call left its membrane)."""
+        v = _carried_in(self.lif, None, x.shape[1])
+        return self.lif(x, self.v0.to(x.dtype).expand_as(x[0]).contiguous() if v is None else v)[0]
 
 
 def _import_node(node, dt: float, name: str) -> nn.Module:
@@ -1101,7 +1124,8 @@ class NIRNetwork(nn.Module):
     Nodes run in topological order; a node's input is the **sum** of its predecessors' outputs (NIR's
     rule). Stateless nodes (conv, linear, pooling, flatten) see ``[T·B, ...]``; neurons run over the
     whole sequence with spikeforge's fused kernels (uniform parameters) or a per-step torch loop
-    (per-neuron parameters, ``LI`` / ``CubaLIF``, recurrent loops). Each call starts from rest.
+    (per-neuron parameters, ``LI`` / ``CubaLIF``, recurrent loops). Each call starts from rest; inside
+    :func:`~spikeforge.nn.carry_state` every neuron module (fused or per-step) continues from the previous call.
 
     Attributes
     ----------

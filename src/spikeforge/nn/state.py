@@ -40,7 +40,8 @@ _NEURONS = (LIF, PLIF, ALIF, Izhikevich, StochasticLIF, *_COMPOSITE)
 
 def _stateful_layers(model: nn.Module) -> list[nn.Module]:
     inner = {id(sub) for m in model.modules() if isinstance(m, _COMPOSITE) for sub in m.modules() if sub is not m}
-    return [m for m in model.modules() if isinstance(m, _NEURONS) and id(m) not in inner]
+    return [m for m in model.modules()
+            if (isinstance(m, _NEURONS) or getattr(m, "_has_carried_state", False)) and id(m) not in inner]
 
 
 @contextmanager
