@@ -414,3 +414,17 @@ def test_unbatched_input_to_a_weight_layer():
         assert r.batch_size == 1 and r.rows[0].ac_ops == batched.rows[0].ac_ops
     lin = nn.Linear(4, 3)
     assert count_synops(lin, torch.tensor([1.0, 0, 1, 0])).ac_ops == 6.0
+
+
+def test_batch_first_models_take_batch_first_input():
+    # review 2026-12-07 (stop 21): a BatchFirst model's [B, T, F] input was read as [T, B, F] (counts off by B/T)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), sfnn.LIF(tau=2.0), nn.Linear(16, 4))
+    x = torch.rand(5, 3, 8)  # [T, B, F]
+    ref = count_synops(net, x)
+    got = count_synops(sfnn.BatchFirst(net), x.transpose(0, 1).contiguous())
+    assert got.T == ref.T == 5
+    assert [(r.mac_ops, r.ac_ops) for r in got.rows] == [(r.mac_ops, r.ac_ops) for r in ref.rows]
+    assert ref.rows[0].mac_ops == 5 * 8 * 16  # per sample over the 5 steps
+    with pytest.raises(ValueError, match="batch-first input"):
+        count_synops(sfnn.BatchFirst(net), torch.rand(8))

@@ -461,7 +461,12 @@ def _names(value: Iterable[str] | str | None, arg: str) -> frozenset[str]:
 def _layout(model: nn.Module, x: torch.Tensor, spiking: tuple[type[nn.Module], ...]) -> tuple[bool, int, int]:
     """(time_first, B, T) inferred from the model type and the input (see :func:`count_synops`)."""
     from ..conversion.snn import ConvertedSNN, SpikingActivation
+    from .layers import BatchFirst
 
+    if isinstance(model, BatchFirst):  # [B, T, ...] in, time-first inside
+        if x.dim() < 2:
+            raise ValueError(f"expected a batch-first input [B, T, ...] for BatchFirst; got shape {tuple(x.shape)}")
+        return True, x.shape[0], x.shape[1]
     # the model itself or one inside it (e.g. wrapped in nn.Sequential): the first in model.modules()
     types = (ConvertedSNN, ConvSNN, SpikingResNet19)
     known = next((m for m in model.modules() if isinstance(m, types)), None)
@@ -537,7 +542,8 @@ def count_synops(
         :class:`~spikeforge.conversion.ConvertedSNN` or any module of LIF layers and weight layers.
     x : Tensor
         The model's input: ``[B, ...]`` images (direct encoding) or a time-first ``[T, B, ...]`` sequence.
-        Layout inference: a ConvertedSNN takes ``[T, B, ...]``; ConvSNN / ResNet-19 take ``[T, B, C, H, W]``
+        Layout inference: a :class:`~spikeforge.nn.BatchFirst` model takes ``[B, T, ...]``; a ConvertedSNN
+        takes ``[T, B, ...]``; ConvSNN / ResNet-19 take ``[T, B, C, H, W]``
         (5-d) or ``[B, C, H, W]`` with ``T = model.T``; a model that contains one of these (e.g. wrapped in
         ``nn.Sequential``) takes the layout of the first in ``model.modules()``; any other model is
         time-first if it contains a multi-step spiking layer (LIF, SpikingActivation, ``spiking_types``),
