@@ -385,3 +385,20 @@ def test_mnist_idx_missing_prefix_names_the_sets_the_folder_holds(tmp_path):
     assert load_mnist_idx(tmp_path, "train", prefix="emnist-digits-")[1].tolist() == [0, 1, 2]
     _write_idx(tmp_path / "train-images-idx3-ubyte", images)
     assert _idx_prefixes(tmp_path)[0] == ""
+
+
+def test_events_to_frames_refuses_what_it_would_misread():
+    # review 2026-12-07 (stop 21): float timestamps in seconds were truncated (every event in bin 0), Tonic's
+    # (W, H, P) sensor_size failed to unpack, and a plain [N, 4] array gave a NumPy IndexError
+    tonic_dtype = np.dtype([("x", "<i8"), ("y", "<i8"), ("t", "<f8"), ("p", "<i8")])
+    ev = _events([0, 1, 2], [0, 1, 0], [0.0, 0.0005, 0.001], [1, 0, 1], dtype=tonic_dtype)
+    with pytest.raises(ValueError, match=r"non-integer values.*\(t \* 1e6\)\.round\(\)"):
+        events_to_frames(ev, sensor_size=(3, 2), n_time_bins=2)
+    ev["t"] = [0.0, 500.0, 1000.0]  # integral floats (µs) are fine
+    frames = events_to_frames(ev, sensor_size=(3, 2, 2), n_time_bins=2)  # Tonic's (W, H, P)
+    assert frames.shape == (2, 2, 2, 3) and frames.sum() == 3
+    with pytest.raises(ValueError, match="structured array"):
+        events_to_frames(np.zeros((5, 4)), sensor_size=(3, 2), n_time_bins=2)
+    for bad in ((3,), (3, 2, 4), (3.0, 2), (0, 2), "32"):
+        with pytest.raises(ValueError, match="sensor_size"):
+            events_to_frames(ev, sensor_size=bad, n_time_bins=2)

@@ -434,7 +434,10 @@ def events_to_frames(
     Parameters
     ----------
     events : structured ndarray with fields x, y, t (µs), p
+        As :func:`load_events` returns (or Tonic's event arrays). Float fields holding integral values are
+        accepted; fractional values (e.g. timestamps in seconds) are refused rather than truncated.
     sensor_size : (width, height) in pixels
+        Tonic's ``(width, height, polarities)`` is accepted too (at most 2 polarities).
     n_time_bins : int, optional
         Number of equal time bins ``T`` over the window.
     duration_us : int, optional
@@ -459,9 +462,23 @@ def events_to_frames(
     ValueError
         Not exactly one of ``n_time_bins`` / ``time_window_us`` / ``event_count``; ``n_time_bins``
         or ``event_count`` < 1 or not an integer; ``time_window_us`` not a positive finite number;
-        ``duration_us < 1``; ``duration_us`` with ``event_count``; or events outside ``sensor_size``.
+        ``duration_us < 1``; ``duration_us`` with ``event_count``; events outside ``sensor_size``; ``events``
+        not a 1-d structured array with fields x, y, t, p, or fields that a cast would change (fractional
+        timestamps, values out of range); a ``sensor_size`` that is not 2 (or 3) positive integers.
     """
-    W, H = sensor_size
+    size = tuple(sensor_size) if isinstance(sensor_size, (tuple, list)) else ()
+    if len(size) not in (2, 3) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                                          for v in size) or (len(size) == 3 and size[2] > 2):
+        raise ValueError(f"sensor_size must be (width, height) or Tonic's (width, height, polarities <= 2) in positive "
+                         f"integers; got {sensor_size!r}")
+    W, H = int(size[0]), int(size[1])
+    names = set(getattr(getattr(events, "dtype", None), "names", None) or ())
+    if not isinstance(events, np.ndarray) or not {"x", "y", "t", "p"} <= names or events.ndim != 1:
+        got = (f"an array of shape {events.shape} and dtype {events.dtype}" if isinstance(events, np.ndarray)
+               else type(events).__name__)
+        raise ValueError("events must be a 1-d structured array with fields x, y, t (µs), p (see load_events / "
+                         f"EVENT_DTYPE; for a plain [N, 4] array build one with np.rec.fromarrays); got {got}")
+    events = _events_from_fields({f: events[f] for f in ("x", "y", "t", "p")}, "events")
     given = [name for name, v in (("n_time_bins", n_time_bins), ("time_window_us", time_window_us),
                                   ("event_count", event_count)) if v is not None]
     if len(given) != 1:
