@@ -321,3 +321,22 @@ def test_double_backward_through_the_reference_loop_matches_finite_differences()
             d[i, j] = eps
             fd[i, j] = (penalty(w0 + d, False) - penalty(w0 - d, False)) / (2 * eps)
     assert float((gw - fd).norm() / fd.norm()) < 1e-2
+
+
+@pytest.mark.parametrize("make", [lambda: LIF(step_mode="s"), lambda: PLIF(step_mode="s"),
+                                  lambda: ALIF(tau=2.0, step_mode="s"), lambda: Izhikevich(step_mode="s")])
+def test_deepcopy_after_a_single_step_training_step(make):
+    # review 2026-12-07 (stop 21): the single-step state carried autograd history, and deepcopy (the "keep the
+    # best model" / EMA pattern) raised PyTorch's "graph leaves" error
+    import copy
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), make())
+    for _ in range(3):
+        y = net(torch.rand(2, 3) * 30)
+    y.sum().backward()
+    twin = copy.deepcopy(net)
+    layer, copied = net[1], twin[1]
+    for name in type(layer)._STATE_ATTRS:
+        a, b = getattr(layer, name), getattr(copied, name)
+        assert torch.equal(a, b) and b.grad_fn is None and a.data_ptr() != b.data_ptr()
+    torch.testing.assert_close(twin(torch.ones(2, 3)), net(torch.ones(2, 3)))  # continues from the same state

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..nn.functional import check_sequence
-from ..nn.neurons import IF
+from ..nn.neurons import IF, _DetachedStateCopy
 from ..nn.surrogate import Surrogate
 
 __all__ = ["ConvertedSNN", "SpikingActivation", "check_v0", "is_sequential_tree"]
@@ -63,7 +63,7 @@ def check_v0(v0: object, *, stacklevel: int = 3) -> float:
     return value
 
 
-class SpikingActivation(nn.Module):
+class SpikingActivation(_DetachedStateCopy, nn.Module):
     """``x ↦ λ · IF(x / λ)``: IF neurons (threshold 1 after scaling) that replace a ReLU / QCFS.
 
     Parameters
@@ -133,6 +133,8 @@ class SpikingActivation(nn.Module):
         self.record = False
         self.spike_counts: torch.Tensor | None = None
         self._v: torch.Tensor | None = None
+
+    _STATE_ATTRS = ("_v", "spike_counts")
 
     def reset_state(self) -> None:
         """Forget the single-step membrane and the recorded spike counts."""

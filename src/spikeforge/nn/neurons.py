@@ -17,6 +17,7 @@ With ``return_state=True`` the state is explicit in both modes: ``forward(x, v)`
 
 from __future__ import annotations
 
+import copy
 import weakref
 from typing import NamedTuple
 
@@ -190,6 +191,22 @@ def _forget_carried(layer: nn.Module) -> None:
         slot[0] = None
 
 
+class _DetachedStateCopy:
+    """Mixin: ``copy.deepcopy`` of a layer whose single-step state (``_STATE_ATTRS``) holds tensors with autograd
+    history (after a training step in ``step_mode="s"``: the "keep the best model" / EMA pattern). PyTorch refuses to
+    deep-copy such non-leaf tensors; the copy gets them detached (the same values, no graph)."""
+
+    _STATE_ATTRS: tuple[str, ...] = ("v",)
+
+    def __deepcopy__(self, memo):
+        state = {k: (v.detach() if k in self._STATE_ATTRS and isinstance(v, torch.Tensor) else v)
+                 for k, v in self.__dict__.items()}
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(state, memo))
+        return new
+
+
 def _one_state_forward(layer: nn.Module, x: torch.Tensor, v: torch.Tensor | None, multi_fn, step_fn):
     """``forward`` of a neuron layer with one state tensor (:class:`LIF`, :class:`PLIF`): multi-step,
     explicit single-step (``return_state``) or single-step with the membrane kept in ``layer.v`` (checked
@@ -212,7 +229,7 @@ def _one_state_forward(layer: nn.Module, x: torch.Tensor, v: torch.Tensor | None
     return s
 
 
-class LIF(nn.Module):
+class LIF(_DetachedStateCopy, nn.Module):
     """Leaky integrate-and-fire neurons (spec ``deep_snn.md`` §1).
 
     Parameters
@@ -355,7 +372,7 @@ class IF(LIF):
         super().__init__(v_th=v_th, v_reset=v_reset, _charge="if", **kwargs)
 
 
-class PLIF(nn.Module):
+class PLIF(_DetachedStateCopy, nn.Module):
     """Parametric LIF (Fang et al. 2021; SpikingJelly's ``ParametricLIFNode``): :class:`LIF` whose membrane
     time constant is learned, ``1/τ = sigmoid(w)`` with ``w`` an ``nn.Parameter`` (one fused autograd node
     with a hand-written backward: the compiled CPU kernel on CPU, pure torch elsewhere).
@@ -484,7 +501,7 @@ class ALIFState(NamedTuple):
     a: torch.Tensor
 
 
-class ALIF(nn.Module):
+class ALIF(_DetachedStateCopy, nn.Module):
     """Adaptive-threshold LIF neurons (Bellec et al. 2018, LSNN; spec in :class:`~spikeforge.nn.functional.ALIFSpec`).
 
     LIF's membrane (same charge, ``tau`` / ``decay`` semantics and resets) with a threshold that each spike
@@ -541,6 +558,7 @@ class ALIF(nn.Module):
     >>> spikes = alif(torch.full((100, 1, 1), 2.0))     # [T, B, N]: the rate falls as θ rises
     """
 
+    _STATE_ATTRS = ("v", "a")
     _FROM_SPEC_KWARGS = ("step_mode", "return_state", "backend", "check_nan")
 
     def __init__(
@@ -679,7 +697,7 @@ class IzhikevichState(NamedTuple):
     u: torch.Tensor
 
 
-class Izhikevich(nn.Module):
+class Izhikevich(_DetachedStateCopy, nn.Module):
     """Izhikevich (2003) neurons for gradient training (spec in :class:`~spikeforge.nn.functional.IzhikevichSpec`).
 
     The "simple model" (``v`` in mV, time in ms, ``u`` and the input current ``I`` in mV/ms)::
@@ -763,6 +781,7 @@ class Izhikevich(nn.Module):
     >>> spikes = rs(torch.full((1000, 1, 1), 10.0))   # [T, B, N]: 1 s of I = 10, regular spiking with adaptation
     """
 
+    _STATE_ATTRS = ("v", "u")
     _FROM_SPEC_KWARGS = ("step_mode", "return_state", "backend", "check_nan")
 
     def __init__(
