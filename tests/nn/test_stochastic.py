@@ -120,6 +120,17 @@ def test_count_synops_treats_stochastic_outputs_as_events():
         net = nn.Sequential(nn.Linear(4, 6), neuron, nn.Linear(6, 2))
         rep = sfnn.count_synops(net, torch.rand(5, 3, 4))
         assert {r.name: r.kind for r in rep.rows} == {"0": "mac", "2": "ac"}
+    # review 2026-12-07 (stop 21): counting advanced the layer's generator (and torch's global one)
+    x = torch.rand(5, 3, 4)
+    torch.manual_seed(7)
+    counted = nn.Sequential(nn.Linear(4, 6), sfnn.StochasticLIF(2.0, generator=torch.Generator().manual_seed(0)))
+    torch.manual_seed(7)
+    twin = nn.Sequential(nn.Linear(4, 6), sfnn.StochasticLIF(2.0, generator=torch.Generator().manual_seed(0)))
+    sfnn.count_synops(counted, x)
+    torch.testing.assert_close(counted(x), twin(x))
+    global_state = torch.get_rng_state()
+    sfnn.count_synops(nn.Sequential(nn.Linear(4, 6), sfnn.StochasticLIF(2.0)), x)  # draws from the global generator
+    assert torch.equal(torch.get_rng_state(), global_state)
 
 
 def test_review_precision_and_devices():

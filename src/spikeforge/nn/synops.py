@@ -706,6 +706,8 @@ def count_synops(
 
     # single-step neurons keep their membrane between calls: count from rest, leave the model as it was
     state = _neuron_state(model)
+    generators = {id(g): (g, g.get_state()) for m in model.modules()
+                  for g in [getattr(m, "generator", None)] if isinstance(g, torch.Generator)}
     handles = []
     training = {m: m.training for m in model.modules()}
     try:
@@ -721,8 +723,12 @@ def count_synops(
                 handles.append(m.register_forward_hook(pass_hook))
             if static_input and not any(isinstance(s, neuron_types) for s in m.modules()):
                 handles.append(m.register_forward_hook(static_hook))
-        model(x)
+        # stochastic neurons draw random numbers: torch's global generators are forked (restored after)
+        with torch.random.fork_rng(devices=[x.device.index or 0] if x.is_cuda else []):
+            model(x)
     finally:
+        for g, g_state in generators.values():  # and the layers' own generators
+            g.set_state(g_state)
         for h in handles:
             h.remove()
         for m, flag in training.items():
