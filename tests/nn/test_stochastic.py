@@ -128,8 +128,9 @@ def test_count_synops_treats_stochastic_outputs_as_events():
     twin = nn.Sequential(nn.Linear(4, 6), sfnn.StochasticLIF(2.0, generator=torch.Generator().manual_seed(0)))
     sfnn.count_synops(counted, x)
     torch.testing.assert_close(counted(x), twin(x))
+    net = nn.Sequential(nn.Linear(4, 6), sfnn.StochasticLIF(2.0))  # draws from the global generator
     global_state = torch.get_rng_state()
-    sfnn.count_synops(nn.Sequential(nn.Linear(4, 6), sfnn.StochasticLIF(2.0)), x)  # draws from the global generator
+    sfnn.count_synops(net, x)
     assert torch.equal(torch.get_rng_state(), global_state)
 
 
