@@ -423,3 +423,14 @@ def test_foreign_recurrent_loop_carries_state():
     with carry_state(net):
         parts = torch.cat([net(c) for c in x.split(7)])
     torch.testing.assert_close(parts, whole)
+
+
+def test_batch_first_wrapper_exports_the_module_it_wraps():
+    from spikeforge.nn import BatchFirst, CubaLIF
+
+    torch.manual_seed(0)
+    net = nn.Sequential(SeqToANN(nn.Linear(5, 6)), _plif((6,)), SeqToANN(nn.Linear(6, 3)), CubaLIF(alpha=0.5))
+    back = from_nir(to_nir(BatchFirst(net), (5,)))
+    x = torch.rand(7, 2, 5) * 3
+    torch.testing.assert_close(back(x), net(x))
+    torch.testing.assert_close(BatchFirst(back)(x.transpose(0, 1)), BatchFirst(net)(x.transpose(0, 1)))

@@ -59,7 +59,7 @@ from torch import nn
 
 from ..nn.batchnorm import fold_batchnorm
 from ..nn.functional import LIFSpec, _spec_from_key, lif_step
-from ..nn.layers import MeanOverTime, SeqToANN
+from ..nn.layers import BatchFirst, MeanOverTime, SeqToANN
 from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich, _carried_in, _carry_out, _forget_carried
 from ..nn.surrogate import Surrogate, spike_fn
 from ..nn.recurrent import RecurrentLIF
@@ -625,7 +625,9 @@ def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3,
         ``nn.Sequential`` tree of supported layers (see :class:`NIRBuilder.emit`), or a
         :class:`~spikeforge.nn.ConvSNN`, :class:`~spikeforge.nn.SpikingResNet19`,
         :class:`~spikeforge.conversion.ConvertedSNN`, or a module with a registered exporter. The model is
-        not modified (BatchNorm is folded in a copy, with its evaluation statistics).
+        not modified (BatchNorm is folded in a copy, with its evaluation statistics). A
+        :class:`~spikeforge.nn.BatchFirst` wrapper is exported as the module it wraps (a NIR graph has no
+        batch or time axis; the imported network takes time-first input, wrap it again if needed).
     input_shape : tuple of int
         Shape of one time step of one sample, e.g. ``(1, 28, 28)`` (no time, no batch axis).
     dt : float
@@ -656,6 +658,8 @@ def to_nir(model: nn.Module, input_shape: tuple[int, ...], *, dt: float = 1e-3,
     nir = _nir()
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
+    while isinstance(model, BatchFirst):  # layout only: the graph is the same
+        model = model.module
     shape = tuple(int(d) for d in input_shape)
     if not shape or any(d < 1 for d in shape):
         raise ValueError(f"input_shape must be the positive per-step shape of one sample, e.g. (1, 28, 28); got {input_shape!r}")
