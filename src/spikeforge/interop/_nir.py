@@ -59,6 +59,7 @@ from torch import nn
 
 from ..nn.batchnorm import fold_batchnorm
 from ..nn.functional import LIFSpec, _spec_from_key, lif_step
+from ..nn.dropout import SequenceDropout
 from ..nn.layers import BatchFirst, MeanOverTime, SeqToANN
 from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich, _carried_in, _carry_out, _forget_carried
 from ..nn.surrogate import Surrogate, spike_fn
@@ -304,7 +305,7 @@ class NIRBuilder:
             return src
         raise TypeError(
             f"no NIR export for {type(module).__name__} at {name or '<root>'!r}. Supported: nn.Sequential trees of "
-            "Conv1d/Conv2d, Linear, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Identity, LIF/IF, PLIF (one τ per "
+            "Conv1d/Conv2d, Linear, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, SequenceDropout, Identity, LIF/IF, PLIF (one τ per "
             "layer or per neuron/channel), CubaLIF, RecurrentLIF, SpikingActivation, MeanOverTime; ConvSNN, "
             "SpikingResNet19, ConvertedSNN. Register others with "
             "spikeforge.interop.register_nir_exporter"
@@ -415,6 +416,7 @@ def _export_flatten(b: NIRBuilder, m: nn.Flatten, src: Source, name: str) -> Sou
 
 @register_nir_exporter(nn.Identity)
 @register_nir_exporter(nn.Dropout)
+@register_nir_exporter(SequenceDropout)
 def _export_identity(b: NIRBuilder, m: nn.Module, src: Source, name: str) -> Source:
     return src
 

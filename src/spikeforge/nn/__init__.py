@@ -5,13 +5,16 @@
   hard/soft/no reset, ``detach_reset``, ``decay_input``, ``>=``/``>`` firing, seven surrogates and custom ones.
 - :class:`CubaLIF`: current-based LIF with an exponential synapse (snnTorch ``Synaptic``, Norse ``LIF``, NIR ``CubaLIF``).
 - :class:`RecurrentLIF`: a LIF layer with recurrent weights on its own spikes (snnTorch's ``RLeaky``).
-- :class:`PLIF`: LIF with a learned membrane time constant (Fang et al. 2021), one fused pure-torch autograd node.
-- :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), one fused pure-torch autograd node, state ``(v, a)``.
+- :class:`PLIF`: LIF with a learned membrane time constant (Fang et al. 2021), one fused autograd node (compiled
+  CPU kernel, pure torch elsewhere).
+- :class:`ALIF`: adaptive-threshold LIF (Bellec et al. 2018), one fused autograd node, state ``(v, a)``.
 - :class:`ProbabilisticNeuron` (seed 000's neuron, for STDP on torch) and :class:`StochasticLIF` (escape noise,
   differentiable) (:mod:`spikeforge.nn.stochastic`).
 - :func:`carry_state`, :func:`detach_states` (:mod:`spikeforge.nn.state`): layers continue from their previous
   call's state, for truncated BPTT over long sequences.
-- :class:`Izhikevich`: Izhikevich (2003) neurons (presets RS, IB, CH, FS, LTS), pure torch, state ``(v, u)``.
+- :class:`Izhikevich`: Izhikevich (2003) neurons (presets RS, IB, CH, FS, LTS), compiled CPU kernel, state ``(v, u)``.
+- :class:`SequenceDropout`: dropout with one mask per sequence; :func:`rate_cross_entropy`, :func:`rate_mse`,
+  :func:`count_mse` (:mod:`spikeforge.nn.losses`): rate and count losses on ``[T, B, C]`` outputs.
 - :class:`BatchFirst`, :func:`to_time_first`, :func:`to_batch_first`: batch-first ``[B, T, ...]`` data
   around the time-first layers.
 - :mod:`spikeforge.nn.functional`: the functional core (:class:`LIFSpec`, :func:`lif_multi_step`,
@@ -41,6 +44,7 @@ from .batchnorm import (
     fold_batchnorm,
     fold_bn_into,
 )
+from .dropout import SequenceDropout
 from .functional import (
     IZHIKEVICH_PRESETS,
     ALIFSpec,
@@ -65,6 +69,7 @@ from .layers import (
     to_batch_first,
     to_time_first,
 )
+from .losses import count_mse, rate_cross_entropy, rate_mse
 from .models import STBP_NEURON, ConvSNN, SpikingResNet19, count_parameters
 from .neurons import ALIF, IF, LIF, PLIF, ALIFState, Izhikevich, IzhikevichState, reset_states
 from .qcfs import QCFS, floor_ste
@@ -103,6 +108,7 @@ __all__ = [
     "STBP_NEURON",
     "SURROGATES",
     "SeqToANN",
+    "SequenceDropout",
     "SpikingResNet19",
     "SynOpsReport",
     "SynOpsRow",
@@ -113,6 +119,7 @@ __all__ = [
     "ThresholdDependentBatchNorm1d",
     "ThresholdDependentBatchNorm2d",
     "WEIGHT_LAYERS",
+    "count_mse",
     "count_parameters",
     "count_synops",
     "fold_batchnorm",
@@ -151,4 +158,6 @@ __all__ = [
     "WTALayer",
     "kwta_step",
     "kwta_step_reference",
+    "rate_cross_entropy",
+    "rate_mse",
 ]
