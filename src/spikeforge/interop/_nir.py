@@ -58,12 +58,12 @@ import torch
 from torch import nn
 
 from ..nn.batchnorm import fold_batchnorm
-from ..nn.functional import LIFSpec, _spec_from_key, lif_step
 from ..nn.dropout import SequenceDropout
+from ..nn.functional import LIFSpec, _spec_from_key, lif_step
 from ..nn.layers import BatchFirst, MeanOverTime, SeqToANN
 from ..nn.neurons import ALIF, LIF, PLIF, Izhikevich, _carried_in, _carry_out, _forget_carried
-from ..nn.surrogate import Surrogate, spike_fn
 from ..nn.recurrent import RecurrentLIF
+from ..nn.surrogate import Surrogate, spike_fn
 from ..nn.synaptic import CubaLIF
 from ..plasticity.torch_stdp import STDPUpdater
 
