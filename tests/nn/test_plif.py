@@ -340,3 +340,16 @@ def test_deepcopy_after_a_single_step_training_step(make):
         a, b = getattr(layer, name), getattr(copied, name)
         assert torch.equal(a, b) and b.grad_fn is None and a.data_ptr() != b.data_ptr()
     torch.testing.assert_close(twin(torch.ones(2, 3)), net(torch.ones(2, 3)))  # continues from the same state
+
+
+def test_plif_w_of_a_tensor_sets_fixed_per_neuron_time_constants():
+    taus = torch.tensor([2.0, 3.5, 10.0])
+    layer = PLIF(shape=(3,))
+    layer.w.data = plif_w(taus)
+    layer.requires_grad_(False)
+    torch.testing.assert_close(layer.tau, taus)
+    x = torch.rand(6, 2, 3, generator=torch.Generator().manual_seed(0)) * 2
+    for i, tau in enumerate(taus.tolist()):  # neuron i behaves as a LIF with its own τ
+        torch.testing.assert_close(layer(x)[:, :, i], LIF(tau, backend="reference")(x[:, :, i : i + 1])[:, :, 0])
+    with pytest.raises(ValueError, match="tau must hold"):
+        plif_w(torch.tensor([2.0, 1.0]))

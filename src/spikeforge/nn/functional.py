@@ -765,8 +765,13 @@ def plif_tau(w: torch.Tensor) -> torch.Tensor:
     return 1.0 + torch.exp(-w)
 
 
-def plif_w(tau: float) -> float:
-    """The PLIF parameter ``w`` of a time constant ``tau`` (steps, > 1): ``w = −log(τ − 1)``."""
+def plif_w(tau: float | torch.Tensor) -> float | torch.Tensor:
+    """The PLIF parameter ``w`` of a time constant ``tau`` (steps, > 1): ``w = −log(τ − 1)``; elementwise for a
+    floating tensor of time constants (e.g. to set a per-neuron PLIF: ``layer.w.data = plif_w(taus)``)."""
+    if isinstance(tau, torch.Tensor):
+        if not tau.is_floating_point() or not bool(torch.isfinite(tau).all()) or not bool((tau > 1.0).all()):
+            raise ValueError(f"tau must hold finite numbers of steps > 1 (τ = 1 + exp(−w)); got {tau!r}")
+        return -torch.log(tau - 1.0)
     if isinstance(tau, (bool, np.bool_)) or not isinstance(tau, numbers.Real) or not (math.isfinite(tau) and tau > 1.0):
         raise ValueError(f"tau must be a finite number of steps > 1 (τ = 1 + exp(−w)); got {tau!r}")
     return -math.log(float(tau) - 1.0)
