@@ -174,6 +174,13 @@ def unavailable_reason() -> str | None:
     return _state.get("reason")  # type: ignore[return-value]
 
 
+def _dims(x: torch.Tensor) -> tuple[int, int, int]:
+    """``(T, M, time stride)`` of a kernel input ``[T, ...]``: the stride is ``M`` (contiguous) or 0 (one step
+    broadcast over time)."""
+    T, M = x.shape[0], x[0].numel()
+    return T, M, (0 if (T > 1 and x.stride(0) == 0) else M)
+
+
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
@@ -202,9 +209,7 @@ def forward(
     -------
     spikes [T, ...], v_T [...], number of NaN entries seen in ``x``
     """
-    T = x.shape[0]
-    M = x[0].numel()
-    xst = 0 if (T > 1 and x.stride(0) == 0) else M
+    T, M, xst = _dims(x)
     s = torch.empty(x.shape, dtype=x.dtype)
     vT = torch.empty(x.shape[1:], dtype=x.dtype)
     if M == 0:  # no neurons (an empty batch): nothing to run (an empty kv would reach the kernel as NULL)
@@ -238,9 +243,7 @@ def backward(
     ``kv`` as in :func:`forward`; ``need_gk`` (with ``kv``): the per-neuron gradient of the charge factor
     ``k`` (reduce it to the shape of the parameter it was broadcast from).
     """
-    T = x.shape[0]
-    M = x[0].numel()
-    xst = 0 if (T > 1 and x.stride(0) == 0) else M
+    T, M, xst = _dims(x)
     gs, gs_mode, gs_scalar = _grad_spikes(gs, x.dtype)
     if gvT is not None:
         gvT = gvT.to(x.dtype).contiguous()
@@ -280,9 +283,7 @@ def two_state_forward(
     ``_cpu_kernel.cpp``), the second state is ``u`` and ``v0`` / ``a0`` must be given. ``v0`` / ``a0`` contiguous
     or None (zeros); ``x`` as in :func:`forward`.
     """
-    T = x.shape[0]
-    M = x[0].numel()
-    xst = 0 if (T > 1 and x.stride(0) == 0) else M
+    T, M, xst = _dims(x)
     s = torch.empty(x.shape, dtype=x.dtype)
     vT = torch.empty(x.shape[1:], dtype=x.dtype)
     aT = torch.empty(x.shape[1:], dtype=x.dtype)
@@ -303,9 +304,7 @@ def two_state_backward(
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Run the backward kernel of a two-state neuron (``kind`` as in :func:`two_state_forward`): ``(dL/dx [T, ...],
     dL/dv0 [...] or None, dL/d(second state) [...] or None)``; ``gs`` as in :func:`backward`."""
-    T = x.shape[0]
-    M = x[0].numel()
-    xst = 0 if (T > 1 and x.stride(0) == 0) else M
+    T, M, xst = _dims(x)
     gs, gs_mode, gs_scalar = _grad_spikes(gs, x.dtype)
     gvT = None if gvT is None else gvT.to(x.dtype).contiguous()
     gaT = None if gaT is None else gaT.to(x.dtype).contiguous()

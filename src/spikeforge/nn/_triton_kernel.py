@@ -58,6 +58,16 @@ def _surrogate(x, alpha, SG: tl.constexpr):
 
 
 @triton.jit
+def _load_or_zero(ptr, offs, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
+    """One block of a per-neuron tensor as float32, or zeros when the tensor is absent (``HAS`` false)."""
+    if HAS:
+        out = tl.load(ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        out = tl.zeros([BLOCK], dtype=tl.float32)
+    return out
+
+
+@triton.jit
 def _fires(h, vth, GE: tl.constexpr):
     # the comparison is compiled in (a constexpr), not emulated with a nudged threshold: Triton passes
     # Python floats as float32, and float32(nextafter(v_th, inf)) rounds back to v_th (``>`` became ``>=``)
@@ -85,10 +95,7 @@ def _lif_fwd_kernel(x_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, a, b, c, tau
                     BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
-    if HAS_V0:
-        v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        v = tl.zeros([BLOCK], dtype=tl.float32)
+    v = _load_or_zero(v0_ptr, offs, mask, HAS_V0, BLOCK)
     for t in range(T):
         xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
         h = _charge(v, xx, a, b, c, tau, vr, CHARGE)
@@ -139,10 +146,7 @@ def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, 
                     HAS_GVT: tl.constexpr, HAS_V0: tl.constexpr, NEED_GV0: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
-    if HAS_GVT:
-        g = tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        g = tl.zeros([BLOCK], dtype=tl.float32)
+    g = _load_or_zero(gvT_ptr, offs, mask, HAS_GVT, BLOCK)
     corr = tl.zeros([BLOCK], dtype=tl.float32)
     for i in range(T):
         t = T - 1 - i
@@ -154,10 +158,7 @@ def _lif_bwd_kernel(h_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx_ptr, gv0_ptr, 
         corr = gh * sd
     if NEED_GV0:
         if RESET == 3:
-            if HAS_V0:
-                v_init = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-            else:
-                v_init = tl.zeros([BLOCK], dtype=tl.float32)
+            v_init = _load_or_zero(v0_ptr, offs, mask, HAS_V0, BLOCK)
             g = g - corr * _surrogate(v_init - vth, alpha, SG)
         tl.store(gv0_ptr + offs, g.to(gv0_ptr.dtype.element_ty), mask=mask)
 
@@ -283,10 +284,7 @@ def _plif_fwd_kernel(x_ptr, k_ptr, v0_ptr, s_ptr, h_ptr, vT_ptr, T, M, xst, vr, 
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
     k = tl.load(k_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    if HAS_V0:
-        v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        v = tl.zeros([BLOCK], dtype=tl.float32)
+    v = _load_or_zero(v0_ptr, offs, mask, HAS_V0, BLOCK)
     for t in range(T):
         xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
         if DECAY_INPUT:
@@ -310,14 +308,8 @@ def _plif_bwd_kernel(h_ptr, x_ptr, k_ptr, v0_ptr, gs_ptr, gs_scalar, gvT_ptr, gx
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
     k = tl.load(k_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    if HAS_V0:
-        v_init = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        v_init = tl.zeros([BLOCK], dtype=tl.float32)
-    if HAS_GVT:
-        g = tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        g = tl.zeros([BLOCK], dtype=tl.float32)
+    v_init = _load_or_zero(v0_ptr, offs, mask, HAS_V0, BLOCK)
+    g = _load_or_zero(gvT_ptr, offs, mask, HAS_GVT, BLOCK)
     corr = tl.zeros([BLOCK], dtype=tl.float32)
     gk = tl.zeros([BLOCK], dtype=tl.float32)
     for i in range(T):
@@ -358,10 +350,7 @@ def _alif_fwd_kernel(x_ptr, v0_ptr, a0_ptr, s_ptr, h_ptr, at_ptr, vT_ptr, aT_ptr
                      HAS_V0: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
-    if HAS_V0:
-        v = tl.load(v0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        v = tl.zeros([BLOCK], dtype=tl.float32)
+    v = _load_or_zero(v0_ptr, offs, mask, HAS_V0, BLOCK)
     a = tl.load(a0_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     for t in range(T):
         xx = tl.load(x_ptr + t * xst + offs, mask=mask, other=0.0).to(tl.float32)
@@ -389,14 +378,8 @@ def _alif_bwd_kernel(h_ptr, at_ptr, gs_ptr, gs_scalar, gvT_ptr, gaT_ptr, gx_ptr,
                      NEED_GA0: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
-    if HAS_GVT:
-        gV = tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        gV = tl.zeros([BLOCK], dtype=tl.float32)
-    if HAS_GAT:
-        gA = tl.load(gaT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    else:
-        gA = tl.zeros([BLOCK], dtype=tl.float32)
+    gV = _load_or_zero(gvT_ptr, offs, mask, HAS_GVT, BLOCK)
+    gA = _load_or_zero(gaT_ptr, offs, mask, HAS_GAT, BLOCK)
     for i in range(T):
         t = T - 1 - i
         h = tl.load(h_ptr + t * M + offs, mask=mask, other=0.0)
