@@ -353,3 +353,13 @@ def test_plif_w_of_a_tensor_sets_fixed_per_neuron_time_constants():
         torch.testing.assert_close(layer(x)[:, :, i], LIF(tau, backend="reference")(x[:, :, i : i + 1])[:, :, 0])
     with pytest.raises(ValueError, match="tau must hold"):
         plif_w(torch.tensor([2.0, 1.0]))
+
+
+@pytest.mark.skipif(not HAVE_KERNEL, reason="no C++ compiler for the CPU kernel")
+@pytest.mark.parametrize("sg", ["piecewise_exp", "sigmoid", "erf"])
+def test_float32_kernel_surrogates_vanish_far_from_the_threshold(sg):
+    # review 2026-12-07 (stop 21): the float32 kernel's exp floored at 1.6e-38 instead of reaching 0, which the
+    # unguarded Izhikevich multiplied by potentials of 1e20+ into gradients where the reference has exactly 0
+    x = torch.full((3, 2, 4), -500.0, requires_grad=True)
+    LIF(tau=2.0, surrogate=sg, backend="cpu")(x).sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))

@@ -96,8 +96,11 @@ static inline int64_t block_for(int64_t T) {
 // ---------------------------------------------------------------- exp that vectorises
 // Cephes-style expf (Cody-Waite reduction + degree-5 polynomial, ~2 ulp); glibc's expf is not
 // vectorised without -ffast-math. Doubles keep libm's exp (used for tests, speed irrelevant).
-static inline float sf_exp(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+// Below -87 (where expf enters the subnormal range) it returns 0 and above 88 infinity, not the clamps'
+// 1.6e-38 / 1.7e38: a surrogate that should vanish then does, as in torch (the sigmoid's 1 / (1 + e^{ax}) far
+// below the threshold too; the unguarded Izhikevich multiplies it by potentials of 1e20 and more).
+static inline float sf_exp(float x_in) {
+  const float x = x_in < -87.0f ? -87.0f : (x_in > 88.0f ? 88.0f : x_in);
   const float n = floorf(x * 1.44269504088896341f + 0.5f);
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
@@ -111,7 +114,7 @@ static inline float sf_exp(float x) {
   const int32_t e = ((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &e, sizeof(scale));
-  return y * scale;
+  return x_in < -87.0f ? 0.0f : (x_in > 88.0f ? INFINITY : y * scale);
 }
 static inline double sf_exp(double x) { return exp(x); }
 
