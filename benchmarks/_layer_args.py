@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 
 import torch
 
@@ -23,3 +25,15 @@ def setup_layer_bench(argv: list[str] | None, description: str, shape: tuple[int
     g = torch.Generator().manual_seed(0)
     x0 = torch.randn(args.shape, generator=g) * 0.8 + 0.4
     return args, x0, torch.randn(args.shape, generator=g)
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of each call, ``repeats`` rounds in which every function runs once (interleaved, so load
+    from other processes hits all of them alike). No warm-up: call the functions once before."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return times

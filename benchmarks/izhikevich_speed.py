@@ -26,14 +26,13 @@ import json
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _layer_args import setup_layer_bench  # noqa: E402
+from _layer_args import setup_layer_bench, time_interleaved  # noqa: E402
 from deep_snn_speed import peak_memory_mb  # noqa: E402
 
 SHAPE = (100, 32, 1024)
@@ -71,12 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         print("Norse is not installed: its row is skipped")
     spikes = {k: float(fn()[0].sum()) for k, fn in impls.items()}  # warm-up, and the spike counts
-    times: dict[str, list[float]] = {k: [] for k in impls}
-    for _ in range(args.repeats):
-        for k, fn in impls.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
+    times = time_interleaved(impls, args.repeats)
     rows = []
     for k, fn in impls.items():
         med = statistics.median(times[k])

@@ -20,14 +20,13 @@ import json
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _layer_args import setup_layer_bench  # noqa: E402
+from _layer_args import setup_layer_bench, time_interleaved  # noqa: E402
 from deep_snn_speed import peak_memory_mb  # noqa: E402  (one definition of the memory measurement)
 
 SHAPE = (16, 64, 4096)
@@ -79,12 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     for fn in fns.values():
         fn()
         fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(args.repeats):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
+    times = time_interleaved(fns, args.repeats)
     rows = [{"layer": k, "median_ms": 1e3 * statistics.median(v), "min_ms": 1e3 * min(v), "peak_mb": peak_memory_mb(fns[k])}
             for k, v in times.items()]
     print(f"forward+backward, x {list(shape)} float32, {args.threads} thread(s), median of {args.repeats}")

@@ -22,14 +22,13 @@ import json
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _layer_args import setup_layer_bench  # noqa: E402
+from _layer_args import setup_layer_bench, time_interleaved  # noqa: E402
 from deep_snn_speed import peak_memory_mb  # noqa: E402  (one definition of the memory measurement)
 
 SHAPE = (8, 32, 64, 16, 16)
@@ -81,12 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         print("SpikingJelly is not installed: its row is skipped")
     for fn in impls.values():  # warm-up
         fn()
-    times: dict[str, list[float]] = {k: [] for k in impls}
-    for _ in range(args.repeats):
-        for k, fn in impls.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
+    times = time_interleaved(impls, args.repeats)
     base = "SpikingJelly ParametricLIFNode (scalar w)"
     rows = []
     for k, fn in impls.items():
