@@ -1854,12 +1854,12 @@ def izhikevich_multi_step(
     """
     _check_izhikevich_backend(backend)
     x_seq = check_sequence(x_seq)
-    if isinstance(spec, IzhikevichSpec) and _kernel_fits(x_seq, spec, backend, "Izhikevich"):
-        v, u = _prepare_izhikevich_state(v0, u0, x_seq, spec)
-        return _CpuIzhikevich.apply(x_seq, v, u, spec, check_nan)
-    if isinstance(spec, IzhikevichSpec) and _triton_fits(x_seq, spec, backend, "Izhikevich"):
-        v, u = _prepare_izhikevich_state(v0, u0, x_seq, spec)
-        return _TritonIzhikevich.apply(x_seq, v, u, spec, check_nan)
+    if isinstance(spec, IzhikevichSpec):
+        fused = (_CpuIzhikevich if _kernel_fits(x_seq, spec, backend, "Izhikevich")
+                 else _TritonIzhikevich if _triton_fits(x_seq, spec, backend, "Izhikevich") else None)
+        if fused is not None:
+            v, u = _prepare_izhikevich_state(v0, u0, x_seq, spec)
+            return fused.apply(x_seq, v, u, spec, check_nan)
     if check_nan:
         _check_nan(x_seq)
     return izhikevich_multi_step_reference(x_seq, v0, u0, spec)  # type: ignore[return-value]
