@@ -436,3 +436,24 @@ def test_train_help_shows_the_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())  # unwrapped
     assert "extends it (default: 10, or the --config file's)" in text
     assert "batch size (default: 64," in text and "peak learning rate (default: 0.001," in text
+
+
+def test_train_act_plif_reaches_the_model_and_the_checkpoint(tmp_path, monkeypatch):
+    import json
+
+    import spikeforge.nn as sfnn
+    from spikeforge.nn.train import model_from_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "convsnn", *_QUICK_TRAIN, "-T", "2", "--act", "plif"]) == 0  # with T = 1, τ has no effect
+    run = tmp_path / "runs" / "convsnn-plif-digits-T2-seed3"  # its own default folder, beside a LIF run's
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["config"]["extra"]["act"] == "plif"
+    model, _ = model_from_checkpoint(run / "checkpoint.safetensors")
+    plifs = [m for m in model.modules() if isinstance(m, sfnn.PLIF)]
+    assert plifs and not any(type(m) is sfnn.LIF for m in model.modules())
+    assert any(float(m.tau) != 2.0 for m in plifs)  # τ was trained (initial 1/(1 − 0.5) = 2 steps)
+    # the flag overrides a file's act; without it the file's act is kept
+    assert _train_config(["--config", str(run), "--act", "lif"]).extra["act"] == "lif"
+    assert _train_config(["--config", str(run)]).extra["act"] == "plif"
+    assert "act" not in _train_config(["convsnn", "--data", "digits"]).extra

@@ -222,6 +222,9 @@ def resolve_train_config(args: argparse.Namespace) -> TrainConfig:
         given = getattr(args, dest, None)
         if given is not None:
             values[name] = None if given is _ALL else given
+    act = getattr(args, "act", None)
+    if act is not None:  # a model keyword argument: kept in the config's extra
+        values["extra"] = {**(values.get("extra") or {}), "act": act}
     missing = [flag for flag, name in (("model", "model"), ("--data", "data")) if values.get(name) is None]
     if missing:
         message = f"the following arguments are required: {', '.join(missing)} (or a --config file that sets them)"
@@ -418,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--norm", choices=("tdbn", "bn", "none", "bntt", "tebn"), default=None,
                    help=f"tdbn, bn, none, bntt (BN per time step) or tebn (BN times a learnable scale per step)"
                         f"{_default('norm')}")
+    t.add_argument("--act", choices=("lif", "plif"), default=None,
+                   help="spiking layers: lif (fixed leak, the papers) or plif (each layer learns its membrane time "
+                        "constant, Fang et al. 2021); default: the --config file's, else lif")
     t.add_argument("--seed", type=_non_negative_int, default=None,
                    help=f"initialisation, shuffling and MNIST/digits split{_default('seed')}")
     t.add_argument("--device", default=None, help=f"auto (CUDA if present), cpu, cuda, cuda:N{_default('device')}")

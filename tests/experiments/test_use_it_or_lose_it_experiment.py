@@ -56,12 +56,29 @@ def test_tiny_run_pairs_each_regularised_arm_with_its_own_training(tmp_path):
                         tau_probe["1875.0"]["noise_spikes"] / max(runs["none"]["noise_spikes"], 1))
     assert math.isclose(res.get(f"mnist-known/{short}/accuracy_change").value,
                         tau_probe["1875.0"]["known_accuracy"] - runs["none"]["known_accuracy"])
+    # the mean-interval arm prunes a copy of the same network with the τ chosen on training images;
+    # its grid probe at that τ reproduces it
+    sel = runs["sweepi"]["selection"]
+    assert runs["sweepi"]["train_spikes_last_100"] == runs["none"]["train_spikes_last_100"]
+    assert sel["taus_ms"] == sorted(cfg.interval_taus_ms)[: len(sel["accuracy"])]
+    chosen = runs["sweepi"]["prune_tau_ms"]
+    assert chosen == sel["chosen_ms"]
+    if chosen is None:  # nothing qualified: the arm is the unpruned network
+        assert runs["sweepi"]["known_spikes"] == runs["none"]["known_spikes"]
+    else:
+        assert sel["unpruned_accuracy"] - sel["accuracy"][-1] <= cfg.interval_max_drop
+        assert all(sel["unpruned_accuracy"] - a > cfg.interval_max_drop for a in sel["accuracy"][:-1])
+        for key in ("noise_spikes", "known_spikes", "unknown_spikes", "known_accuracy"):
+            assert runs["sweepi"]["interval_probe"][str(float(chosen))][key] == runs["sweepi"][key], key
+    g = res.get("mnist-known-vs-unknown/stdp+all-ltd+use-it-or-lose-it(mean-interval)/deficit_growth")
+    assert g.n + (g.n_undefined or 0) == 1  # undefined where the deficit without is not positive
     for m in doc["metrics"]:
         assert set(m) - {"n_undefined"} == {"key", "value", "std", "n", "paper", "source"}  # n_undefined: optional
     md = (tmp_path / "results.md").read_text()
     assert "k_p = 0 in training, final sweep (the notebooks)" in md and "training presentations" in md
     assert "| −52 mV (the notebooks) |" in md and "| −44 mV |" in md
     assert "| 1.875 s |" in md and md.count("| 7.5 s (the notebooks) |") == 1
+    assert "| mean-interval τ_prun |" in md and "| chosen per seed on training images |" in md
     for name in ("weights_one_neuron.png", "weights_all_sweep.png", "spike_totals.png", "sweep_tau_tradeoff.png"):
         assert (tmp_path / name).stat().st_size > 0
 

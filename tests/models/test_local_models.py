@@ -240,6 +240,91 @@ def test_use_it_or_lose_it_kp1_in_training_decays_during_training(digits01):
     np.testing.assert_array_equal(spec.weights_[never], plain.weights_[never])
 
 
+def test_mean_interval_clock_hand_computed(digits01):
+    Xtr, ytr, _, _ = digits01
+    kw = {**FAST_AL, "input_max": 255.0}
+    plain = STDPAllLTDClassifier(**kw).fit(Xtr[:20], ytr[:20])
+    pruned = STDPAllLTDClassifier(**kw, prune_clock="mean_interval", prune_tau_ms=200.0).fit(Xtr[:20], ytr[:20])
+    assert pruned.pruned_ and not plain.pruned_
+    # same random streams, no decay in training: the counts agree, and pixels that are 0 in every
+    # training image (rate 0 Hz) never fire
+    np.testing.assert_array_equal(pruned.input_spikes_, plain.input_spikes_)
+    never = Xtr[:20].max(axis=0) == 0
+    assert (pruned.input_spikes_[never] == 0).all() and (pruned.input_spikes_[~never] > 0).mean() > 0.9
+    t = 20 * (kw["active_ms"] + kw["rest_ms"])  # training time, ms
+    assert plain.network_.time_ms == pytest.approx(t) == plain.train_ms_
+    n = pruned.input_spikes_.astype(float)
+    with np.errstate(divide="ignore"):
+        interval = np.where(n > 0, t / n, np.inf)
+    np.testing.assert_allclose(pruned.mean_intervals_ms(), interval)
+    expected = plain.weights_ * np.exp(-((interval / 200.0) ** 2))[:, None]
+    np.testing.assert_allclose(pruned.weights_, expected, rtol=1e-12, atol=0)
+    assert (pruned.weights_[never] == 0).all()
+
+
+def test_select_prune_tau_picks_the_strongest_within_the_bound(digits01):
+    Xtr, ytr, Xte, yte = digits01
+    kw = {**FAST_AL, "input_max": 255.0, "prune_clock": "mean_interval"}
+    base = STDPAllLTDClassifier(**kw).fit(Xtr[:40], ytr[:40])
+    taus = [5.0, 20.0, 60.0, 200.0, 2000.0]
+    accs = {}
+    for tau in taus:  # by hand: prune copies and score them
+        c = STDPAllLTDClassifier(**kw).fit(Xtr[:40], ytr[:40])
+        accs[tau] = c.set_params(prune_tau_ms=tau).prune_sweep().score(Xte, yte)
+    a0 = base.score(Xte, yte)
+    bound = 0.05
+    want = min(t for t in taus if a0 - accs[t] <= bound)
+    base.select_prune_tau(Xte, yte, taus[::-1], max_accuracy_drop=bound)  # any order
+    sel = base.prune_selection_
+    assert sel["chosen_ms"] == want == base.prune_tau_ms and base.pruned_
+    assert sel["unpruned_accuracy"] == a0
+    assert sel["taus_ms"] == sorted(taus)[: len(sel["accuracy"])]
+    np.testing.assert_allclose(sel["accuracy"], [accs[t] for t in sel["taus_ms"]])
+    ref = STDPAllLTDClassifier(**{**kw, "prune_tau_ms": want}).fit(Xtr[:40], ytr[:40])
+    np.testing.assert_array_equal(base.weights_, ref.weights_)
+    with pytest.raises(ValueError, match="already pruned"):
+        base.select_prune_tau(Xte, yte, taus)
+    # nothing qualifies: a warning, and the network stays as it was
+    fresh = STDPAllLTDClassifier(**kw).fit(Xtr[:40], ytr[:40])
+    if a0 > 0:
+        with pytest.warns(UserWarning, match="left unpruned"):
+            fresh.select_prune_tau(Xte, yte, [0.001], max_accuracy_drop=0.0)
+        assert fresh.prune_selection_["chosen_ms"] is None and not fresh.pruned_
+        np.testing.assert_array_equal(fresh.weights_, STDPAllLTDClassifier(**kw).fit(Xtr[:40], ytr[:40]).weights_)
+    for bad, msg in (([], "taus_ms"), ([-1.0], "taus_ms"), ([np.nan], "taus_ms")):
+        with pytest.raises(ValueError, match=msg):
+            fresh.select_prune_tau(Xte, yte, bad)
+    with pytest.raises(ValueError, match="max_accuracy_drop"):
+        fresh.select_prune_tau(Xte, yte, [100.0], max_accuracy_drop=1.5)
+
+
+def test_select_prune_tau_with_the_last_spike_clock(digits01):
+    Xtr, ytr, Xte, yte = digits01
+    kw = {**FAST_AL, "input_max": 255.0}
+    clf = STDPAllLTDClassifier(**kw).fit(Xtr[:20], ytr[:20])  # no τ yet: unpruned
+    clf.select_prune_tau(Xte, yte, [300.0, 1e6], max_accuracy_drop=1.0)  # any drop qualifies: the smallest τ
+    direct = STDPAllLTDClassifier(**kw, prune_tau_ms=300.0).fit(Xtr[:20], ytr[:20])
+    assert clf.prune_tau_ms == 300.0 and clf.pruned_
+    np.testing.assert_array_equal(clf.weights_, direct.weights_)
+
+
+def test_mean_interval_counts_survive_save_and_load(tmp_path, digits01):
+    Xtr, ytr, _, _ = digits01
+    kw = {**FAST_AL, "input_max": 255.0, "prune_clock": "mean_interval"}
+    clf = STDPAllLTDClassifier(**kw).fit(Xtr[:20], ytr[:20])
+    back = STDPAllLTDClassifier.load(clf.save(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(back.input_spikes_, clf.input_spikes_)
+    assert back.pruned_ is False
+    for m in (clf, back):
+        m.set_params(prune_tau_ms=150.0).prune_sweep()
+    np.testing.assert_array_equal(back.weights_, clf.weights_)
+    assert STDPAllLTDClassifier.load(clf.save(tmp_path / "p.safetensors")).pruned_ is True
+    # the last-spike sweep's arrival times are not in the file: refused rather than a silent no-op
+    last = STDPAllLTDClassifier.load(clf.set_params(prune_clock="last_spike").save(tmp_path / "l.safetensors"))
+    with pytest.raises(ValueError, match="loaded from a file"):
+        last.set_params(prune_tau_ms=300.0).prune_sweep()
+
+
 @pytest.mark.parametrize("kw, msg", [
     (dict(neurons_per_class=0), "neurons_per_class"),
     (dict(prune_tau_ms="sometimes"), "prune_tau_ms"),
@@ -249,6 +334,9 @@ def test_use_it_or_lose_it_kp1_in_training_decays_during_training(digits01):
     (dict(max_rate_hz=0.0), "max_rate_hz"),
     (dict(ltd_gain=-0.5), "ltd_gain"),
     (dict(ltd_gain=None), "ltd_gain"),
+    (dict(prune_clock="first_spike"), "prune_clock"),
+    (dict(prune_clock="mean_interval", prune_tau_ms=300.0, prune_in_training=True), "prune_in_training"),
+    (dict(prune_clock="mean_interval", prune_tau_ms="auto"), "needs a number"),
 ])
 def test_bad_parameters(digits01, kw, msg):
     Xtr, ytr, _, _ = digits01

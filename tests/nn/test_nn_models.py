@@ -121,3 +121,50 @@ def test_convsnn_names_a_wrong_image_size():
 
     with pytest.raises(ValueError, match="built for 28×28 images"):
         ConvSNN(image_size=28)(torch.rand(2, 1, 32, 32))
+
+
+@pytest.mark.parametrize("decay_input", [False, True])
+def test_plif_models_start_as_their_lif_twins_and_learn_tau(decay_input):
+    """act="plif": each spiking layer is a PLIF whose initial τ = 1/(1 − β) gives the LIF's dynamics, so the
+    untrained models agree exactly; the loss reaches every layer's τ."""
+    import dataclasses
+
+    from spikeforge.nn.models import STBP_NEURON, plif_spec
+
+    neuron = dataclasses.replace(STBP_NEURON, decay_input=decay_input, decay=0.75)
+    assert plif_spec(neuron).tau == pytest.approx(4.0) and plif_spec(neuron).charge == "tau"
+    x = torch.rand(3, 1, 8, 8)
+    for build in (lambda act: sfnn.ConvSNN(image_size=8, hidden=12, T=3, neuron=neuron, act=act),
+                  lambda act: SpikingBasicBlock(4, 8, 2, neuron, act=act)):
+        torch.manual_seed(0)
+        lif = build("lif").double()
+        torch.manual_seed(0)
+        plif = build("plif").double()
+        plifs = [m for m in plif.modules() if isinstance(m, sfnn.PLIF)]
+        assert plifs and not any(isinstance(m, sfnn.PLIF) for m in lif.modules())
+        inp = x.double() if isinstance(lif, sfnn.ConvSNN) else torch.rand(2, 3, 4, 8, 8, dtype=torch.float64)
+        out_l, out_p = lif(inp), plif(inp)
+        torch.testing.assert_close(out_p, out_l, rtol=1e-12, atol=1e-12)
+        out_p.sum().backward()  # (a square would vanish where the block does not spike)
+        assert all(m.w.grad is not None and torch.isfinite(m.w.grad).all() for m in plifs)
+        assert any(m.w.grad.abs().sum() > 0 for m in plifs)
+
+
+def test_plif_resnet19_and_bad_activations():
+    torch.manual_seed(0)
+    model = sfnn.SpikingResNet19(num_classes=10, T=1, act="plif")
+    n_plif = sum(isinstance(m, sfnn.PLIF) for m in model.modules())
+    assert n_plif == 1 + 8 * 2 + 1  # stem, two per block, FC
+    # one learned τ per layer: 18 parameters more than the LIF model
+    assert sfnn.count_parameters(model) == sfnn.count_parameters(sfnn.SpikingResNet19(num_classes=10)) + n_plif
+    assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+    with pytest.raises(ValueError, match="act must be one of"):
+        sfnn.ConvSNN(act="gelu")
+    with pytest.raises(ValueError, match="act must be one of"):
+        sfnn.SpikingResNet19(act="tanh")
+    from spikeforge.nn.functional import LIFSpec
+
+    with pytest.raises(ValueError, match="learns the leak"):
+        sfnn.ConvSNN(act="plif", neuron=LIFSpec(charge="if"))
+    with pytest.raises(ValueError, match="learns the leak"):
+        sfnn.ConvSNN(act="plif", neuron=LIFSpec(charge="decay", decay=1.0))

@@ -64,6 +64,16 @@ class Config:
     #: τ_prun (ms) of the final sweep in a second probe of the main arm: the same trained
     #: networks swept with a shorter τ (the notebooks: 7 500 ms); () skips it
     sweep_taus_ms: tuple[float, ...] = (1875.0, 2500.0, 3750.0, 5000.0)
+    #: the mean-interval clock (not in the seed; ``STDPAllLTDClassifier(prune_clock="mean_interval")``) on the
+    #: main arm's networks: τ_prun (ms) tried, strongest first; () skips the arm
+    interval_taus_ms: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 750.0, 1000.0)
+    #: its τ is the smallest whose accuracy on ``interval_n_val`` training images drops by at most this much
+    #: (``select_prune_tau``; the test and unknown digits never choose it)
+    interval_max_drop: float = 0.02
+    interval_n_val: int = 300
+    #: False trains the main arm (the notebooks' protocol) only: no one-pass, spec-reading, long-τ or
+    #: jittered arms (e.g. to check the main and mean-interval arms on more seeds)
+    other_arms: bool = True
     jobs: int = 2
 
 
@@ -140,9 +150,9 @@ def n_epochs(cfg: dict, n_train: int) -> int:
 
 #: arms in table order: the notebooks' protocol (13 epochs) without / with, the spec's reading
 #: (k_p = 1 in training) at 7.5 s and 30 s, jittered repeats without / with, one pass without / with
-_ARMS = ("none", "sweep", "spec", "long", "nonej", "sweepj", "none1", "sweep1")
+_ARMS = ("none", "sweep", "sweepi", "spec", "long", "nonej", "sweepj", "none1", "sweep1")
 #: the unregularised arm each regularised arm is compared with
-BASELINE = {"sweep": "none", "spec": "none", "long": "none", "sweepj": "nonej", "sweep1": "none1"}
+BASELINE = {"sweep": "none", "sweepi": "none", "spec": "none", "long": "none", "sweepj": "nonej", "sweep1": "none1"}
 
 
 def _measure(clf, sets, *, weights: bool = True) -> dict:
@@ -231,6 +241,8 @@ def _task(args) -> list[dict]:
                      **_measure(clf, sets),
                      "threshold_probe": _threshold_probe(clf, sets, probe)})
         tau_probe = _sweep_tau_probe(clf, sets, cfg["sweep_taus_ms"] if kind == "notebook" else ())
+        if kind == "notebook" and cfg["interval_taus_ms"]:
+            rows.append({**common, **_interval_arm(clf, Xtr, ytr, sets, cfg, seed)})
         clf.set_params(prune_sweep_ms=50.0).prune_sweep()
     arm = {"notebook": "sweep", "onepass": "sweep1", "jitter": "sweepj", "spec": "spec", "long": "long"}[kind]
     rows.append({**common, "arm": arm, **_measure(clf, sets), "threshold_probe": _threshold_probe(clf, sets, probe),
@@ -247,6 +259,25 @@ def _sweep_tau_probe(clf, sets, taus) -> dict:
         swept.set_params(prune_tau_ms=float(tau), prune_sweep_ms=50.0).prune_sweep()
         out[str(float(tau))] = _measure(swept, sets, weights=False)
     return out
+
+
+def _interval_arm(clf, Xtr, ytr, sets, cfg: dict, seed: int) -> dict:
+    """The mean-interval clock on a copy of the (not yet swept) ``clf``: τ_prun chosen by
+    ``select_prune_tau`` on ``interval_n_val`` of the training images, plus every τ of the grid
+    measured (the trade-off table); ``clf`` itself is left untouched."""
+    trial = copy.deepcopy(clf)
+    trial.set_params(prune_clock="mean_interval", prune_tau_ms=None)
+    val = np.random.default_rng([seed, 11]).permutation(Xtr.shape[0])[: cfg["interval_n_val"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "none qualified" is recorded (chosen τ None)
+        trial.select_prune_tau(Xtr[val], ytr[val], cfg["interval_taus_ms"], max_accuracy_drop=cfg["interval_max_drop"])
+    probe = {}
+    for tau in cfg["interval_taus_ms"]:
+        c = copy.deepcopy(clf)
+        c.set_params(prune_clock="mean_interval", prune_tau_ms=float(tau)).prune_sweep()
+        probe[str(float(tau))] = _measure(c, sets, weights=False)
+    return {"arm": "sweepi", "prune_tau_ms": trial.prune_selection_["chosen_ms"],
+            "selection": trial.prune_selection_, **_measure(trial, sets), "interval_probe": probe}
 
 
 def _warmup() -> None:
@@ -268,8 +299,8 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
         cfg.n_noise, cfg.n_test_per_class, cfg.n_unknown_per_class = 150, 50, 50
     if seeds is not None:
         cfg.seeds = tuple(range(max(int(seeds), 1)))
-    kinds = (("notebook", "onepass", "spec") + (("long",) if cfg.long_tau_ms else ())
-             + (("jitter",) if cfg.jitter_px else ()))
+    kinds = ("notebook",) + ((("onepass", "spec") + (("long",) if cfg.long_tau_ms else ())
+                              + (("jitter",) if cfg.jitter_px else ())) if cfg.other_arms else ())
     tasks = [(s, k, asdict(cfg)) for s in cfg.seeds for k in kinds]
     t0 = time.perf_counter()
     rows = [r for rs in parallel_map(_task, tasks, jobs=jobs, desc="use-it-or-lose-it", warmup=_warmup) for r in rs]
@@ -313,10 +344,18 @@ def run(*, quick: bool = False, out_dir: Path, seeds: int | None = None, jobs: i
                                                          for a, b in zip(base, runs)])
     if "none" in by_arm and "sweep" in by_arm:
         _probe_metrics(res, by_arm["none"], by_arm["sweep"], cfg.probe_thresholds_mv, cfg.sweep_taus_ms)
+    if "none" in by_arm and "sweepi" in by_arm:
+        res.extra["interval_taus_ms"] = [float(t) for t in cfg.interval_taus_ms]
+        res.extra["interval_chosen_ms"] = [r["prune_tau_ms"] for r in by_arm["sweepi"]]
+        res.add("mnist-known-vs-unknown/stdp+all-ltd+use-it-or-lose-it(mean-interval)/chosen_tau_ms",
+                [np.nan if r["prune_tau_ms"] is None else r["prune_tau_ms"] for r in by_arm["sweepi"]])
+        for tau in cfg.interval_taus_ms:
+            _probe_point(res, by_arm["none"], [r["interval_probe"][str(float(tau))] for r in by_arm["sweepi"]], None,
+                         _interval_method(tau))
     res.add("all/use-it-or-lose-it/wall_seconds", wall)
     _plots(res, weights, by_arm, cfg.seeds[0], arms)
     if cfg.sweep_taus_ms and "none" in by_arm and "sweep" in by_arm:
-        _tau_plot(res, by_arm["none"], by_arm["sweep"])
+        _tau_plot(res, by_arm["none"], by_arm["sweep"], by_arm.get("sweepi"))
     md = markdown(res)
     res.write(md)
     print(md)
@@ -357,6 +396,10 @@ def _probe_metrics(res: Results, base: list[dict], reg: list[dict], thresholds, 
 
 def _tau_method(tau: float) -> str:
     return f"stdp+all-ltd+use-it-or-lose-it(sweep-tau={float(tau):g}ms)"
+
+
+def _interval_method(tau: float) -> str:
+    return f"stdp+all-ltd+use-it-or-lose-it(mean-interval,tau={float(tau):g}ms)"
 
 
 def _probe_markdown(res: Results) -> list[str]:
@@ -413,18 +456,52 @@ def _tau_probe_markdown(res: Results) -> list[str]:
     if not res.extra.get("sweep_taus_ms"):
         return []
     d0 = res.get("mnist-known-vs-unknown/stdp+all-ltd/spike_deficit").value
-    lines = [
+    rows = [(f"{tau / 1000:g} s" + (" (the notebooks)" if m == _method("sweep") else ""), m) for tau, m in _tau_rows(res)]
+    return [
         "",
         "Sensitivity of the main arm to the *sweep's* τ_prun (the notebooks and the spec: 5·3·500 ms = 7.5 s; "
         "same trained networks, only the final sweep changes, so the network without is the same in every row: "
         f"deficit {d0:.3f}). Bars of the issue: noise ≤ {BAR_NOISE:.0%}, growth ≥ {BAR_GROWTH}×, known accuracy "
         f"within {-BAR_ACCURACY * 100:.0f} points:",
         "",
-        "| sweep τ_prun | known spikes / image, with | deficit with | growth (per seed) | noise, blurred noise (ratio) "
+        *_bars_table(res, "sweep τ_prun", rows),
+    ]
+
+
+def _interval_probe_markdown(res: Results) -> list[str]:
+    taus = res.extra.get("interval_taus_ms") or []
+    if not taus:
+        return []
+    chosen = res.extra.get("interval_chosen_ms") or []
+    c = res.config
+    rows = []
+    for tau in taus:
+        n = sum(1 for x in chosen if x is not None and float(x) == float(tau))
+        rows.append((f"{tau:g} ms" + (f" (chosen for {n} of {len(chosen)} seeds)" if n else ""), _interval_method(tau)))
+    rows.append(("chosen per seed on training images", _method("sweepi")))
+    n_none = sum(1 for x in chosen if x is None)
+    return [
+        "",
+        "The mean-interval clock (not in the seed: `STDPAllLTDClassifier(prune_clock=\"mean_interval\")`): the same "
+        "trained networks, each input's synapses multiplied once by exp(−((t/n)/τ_prun)²), with n the input's spikes "
+        "in training and t the training time, i.e. the decay of §D with the mean interval between the input's spikes "
+        "in place of the time since its last spike. Its τ is chosen per seed by `select_prune_tau`: the smallest τ "
+        f"whose accuracy on {c.get('interval_n_val', 300)} *training* images drops by at most "
+        f"{100 * c.get('interval_max_drop', 0.02):g} points (the test and unknown digits never choose it)"
+        + (f"; for {n_none} seed(s) none qualified and the network stayed unpruned" if n_none else "") + ":",
+        "",
+        *_bars_table(res, "mean-interval τ_prun", rows),
+    ]
+
+
+def _bars_table(res: Results, first: str, rows: list[tuple[str, str]]) -> list[str]:
+    """A table of the issue's bars, one row per (label, method) paired with the main arm's network without."""
+    lines = [
+        f"| {first} | known spikes / image, with | deficit with | growth (per seed) | noise, blurred noise (ratio) "
         "| known accuracy change | bars met |",
         "|---|---|---|---|---|---|---|",
     ]
-    for tau, m in _tau_rows(res):
+    for label, m in rows:
         g = res.get(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means")
         per_seed = res.get(f"mnist-known-vs-unknown/{m}/deficit_growth")
         n = res.get(f"mnist-noise/{m}/spike_ratio").value
@@ -432,7 +509,6 @@ def _tau_probe_markdown(res: Results) -> list[str]:
         ch = res.get(f"mnist-known/{m}/accuracy_change")
         met = [name for name, ok in (("noise", max(n, bl) <= BAR_NOISE), ("growth", g.value >= BAR_GROWTH),
                                      ("accuracy", ch.value >= BAR_ACCURACY)) if ok]
-        label = f"{tau / 1000:g} s" + (" (the notebooks)" if m == _method("sweep") else "")
         lines.append(
             f"| {label} | {res.get(f'mnist-known/{m}/spikes_per_image').value:.2f} "
             f"| {res.get(f'mnist-known-vs-unknown/{m}/spike_deficit').value:.3f} "
@@ -449,8 +525,9 @@ def _growth_cell(of_means, per_seed) -> str:
                                            if np.isfinite(per_seed.value) else "")
 
 
-def _tau_plot(res: Results, base: list[dict], reg: list[dict]) -> None:
-    """Growth against accuracy change, one point per sweep τ_prun (per-seed points faint)."""
+def _tau_plot(res: Results, base: list[dict], reg: list[dict], interval: list[dict] | None = None) -> None:
+    """Growth against accuracy change, one point per sweep τ_prun (per-seed points faint); with
+    ``interval`` (the mean-interval arm's rows) its τ grid as a second curve."""
     from ..viz import save, subplots
 
     fig, ax = subplots(figsize=(6.2, 4.6), layout="constrained")
@@ -468,11 +545,26 @@ def _tau_plot(res: Results, base: list[dict], reg: list[dict]) -> None:
         ch = 100 * res.get(f"mnist-known/{m}/accuracy_change").value
         ax.scatter([ch], [g], s=90, color=color, edgecolor="k", zorder=3,
                    label=f"τ_prun {tau / 1000:g} s" + (" (notebooks)" if m == _method("sweep") else ""))
+    curve = [(100 * res.get(f"mnist-known/{m}/accuracy_change").value,
+              res.get(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means").value) for _, m in _tau_rows(res)]
+    ax.plot(*zip(*curve), color="0.4", lw=1, zorder=2, label="last-spike clock (the seed), by τ")
+    if interval and res.extra.get("interval_taus_ms"):
+        pts = [(100 * res.get(f"mnist-known/{_interval_method(t)}/accuracy_change").value,
+                res.get(f"mnist-known-vs-unknown/{_interval_method(t)}/deficit_growth_of_means").value)
+               for t in res.extra["interval_taus_ms"]]
+        ax.plot(*zip(*pts), color="k", ls="--", marker="s", ms=4, lw=1, zorder=2,
+                label="mean-interval clock (not in the seed), τ " + ", ".join(
+                    f"{t:g}" for t in res.extra["interval_taus_ms"]) + " ms")
+        m = _method("sweepi")
+        ax.scatter([100 * res.get(f"mnist-known/{m}/accuracy_change").value],
+                   [res.get(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means").value], marker="*", s=220,
+                   color="gold", edgecolor="k", zorder=4, label="mean-interval, τ chosen on training images")
+        top = max([top] + [y + 0.2 for _, y in pts if np.isfinite(y)])
     ax.set_xlim(min(-12.0, ax.get_xlim()[0]), 2.0)
     ax.set_ylim(0.8, top)
     ax.set_xlabel("known-digit accuracy change (points)")
     ax.set_ylabel("deficit growth (with / without)")
-    ax.set_title("Sweep τ_prun: growth against accuracy (large: mean over seeds; faint: per seed)", fontsize=9)
+    ax.set_title("τ_prun: growth against accuracy (large: mean over seeds; faint: per seed)", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     save(fig, res.out_dir / "sweep_tau_tradeoff.png")
 
@@ -481,6 +573,7 @@ def _tau_plot(res: Results, base: list[dict], reg: list[dict]) -> None:
 _ARM_LABEL = {
     "none": "without",
     "sweep": "with: k_p = 0 in training, final sweep (the notebooks)",
+    "sweepi": "with: mean-interval clock (not in the seed), τ chosen on training images",
     "none1": "one pass, without",
     "sweep1": "one pass, with (notebooks' decay)",
     "nonej": "jittered repeats, without",
@@ -490,6 +583,7 @@ _ARM_LABEL = {
 }
 _METHOD = {
     "none": "stdp+all-ltd", "sweep": "stdp+all-ltd+use-it-or-lose-it",
+    "sweepi": "stdp+all-ltd+use-it-or-lose-it(mean-interval)",
     "none1": "stdp+all-ltd(one-pass)", "sweep1": "stdp+all-ltd+use-it-or-lose-it(one-pass)",
     "nonej": "stdp+all-ltd(jittered)", "sweepj": "stdp+all-ltd+use-it-or-lose-it(jittered)",
     "spec": "stdp+all-ltd+use-it-or-lose-it(kp=1-in-training)",
@@ -544,7 +638,7 @@ def _plots(res: Results, weights: dict, by_arm: dict, seed: int, arms) -> None:
     ax.set_ylabel("total excitatory spikes")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     ax.set_title("Responses of the trained networks (mean ± std over seeds)", fontsize=9)
-    for arm, marker in (("sweep", "o"), ("sweepj", "^"), ("sweep1", "s")):
+    for arm, marker in (("sweep", "o"), ("sweepi", "D"), ("sweepj", "^"), ("sweep1", "s")):
         if arm in by_arm:
             a = [r["deficit"] for r in by_arm[BASELINE[arm]]]
             b = [r["deficit"] for r in by_arm[arm]]
@@ -641,6 +735,7 @@ def markdown(res: Results) -> str:
         "| training presentations | " + " | ".join(str(info[a]["presentations"]) for a in arms) + " | 15 000 |",
         *_probe_markdown(res),
         *_tau_probe_markdown(res),
+        *_interval_probe_markdown(res),
         "",
         f"Growth is the mean deficit with over the mean deficit without; the per-seed ratios are beside it. "
         f"Wall time: {res.extra['wall_seconds']:.0f} s. Figures: `weights_one_neuron.png` (the seed's figure), "

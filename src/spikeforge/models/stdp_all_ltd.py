@@ -16,7 +16,10 @@ With ``prune_tau_ms`` the input synapses decay as ``w·exp(−(k_p·(t − t_las
 presynaptic spike (use it or lose it). As in the seed's notebooks, k_p is 0 while training and
 :meth:`fit` ends with a 50 ms sweep at 63 Hz on every input with k_p = 1, so each input
 synapse loses weight according to how long ago its input last fired (``prune_in_training=True``
-applies the decay during training too, the spec's reading).
+applies the decay during training too, the spec's reading). ``prune_clock="mean_interval"`` (not
+in the seed) measures disuse by each input's mean interval between spikes over the whole training
+instead of the time since its last spike, and :meth:`STDPAllLTDClassifier.select_prune_tau`
+chooses τ_prun on validation data.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_int, check_number, check_targets, rng_from_seed
 from ..neurons.lif import LIFParameters
-from ..plasticity.trace_stdp import TraceSTDP, segment_gates
+from ..plasticity.trace_stdp import TraceSTDP, segment_gates, use_it_or_lose_it
 from ..sim import Network
 from ._rate_network import NoAnswerWarning, RateNetworkClassifier, warn_if_silent
 
-__all__ = ["ANTONOV_EXC", "ANTONOV_INH", "NoAnswerWarning", "STDPAllLTDClassifier"]
+__all__ = ["ANTONOV_EXC", "ANTONOV_INH", "PRUNE_CLOCKS", "NoAnswerWarning", "STDPAllLTDClassifier"]
+
+#: the clocks of the use-it-or-lose-it decay (see ``STDPAllLTDClassifier(prune_clock=...)``)
+PRUNE_CLOCKS = ("last_spike", "mean_interval")
 
 #: Excitatory neurons of Antonov's notebooks (spec §B.1, B.3): Brian 2 refractoriness (``v``
 #: integrates, spiking is blocked), threshold snapshot ``v2 ← vt`` at each image onset.
@@ -98,6 +104,18 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         every presynaptic arrival while training, as the spec reads the formula (k_p = 1); with
         τ_prun = 7.5 s that silences the network during training. The last-arrival clock runs
         in both cases.
+    prune_clock : {"last_spike", "mean_interval"}, default "last_spike"
+        What "disuse" is measured by. ``"last_spike"`` is the seed's rule: the sweep decays
+        each synapse by ``exp(−((t − t_last)/τ_prun)²)``, ``t_last`` its input's last spike.
+        ``"mean_interval"`` (not in the seed) uses the mean interval between the input's
+        spikes since the network started, ``t / n`` (``n`` spikes by time ``t``; ∞ for an input
+        that never fired), in the same formula: ``w·exp(−((t/n)/τ_prun)²)``. The time since the
+        last spike of an input used a few times per tens of images is mostly chance; the mean
+        interval is a steadier measure of use. It is applied directly at the end of :meth:`fit`
+        (no sweep is simulated) and needs a τ_prun of the order of the inputs' mean intervals
+        (0.2–1 s on MNIST, not ``"auto"``): pick it with :meth:`select_prune_tau`. Cannot be
+        combined with ``prune_in_training``. Measured on seed 001's task by ``spikeforge
+        reproduce use-it-or-lose-it``.
     prune_sweep_ms, prune_sweep_rate_hz : float, default 50, 63
         The end-of-training sweep (ms, Hz) that applies the decay to every input.
         ``prune_sweep_ms=0`` makes :meth:`fit` skip it (to measure the network before the
@@ -130,6 +148,15 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         Training images presented so far.
     prune_tau_ms_ : float or None
         The τ_prun (ms) the network uses now (``"auto"`` resolved), None without the decay.
+    input_spikes_ : ndarray of int64 [n_features]
+        Spikes each input has fired in training so far (the ``"mean_interval"`` clock's ``n``).
+    train_ms_ : float
+        Training time so far (ms; presentations × (``active_ms`` + ``rest_ms``)), its ``t``.
+    pruned_ : bool
+        Whether the decay has been applied to the fitted weights (:meth:`prune_sweep`).
+    prune_selection_ : dict
+        After :meth:`select_prune_tau`: the τ values tried (ms), the validation accuracy of each,
+        the unpruned accuracy and the chosen τ (None if none qualified).
     network_seed_ : int
         Seed of the network (delays, initial weights, input streams); :meth:`save` stores it.
     """
@@ -149,6 +176,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         delay_inh_exc_ms: float = 5.0,
         prune_tau_ms: float | str | None = None,
         prune_in_training: bool = False,
+        prune_clock: str = "last_spike",
         prune_sweep_ms: float = 50.0,
         prune_sweep_rate_hz: float = 63.0,
         n_epochs: int = 1,
@@ -175,6 +203,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         self.delay_inh_exc_ms = delay_inh_exc_ms
         self.prune_tau_ms = prune_tau_ms
         self.prune_in_training = prune_in_training
+        self.prune_clock = prune_clock
         self.prune_sweep_ms = prune_sweep_ms
         self.prune_sweep_rate_hz = prune_sweep_rate_hz
         self.n_epochs = n_epochs
@@ -196,6 +225,10 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         if isinstance(self.prune_tau_ms, str):
             if self.prune_tau_ms != "auto":
                 raise ValueError(f"prune_tau_ms must be None, 'auto' or a positive number; got {self.prune_tau_ms!r}")
+            if self.prune_clock == "mean_interval":
+                raise ValueError("prune_tau_ms='auto' is the seed's τ for prune_clock='last_spike'; the mean-interval "
+                                 "clock needs a number of the order of the inputs' mean intervals (ms; e.g. 250 on "
+                                 "MNIST) or select_prune_tau")
             return 5.0 * n_classes * (self.active_ms + self.rest_ms)
         if not self.prune_tau_ms > 0:
             raise ValueError(f"prune_tau_ms must be positive; got {self.prune_tau_ms}")
@@ -209,6 +242,14 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         check_number(self.g_max, "g_max", low=0.0)
         check_number(self.ltd_gain, "ltd_gain", low=0.0, low_inclusive=True)
         check_number(self.prune_sweep_ms, "prune_sweep_ms", low=0.0, low_inclusive=True)
+        self._check_prune_clock()
+
+    def _check_prune_clock(self) -> None:
+        if self.prune_clock not in PRUNE_CLOCKS:
+            raise ValueError(f"prune_clock must be one of {PRUNE_CLOCKS}; got {self.prune_clock!r}")
+        if self.prune_clock == "mean_interval" and self.prune_tau_ms is not None and bool(self.prune_in_training):
+            raise ValueError("prune_clock='mean_interval' is applied once after training; it cannot be combined "
+                             "with prune_in_training=True")
 
     def _build_network(self, n_classes: int, seed: int | None = None) -> Network:
         npc = check_int(self.neurons_per_class, "neurons_per_class")
@@ -261,7 +302,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
             order = order_rng.permutation(X.shape[0]) if self.shuffle else np.arange(X.shape[0])
             self._learn(X[order], classes[y_enc[order]], classes)
         self._warn_if_silent()
-        if self.prune_tau_ms is not None and float(self.prune_sweep_ms) > 0:
+        if self.prune_tau_ms is not None and (float(self.prune_sweep_ms) > 0 or self.prune_clock == "mean_interval"):
             self.prune_sweep()
         return self
 
@@ -307,6 +348,9 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
             self._class_counts = np.zeros(classes.shape[0])
             self.network_ = self._build_network(classes.shape[0])
             self.n_seen_ = 0
+            self.input_spikes_ = np.zeros(self.n_features_in_, dtype=np.int64)
+            self.train_ms_ = 0.0
+            self.pruned_ = False
         elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(f"classes {np.unique(classes).tolist()} differ from the fitted {self.classes_.tolist()}")
         if y_arr.ndim == 2 and y_arr.shape[1] == 1:
@@ -330,25 +374,130 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
             progress="STDP+All-LTD training" if self.verbose else False,
         )
         self.train_counts_ = res.counts["E"]
+        self.input_spikes_ += res.counts["X"].sum(axis=0)
+        self.train_ms_ += X.shape[0] * (float(self.active_ms) + float(self.rest_ms))
         self._class_counts += np.bincount(y_enc, minlength=self.classes_.shape[0])
         self.class_prior_ = self._class_counts / self._class_counts.sum()
         self.n_seen_ += X.shape[0]
         return self
 
     def prune_sweep(self) -> STDPAllLTDClassifier:
-        """Drive every input at ``prune_sweep_rate_hz`` for ``prune_sweep_ms`` with learning off
-        and the decay on (spec §D): synapses of inputs that never fired collapse to ≈ 0."""
+        """Apply the use-it-or-lose-it decay to the fitted input weights (spec §D).
+
+        With ``prune_clock="last_spike"`` (the seed): drive every input at ``prune_sweep_rate_hz``
+        for ``prune_sweep_ms`` with learning off and the decay on; synapses of inputs that have
+        not fired for a few τ_prun (and those that never fired) collapse to ≈ 0. With
+        ``"mean_interval"``: multiply each input's synapses by ``exp(−((t/n)/τ_prun)²)`` once
+        (``n`` = :attr:`input_spikes_`, ``t`` = :attr:`train_ms_`).
+
+        Raises
+        ------
+        ValueError
+            Without ``prune_tau_ms``; for the sweep, a non-positive duration or rate, or a model
+            loaded from a file (files keep weights and thresholds, not the last-arrival times the
+            sweep needs: prune before saving, or use the mean-interval clock, whose counts are
+            saved); for the mean interval, a model loaded from a file saved before input spikes
+            were counted.
+        """
         check_is_fitted(self, "network_")
         if self.prune_tau_ms is None:
             raise ValueError("prune_sweep needs prune_tau_ms")
-        if not float(self.prune_sweep_ms) > 0 or not float(self.prune_sweep_rate_hz) > 0:
-            raise ValueError(f"prune_sweep needs prune_sweep_ms > 0 and prune_sweep_rate_hz > 0; got "
-                             f"{self.prune_sweep_ms} ms, {self.prune_sweep_rate_hz} Hz")
-        self._sync_prune_tau()
-        rates = np.full((1, self.n_features_in_), float(self.prune_sweep_rate_hz))
-        self.network_.run(rates, active_ms=self.prune_sweep_ms, rest_ms=0.0, learning=False,
-                          adapt_thresholds=bool(self.adaptive_threshold), decay=True)
+        self._check_prune_clock()
+        if self.prune_clock == "mean_interval":
+            self._sync_prune_tau()
+            self._prune_by_mean_interval()
+        else:
+            if not float(self.prune_sweep_ms) > 0 or not float(self.prune_sweep_rate_hz) > 0:
+                raise ValueError(f"prune_sweep needs prune_sweep_ms > 0 and prune_sweep_rate_hz > 0; got "
+                                 f"{self.prune_sweep_ms} ms, {self.prune_sweep_rate_hz} Hz")
+            if self.n_seen_ > 0 and self.network_.time_ms == 0.0:
+                raise ValueError("this model was loaded from a file, which keeps weights and thresholds but not the "
+                                 "last-arrival times the last-spike sweep needs: prune before saving, or use "
+                                 "prune_clock='mean_interval' (its spike counts are saved)")
+            self._sync_prune_tau()
+            rates = np.full((1, self.n_features_in_), float(self.prune_sweep_rate_hz))
+            self.network_.run(rates, active_ms=self.prune_sweep_ms, rest_ms=0.0, learning=False,
+                              adapt_thresholds=bool(self.adaptive_threshold), decay=True)
+        self.pruned_ = True
         return self
+
+    def mean_intervals_ms(self) -> np.ndarray:
+        """Mean interval between each input's spikes in training, ``t / n`` (ms; ``t`` =
+        :attr:`train_ms_`, ``n`` = :attr:`input_spikes_`; ∞ for inputs that never fired): [n_features]."""
+        check_is_fitted(self, "network_")
+        n = getattr(self, "input_spikes_", None)
+        if n is None:
+            raise ValueError("this model has no input spike counts (saved by an older spikeforge): train it again "
+                             "or use prune_clock='last_spike'")
+        t = float(self.train_ms_)
+        with np.errstate(divide="ignore"):
+            return np.where(n > 0, t / np.maximum(n, 1), np.inf)
+
+    def _prune_by_mean_interval(self) -> None:
+        tau = float(self.prune_tau_ms_)
+        factor = np.array([use_it_or_lose_it(1.0, float(e), tau, 1.0) for e in self.mean_intervals_ms()])
+        conn = self.network_.connections["XE"]
+        conn.set_weights(conn.weights * factor[:, None])
+
+    def select_prune_tau(self, X, y, taus_ms, *, max_accuracy_drop: float = 0.02) -> STDPAllLTDClassifier:
+        """Choose τ_prun on validation data, then prune with it.
+
+        Each τ of ``taus_ms`` (ms) prunes a copy of this (fitted, not yet pruned) classifier with the
+        current ``prune_clock``; the smallest τ (the strongest pruning) whose accuracy on ``X``
+        [n_samples, n_pixels], ``y`` is at most ``max_accuracy_drop`` below the unpruned network's is
+        set as ``prune_tau_ms`` and applied. If none qualifies the network stays unpruned and a
+        ``UserWarning`` says so. Silent images count as errors. :attr:`prune_selection_` records
+        the search.
+
+        Raises
+        ------
+        ValueError
+            If already pruned, ``taus_ms`` is empty or holds a non-positive or non-finite value,
+            ``max_accuracy_drop`` is outside [0, 1], or ``X``/``y`` are invalid (as :meth:`score`).
+        """
+        import copy
+        import warnings
+
+        check_is_fitted(self, "network_")
+        if getattr(self, "pruned_", False):
+            raise ValueError("this classifier is already pruned; select_prune_tau needs the network before pruning "
+                             "(fit with prune_tau_ms=None, or with prune_sweep_ms=0 for the last-spike clock)")
+        taus = np.asarray(taus_ms, dtype=np.float64).ravel()
+        if taus.size == 0 or not np.all(np.isfinite(taus)) or np.any(taus <= 0):
+            raise ValueError(f"taus_ms must be a non-empty list of positive finite numbers (ms); got {taus_ms!r}")
+        if not (isinstance(max_accuracy_drop, (int, float)) and 0.0 <= float(max_accuracy_drop) <= 1.0):
+            raise ValueError(f"max_accuracy_drop must be a number in [0, 1]; got {max_accuracy_drop!r}")
+        taus = np.unique(taus)
+
+        def accuracy(model) -> float:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoAnswerWarning)
+                return float(model.score(X, y))
+
+        base = accuracy(self)
+        accs = []
+        chosen = None
+        for tau in taus:
+            trial = copy.deepcopy(self)
+            trial.set_params(prune_tau_ms=float(tau), prune_in_training=False)
+            if trial.prune_clock == "last_spike" and not float(trial.prune_sweep_ms) > 0:
+                trial.set_params(prune_sweep_ms=50.0)
+            accs.append(accuracy(trial.prune_sweep()))
+            if chosen is None and base - accs[-1] <= max_accuracy_drop:
+                chosen = float(tau)
+                break
+        self.prune_selection_ = {"taus_ms": taus[: len(accs)].tolist(), "accuracy": accs,
+                                 "unpruned_accuracy": base, "chosen_ms": chosen,
+                                 "max_accuracy_drop": float(max_accuracy_drop)}
+        if chosen is None:
+            warnings.warn(f"select_prune_tau: no τ in {taus.tolist()} ms keeps the validation accuracy within "
+                          f"{max_accuracy_drop:g} of the unpruned {base:.3f}; the network is left unpruned",
+                          UserWarning, stacklevel=2)
+            return self
+        self.set_params(prune_tau_ms=chosen)
+        if self.prune_clock == "last_spike" and not float(self.prune_sweep_ms) > 0:
+            self.set_params(prune_sweep_ms=50.0)
+        return self.prune_sweep()
 
     def _sync_prune_tau(self) -> None:
         """Give the fitted network the current ``prune_tau_ms`` (``set_params`` after ``fit``
@@ -381,9 +530,18 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         return self.network_.connections["XE"].weights
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
-        return {"segment": self.segment_.astype(np.int64), "n_seen": np.array([self.n_seen_], dtype=np.int64)}
+        out = {"segment": self.segment_.astype(np.int64), "n_seen": np.array([self.n_seen_], dtype=np.int64),
+               "pruned": np.array([int(getattr(self, "pruned_", False))], dtype=np.int64)}
+        if getattr(self, "input_spikes_", None) is not None:
+            out["input_spikes"] = np.asarray(self.input_spikes_, dtype=np.int64)
+            out["train_ms"] = np.array([self.train_ms_], dtype=np.float64)
+        return out
 
     def _load_extra(self, arrays: dict[str, np.ndarray]) -> None:
         self.segment_ = arrays["segment"]
         self.n_seen_ = int(arrays["n_seen"][0])
+        # files saved before these were stored: no counts (the mean-interval clock refuses), pruned unknown
+        self.input_spikes_ = arrays["input_spikes"].copy() if "input_spikes" in arrays else None
+        self.train_ms_ = float(arrays["train_ms"][0]) if "train_ms" in arrays else 0.0
+        self.pruned_ = bool(arrays["pruned"][0]) if "pruned" in arrays else self.prune_tau_ms is not None
         self._class_counts = self.class_prior_ * max(self.n_seen_, 1)

@@ -19,6 +19,7 @@ input must have exactly the model's ``T`` steps.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Sequence
@@ -37,10 +38,11 @@ from .batchnorm import (
 )
 from .functional import LIFSpec
 from .layers import SeqToANN, repeat_in_time
-from .neurons import LIF
+from .neurons import LIF, PLIF
 from .surrogate import Surrogate
 
-__all__ = ["STBP_NEURON", "ConvSNN", "SpikingBasicBlock", "SpikingResNet19", "count_parameters", "encode"]
+__all__ = ["ACTIVATIONS", "STBP_NEURON", "ConvSNN", "SpikingBasicBlock", "SpikingResNet19", "count_parameters",
+           "encode", "plif_spec"]
 
 #: The neuron used by the tdBN models by default (spec §1.1 STBP form and §2.6 proposed defaults):
 #: ``u_t = τ_decay · u_{t-1} · (1 − o_{t-1}) + x_t``, τ_decay = 0.5, V_th = 0.5, hard reset to 0, reset
@@ -116,12 +118,38 @@ def _stem(conv: nn.Module, norm: nn.Module, act: nn.Module) -> tuple[nn.Sequenti
     return nn.Sequential(conv, norm), act
 
 
+#: the models' activations: fixed LIF, PLIF (learned τ per layer, initialised to the neuron's) or ReLU (ANN twin)
+ACTIVATIONS = ("lif", "plif", "relu")
+
+
+def plif_spec(spec: LIFSpec) -> LIFSpec:
+    """``spec`` in the ``tau`` form that :class:`~spikeforge.nn.PLIF` learns, with the same dynamics: a per-step
+    decay ``β`` is ``τ = 1 / (1 − β)`` (``v ← β·v + x`` is ``v ← v·(1 − 1/τ) + x`` with ``decay_input=False``;
+    with ``decay_input=True`` the input is scaled by ``1/τ`` in the tau form, as it is by ``(1 − β)`` in the decay
+    form). ``ValueError`` for a neuron without a leak (``charge="if"``) or a decay outside (0, 1)."""
+    if spec.charge == "tau":
+        return spec
+    if spec.charge == "decay" and 0.0 < spec.decay < 1.0:
+        return dataclasses.replace(spec, charge="tau", tau=1.0 / (1.0 - spec.decay))
+    raise ValueError(f"act='plif' learns the leak of the neuron: it needs charge='tau' or a decay in (0, 1); "
+                     f"got charge={spec.charge!r}" + (f", decay={spec.decay}" if spec.charge == "decay" else ""))
+
+
+def _check_activation(act: str, spec: LIFSpec) -> None:
+    if act not in ACTIVATIONS:
+        raise ValueError(f"act must be one of {ACTIVATIONS}; got {act!r}")
+    if act == "plif":
+        plif_spec(spec)
+
+
 def _activation(act: str, spec: LIFSpec, backend: str) -> nn.Module:
     if act == "lif":
         return LIF.from_spec(spec, backend=backend)
+    if act == "plif":
+        return PLIF.from_spec(plif_spec(spec), backend=backend)
     if act == "relu":
         return nn.ReLU()
-    raise ValueError(f"act must be 'lif' or 'relu'; got {act!r}")
+    raise ValueError(f"act must be one of {ACTIVATIONS}; got {act!r}")
 
 
 def _check_image(x: torch.Tensor, in_channels: int) -> bool:
@@ -177,8 +205,10 @@ class ConvSNN(nn.Module):
         at the front of ``stem_act``), and a ``[T', B, ...]`` sequence input must have ``T' = T``.
     neuron : LIFSpec
         Spiking dynamics (default :data:`STBP_NEURON`).
-    act : {"lif", "relu"}
-        ``"relu"`` gives the ANN twin with the same layers (for the W2 overhead benchmark).
+    act : {"lif", "plif", "relu"}
+        ``"plif"`` learns each spiking layer's membrane time constant (:class:`~spikeforge.nn.PLIF`, Fang et al.
+        2021; one τ per layer, initialised to the neuron's: a decay β becomes τ = 1/(1 − β), see
+        :func:`plif_spec`). ``"relu"`` gives the ANN twin with the same layers (for the W2 overhead benchmark).
     pool : {"avg", "max"}
         2×2 pooling after each stage; average pooling (as in Wu et al.'s STBP code) is the default (it is also
         about twice as fast as max pooling on CPU in PyTorch 2.13).
@@ -215,6 +245,7 @@ class ConvSNN(nn.Module):
     ) -> None:
         super().__init__()
         _check_model_args(T, norm, neuron)
+        _check_activation(act, neuron)
         if pool not in _POOLS:
             raise ValueError(f"pool must be one of {tuple(_POOLS)}; got {pool!r}")
         if not channels:
@@ -280,11 +311,13 @@ class SpikingBasicBlock(nn.Module):
 
     The shortcut is the identity, or ``tdBN_{1/√2}(conv1×1 stride s (x))`` when the shape changes.
     Input and output ``[T, B, C, H, W]``. ``norm="bntt"`` / ``"tebn"`` need ``T`` (the steps of the input).
+    ``act="plif"`` makes both spiking layers :class:`~spikeforge.nn.PLIF` (as :class:`ConvSNN`).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, neuron: LIFSpec, norm: str = "tdbn",
-                 backend: str = "auto", T: int | None = None) -> None:
+                 backend: str = "auto", T: int | None = None, act: str = "lif") -> None:
         super().__init__()
+        _check_activation(act, neuron)
         if norm in ("bntt", "tebn") and T is None:
             raise ValueError(f"norm={norm!r} keeps per-time-step parameters: pass T")
         v_th = neuron.v_th
@@ -293,7 +326,7 @@ class SpikingBasicBlock(nn.Module):
             nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=norm == "none"),
             _norm2d(norm, out_channels, 1.0, v_th, T),
         )
-        self.act_a = LIF.from_spec(neuron, backend=backend)
+        self.act_a = _activation(act, neuron, backend)
         self.conv_b = _layer_norm(
             nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=norm == "none"), _norm2d(norm, out_channels, a2, v_th, T)
         )
@@ -304,7 +337,7 @@ class SpikingBasicBlock(nn.Module):
             )
         else:
             self.shortcut = nn.Identity()
-        self.act_out = LIF.from_spec(neuron, backend=backend)
+        self.act_out = _activation(act, neuron, backend)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[T, B, C_in, H, W] -> [T, B, C_out, H/s, W/s]``."""
@@ -332,6 +365,8 @@ class SpikingResNet19(nn.Module):
     norm : {"tdbn", "bn", "none", "bntt", "tebn"}
         As :class:`ConvSNN` (BNTT / TEBN: sequence inputs must have ``T`` steps).
     backend : str
+    act : {"lif", "plif", "relu"}
+        As :class:`ConvSNN`: fixed LIF (the paper), PLIF (learned τ per layer) or ReLU (ANN twin).
 
     Shapes
     ------
@@ -341,7 +376,7 @@ class SpikingResNet19(nn.Module):
     Raises
     ------
     ValueError
-        Unknown ``norm``; ``T`` not an integer ≥ 1.
+        Unknown ``norm`` or ``act``; ``T`` not an integer ≥ 1; ``act="plif"`` with a neuron without a leak.
     TypeError
         ``neuron`` is not a :class:`~spikeforge.nn.functional.LIFSpec`.
     """
@@ -355,25 +390,28 @@ class SpikingResNet19(nn.Module):
         fc_tdbn: bool = False,
         norm: str = "tdbn",
         backend: str = "auto",
+        act: str = "lif",
     ) -> None:
         super().__init__()
         _check_model_args(T, norm, neuron)
+        _check_activation(act, neuron)
         self.T = int(T)
         self.in_channels = in_channels
         v_th = neuron.v_th
         self.stem, self.stem_act = _stem(nn.Conv2d(in_channels, 128, 3, padding=1, bias=norm == "none"),
-                                         _norm2d(norm, 128, 1.0, v_th, T), LIF.from_spec(neuron, backend=backend))
+                                         _norm2d(norm, 128, 1.0, v_th, T), _activation(act, neuron, backend))
         blocks: list[nn.Module] = []
         c_in = 128
         for c_out, n, stride in ((128, 3, 1), (256, 3, 2), (512, 2, 2)):
             for i in range(n):
-                blocks.append(SpikingBasicBlock(c_in, c_out, stride if i == 0 else 1, neuron, norm, backend, T=T))
+                blocks.append(SpikingBasicBlock(c_in, c_out, stride if i == 0 else 1, neuron, norm, backend, T=T,
+                                                act=act))
                 c_in = c_out
         self.blocks = nn.Sequential(*blocks)
         self.pool = SeqToANN(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         fc_norm: nn.Module = ThresholdDependentBatchNorm1d(256, v_th=v_th) if fc_tdbn else nn.Identity()
         self.fc = SeqToANN(nn.Linear(512, 256), fc_norm)
-        self.fc_act = LIF.from_spec(neuron, backend=backend)
+        self.fc_act = _activation(act, neuron, backend)
         self.readout = nn.Linear(256, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -820,13 +820,15 @@ def config_from_dict(d: dict[str, Any]) -> TrainConfig:
 def run_cli(args: Any, cfg: TrainConfig | None = None) -> int:
     """Body of ``spikeforge train`` (``args`` from :func:`spikeforge.cli.build_parser`): trains ``cfg``
     (default: the config of the options in ``args``), writing to ``args.out`` (default
-    ``runs/MODEL-DATA-T<T>-seed<seed>``)."""
+    ``runs/MODEL-DATA-T<T>-seed<seed>``, ``MODEL-plif-...`` with ``extra["act"] = "plif"``)."""
     if cfg is None:
         from ..cli import resolve_train_config
 
         cfg = resolve_train_config(args)
     data_name = Path(cfg.data).name if cfg.data.lower() not in ("mnist", "digits") else cfg.data.lower()
-    out = Path(args.out) if args.out else Path("runs") / f"{cfg.model}-{data_name}-T{cfg.T}-seed{cfg.seed}"
+    act = cfg.extra.get("act", "lif") if isinstance(cfg.extra, dict) else "lif"
+    act_tag = "" if act == "lif" else f"-{act}"
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.model}{act_tag}-{data_name}-T{cfg.T}-seed{cfg.seed}"
     device = resolve_device(cfg.device)
     print(f"training {cfg.model} on {cfg.data} (T={cfg.T}, {cfg.epochs} epochs, device {device}) -> {out}/")
     result = fit(cfg, out_dir=out, resume=args.resume, progress=not args.no_progress)
