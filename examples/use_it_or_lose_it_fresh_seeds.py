@@ -10,6 +10,13 @@ training images, the smallest that costs at most 2 points of accuracy there) on 
 with the same data sizes and the same rule, and writes the reproduction's results (JSON, Markdown,
 plots) to ``--out``. The test and unknown digits never choose anything.
 
+Written down before the first ``--full`` run (2026-12-07), what it checks on seeds 8–15: the issue's
+bars (noise ≤ 5 % of the unregularised response, deficit growth of the means ≥ 1.5×, known-digit
+accuracy within 3 points) for (a) the τ chosen per seed by the selection rule, and (b) the fixed
+τ_prun = 250 ms, the smallest τ of the grid that met all three bars on seeds 0–7 (1.54×, −2.4
+points, noise 0; there the rule gave 1.48×, −2.0 points). Seeds 0–7 chose (b), so only fresh seeds
+can test it.
+
 Run
 ---
     python examples/use_it_or_lose_it_fresh_seeds.py [--full] [--first-seed 8] [--seeds 8] [--out DIR]

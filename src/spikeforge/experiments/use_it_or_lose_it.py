@@ -565,7 +565,7 @@ def _tau_plot(res: Results, base: list[dict], reg: list[dict], interval: list[di
     ax.set_xlabel("known-digit accuracy change (points)")
     ax.set_ylabel("deficit growth (with / without)")
     ax.set_title("τ_prun: growth against accuracy (large: mean over seeds; faint: per seed)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="lower left")  # the upper left holds the short-τ points
     save(fig, res.out_dir / "sweep_tau_tradeoff.png")
 
 

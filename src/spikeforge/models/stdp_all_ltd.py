@@ -112,7 +112,8 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         that never fired), in the same formula: ``w·exp(−((t/n)/τ_prun)²)``. The time since the
         last spike of an input used a few times per tens of images is mostly chance; the mean
         interval is a steadier measure of use. It is applied directly at the end of :meth:`fit`
-        (no sweep is simulated) and needs a τ_prun of the order of the inputs' mean intervals
+        (no sweep is simulated; ``prune_sweep_ms`` does not apply: fit with ``prune_tau_ms=None``
+        to prune later) and needs a τ_prun of the order of the inputs' mean intervals
         (0.2–1 s on MNIST, not ``"auto"``): pick it with :meth:`select_prune_tau`. Cannot be
         combined with ``prune_in_training``. Measured on seed 001's task by ``spikeforge
         reproduce use-it-or-lose-it``.
