@@ -94,6 +94,13 @@ def test_full_reproduction_against_issue_3_item_2(tmp_path):
     assert res.get(f"mnist-known/{m}/accuracy_change").value >= -0.03
     growth = res.get(f"mnist-known-vs-unknown/{m}/deficit_growth_of_means").value
     assert growth > 1.0  # the deficit does grow
+    # the mean-interval clock (not in the seed), τ chosen on training images: the noise and accuracy bars
+    # hold and the deficit grows more than with the seed's clock (measured 1.48× vs 1.29×, −2.0 points)
+    mi = "stdp+all-ltd+use-it-or-lose-it(mean-interval)"
+    assert res.get(f"mnist-noise/{mi}/spike_ratio").value <= 0.05
+    assert res.get(f"mnist-blurred_noise/{mi}/spike_ratio").value <= 0.05
+    assert res.get(f"mnist-known/{mi}/accuracy_change").value >= -0.03
+    assert res.get(f"mnist-known-vs-unknown/{mi}/deficit_growth_of_means").value > growth + 0.1
     # the sweep-τ probe: shorter τ_prun raises the growth but costs known-digit accuracy
     taus = sorted(res.extra["sweep_taus_ms"])
     growths = [res.get(f"mnist-known-vs-unknown/{ul._tau_method(t)}/deficit_growth_of_means").value for t in taus]
