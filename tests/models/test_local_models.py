@@ -294,8 +294,9 @@ def test_select_prune_tau_picks_the_strongest_within_the_bound(digits01):
     for bad, msg in (([], "taus_ms"), ([-1.0], "taus_ms"), ([np.nan], "taus_ms")):
         with pytest.raises(ValueError, match=msg):
             fresh.select_prune_tau(Xte, yte, bad)
-    with pytest.raises(ValueError, match="max_accuracy_drop"):
-        fresh.select_prune_tau(Xte, yte, [100.0], max_accuracy_drop=1.5)
+    for bad in (1.5, -0.1, True, "0.02", np.nan):
+        with pytest.raises(ValueError, match="max_accuracy_drop"):
+            fresh.select_prune_tau(Xte, yte, [100.0], max_accuracy_drop=bad)
 
 
 def test_select_prune_tau_with_the_last_spike_clock(digits01):

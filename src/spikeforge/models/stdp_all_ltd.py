@@ -457,6 +457,7 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
             ``max_accuracy_drop`` is outside [0, 1], or ``X``/``y`` are invalid (as :meth:`score`).
         """
         import copy
+        import numbers
         import warnings
 
         check_is_fitted(self, "network_")
@@ -466,7 +467,8 @@ class STDPAllLTDClassifier(RateNetworkClassifier):
         taus = np.asarray(taus_ms, dtype=np.float64).ravel()
         if taus.size == 0 or not np.all(np.isfinite(taus)) or np.any(taus <= 0):
             raise ValueError(f"taus_ms must be a non-empty list of positive finite numbers (ms); got {taus_ms!r}")
-        if not (isinstance(max_accuracy_drop, (int, float)) and 0.0 <= float(max_accuracy_drop) <= 1.0):
+        if isinstance(max_accuracy_drop, bool) or not isinstance(max_accuracy_drop, numbers.Real) \
+                or not 0.0 <= float(max_accuracy_drop) <= 1.0:
             raise ValueError(f"max_accuracy_drop must be a number in [0, 1]; got {max_accuracy_drop!r}")
         taus = np.unique(taus)
 
